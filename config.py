@@ -1,0 +1,32 @@
+"""Runtime configuration, read from the environment (one place for every setting)."""
+
+from functools import lru_cache
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "complaints"
+    database_url: str = "sqlite:///./sp4n.db"
+    sp4n_admin_token: str | None = None
+    # Bring the schema up to date and seed the directory at start; production may migrate explicitly.
+    auto_migrate: bool = True
+    # How long the API waits for Temporal or the database before answering 503.
+    dependency_timeout_seconds: float = 5.0
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_defaults(self) -> "Settings":
+        if self.environment == "production" and not self.sp4n_admin_token:
+            raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
