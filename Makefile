@@ -1,0 +1,26 @@
+# SP4N Engine: local workflow.
+#   make venv   create .venv and install the project with its test extras (once per pyproject change)
+#   make run    Temporal dev server + worker + API on 127.0.0.1 (Ctrl-C stops all three)
+#   make test   the test suite; extra pytest arguments via PYTEST_ARGS="..."
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv run test
+
+venv: $(STAMP)
+
+# The stamp makes re-runs instant; editing pyproject.toml triggers a reinstall.
+$(STAMP): pyproject.toml
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+run: venv
+	$(VENV_PY) scripts/run_all.py
+
+test: venv
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
