@@ -1,0 +1,33 @@
+# SP4N Engine image: one image, two processes.
+#   API (default):  uvicorn api.main:app on 0.0.0.0:8000
+#   Worker:         same image, command `python worker.py`
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, in their own layer, so code edits don't reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the project itself (worker.py runs from /app, so the source stays here too).
+COPY . .
+RUN pip install --no-deps . \
+    && useradd --system --uid 10001 --home-dir /app --no-create-home sp4n \
+    && mkdir -p /var/lib/sp4n \
+    && chown sp4n /var/lib/sp4n
+
+# Only used when DATABASE_URL is not given (compose and production always set it).
+ENV DATABASE_URL=sqlite:////var/lib/sp4n/sp4n.db
+
+USER sp4n
+EXPOSE 8000
+
+CMD ["python", "-m", "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
