@@ -1,0 +1,1 @@
+"""The SQL read model: models, sessions, migrations and the directory."""

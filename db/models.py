@@ -1,0 +1,232 @@
+"""The SQL read model: what lists, statistics and the directory read.
+
+The workflow is the source of truth for a case; these rows are its projection (written by
+activities/records.py), plus the outbox of notifications and the directory of agencies.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from db.types import UTCDateTime
+
+# Named constraints, so later migrations (and SQLite batch mode) can find them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class AgencyKind(StrEnum):
+    MINISTRY = "ministry"
+    AGENCY = "agency"
+    PROVINCE = "province"
+    REGENCY = "regency"
+    CITY = "city"
+    STATE_COMPANY = "state_company"
+    UNIVERSITY = "university"
+    MISSION = "mission"
+
+
+REGIONAL_KINDS = frozenset({AgencyKind.PROVINCE, AgencyKind.REGENCY, AgencyKind.CITY})
+
+
+class Complaint(Base):
+    """One case as of its last projected event (`seq`)."""
+
+    __tablename__ = "complaints"
+
+    tracking_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    report_type: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str | None] = mapped_column(String(100))
+    region_code: Mapped[str | None] = mapped_column(String(13))
+    location_lat: Mapped[float | None] = mapped_column(Float)
+    location_lon: Mapped[float | None] = mapped_column(Float)
+    location_address: Mapped[str | None] = mapped_column(String(500))
+    agency_hint: Mapped[str | None] = mapped_column(String(200))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(20))
+    # Stored for notifications and for those allowed to see them; the API decides who does.
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
+    reporter_email: Mapped[str | None] = mapped_column(String(320))
+    reporter_phone: Mapped[str | None] = mapped_column(String(40))
+    submitted_at: Mapped[datetime]
+    policy_version: Mapped[str] = mapped_column(String(64))
+    calendar_version: Mapped[str] = mapped_column(String(100))
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(100))
+    archive_reason: Mapped[str | None] = mapped_column(String(32))
+    duplicate_of: Mapped[str | None] = mapped_column(String(64))
+    verification_due: Mapped[datetime | None]
+    response_due: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
+    silence_ends: Mapped[datetime | None]
+    hold_ends: Mapped[datetime | None]
+    next_deadline: Mapped[datetime | None]
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    ombudsman_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_response_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    timeline: Mapped[list[TimelineEventRow]] = relationship(
+        order_by="TimelineEventRow.seq", viewonly=True
+    )
+    escalations: Mapped[list[EscalationRow]] = relationship(
+        order_by="EscalationRow.seq", viewonly=True
+    )
+
+    __table_args__ = (
+        Index(None, "agency_id", "status", "submitted_at"),
+        Index(None, "status", "submitted_at"),
+        Index(None, "overdue"),
+        Index(None, "next_deadline"),
+        Index(None, "submitted_at"),
+    )
+
+
+class TimelineEventRow(Base):
+    """One transition of a case. The actor is a role (and agency), never the reporter's identity."""
+
+    __tablename__ = "timeline_events"
+
+    tracking_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("complaints.tracking_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    actor_agency_id: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    status_from: Mapped[str | None] = mapped_column(String(32))
+    status_to: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(100))
+    deadline_set: Mapped[datetime | None]
+    deadline_met: Mapped[datetime | None]
+
+
+class EscalationRow(Base):
+    """A reminder, an overdue breach or an Ombudsman flag; recorded once each (PK)."""
+
+    __tablename__ = "escalations"
+
+    tracking_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("complaints.tracking_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(20))
+    clock: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    at: Mapped[datetime]
+    notified: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationRow(Base):
+    """The durable outbox: written with the projection, delivered (and retried) by a dispatcher."""
+
+    __tablename__ = "notifications"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tracking_id: Mapped[str] = mapped_column(String(64))
+    event_seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(20))
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "status", "created_at"),)
+
+
+class Agency(Base):
+    """A body of the directory: ministry, agency, regional government, state company, ..."""
+
+    __tablename__ = "agencies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    region_code: Mapped[str | None] = mapped_column(String(13))
+    timezone: Mapped[str] = mapped_column(String(40))
+    parent_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("agencies.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    aliases: Mapped[list[str]] = mapped_column(default=list)
+
+    units: Mapped[list[AgencyUnit]] = relationship(
+        back_populates="agency", order_by="AgencyUnit.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind.value}'" for kind in AgencyKind) + ")", name="kind"
+        ),
+        Index(None, "kind"),
+        Index(None, "region_code"),
+        Index(None, "parent_id"),
+    )
+
+
+class AgencyUnit(Base):
+    """A unit of an agency (a dinas, a directorate); its id is `<agency_id>/<slug>`."""
+
+    __tablename__ = "agency_units"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+
+    agency: Mapped[Agency] = relationship(back_populates="units")
