@@ -1,0 +1,150 @@
+"""Projects each case transition into the SQL read model and the notification outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from db.models import Complaint, EscalationRow, NotificationRow, TimelineEventRow, utc_now
+from db.upsert import dialect_insert
+from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
+
+
+class RecordActivities:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name="record_case")
+    def record_case(self, record: CaseRecord) -> None:
+        """Write one projection in one transaction; safe to retry and to receive out of order.
+
+        The case row moves only forward (by `seq`); events, escalations and notifications are
+        keyed by case and sequence (or notification key), so a retry never duplicates them.
+        """
+        with self._sessions.begin() as session:
+            _upsert_complaint(session, record)
+            _insert_new(
+                session,
+                TimelineEventRow,
+                [_event_row(record.tracking_id, e) for e in record.new_events],
+            )
+            _insert_new(
+                session,
+                EscalationRow,
+                [_escalation_row(record.tracking_id, e) for e in record.new_escalations],
+            )
+            _insert_new(
+                session, NotificationRow, [_notification_row(n) for n in record.notifications]
+            )
+
+
+def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
+    details, deadlines = record.details, record.deadlines
+    location, reporter = details.location, details.reporter
+    return {
+        "tracking_id": record.tracking_id,
+        "seq": record.seq,
+        "status": record.status.value,
+        "title": details.title,
+        "description": details.description,
+        "report_type": details.report_type.value,
+        "category": details.category,
+        "region_code": details.region_code,
+        "location_lat": location.lat if location else None,
+        "location_lon": location.lon if location else None,
+        "location_address": location.address if location else None,
+        "agency_hint": details.agency_hint,
+        "anonymous": details.anonymous,
+        "confidential": details.confidential,
+        "channel": details.channel.value,
+        "reporter_name": reporter.name if reporter else None,
+        "reporter_email": reporter.email if reporter else None,
+        "reporter_phone": reporter.phone if reporter else None,
+        "submitted_at": record.submitted_at,
+        "policy_version": record.policy_version,
+        "calendar_version": record.calendar_version,
+        "agency_id": record.agency_id,
+        "unit_id": record.unit_id,
+        "archive_reason": record.archive_reason.value if record.archive_reason else None,
+        "duplicate_of": record.duplicate_of,
+        "verification_due": deadlines.verification_due,
+        "response_due": deadlines.response_due,
+        "resolution_due": deadlines.resolution_due,
+        "silence_ends": deadlines.silence_ends,
+        "hold_ends": deadlines.hold_ends,
+        "next_deadline": record.next_deadline,
+        "overdue": record.overdue,
+        "bounce_count": record.bounce_count,
+        "reopen_count": record.reopen_count,
+        "ombudsman_flagged": record.ombudsman_flagged,
+        "first_response_at": record.first_response_at,
+        "completed_at": record.completed_at,
+        "rating": record.rating,
+        "updated_at": updated_at,
+    }
+
+
+def _upsert_complaint(session: Session, record: CaseRecord) -> None:
+    row = complaint_row(record, utc_now())
+    statement = dialect_insert(session, Complaint.__table__).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["tracking_id"],
+        set_={column: statement.excluded[column] for column in row if column != "tracking_id"},
+        # Equal seq rewrites the same state (a retry); an older one must not move the case back.
+        where=Complaint.__table__.c.seq <= statement.excluded.seq,
+    )
+    session.execute(statement)
+
+
+def _insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(dialect_insert(session, model.__table__).on_conflict_do_nothing(), rows)
+
+
+def _event_row(tracking_id: str, event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "tracking_id": tracking_id,
+        "seq": event.seq,
+        "at": event.at,
+        "action": event.action.value,
+        "actor_role": event.actor.role.value,
+        "actor_agency_id": event.actor.agency_id,
+        "actor_name": event.actor.name,
+        "status_from": event.status_from.value if event.status_from else None,
+        "status_to": event.status_to.value,
+        "note": event.note,
+        "agency_id": event.agency_id,
+        "unit_id": event.unit_id,
+        "deadline_set": event.deadline_set,
+        "deadline_met": event.deadline_met,
+    }
+
+
+def _escalation_row(tracking_id: str, escalation: Escalation) -> dict[str, Any]:
+    return {
+        "tracking_id": tracking_id,
+        "seq": escalation.seq,
+        "kind": escalation.kind.value,
+        "clock": escalation.clock.value,
+        "due_at": escalation.due_at,
+        "at": escalation.at,
+        "notified": escalation.notified.value,
+        "summary": escalation.summary,
+    }
+
+
+def _notification_row(notification: Notification) -> dict[str, Any]:
+    return {
+        "key": notification.key,
+        "tracking_id": notification.tracking_id,
+        "event_seq": notification.event_seq,
+        "event": notification.event,
+        "recipient": notification.recipient.value,
+        "agency_id": notification.agency_id,
+        "unit_id": notification.unit_id,
+        "channel": notification.channel,
+        "payload": notification.payload,
+    }
