@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -233,17 +233,3 @@ class RoutingActivities:
     @activity.defn(name="suggest_agencies")
     def suggest_agencies(self, request: SuggestionRequest) -> list[RoutingSuggestion]:
         return rank_agencies(self.directory(), request)
-
-
-def entries_from(agencies: Iterable[Agency]) -> list[DirectoryEntry]:
-    """Directory entries from ORM rows (tests and callers that already hold them)."""
-    return [
-        DirectoryEntry(
-            id=a.id,
-            name=a.name,
-            kind=a.kind,
-            region_code=a.region_code,
-            aliases=tuple(a.aliases or ()),
-        )
-        for a in agencies
-    ]
