@@ -21,6 +21,7 @@ NATIONAL_ZONE = WIB
 # Built at import time: constructing ZoneInfo inside the workflow sandbox fails.
 ZONES: dict[str, ZoneInfo] = {name: ZoneInfo(name) for name in (WIB, WITA, WIT)}
 
+_WIB_PROVINCES = set(range(11, 37)) | {61, 62}
 _WITA_PROVINCES = {51, 52, 53, 63, 64, 65, 71, 72, 73, 74, 75, 76}
 _WIT_PROVINCES = {81, 82, 91, 92, 93, 94, 95, 96, 97}
 END_OF_DAY = time(23, 59, 59)
@@ -30,15 +31,15 @@ def zone_for_region(region_code: str | None) -> str:
     """The time zone of a Kemendagri region code ('63', '63.71', ...); national bodies are WIB."""
     if not region_code:
         return NATIONAL_ZONE
-    try:
-        province = int(region_code.split(".")[0])
-    except ValueError:
-        raise ValueError(f"not a Kemendagri region code: {region_code!r}") from None
+    head = region_code.split(".")[0]
+    province = int(head) if head.isdigit() and len(head) == 2 else None
+    if province in _WIB_PROVINCES:
+        return WIB
     if province in _WITA_PROVINCES:
         return WITA
     if province in _WIT_PROVINCES:
         return WIT
-    return WIB
+    raise ValueError(f"not a Kemendagri region code: {region_code!r}")
 
 
 class HolidayCalendar(BaseModel):

@@ -226,7 +226,8 @@ class CaseMachine:
         case.agency, case.unit_id = data.agency, None
         self._move(Status.AWAITING_AGENCY)
         response = self._start_response(now)
-        if ClockKind.RESOLUTION not in case.clocks:  # runs from the first forwarding only
+        if case.first_forwarded_at is None:  # the resolution clock runs from the first forwarding only
+            case.first_forwarded_at = now
             days = case.policy.resolution_days_for(case.details.report_type)
             start_clock(case, ClockKind.RESOLUTION, now, days, data.agency.timezone, Party.AGENCY_ADMIN)
         self._record(now, Action.ACCEPT, data.actor, data.note, deadline_set=response.due_at, deadline_met=met)
@@ -384,8 +385,8 @@ class CaseMachine:
         case = self.state
         paused, days = case.paused_verification, case.paused_verification_days or 1
         clock = self._start_verification(now, days)
-        if paused is not None:  # a breach already escalated is not escalated again
-            clock.reminded, clock.breached = paused.reminded, paused.breached
+        if paused is not None and paused.breached:  # a breach already escalated is not escalated again
+            clock.reminded = clock.breached = True
         case.paused_verification, case.paused_verification_days = None, None
         return clock
 
@@ -464,6 +465,8 @@ class CaseMachine:
     def _escalate(
         self, at: datetime, kind: EscalationKind, clock: Clock, notified: Party, summary: str | None = None
     ) -> None:
+        if notified in (Party.AGENCY_ADMIN, Party.OFFICER) and self.state.agency is None:
+            notified = Party.NATIONAL_ADMIN  # being re-routed: no agency holds the case right now
         escalation = Escalation(
             seq=self._next_seq(), kind=kind, clock=clock.kind, due_at=clock.due_at, at=at, notified=notified,
             summary=summary,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from domain.calendar import HolidayCalendar
+from domain.calendar import HolidayCalendar, zone_for_region
 from domain.enums import (
     Action,
     ArchiveReason,
@@ -75,6 +75,13 @@ class ComplaintDetails(Model):
     confidential: bool = False
     channel: Channel = Channel.API
     reporter: Reporter | None = None
+
+    @field_validator("region_code")
+    @classmethod
+    def _known_province(cls, code: str | None) -> str | None:
+        if code is not None:
+            zone_for_region(code)  # raises ValueError for a province that does not exist
+        return code
 
 
 class Clock(Model):
@@ -161,6 +168,7 @@ class CaseState(Model):
     bounce_count: int = 0
     reopen_count: int = 0
     ombudsman_flagged: bool = False
+    first_forwarded_at: AwareDatetime | None = None
     first_response_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
     ratings: list[Rating] = []

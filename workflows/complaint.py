@@ -70,6 +70,8 @@ class ComplaintWorkflow:
             if self._needs_suggestions:
                 await self._suggest_agencies()
             await self._project()
+            if self._state.seq != self._projected_seq:
+                continue  # an action arrived while recording: record it before anything else
             if self._finished():
                 break
             if self._history_is_long(input.history_event_limit):
