@@ -230,3 +230,29 @@ class AgencyUnit(Base):
     kind: Mapped[str] = mapped_column(String(40))
 
     agency: Mapped[Agency] = relationship(back_populates="units")
+
+
+class ApiToken(Base):
+    """A bearer token issued by an administrator; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    agency_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("agencies.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """What an `Idempotency-Key` was first used for, so a retry gets the same case."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    tracking_id: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime]
