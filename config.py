@@ -19,11 +19,20 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     # How long the API waits for Temporal or the database before answering 503.
     dependency_timeout_seconds: float = 5.0
+    # Reporter tokens are derived from the tracking id with this key (nothing to store or leak).
+    secret_key: str = "dev-only-secret-change-me"
+    max_body_bytes: int = 64 * 1024
+    # Submissions per client (token, or address when anonymous) per minute; 0 turns it off.
+    submission_rate_limit_per_minute: int = 60
+    page_size_max: int = 200
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> "Settings":
-        if self.environment == "production" and not self.sp4n_admin_token:
-            raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
+        if self.environment == "production":
+            if not self.sp4n_admin_token:
+                raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
+            if self.secret_key == Settings.model_fields["secret_key"].default:
+                raise ValueError("SECRET_KEY must be set in production")
         return self
 
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 APP_SERVICES = ("api", "worker")
-TEST_ENV = {"SP4N_ADMIN_TOKEN": "test-admin-token"}
+TEST_ENV = {"SP4N_ADMIN_TOKEN": "test-admin-token", "SECRET_KEY": "test-secret-key"}
 
 # $$, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME
 _VAR = re.compile(
