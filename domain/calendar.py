@@ -8,6 +8,7 @@ workflows as data (`HolidayCalendar`), so a workflow never reads the package or 
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -101,5 +102,9 @@ def indonesian_calendar(years: range | list[int], version_tag: str | None = None
 
 def calendar_for(instant: datetime, years_ahead: int = 2) -> HolidayCalendar:
     """The calendar a case submitted at `instant` needs: its year and the next ones."""
-    first = instant.astimezone(ZONES[NATIONAL_ZONE]).year
-    return indonesian_calendar(range(first, first + years_ahead + 1))
+    return _calendar_from(instant.astimezone(ZONES[NATIONAL_ZONE]).year, years_ahead)
+
+
+@lru_cache(maxsize=8)
+def _calendar_from(first_year: int, years_ahead: int) -> HolidayCalendar:
+    return indonesian_calendar(range(first_year, first_year + years_ahead + 1))

@@ -1,0 +1,68 @@
+"""Bearer tokens: issued tokens (stored hashed), the bootstrap admin token, reporter tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import ApiToken
+from domain.enums import Role
+from domain.visibility import PUBLIC, Viewer
+
+ISSUED_PREFIX = "sp4n_"
+REPORTER_PREFIX = "rt_"
+
+
+class Caller(Viewer):
+    """The authenticated caller: a Viewer plus what actions need (a name for the timeline)."""
+
+    token_id: str | None = None
+    name: str | None = None
+    # A key for rate limits: the token's id, or the client's address for the public.
+    client_key: str = "anonymous"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_issued_token() -> str:
+    return ISSUED_PREFIX + secrets.token_urlsafe(32)
+
+
+def reporter_token(secret_key: str, tracking_id: str) -> str:
+    """Derived, not stored: the same case always has the same token, which proves nothing else."""
+    digest = hmac.new(secret_key.encode(), f"reporter:{tracking_id}".encode(), hashlib.sha256).digest()
+    return REPORTER_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def reporter_token_matches(secret_key: str, tracking_id: str, token: str) -> bool:
+    return hmac.compare_digest(reporter_token(secret_key, tracking_id), token)
+
+
+def caller_for_token(
+    session: Session, token: str, *, admin_token: str | None, secret_key: str, tracking_id: str | None
+) -> Caller | None:
+    """Who a bearer token stands for, or None when it is not valid (→ 401)."""
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return Caller(role=Role.ADMIN, name="bootstrap admin", token_id="bootstrap", client_key="bootstrap")
+    if token.startswith(REPORTER_PREFIX):
+        if tracking_id and reporter_token_matches(secret_key, tracking_id, token):
+            return Caller(role=Role.REPORTER, reporter_of=tracking_id, client_key=f"reporter:{tracking_id}")
+        return None
+    digest = hash_token(token)
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return Caller(
+        role=Role(row.role), agency_id=row.agency_id, name=row.name, token_id=row.id, client_key=f"token:{row.id}"
+    )
+
+
+def public_caller(client_address: str | None) -> Caller:
+    return Caller(**PUBLIC.model_dump(), client_key=f"ip:{client_address or 'unknown'}")

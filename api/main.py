@@ -1,0 +1,150 @@
+"""The ASGI app: `api.main:app`. `create_app(settings, temporal_client=...)` serves tests too."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client
+
+from api.deps import Services, SubmissionRateLimiter
+from api.problems import PROBLEM_JSON, install_problem_handlers, problem_response
+from api.routes import agencies, complaints, operations, tokens
+from api.temporal import TemporalGateway
+from config import Settings, get_settings
+from db.migrate import prepare_database
+from db.session import make_engine, make_sessionmaker
+
+log = structlog.get_logger("sp4n.api")
+
+
+class BodySizeLimit:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted_receive, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            Request(scope), 413, f"Isi permintaan melebihi {self.max_bytes} byte."
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            prepare_database(settings.database_url)
+        engine = make_engine(settings.database_url)
+        app.state.services = Services(
+            settings=settings,
+            sessions=make_sessionmaker(engine),
+            temporal=TemporalGateway(
+                settings.temporal_address,
+                settings.temporal_namespace,
+                settings.temporal_task_queue,
+                settings.dependency_timeout_seconds,
+                client=temporal_client,
+            ),
+            rate_limiter=SubmissionRateLimiter(settings.submission_rate_limit_per_minute),
+        )
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="SP4N Engine API",
+        version="1.0.0",
+        summary="Pengaduan pelayanan publik: lapor, verifikasi, tindak lanjut, selesai — dengan tenggat yang ditegakkan.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database_down(request: Request, error: Exception):
+        log.warning("database unavailable", error=str(error).splitlines()[0])
+        return problem_response(request, 503, "Basis data tidak tersedia; coba lagi sebentar lagi.",
+                                headers={"Retry-After": "5"})
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        log.info(
+            "request",
+            method=request.method,
+            route=getattr(route, "path", request.url.path),
+            status=response.status_code,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            tracking_id=request.path_params.get("tracking_id") or getattr(request.state, "tracking_id", None),
+        )
+        return response
+
+    for module in (complaints, tokens, agencies, operations):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "title": "Problem",
+            "description": "RFC 9457 problem details (" + PROBLEM_JSON + ")",
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "examples": ["urn:sp4n:conflict"]},
+                "title": {"type": "string", "examples": ["Tindakan tidak sesuai dengan status laporan"]},
+                "status": {"type": "integer", "examples": [409]},
+                "detail": {"type": "string", "examples": ["cannot accept a case that is awaiting_agency"]},
+                "instance": {"type": "string", "examples": ["/v1/complaints/LAP-7K2M9QX4TD/verification"]},
+                "errors": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+app = create_app()

@@ -1,0 +1,214 @@
+"""Reads of the SQL read model: a case when Temporal no longer has it, lists and statistics."""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from api.problems import Problem
+from db.models import Complaint, TimelineEventRow
+from domain.enums import OPEN_STATUSES, Action
+from domain.models import Deadlines, Location, Reporter
+from domain.visibility import CaseView, EscalationEntry, TimelineEntry
+
+
+def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
+    view = CaseView(
+        tracking_id=row.tracking_id,
+        title=row.title,
+        description=row.description,
+        status=row.status,
+        report_type=row.report_type,
+        category=row.category,
+        region_code=row.region_code,
+        location=Location(lat=row.location_lat, lon=row.location_lon, address=row.location_address)
+        if row.location_lat is not None and row.location_lon is not None
+        else None,
+        channel=row.channel,
+        agency_id=row.agency_id,
+        unit_id=row.unit_id,
+        anonymous=row.anonymous,
+        confidential=row.confidential,
+        reporter=Reporter(name=row.reporter_name, email=row.reporter_email, phone=row.reporter_phone)
+        if row.reporter_name or row.reporter_email or row.reporter_phone
+        else None,
+        submitted_at=row.submitted_at,
+        deadlines=Deadlines(
+            verification_due=row.verification_due,
+            response_due=row.response_due,
+            resolution_due=row.resolution_due,
+            silence_ends=row.silence_ends,
+            hold_ends=row.hold_ends,
+        ),
+        overdue=row.overdue,
+        rating=row.rating,
+        archive_reason=row.archive_reason,
+        duplicate_of=row.duplicate_of,
+        bounce_count=row.bounce_count,
+        reopen_count=row.reopen_count,
+        ombudsman_flagged=row.ombudsman_flagged,
+        first_response_at=row.first_response_at,
+        completed_at=row.completed_at,
+    )
+    if with_history:
+        view.timeline = [
+            TimelineEntry(
+                seq=e.seq, at=e.at, action=e.action, actor_role=e.actor_role, actor_agency_id=e.actor_agency_id,
+                actor_name=e.actor_name, status_from=e.status_from, status_to=e.status_to, note=e.note,
+                agency_id=e.agency_id, unit_id=e.unit_id, deadline_set=e.deadline_set, deadline_met=e.deadline_met,
+            )
+            for e in row.timeline
+        ]
+        view.escalations = [
+            EscalationEntry(seq=e.seq, kind=e.kind, clock=e.clock, due_at=e.due_at, at=e.at, notified=e.notified,
+                            summary=e.summary)
+            for e in row.escalations
+        ]
+    return view
+
+
+def get_case_row(session: Session, tracking_id: str) -> Complaint | None:
+    return session.scalar(
+        select(Complaint)
+        .options(selectinload(Complaint.timeline), selectinload(Complaint.escalations))
+        .where(Complaint.tracking_id == tracking_id)
+    )
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+def encode_cursor(row: Complaint) -> str:
+    raw = json.dumps([row.submitted_at.isoformat(), row.tracking_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        submitted, tracking_id = json.loads(raw)
+        return datetime.fromisoformat(submitted), str(tracking_id)
+    except (ValueError, TypeError) as error:
+        raise Problem(400, "cursor tidak valid: gunakan next_cursor dari halaman sebelumnya") from error
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: str | None,
+    agency_id: str | None,
+    report_type: str | None,
+    overdue: bool | None,
+    q: str | None,
+    submitted_from: datetime | None,
+    submitted_to: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Complaint], str | None]:
+    """Newest first; the cursor is the last item's (submitted_at, tracking_id), so new cases never
+    shift the pages after the first."""
+    statement: Select = select(Complaint)
+    if status:
+        statement = statement.where(Complaint.status == status)
+    if agency_id:
+        statement = statement.where(Complaint.agency_id == agency_id)
+    if report_type:
+        statement = statement.where(Complaint.report_type == report_type)
+    if overdue is not None:
+        statement = statement.where(Complaint.overdue.is_(overdue))
+    for word in (q or "").split():
+        statement = statement.where(
+            or_(Complaint.title.icontains(word, autoescape=True), Complaint.description.icontains(word, autoescape=True))
+        )
+    if submitted_from:
+        statement = statement.where(Complaint.submitted_at >= submitted_from)
+    if submitted_to:
+        statement = statement.where(Complaint.submitted_at < submitted_to)
+    if cursor:
+        after_submitted, after_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                Complaint.submitted_at < after_submitted,
+                and_(Complaint.submitted_at == after_submitted, Complaint.tracking_id < after_id),
+            )
+        )
+    statement = statement.order_by(Complaint.submitted_at.desc(), Complaint.tracking_id.desc()).limit(limit + 1)
+    rows = list(session.scalars(statement))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def case_statistics(session: Session, agency_id: str | None) -> dict:
+    scope = [Complaint.agency_id == agency_id] if agency_id else []
+    by_status = session.execute(
+        select(Complaint.status, func.count()).where(*scope).group_by(Complaint.status).order_by(Complaint.status)
+    ).all()
+    open_statuses = [s.value for s in OPEN_STATUSES]
+    per_agency = session.execute(
+        select(
+            Complaint.agency_id,
+            func.count().filter(Complaint.status.in_(open_statuses)),
+            func.count().filter(and_(Complaint.status.in_(open_statuses), Complaint.overdue.is_(True))),
+        )
+        .where(Complaint.agency_id.is_not(None), *scope)
+        .group_by(Complaint.agency_id)
+        .order_by(Complaint.agency_id)
+    ).all()
+    follow_ups = session.execute(
+        select(
+            TimelineEventRow.agency_id,
+            func.count(),
+            func.count().filter(TimelineEventRow.at <= TimelineEventRow.deadline_met),
+        )
+        .where(TimelineEventRow.action == Action.FOLLOW_UP.value, TimelineEventRow.deadline_met.is_not(None))
+        .where(*([TimelineEventRow.agency_id == agency_id] if agency_id else []))
+        .group_by(TimelineEventRow.agency_id)
+    ).all()
+    on_time = {row[0]: (row[2] / row[1] if row[1] else None) for row in follow_ups}
+    median_hours = _median_first_response_hours(session, agency_id)
+    agencies = sorted({row[0] for row in per_agency} | set(on_time) | set(median_hours))
+    counts = {row[0]: (row[1], row[2]) for row in per_agency}
+    return {
+        "by_status": [{"status": status, "count": count} for status, count in by_status],
+        "by_agency": [
+            {
+                "agency_id": agency,
+                "open": counts.get(agency, (0, 0))[0],
+                "overdue": counts.get(agency, (0, 0))[1],
+                "on_time_rate": on_time.get(agency),
+                "median_first_response_hours": median_hours.get(agency),
+            }
+            for agency in agencies
+        ],
+        "open": sum(count for status, count in by_status if status in open_statuses),
+        "overdue": sum(row[2] for row in per_agency),
+    }
+
+
+def _median_first_response_hours(session: Session, agency_id: str | None) -> dict[str, float]:
+    """From the first forwarding (accept) to the first follow-up, per agency that answered."""
+    first_accept = (
+        select(TimelineEventRow.tracking_id, func.min(TimelineEventRow.at).label("forwarded_at"))
+        .where(TimelineEventRow.action == Action.ACCEPT.value)
+        .group_by(TimelineEventRow.tracking_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Complaint.agency_id, Complaint.first_response_at, first_accept.c.forwarded_at)
+        .join(first_accept, first_accept.c.tracking_id == Complaint.tracking_id)
+        .where(Complaint.first_response_at.is_not(None), Complaint.agency_id.is_not(None))
+        .where(*([Complaint.agency_id == agency_id] if agency_id else []))
+    ).all()
+    hours: dict[str, list[float]] = {}
+    for agency, responded, forwarded in rows:
+        forwarded = forwarded if forwarded.tzinfo else forwarded.replace(tzinfo=responded.tzinfo)
+        hours.setdefault(agency, []).append((responded - forwarded).total_seconds() / 3600)
+    return {agency: round(statistics.median(values), 2) for agency, values in hours.items()}

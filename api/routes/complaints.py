@@ -1,0 +1,305 @@
+"""/v1/complaints: submission, reading, and every action of the lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import datetime, timezone
+from typing import Annotated, Any, Callable
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import Caller, reporter_token
+from api.deps import CallerDep, ServicesDep, SessionDep, StaffDep
+from api.problems import Problem, problem_responses
+from api.read_model import get_case_row, list_cases, view_of_row
+from api.schemas import (
+    ComplaintCreate,
+    DispositionRequest,
+    FollowUpRequest,
+    Page,
+    RatingRequest,
+    ReplyRequest,
+    RerouteRequest,
+    SubmissionReceipt,
+    SupplementRequest,
+    VerificationRequest,
+)
+from db.directory import get_agency, get_agency_ref
+from db.models import IdempotencyKey
+from domain.calendar import calendar_for
+from domain.enums import Action, Channel, ReportType, Role, Status
+from domain.lifecycle import CaseMachine
+from domain.models import (
+    Actor,
+    ComplaintDetails,
+    ComplaintInput,
+    DispositionInput,
+    FollowUpInput,
+    RatingInput,
+    ReplyInput,
+    RerouteInput,
+    SupplementInput,
+    VerificationInput,
+)
+from domain.policy import current_policy
+from domain.visibility import STAFF_ROLES, AGENCY_ROLES, CaseView, list_fields, redact, view_of_state
+from workflows.complaint import ComplaintWorkflow
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+
+TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+CASE_RESPONSES = problem_responses(401, 403, 404, 409, 422, 503)
+
+
+def _tracking_id(seed: bytes | None = None) -> str:
+    raw = hashlib.sha256(seed).digest() if seed is not None else secrets.token_bytes(10)
+    number = int.from_bytes(raw[:8], "big")
+    chars = [TRACKING_ALPHABET[(number >> (5 * i)) & 31] for i in range(10)]
+    return "LAP-" + "".join(chars)
+
+
+def _body_hash(body: ComplaintCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _claim_idempotency_key(session, scope_key: str, body_hash: str, now: datetime) -> tuple[str, datetime]:
+    """The case an Idempotency-Key stands for: (tracking id, submission instant)."""
+    tracking_id = _tracking_id(scope_key.encode())
+    session.add(IdempotencyKey(scope_key=scope_key, body_hash=body_hash, tracking_id=tracking_id, submitted_at=now))
+    try:
+        session.commit()
+        return tracking_id, now
+    except IntegrityError:
+        session.rollback()
+    existing = session.get(IdempotencyKey, scope_key)
+    if existing is None or existing.body_hash != body_hash:
+        raise Problem(422, "Idempotency-Key ini sudah dipakai untuk isi laporan yang berbeda.",
+                      type_="urn:sp4n:idempotency-key-reused")
+    return existing.tracking_id, existing.submitted_at
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubmissionReceipt,
+    summary="Kirim laporan baru",
+    description="Siapa pun boleh melapor. Simpan `reporter_token`: hanya token itu yang dapat menambah "
+    "keterangan, membalas dan memberi penilaian. Kirim ulang dengan `Idempotency-Key` yang sama agar tidak ganda.",
+    responses=problem_responses(403, 413, 422, 429, 503),
+)
+async def submit_complaint(
+    request: Request,
+    body: ComplaintCreate,
+    caller: CallerDep,
+    svc: ServicesDep,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SubmissionReceipt:
+    if body.channel == Channel.WALK_IN and caller.role not in STAFF_ROLES:
+        raise Problem(403, "Saluran walk_in hanya untuk petugas yang mencatat laporan warga.")
+    svc.rate_limiter.check(caller.client_key)
+    now = datetime.now(timezone.utc)
+    if idempotency_key:
+        scope = caller.token_id or "public"
+        tracking_id, submitted_at = _claim_idempotency_key(session, f"{scope}:{idempotency_key}", _body_hash(body), now)
+        response.headers["Idempotency-Key"] = idempotency_key
+    else:
+        tracking_id, submitted_at = _tracking_id(), now
+    details = ComplaintDetails.model_validate(body.model_dump())
+    policy, calendar = current_policy(), calendar_for(submitted_at)
+    # The receipt's deadlines come from the same pure rules the workflow runs: intake never waits
+    # for the worker.
+    opening = CaseMachine.open(tracking_id, details, submitted_at, policy, calendar).state
+    case = ComplaintInput(
+        tracking_id=tracking_id, details=opening.details, submitted_at=submitted_at, policy=policy, calendar=calendar
+    )
+    request.state.tracking_id = tracking_id
+    await svc.temporal.start_case(case, opening)
+    return SubmissionReceipt(
+        tracking_id=tracking_id,
+        reporter_token=reporter_token(svc.settings.secret_key, tracking_id),
+        status=opening.status.value,
+        submitted_at=submitted_at,
+        deadlines=opening.deadlines(),
+    )
+
+
+@router.get(
+    "",
+    response_model=Page[CaseView],
+    response_model_exclude_unset=True,
+    summary="Daftar laporan (petugas dan pengamat)",
+    description="Petugas instansi hanya melihat laporan instansinya. Urutan terbaru dahulu; halaman "
+    "berikutnya dengan `cursor`.",
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
+def list_complaints(
+    caller: StaffDep,
+    session: SessionDep,
+    svc: ServicesDep,
+    status: Status | None = None,
+    agency_id: str | None = None,
+    report_type: ReportType | None = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[CaseView]:
+    if caller.role in AGENCY_ROLES:
+        if agency_id and agency_id != caller.agency_id:
+            return Page(items=[], next_cursor=None)
+        agency_id = caller.agency_id
+    for name, value in (("submitted_from", submitted_from), ("submitted_to", submitted_to)):
+        if value is not None and value.tzinfo is None:
+            raise Problem(422, f"{name} harus memuat zona waktu, mis. 2026-12-01T00:00:00+07:00")
+    rows, next_cursor = list_cases(
+        session,
+        status=status.value if status else None,
+        agency_id=agency_id,
+        report_type=report_type.value if report_type else None,
+        overdue=overdue,
+        q=q,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+        cursor=cursor,
+        limit=limit,
+    )
+    keep = list_fields()
+    items = []
+    for row in rows:
+        view = redact(view_of_row(row, with_history=False), caller)
+        if view is not None:
+            items.append(CaseView.model_validate(view.model_dump(exclude_unset=True, include=keep)))
+    return Page(items=items, next_cursor=next_cursor)
+
+
+async def _current_view(tracking_id: str, caller: Caller, svc, session) -> CaseView:
+    try:
+        view = view_of_state(await svc.temporal.state(tracking_id))
+    except Problem as problem:
+        row = get_case_row(session, tracking_id) if problem.status == 404 else None
+        if row is None:
+            raise
+        view = view_of_row(row, with_history=True)  # Temporal no longer keeps this closed case
+    visible = redact(view, caller)
+    if visible is None:
+        raise Problem(404, "Laporan tidak ditemukan")
+    return visible
+
+
+@router.get(
+    "/{tracking_id}",
+    response_model=CaseView,
+    response_model_exclude_unset=True,
+    summary="Lihat satu laporan",
+    description="Publik melihat laporan yang tidak rahasia; pelapor (dengan reporter_token), petugas "
+    "instansi terkait, admin dan pengamat melihat lebih banyak. Bidang yang tidak boleh dilihat tidak ada.",
+    responses=problem_responses(401, 404, 503),
+)
+async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> CaseView:
+    return await _current_view(tracking_id, caller, svc, session)
+
+
+async def _act(
+    tracking_id: str, caller: Caller, svc, session, update: Any, make_input: Callable[[Actor], Any]
+) -> CaseView:
+    """Check the case exists for the caller, send the action, answer with the case as they see it."""
+    if caller.role is None:
+        raise Problem(401, "Diperlukan token untuk tindakan ini.", headers={"WWW-Authenticate": "Bearer"})
+    await _current_view(tracking_id, caller, svc, session)
+    actor = Actor(
+        role=caller.role,
+        agency_id=caller.agency_id,
+        name=caller.name if caller.role in STAFF_ROLES else None,  # never the reporter's identity
+    )
+    state = await svc.temporal.update(tracking_id, update, make_input(actor))
+    visible = redact(view_of_state(state), caller)
+    if visible is None:  # e.g. an agency that just re-routed the case away
+        return CaseView(tracking_id=tracking_id, status=state.status.value)
+    return visible
+
+
+ACTION_DOC = dict(response_model=CaseView, response_model_exclude_unset=True, responses=CASE_RESPONSES)
+
+
+@router.post("/{tracking_id}/verification", summary="Verifikasi: terima, tunda atau tolak (admin)", **ACTION_DOC)
+async def verify(
+    tracking_id: str, body: VerificationRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    agency = None
+    if body.decision == "accept":
+        if not body.agency_id:
+            raise Problem(422, "agency_id wajib untuk decision=accept")
+        agency = get_agency_ref(session, body.agency_id)
+        if agency is None:
+            raise Problem(422, f"Instansi {body.agency_id} tidak ada di direktori atau tidak aktif.")
+    return await _act(
+        tracking_id, caller, svc, session, ComplaintWorkflow.verify,
+        lambda actor: VerificationInput(
+            actor=actor, decision=Action(body.decision), agency=agency, reason=body.reason,
+            duplicate_of=body.duplicate_of, note=body.note,
+        ),
+    )
+
+
+@router.post("/{tracking_id}/supplements", summary="Lengkapi laporan yang ditunda (pelapor)", **ACTION_DOC)
+async def supplement(
+    tracking_id: str, body: SupplementRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.supplement,
+                      lambda actor: SupplementInput(actor=actor, text=body.text))
+
+
+@router.post("/{tracking_id}/dispositions", summary="Disposisi ke unit (admin instansi)", **ACTION_DOC)
+async def dispose(
+    tracking_id: str, body: DispositionRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    if caller.role == Role.AGENCY_ADMIN and caller.agency_id:
+        agency = get_agency(session, caller.agency_id)
+        if agency is None or body.unit_id not in {unit.id for unit in agency.units}:
+            raise Problem(422, f"Unit {body.unit_id} bukan unit instansi {caller.agency_id}.")
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.dispose,
+                      lambda actor: DispositionInput(actor=actor, unit_id=body.unit_id, note=body.note))
+
+
+@router.post("/{tracking_id}/follow-ups", summary="Tindak lanjut (pejabat penghubung atau admin instansi)",
+             **ACTION_DOC)
+async def follow_up(
+    tracking_id: str, body: FollowUpRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.follow_up,
+                      lambda actor: FollowUpInput(actor=actor, message=body.message))
+
+
+@router.post("/{tracking_id}/reroute", summary="Bukan wewenang kami: kembalikan untuk dialihkan (admin instansi)",
+             **ACTION_DOC)
+async def reroute(
+    tracking_id: str, body: RerouteRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    return await _act(
+        tracking_id, caller, svc, session, ComplaintWorkflow.reroute,
+        lambda actor: RerouteInput(actor=actor, reason=body.reason, suggested_agency_id=body.suggested_agency_id),
+    )
+
+
+@router.post("/{tracking_id}/replies", summary="Tanggapi tindak lanjut (pelapor atau admin)", **ACTION_DOC)
+async def reply(
+    tracking_id: str, body: ReplyRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.reply,
+                      lambda actor: ReplyInput(actor=actor, message=body.message))
+
+
+@router.post("/{tracking_id}/rating", summary="Beri penilaian 1-5 (pelapor)", **ACTION_DOC)
+async def rate(
+    tracking_id: str, body: RatingRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> CaseView:
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.rate,
+                      lambda actor: RatingInput(actor=actor, score=body.score, comment=body.comment))

@@ -1,0 +1,154 @@
+"""Request and response bodies of HTTP API v1, with examples in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.enums import ArchiveReason, Role
+from domain.models import ComplaintDetails, Deadlines, LongText, NonBlank
+
+T = TypeVar("T")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComplaintCreate(ComplaintDetails):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Jalan berlubang di Jl. Tjilik Riwut km 5",
+                    "description": "Jalan berlubang besar sejak dua bulan, sudah dua motor jatuh.",
+                    "report_type": "pengaduan",
+                    "category": "infrastruktur",
+                    "region_code": "62.71",
+                    "anonymous": True,
+                    "reporter": {"name": "Siti Rahma", "email": "siti@example.id"},
+                }
+            ]
+        },
+    )
+
+
+class SubmissionReceipt(BaseModel):
+    tracking_id: str = Field(examples=["LAP-7K2M9QX4TD"])
+    reporter_token: str = Field(description="Simpan: hanya token ini yang dapat bertindak sebagai pelapor.")
+    status: str = Field(examples=["awaiting_verification"])
+    submitted_at: AwareDatetime
+    deadlines: Deadlines
+
+
+class VerificationRequest(Body):
+    decision: Literal["accept", "hold", "reject"]
+    agency_id: str | None = Field(default=None, description="Wajib untuk accept: instansi tujuan.")
+    reason: ArchiveReason | None = Field(default=None, description="Wajib untuk reject.")
+    duplicate_of: str | None = Field(default=None, description="Untuk reason=duplicate: laporan asal.")
+    note: str | None = Field(default=None, max_length=20_000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "accept", "agency_id": "pemkot-62.71", "note": "Diteruskan ke Pemkot"}]},
+    )
+
+
+class SupplementRequest(Body):
+    text: LongText = Field(examples=["Foto lokasi dan alamat lengkap: Jl. Tjilik Riwut km 5, depan SPBU."])
+
+
+class DispositionRequest(Body):
+    unit_id: NonBlank = Field(examples=["pemkot-62.71/pupr"])
+    note: str | None = Field(default=None, max_length=20_000, examples=["Mohon segera ditindaklanjuti."])
+
+
+class FollowUpRequest(Body):
+    message: LongText = Field(examples=["Tim PUPR telah menambal jalan pada 3 Desember."])
+
+
+class RerouteRequest(Body):
+    reason: LongText = Field(examples=["Jalan nasional, kewenangan Kementerian PU."])
+    suggested_agency_id: str | None = Field(default=None, examples=["kemenpu"])
+
+
+class ReplyRequest(Body):
+    message: LongText = Field(examples=["Baru sebagian yang ditambal."])
+
+
+class RatingRequest(Body):
+    score: int = Field(ge=1, le=5, examples=[4])
+    comment: str | None = Field(default=None, max_length=2000, examples=["Cepat ditangani, terima kasih."])
+
+
+class TokenCreate(Body):
+    role: Literal["admin", "agency_admin", "officer", "observer", "client"]
+    agency_id: str | None = Field(default=None, description="Wajib untuk agency_admin dan officer.")
+    name: NonBlank = Field(max_length=200, examples=["Budi, PUPR Kota Palangkaraya"])
+    email: str | None = Field(default=None, max_length=320)
+
+
+class TokenIssued(BaseModel):
+    id: str
+    token: str = Field(description="Ditampilkan sekali saja; yang disimpan hanya hash-nya.")
+    role: Role
+    agency_id: str | None
+    name: str
+
+
+class TokenInfo(BaseModel):
+    id: str
+    role: Role
+    agency_id: str | None
+    name: str
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(default=None, description="Kirim sebagai ?cursor= untuk halaman berikutnya.")
+
+
+class UnitOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+
+
+class AgencyOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    region_code: str | None
+    timezone: str
+    parent_id: str | None
+    units: list[UnitOut]
+
+
+class StatusCount(BaseModel):
+    status: str
+    count: int
+
+
+class AgencyStats(BaseModel):
+    agency_id: str
+    open: int
+    overdue: int
+    on_time_rate: float | None = Field(description="Tindak lanjut yang tepat waktu / semua tindak lanjut.")
+    median_first_response_hours: float | None
+
+
+class Stats(BaseModel):
+    by_status: list[StatusCount]
+    by_agency: list[AgencyStats]
+    open: int
+    overdue: int
+
+
+class Health(BaseModel):
+    api: str
+    temporal: str
+    database: str

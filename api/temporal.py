@@ -1,0 +1,104 @@
+"""The API's door to Temporal: start cases, read them, send actions; failures become problems."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Problem
+from domain.models import CaseState, ComplaintInput
+from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
+from workflows.client import connect
+from workflows.complaint import ComplaintWorkflow
+
+T = TypeVar("T")
+REJECTION_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
+
+
+class TemporalGateway:
+    def __init__(
+        self, address: str, namespace: str, task_queue: str, timeout_seconds: float, client: Client | None = None
+    ) -> None:
+        self._address, self._namespace, self.task_queue = address, namespace, task_queue
+        self._timeout = timeout_seconds
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        """Connect lazily, so the API starts (and says 503) while Temporal is down."""
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = await asyncio.wait_for(connect(self._address, self._namespace), self._timeout)
+                    except (asyncio.TimeoutError, RuntimeError, RPCError, OSError) as error:
+                        raise unavailable(f"Temporal di {self._address} tidak dapat dihubungi") from error
+        return self._client
+
+    async def _call(self, operation: Callable[[Client], Awaitable[T]]) -> T:
+        client = await self.client()
+        try:
+            return await asyncio.wait_for(operation(client), self._timeout)
+        except asyncio.TimeoutError as error:
+            raise unavailable("Temporal atau worker tidak menjawab tepat waktu") from error
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type in REJECTION_STATUS:
+                raise Problem(REJECTION_STATUS[cause.type], str(cause.message), type_=f"urn:sp4n:{cause.type}") from error
+            raise
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise Problem(404, "Laporan tidak ditemukan") from error
+            if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise unavailable("Temporal tidak tersedia") from error
+            raise
+
+    async def start_case(self, case: ComplaintInput, opening: CaseState) -> None:
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(STATUS_ATTRIBUTE, opening.status.value),
+                SearchAttributePair(OVERDUE_ATTRIBUTE, False),
+                SearchAttributePair(NEXT_DEADLINE_ATTRIBUTE, opening.next_deadline),
+            ]
+        )
+
+        async def start(client: Client) -> None:
+            # USE_EXISTING: concurrent retries with one Idempotency-Key meet the same workflow.
+            await client.start_workflow(
+                ComplaintWorkflow.run,
+                case,
+                id=case.tracking_id,
+                task_queue=self.task_queue,
+                search_attributes=attributes,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+        await self._call(start)
+
+    async def state(self, tracking_id: str) -> CaseState:
+        return await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))
+
+    async def update(self, tracking_id: str, update: Any, data: Any) -> CaseState:
+        return await self._call(
+            lambda client: client.get_workflow_handle(tracking_id).execute_update(update, data, result_type=CaseState)
+        )
+
+    async def healthy(self) -> bool:
+        try:
+            await self._call(lambda client: client.service_client.check_health(timeout=timedelta(seconds=self._timeout)))
+            return True
+        except Problem:
+            return False
+        except Exception:
+            return False
+
+
+def unavailable(detail: str) -> Problem:
+    return Problem(503, detail, headers={"Retry-After": "5"})

@@ -1,0 +1,176 @@
+"""What each caller may see of a case (ARCHITECTURE.md, "Privacy").
+
+The API builds one full `CaseView` (from the workflow or the read model) and `redact` removes
+what the caller may not see. Removed fields are absent, never null-filled.
+"""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.enums import Role
+from domain.models import CaseState, Deadlines, Location, Reporter, RoutingSuggestion
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.AGENCY_ADMIN, Role.OFFICER, Role.OBSERVER})
+AGENCY_ROLES = frozenset({Role.AGENCY_ADMIN, Role.OFFICER})
+SEES_EVERYTHING = frozenset({Role.ADMIN, Role.OBSERVER})
+
+
+class Viewer(BaseModel):
+    """Who is looking: a role (None for the public), the agency of agency staff, the reporter's case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role | None = None
+    agency_id: str | None = None
+    reporter_of: str | None = None
+
+
+PUBLIC = Viewer()
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: AwareDatetime
+    action: str
+    actor_role: str
+    actor_agency_id: str | None = None
+    actor_name: str | None = None
+    status_from: str | None = None
+    status_to: str
+    note: str | None = None
+    agency_id: str | None = None
+    unit_id: str | None = None
+    deadline_set: AwareDatetime | None = None
+    deadline_met: AwareDatetime | None = None
+
+
+class EscalationEntry(BaseModel):
+    seq: int
+    kind: str
+    clock: str
+    due_at: AwareDatetime
+    at: AwareDatetime
+    notified: str
+    summary: str | None = None
+
+
+class CaseView(BaseModel):
+    """A case as a caller sees it; every field a caller may not see is left unset."""
+
+    tracking_id: str
+    title: str | None = None
+    description: str | None = None
+    status: str | None = None
+    report_type: str | None = None
+    category: str | None = None
+    region_code: str | None = None
+    location: Location | None = None
+    channel: str | None = None
+    agency_id: str | None = None
+    unit_id: str | None = None
+    anonymous: bool | None = None
+    confidential: bool | None = None
+    reporter: Reporter | None = None
+    submitted_at: AwareDatetime | None = None
+    deadlines: Deadlines | None = None
+    overdue: bool | None = None
+    escalations: list[EscalationEntry] | None = None
+    timeline: list[TimelineEntry] | None = None
+    rating: int | None = None
+    archive_reason: str | None = None
+    duplicate_of: str | None = None
+    bounce_count: int | None = None
+    reopen_count: int | None = None
+    ombudsman_flagged: bool | None = None
+    first_response_at: AwareDatetime | None = None
+    completed_at: AwareDatetime | None = None
+    suggestions: list[RoutingSuggestion] | None = None
+
+
+def view_of_state(state: CaseState) -> CaseView:
+    details = state.details
+    return CaseView(
+        tracking_id=state.tracking_id,
+        title=details.title,
+        description=details.description,
+        status=state.status.value,
+        report_type=details.report_type.value,
+        category=details.category,
+        region_code=details.region_code,
+        location=details.location,
+        channel=details.channel.value,
+        agency_id=state.agency.id if state.agency else None,
+        unit_id=state.unit_id,
+        anonymous=details.anonymous,
+        confidential=details.confidential,
+        reporter=details.reporter,
+        submitted_at=state.submitted_at,
+        deadlines=state.deadlines(),
+        overdue=state.overdue,
+        escalations=[EscalationEntry(**e.model_dump(mode="json")) for e in state.escalations],
+        timeline=[
+            TimelineEntry(
+                seq=e.seq,
+                at=e.at,
+                action=e.action.value,
+                actor_role=e.actor.role.value,
+                actor_agency_id=e.actor.agency_id,
+                actor_name=e.actor.name,
+                status_from=e.status_from.value if e.status_from else None,
+                status_to=e.status_to.value,
+                note=e.note,
+                agency_id=e.agency_id,
+                unit_id=e.unit_id,
+                deadline_set=e.deadline_set,
+                deadline_met=e.deadline_met,
+            )
+            for e in state.timeline
+        ],
+        rating=state.rating.score if state.rating else None,
+        archive_reason=state.archive_reason.value if state.archive_reason else None,
+        duplicate_of=state.duplicate_of,
+        bounce_count=state.bounce_count,
+        reopen_count=state.reopen_count,
+        ombudsman_flagged=state.ombudsman_flagged,
+        first_response_at=state.first_response_at,
+        completed_at=state.completed_at,
+        suggestions=state.suggestions,
+    )
+
+
+def may_see(view: CaseView, viewer: Viewer) -> bool:
+    """Whether the case exists for this viewer at all (otherwise: 404)."""
+    if viewer.role in SEES_EVERYTHING or viewer.reporter_of == view.tracking_id:
+        return True
+    if viewer.role in AGENCY_ROLES:
+        return view.agency_id is not None and view.agency_id == viewer.agency_id
+    return not view.confidential
+
+
+def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
+    """The view this viewer may have, or None when the case does not exist for them."""
+    if not may_see(view, viewer):
+        return None
+    data = view.model_dump(exclude_unset=True)
+    is_reporter = viewer.reporter_of == view.tracking_id
+    staff = viewer.role in STAFF_ROLES
+    if viewer.role not in SEES_EVERYTHING:
+        data.pop("suggestions", None)
+        # Identity: admins, observers, the reporter; agencies only when the reporter is not anonymous.
+        if not (is_reporter or (viewer.role in AGENCY_ROLES and not view.anonymous)):
+            data.pop("reporter", None)
+            if view.anonymous and view.location is not None:
+                data.pop("location", None)  # a pin can point at the reporter's home
+    if not staff:
+        for entry in data.get("timeline") or []:
+            entry.pop("actor_name", None)
+        for escalation in data.get("escalations") or []:
+            escalation.pop("summary", None)
+    return CaseView.model_validate(data)
+
+
+def list_fields() -> set[str]:
+    """Fields of a case in list results (no timeline or escalations: open the case for those)."""
+    return set(CaseView.model_fields) - {"timeline", "escalations", "suggestions", "description"}
+
