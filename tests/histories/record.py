@@ -8,6 +8,11 @@ tests/workflows/conftest.py on its own time-skipping test server, then writes th
 run(s) it names to tests/histories/<name>.json (`WorkflowHistory.to_json()`). Regenerate only when
 a change to the workflow's commands is intentionally gated with `workflow.patched` (or when adding
 a scenario): see README.md next to this file.
+
+Every action is followed by a few seconds of (skipped) time, so its projection has finished before
+the next action arrives and each history has one shape, the same on every recording. The one
+scenario that needs an action to arrive while a projection is in flight (`action_while_recording`)
+holds the `record_case` stand-in on a gate to make that happen every time.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import asyncio
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -29,6 +36,7 @@ from domain.models import (
     Actor,
     AgencyRef,
     CalendarAmendment,
+    CaseRecord,
     CaseState,
     DispositionInput,
     FollowUpInput,
@@ -56,60 +64,91 @@ from workflows.complaint import ComplaintWorkflow
 
 HISTORIES_DIR = Path(__file__).resolve().parent
 ONE_SECOND = timedelta(seconds=1)
-SETTLE = timedelta(seconds=5)  # lets the projection activity after an action finish
+SETTLE = timedelta(seconds=5)  # the projection after an action finishes within this
+GATE_TIMEOUT_SECONDS = 10.0
 
 # A scenario drives one case (or a few) and returns the runs to store: file stem -> handle.
 Scenario = Callable[[Harness], Awaitable[dict[str, WorkflowHandle]]]
 
 
-# --- actions ---------------------------------------------------------------------------------
+@dataclass
+class GatedActivities(StandInActivities):
+    """The stand-ins, with `record_case` held while `gate` is closed (open by default)."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    @activity.defn(name="record_case")
+    async def record_case(self, record: CaseRecord) -> None:
+        if not self.gate.is_set():
+            self.held.set()
+            await self.gate.wait()
+        self.records.append(record)
 
 
-async def state_of(handle: WorkflowHandle) -> CaseState:
-    return await handle.query(ComplaintWorkflow.state)
+@dataclass
+class Case:
+    """One case under a scenario's control: every action waits for its projection."""
+
+    harness: Harness
+    handle: WorkflowHandle
+
+    async def settle(self) -> None:
+        await self.harness.sleep_until(await self.harness.now() + SETTLE)
+
+    async def state(self) -> CaseState:
+        return await self.handle.query(ComplaintWorkflow.state)
+
+    async def update(self, update, data, *, settle: bool = True) -> CaseState:
+        state = await self.handle.execute_update(update, data)
+        if settle:
+            await self.settle()
+        return state
+
+    async def accept(self, agency: AgencyRef = KALTENG) -> CaseState:
+        decision = VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency)
+        return await self.update(ComplaintWorkflow.verify, decision)
+
+    async def hold(self) -> CaseState:
+        note = "Lampirkan foto lokasi."
+        decision = VerificationInput(actor=ADMIN, decision=Action.HOLD, note=note)
+        return await self.update(ComplaintWorkflow.verify, decision)
+
+    async def follow_up(self, actor: Actor = KALTENG_OFFICER, *, settle: bool = True) -> CaseState:
+        message = FollowUpInput(actor=actor, message="Sudah ditangani.")
+        return await self.update(ComplaintWorkflow.follow_up, message, settle=settle)
+
+    async def reply(self, actor: Actor = REPORTER, *, settle: bool = True) -> CaseState:
+        message = ReplyInput(actor=actor, message="Belum selesai.")
+        return await self.update(ComplaintWorkflow.reply, message, settle=settle)
+
+    async def rate(self, score: int) -> CaseState:
+        return await self.update(ComplaintWorkflow.rate, RatingInput(actor=REPORTER, score=score))
+
+    async def wait(self, duration: timedelta) -> None:
+        await self.harness.sleep_until(await self.harness.now() + duration)
+
+    async def past(self, state: CaseState, kind: ClockKind) -> CaseState:
+        """Move the clock just past `kind`'s breach instant (as `state` had it)."""
+        await self.harness.sleep_until(state.clocks[kind].breach_at + ONE_SECOND)
+        return await self.state()
+
+    async def complete_by_silence(self, state: CaseState) -> CaseState:
+        state = await self.past(state, ClockKind.SILENCE)
+        assert state.status == Status.COMPLETED, state.status
+        return state
+
+    async def result(self) -> CaseState:
+        return await self.handle.result()
 
 
-async def accept(handle: WorkflowHandle, agency: AgencyRef = KALTENG) -> CaseState:
-    return await handle.execute_update(
-        ComplaintWorkflow.verify, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency)
-    )
-
-
-async def hold(handle: WorkflowHandle) -> CaseState:
-    return await handle.execute_update(
-        ComplaintWorkflow.verify,
-        VerificationInput(actor=ADMIN, decision=Action.HOLD, note="Lampirkan foto lokasi."),
-    )
-
-
-async def follow_up(handle: WorkflowHandle, actor: Actor = KALTENG_OFFICER) -> CaseState:
-    return await handle.execute_update(
-        ComplaintWorkflow.follow_up, FollowUpInput(actor=actor, message="Sudah ditangani.")
-    )
-
-
-async def reply(handle: WorkflowHandle, actor: Actor = REPORTER) -> CaseState:
-    return await handle.execute_update(ComplaintWorkflow.reply, ReplyInput(actor=actor, message="Belum selesai."))
-
-
-async def rate(handle: WorkflowHandle, score: int) -> CaseState:
-    return await handle.execute_update(ComplaintWorkflow.rate, RatingInput(actor=REPORTER, score=score))
-
-
-async def settle(harness: Harness) -> None:
-    await harness.sleep_until(await harness.now() + SETTLE)
-
-
-async def past(harness: Harness, state: CaseState, kind: ClockKind) -> None:
-    """Move the clock just past `kind`'s breach instant."""
-    await harness.sleep_until(state.clocks[kind].breach_at + ONE_SECOND)
-
-
-async def complete_by_silence(harness: Harness, handle: WorkflowHandle, state: CaseState) -> CaseState:
-    await past(harness, state, ClockKind.SILENCE)
-    state = await state_of(handle)
-    assert state.status == Status.COMPLETED, state.status
-    return state
+async def open_case(harness: Harness, **options) -> Case:
+    case = Case(harness, await harness.submit(**options))
+    await case.settle()  # routing suggestions, then the first projection
+    return case
 
 
 # --- scenarios -------------------------------------------------------------------------------
@@ -117,99 +156,104 @@ async def complete_by_silence(harness: Harness, handle: WorkflowHandle, state: C
 
 async def typical(harness: Harness) -> dict[str, WorkflowHandle]:
     """submit -> accept -> dispose -> follow-up -> completion by silence -> rating 5 (ends)."""
-    handle = await harness.submit(region_code="62.71")
-    await settle(harness)
-    await accept(handle)
-    await handle.execute_update(
+    case = await open_case(harness, region_code="62.71")
+    await case.accept()
+    await case.update(
         ComplaintWorkflow.dispose,
-        DispositionInput(actor=KALTENG_ADMIN, unit_id=f"{KALTENG.id}/pupr", note="Mohon ditindaklanjuti"),
+        DispositionInput(
+            actor=KALTENG_ADMIN, unit_id=f"{KALTENG.id}/pupr", note="Mohon ditindaklanjuti"
+        ),
     )
-    await harness.sleep_until(await harness.now() + timedelta(days=1))
-    state = await follow_up(handle)
-    await complete_by_silence(harness, handle, state)
-    await rate(handle, 5)
-    final = await handle.result()
+    await case.wait(timedelta(days=1))
+    state = await case.follow_up()
+    await case.complete_by_silence(state)
+    await case.rate(5)
+    final = await case.result()
     assert final.status == Status.COMPLETED and final.clocks == {}
-    return {"typical": handle}
+    return {"typical": case.handle}
 
 
 async def hold_supplement(harness: Harness) -> dict[str, WorkflowHandle]:
     """hold -> supplement -> accept -> follow-up -> reply -> follow-up -> completion; the reopen
     window then lapses and the run ends."""
-    handle = await harness.submit()
-    await settle(harness)
-    await hold(handle)
-    await harness.sleep_until(await harness.now() + timedelta(days=2))
-    await handle.execute_update(ComplaintWorkflow.supplement, SupplementInput(actor=REPORTER, text="Foto terlampir."))
-    await accept(handle)
-    await follow_up(handle)
-    await harness.sleep_until(await harness.now() + timedelta(days=3))
-    await reply(handle)
-    state = await follow_up(handle)
-    state = await complete_by_silence(harness, handle, state)
-    await past(harness, state, ClockKind.REOPEN_WINDOW)
-    final = await handle.result()
+    case = await open_case(harness)
+    await case.hold()
+    await case.wait(timedelta(days=2))
+    await case.update(
+        ComplaintWorkflow.supplement, SupplementInput(actor=REPORTER, text="Foto terlampir.")
+    )
+    await case.accept()
+    await case.follow_up()
+    await case.wait(timedelta(days=3))
+    await case.reply()
+    state = await case.follow_up()
+    state = await case.complete_by_silence(state)
+    await case.past(state, ClockKind.REOPEN_WINDOW)
+    final = await case.result()
     assert final.status == Status.COMPLETED and final.clocks == {}
-    return {"hold_supplement": handle}
+    return {"hold_supplement": case.handle}
 
 
 async def hold_expired(harness: Harness) -> dict[str, WorkflowHandle]:
     """hold, then the reporter stays silent: archived as withdrawn (ends)."""
-    handle = await harness.submit()
-    state = await hold(handle)
-    await past(harness, state, ClockKind.HOLD)
-    final = await handle.result()
+    case = await open_case(harness)
+    state = await case.hold()
+    await case.past(state, ClockKind.HOLD)
+    final = await case.result()
     assert final.status == Status.ARCHIVED and final.archive_reason == ArchiveReason.WITHDRAWN
-    return {"hold_expired": handle}
+    return {"hold_expired": case.handle}
 
 
 async def rejected_duplicate(harness: Harness) -> dict[str, WorkflowHandle]:
     """rejected as a duplicate of another case (ends); only the duplicate's history is kept."""
-    original = await harness.submit()
-    handle = await harness.submit()
-    await settle(harness)
-    await handle.execute_update(
+    original = await open_case(harness)
+    case = await open_case(harness)
+    await case.update(
         ComplaintWorkflow.verify,
-        VerificationInput(actor=ADMIN, decision=Action.REJECT, reason=ArchiveReason.DUPLICATE, duplicate_of=original.id),
+        VerificationInput(
+            actor=ADMIN,
+            decision=Action.REJECT,
+            reason=ArchiveReason.DUPLICATE,
+            duplicate_of=original.handle.id,
+        ),
     )
-    final = await handle.result()
-    assert final.status == Status.ARCHIVED and final.duplicate_of == original.id
-    return {"rejected_duplicate": handle}
+    final = await case.result()
+    assert final.status == Status.ARCHIVED and final.duplicate_of == original.handle.id
+    return {"rejected_duplicate": case.handle}
 
 
 async def reroute_reopen(harness: Harness) -> dict[str, WorkflowHandle]:
     """accept -> not our authority -> accept another agency -> follow-up -> completion -> rating 1
     reopens -> follow-up -> completion; the reopen window then lapses and the run ends."""
-    handle = await harness.submit()
-    await settle(harness)
-    await accept(handle)
-    await harness.sleep_until(await harness.now() + timedelta(days=2))
-    await handle.execute_update(
+    case = await open_case(harness)
+    await case.accept()
+    await case.wait(timedelta(days=2))
+    await case.update(
         ComplaintWorkflow.reroute,
-        RerouteInput(actor=KALTENG_ADMIN, reason="Bukan wewenang provinsi", suggested_agency_id=BALI.id),
+        RerouteInput(
+            actor=KALTENG_ADMIN, reason="Bukan wewenang provinsi", suggested_agency_id=BALI.id
+        ),
     )
-    await settle(harness)  # the second routing suggestion
-    await accept(handle, agency=BALI)
-    state = await follow_up(handle, actor=BALI_OFFICER)
-    await complete_by_silence(harness, handle, state)
-    state = await rate(handle, 1)
+    await case.accept(agency=BALI)
+    state = await case.follow_up(actor=BALI_OFFICER)
+    await case.complete_by_silence(state)
+    state = await case.rate(1)
     assert state.status == Status.AWAITING_AGENCY and state.reopen_count == 1
-    state = await follow_up(handle, actor=BALI_OFFICER)
-    state = await complete_by_silence(harness, handle, state)
-    await past(harness, state, ClockKind.REOPEN_WINDOW)
-    final = await handle.result()
+    state = await case.follow_up(actor=BALI_OFFICER)
+    state = await case.complete_by_silence(state)
+    await case.past(state, ClockKind.REOPEN_WINDOW)
+    final = await case.result()
     assert final.status == Status.COMPLETED and final.reopen_count == 1
-    return {"reroute_reopen": handle}
+    return {"reroute_reopen": case.handle}
 
 
 async def overdue_ombudsman(harness: Harness) -> dict[str, WorkflowHandle]:
     """aspirasi accepted and disposed; a newly declared holiday moves the deadlines; the response
     and resolution clocks then breach (overdue to the agency admin, flag to the Ombudsman). Still
     running when stored."""
-    handle = await harness.submit(report_type=ReportType.ASPIRASI, region_code="51.71")
-    await settle(harness)
-    await accept(handle, agency=BALI)
-    state = await handle.execute_update(
+    case = await open_case(harness, report_type=ReportType.ASPIRASI, region_code="51.71")
+    await case.accept(agency=BALI)
+    state = await case.update(
         ComplaintWorkflow.dispose, DispositionInput(actor=BALI_ADMIN, unit_id=f"{BALI.id}/dinkes")
     )
     # Declare the working day before the response deadline a holiday (cuti bersama).
@@ -221,45 +265,84 @@ async def overdue_ombudsman(harness: Harness) -> dict[str, WorkflowHandle]:
         holidays=state.calendar.holidays | {declared},
         names=state.calendar.names | {declared: "Cuti bersama (diumumkan)"},
     )
-    await handle.signal(ComplaintWorkflow.amend_calendar, CalendarAmendment(calendar=amended))
-    await settle(harness)
-    state = await state_of(handle)
+    await case.handle.signal(ComplaintWorkflow.amend_calendar, CalendarAmendment(calendar=amended))
+    await case.settle()
+    state = await case.state()
     assert state.calendar.version == amended.version
-    await harness.sleep_until(
-        max(state.clocks[ClockKind.RESPONSE].breach_at, state.clocks[ClockKind.RESOLUTION].breach_at) + ONE_SECOND
-    )
-    await settle(harness)
-    state = await state_of(handle)
+    response, resolution = state.clocks[ClockKind.RESPONSE], state.clocks[ClockKind.RESOLUTION]
+    await harness.sleep_until(max(response.breach_at, resolution.breach_at) + ONE_SECOND)
+    await case.settle()
+    state = await case.state()
     assert state.overdue and state.ombudsman_flagged and state.status == Status.AWAITING_AGENCY
-    return {"overdue_ombudsman": handle}
+    return {"overdue_ombudsman": case.handle}
 
 
 async def continue_as_new(harness: Harness) -> dict[str, WorkflowHandle]:
     """A small history_event_limit and reply rounds until the case continues as new. Stores the
     first run (ends in continue-as-new) and the second run (starts from the carried state,
     completes by silence, the reopen window lapses)."""
-    handle = await harness.submit(history_event_limit=60)
-    first_run = (await handle.describe()).run_id
-    await accept(handle)
+    case = await open_case(harness, history_event_limit=60)
+    first_run = (await case.handle.describe()).run_id
+    await case.accept()
     for _ in range(40):
-        await follow_up(handle)
-        await reply(handle)
-        await settle(harness)
-        if (await handle.describe()).run_id != first_run:
+        await case.follow_up()
+        await case.reply()
+        if (await case.handle.describe()).run_id != first_run:
             break
     else:
         raise AssertionError("the case never continued as new")
-    latest = harness.client.get_workflow_handle(handle.id, result_type=CaseState)
-    second_run = (await latest.describe()).run_id
-    state = await follow_up(latest)
-    state = await complete_by_silence(harness, latest, state)
-    await past(harness, state, ClockKind.REOPEN_WINDOW)
+    client = harness.client
+    latest = Case(harness, client.get_workflow_handle(case.handle.id, result_type=CaseState))
+    second_run = (await latest.handle.describe()).run_id
+    state = await latest.follow_up()
+    state = await latest.complete_by_silence(state)
+    await latest.past(state, ClockKind.REOPEN_WINDOW)
     final = await latest.result()
     assert final.status == Status.COMPLETED
     return {
-        "continue_as_new": harness.client.get_workflow_handle(handle.id, run_id=first_run),
-        "continue_as_new_second_run": harness.client.get_workflow_handle(handle.id, run_id=second_run),
+        "continue_as_new": client.get_workflow_handle(case.handle.id, run_id=first_run),
+        "continue_as_new_second_run": client.get_workflow_handle(case.handle.id, run_id=second_run),
     }
+
+
+async def action_while_recording(harness: Harness) -> dict[str, WorkflowHandle]:
+    """A reply and a calendar amendment arrive while the follow-up's projection is in flight:
+    the workflow records them before sleeping again. Then follow-up, completion, rating 4 (ends).
+    Needs GatedActivities (see `record`)."""
+    activities = harness.activities
+    assert isinstance(activities, GatedActivities)
+    case = await open_case(harness)
+    state = await case.accept()
+    activities.gate.clear()
+    activities.held.clear()
+    await case.follow_up(settle=False)
+    await asyncio.wait_for(activities.held.wait(), GATE_TIMEOUT_SECONDS)
+    await case.reply(settle=False)
+    amended = HolidayCalendar(
+        version=state.calendar.version + "+amendment-1",
+        holidays=state.calendar.holidays,
+        names=state.calendar.names,
+    )
+    await case.handle.signal(ComplaintWorkflow.amend_calendar, CalendarAmendment(calendar=amended))
+    for _ in range(100):  # the signal is applied (not just delivered) before the gate opens
+        if (await case.state()).calendar.version == amended.version:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the calendar amendment was not applied")
+    activities.gate.set()
+    await case.settle()
+    projected = [(r.seq, [e.action for e in r.new_events]) for r in activities.records]
+    assert projected[-2:] == [
+        (3, [Action.FOLLOW_UP]),
+        (5, [Action.REPLY, Action.CALENDAR_AMENDED]),
+    ], projected
+    state = await case.follow_up()
+    await case.complete_by_silence(state)
+    await case.rate(4)
+    final = await case.result()
+    assert final.status == Status.COMPLETED and final.clocks == {}
+    return {"action_while_recording": case.handle}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -272,6 +355,7 @@ SCENARIOS: dict[str, Scenario] = {
         reroute_reopen,
         overdue_ombudsman,
         continue_as_new,
+        action_while_recording,
     )
 }
 
@@ -279,7 +363,7 @@ SCENARIOS: dict[str, Scenario] = {
 # --- recording -------------------------------------------------------------------------------
 
 
-async def record(name: str, scenario: Scenario, directory: Path = HISTORIES_DIR) -> dict[str, int]:
+async def record(scenario: Scenario, directory: Path = HISTORIES_DIR) -> dict[str, int]:
     """Run one scenario on a fresh time-skipping server; write its runs' histories. Returns the
     number of events per file written."""
     env = await WorkflowEnvironment.start_time_skipping(
@@ -287,15 +371,16 @@ async def record(name: str, scenario: Scenario, directory: Path = HISTORIES_DIR)
     )
     try:
         await ensure_search_attributes(env.client, env.client.namespace)
-        harness = Harness(env, f"tq-{uuid.uuid4().hex}", StandInActivities())
+        harness = Harness(env, f"tq-{uuid.uuid4().hex}", GatedActivities())
         # No workflow cache: every task replays the whole history, so the recording itself
-        # already proves the run replays.
+        # already proves the run replays (and a stopped worker leaves no sticky queue behind).
         async with harness.worker(max_cached_workflows=0):
             runs = await scenario(harness)
             lengths = {}
             for stem, handle in runs.items():
                 history = await handle.fetch_history()
-                (directory / f"{stem}.json").write_text(history.to_json() + "\n", encoding="utf-8")
+                text = history.to_json() + "\n"
+                (directory / f"{stem}.json").write_text(text, encoding="utf-8")
                 lengths[stem] = len(history.events)
         return lengths
     finally:
@@ -305,9 +390,10 @@ async def record(name: str, scenario: Scenario, directory: Path = HISTORIES_DIR)
 async def main(names: list[str]) -> None:
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
-        raise SystemExit(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+        known = ", ".join(SCENARIOS)
+        raise SystemExit(f"unknown scenario(s) {', '.join(unknown)}; known: {known}")
     for name in names or list(SCENARIOS):
-        for stem, events in (await record(name, SCENARIOS[name])).items():
+        for stem, events in (await record(SCENARIOS[name])).items():
             print(f"{stem}.json: {events} events")
 
 

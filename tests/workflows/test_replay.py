@@ -32,6 +32,7 @@ EXPECTED = {
     "overdue_ombudsman",
     "continue_as_new",
     "continue_as_new_second_run",
+    "action_while_recording",
 }
 
 
@@ -74,8 +75,23 @@ class ComplaintWorkflowWithAnExtraTimer(ComplaintWorkflow):
         return await super().run(input)
 
 
+@workflow.defn(name="ComplaintWorkflow", sandboxed=False)
+class ComplaintWorkflowWithoutSearchAttributes(ComplaintWorkflow):
+    """A subtler one, deep in the history: the search-attribute upserts dropped."""
+
+    @workflow.run
+    async def run(self, input: ComplaintInput) -> CaseState:
+        return await super().run(input)
+
+    def _upsert_search_attributes(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "altered", [ComplaintWorkflowWithAnExtraTimer, ComplaintWorkflowWithoutSearchAttributes]
+)
 @pytest.mark.parametrize("stem", ["typical", "continue_as_new_second_run"])
-async def test_an_ungated_change_fails_the_replay(stem: str):
+async def test_an_ungated_change_fails_the_replay(stem: str, altered: type):
     history = load_history(HISTORIES_DIR / f"{stem}.json")
     with pytest.raises(workflow.NondeterminismError):
-        await replayer(ComplaintWorkflowWithAnExtraTimer).replay_workflow(history)
+        await replayer(altered).replay_workflow(history)
