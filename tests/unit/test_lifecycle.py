@@ -919,3 +919,50 @@ def test_reporter_identity_never_leaks() -> None:
     for event in case.s.timeline:
         if event.actor.role == Role.REPORTER:
             assert event.actor.name is None and event.actor.agency_id is None
+
+
+# --- fixes found in review --------------------------------------------------------------------------
+
+
+def test_resumed_clock_still_reminds_when_the_reminder_went_out_before_the_hold() -> None:
+    case = Case()
+    case.m.fire_due(wib(2026, 3, 4, 23, 59, 59))  # Wed: one working day left → reminder
+    assert len(case.escalations(EscalationKind.REMINDER)) == 1
+    case.hold(wib(2026, 3, 5, 9, 0))  # Thu, the last day: it keeps one working day
+    case.supplement(wib(2026, 3, 9, 10, 0))  # Mon → due Tue 10
+    assert case.due(ClockKind.VERIFICATION) == "2026-03-10T23:59:59+07:00"
+    case.m.fire_due(wib(2026, 3, 10, 0, 0, 1))
+    reminders = case.escalations(EscalationKind.REMINDER)
+    assert len(reminders) == 2 and reminders[-1].at == wib(2026, 3, 9, 23, 59, 59)
+
+
+def test_a_breach_before_the_hold_is_not_escalated_again_after_it() -> None:
+    case = Case()
+    case.m.fire_due(wib(2026, 3, 6, 0, 0, 0))  # past Thu 5 23:59:59
+    assert len(case.escalations(EscalationKind.OVERDUE)) == 1
+    case.hold(wib(2026, 3, 6, 9, 0))
+    case.supplement(wib(2026, 3, 9, 10, 0))
+    case.m.fire_due(wib(2026, 3, 20, 0, 0))
+    assert len(case.escalations(EscalationKind.OVERDUE)) == 1
+
+
+def test_resolution_clock_is_not_restarted_after_a_reopen_and_a_reroute() -> None:
+    case = completed()
+    first_forwarding = case.s.first_forwarded_at
+    case.rate(wita(2026, 3, 30, 9, 0), score=1)  # reopens
+    assert case.s.status == Status.AWAITING_AGENCY
+    case.reroute(wita(2026, 3, 30, 10, 0))
+    case.accept(wib(2026, 3, 31, 9, 0), KEMENKES)
+    assert ClockKind.RESOLUTION not in case.s.clocks  # met at completion; never started afresh
+    assert case.s.first_forwarded_at == first_forwarding == ACCEPT_AT
+
+
+def test_resolution_reminder_while_rerouted_goes_to_the_national_administrator() -> None:
+    case = accepted(ReportType.ASPIRASI)  # resolution: 5 working days from Wed 4 → Wed 11 (WITA)
+    case.reroute(wita(2026, 3, 5, 10, 0))
+    case.m.fire_due(wita(2026, 3, 12, 0, 0, 0))
+    resolution = [e for e in case.s.escalations if e.clock == ClockKind.RESOLUTION]
+    assert [(e.kind, e.notified) for e in resolution] == [
+        (EscalationKind.REMINDER, Party.NATIONAL_ADMIN),
+        (EscalationKind.OMBUDSMAN, Party.OMBUDSMAN),
+    ]
