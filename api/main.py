@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from api.deps import Services, SubmissionRateLimiter
 from api.problems import PROBLEM_JSON, install_problem_handlers, problem_response
-from api.routes import agencies, complaints, operations, tokens
+from api.routes import agencies, calendar, complaints, operations, tokens
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.migrate import prepare_database
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         )
         return response
 
-    for module in (complaints, tokens, agencies, operations):
+    for module in (complaints, tokens, agencies, calendar, operations):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)

@@ -80,6 +80,14 @@ class HolidayCalendar(BaseModel):
         local_day = event_at.astimezone(tz).date()
         return datetime.combine(self.add_working_days(local_day, working_days), END_OF_DAY, tz)
 
+    def with_declared(self, declared: dict[date, str]) -> HolidayCalendar:
+        """This calendar plus newly declared days off (an amendment), under a new version."""
+        names = self.names | declared
+        digest = hashlib.sha256(",".join(sorted(d.isoformat() for d in declared)).encode()).hexdigest()[:10]
+        return HolidayCalendar(
+            version=f"{self.version}+declared-{digest}", holidays=self.holidays | set(declared), names=names
+        )
+
     def remaining_working_days(self, at: datetime, due_at: datetime, zone: str) -> int:
         """Working days still left on a clock at `at` (used to pause and resume a clock)."""
         tz = ZONES[zone]
@@ -103,6 +111,12 @@ def indonesian_calendar(years: range | list[int], version_tag: str | None = None
 def calendar_for(instant: datetime, years_ahead: int = 2) -> HolidayCalendar:
     """The calendar a case submitted at `instant` needs: its year and the next ones."""
     return _calendar_from(instant.astimezone(ZONES[NATIONAL_ZONE]).year, years_ahead)
+
+
+def amendment_calendar(declared: dict[date, str], today: date) -> HolidayCalendar:
+    """One calendar for every open case, whatever year it started: last year to five years ahead,
+    plus the newly declared days off."""
+    return _calendar_from(today.year - 1, 6).with_declared(declared)
 
 
 @lru_cache(maxsize=8)

@@ -9,6 +9,7 @@ from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.models import CalendarAmendment
 from workflows import SEARCH_ATTRIBUTES
 
 
@@ -43,3 +44,20 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
                 raise
             return []
     return sorted(missing)
+
+
+async def amend_open_cases(client: Client, amendment: CalendarAmendment) -> int:
+    """Send a calendar amendment to every running case; returns how many were signalled.
+
+    Each case applies it once (by calendar version), so re-sending after a partial failure is safe.
+    """
+    signalled = 0
+    query = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+    async for execution in client.list_workflows(query):
+        try:
+            await client.get_workflow_handle(execution.id).signal("amend_calendar", amendment)
+            signalled += 1
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:  # closed meanwhile
+                raise
+    return signalled

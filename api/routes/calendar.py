@@ -1,0 +1,45 @@
+"""/v1/calendar/amendments: a newly declared holiday or cuti bersama moves open cases' deadlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import AdminDep, ServicesDep
+from api.problems import Problem, problem_responses
+from api.schemas import Body
+from domain.calendar import NATIONAL_ZONE, ZONES, amendment_calendar
+from domain.models import CalendarAmendment, NonBlank
+from workflows.client import amend_open_cases
+
+router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
+
+
+class DeclaredDay(Body):
+    date: dt.date = Field(examples=["2026-12-31"])
+    name: NonBlank = Field(max_length=200, examples=["Cuti bersama Tahun Baru (SKB 3 Menteri)"])
+
+
+class AmendmentRequest(Body):
+    holidays: list[DeclaredDay] = Field(min_length=1, max_length=50)
+    note: str | None = Field(default=None, max_length=2000, examples=["SKB perubahan cuti bersama 2026"])
+
+
+class AmendmentResult(BaseModel):
+    version: str
+    signalled_cases: int
+
+
+@router.post("/amendments", status_code=202, response_model=AmendmentResult,
+             summary="Umumkan hari libur baru; tenggat laporan yang masih berjalan ikut bergeser (admin)",
+             responses=problem_responses(401, 403, 422, 503))
+async def amend_calendar(body: AmendmentRequest, caller: AdminDep, svc: ServicesDep) -> AmendmentResult:
+    today = dt.datetime.now(dt.timezone.utc).astimezone(ZONES[NATIONAL_ZONE]).date()
+    if any(day.date.weekday() >= 5 for day in body.holidays):
+        raise Problem(422, "Hari Sabtu dan Minggu sudah bukan hari kerja; umumkan hanya hari kerja.")
+    calendar = amendment_calendar({day.date: day.name for day in body.holidays}, today)
+    client = await svc.temporal.client()
+    signalled = await amend_open_cases(client, CalendarAmendment(calendar=calendar, note=body.note))
+    return AmendmentResult(version=calendar.version, signalled_cases=signalled)
