@@ -241,20 +241,21 @@ ACTION_DOC = dict(response_model=CaseView, response_model_exclude_unset=True, re
 async def verify(
     tracking_id: str, body: VerificationRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
 ) -> CaseView:
-    agency = None
-    if body.decision == "accept":
-        if not body.agency_id:
-            raise Problem(422, "agency_id wajib untuk decision=accept")
-        agency = get_agency_ref(session, body.agency_id)
-        if agency is None:
-            raise Problem(422, f"Instansi {body.agency_id} tidak ada di direktori atau tidak aktif.")
-    return await _act(
-        tracking_id, caller, svc, session, ComplaintWorkflow.verify,
-        lambda actor: VerificationInput(
+    if body.decision == "accept" and not body.agency_id:
+        raise Problem(422, "agency_id wajib untuk decision=accept")
+
+    def make_input(actor: Actor) -> VerificationInput:
+        agency = None
+        if body.decision == "accept":
+            agency = get_agency_ref(session, body.agency_id)
+            if agency is None:
+                raise Problem(422, f"Instansi {body.agency_id} tidak ada di direktori atau tidak aktif.")
+        return VerificationInput(
             actor=actor, decision=Action(body.decision), agency=agency, reason=body.reason,
             duplicate_of=body.duplicate_of, note=body.note,
-        ),
-    )
+        )
+
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.verify, make_input)
 
 
 @router.post("/{tracking_id}/supplements", summary="Lengkapi laporan yang ditunda (pelapor)", **ACTION_DOC)
@@ -269,12 +270,14 @@ async def supplement(
 async def dispose(
     tracking_id: str, body: DispositionRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
 ) -> CaseView:
-    if caller.role == Role.AGENCY_ADMIN and caller.agency_id:
-        agency = get_agency(session, caller.agency_id)
-        if agency is None or body.unit_id not in {unit.id for unit in agency.units}:
-            raise Problem(422, f"Unit {body.unit_id} bukan unit instansi {caller.agency_id}.")
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.dispose,
-                      lambda actor: DispositionInput(actor=actor, unit_id=body.unit_id, note=body.note))
+    def make_input(actor: Actor) -> DispositionInput:
+        if caller.role == Role.AGENCY_ADMIN and caller.agency_id:
+            agency = get_agency(session, caller.agency_id)
+            if agency is None or body.unit_id not in {unit.id for unit in agency.units}:
+                raise Problem(422, f"Unit {body.unit_id} bukan unit instansi {caller.agency_id}.")
+        return DispositionInput(actor=actor, unit_id=body.unit_id, note=body.note)
+
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.dispose, make_input)
 
 
 @router.post("/{tracking_id}/follow-ups", summary="Tindak lanjut (pejabat penghubung atau admin instansi)",
