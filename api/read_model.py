@@ -92,7 +92,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         submitted, tracking_id = json.loads(raw)
-        return datetime.fromisoformat(submitted), str(tracking_id)
+        instant = datetime.fromisoformat(submitted)
+        if instant.tzinfo is None:
+            raise ValueError("a cursor's instant carries its offset")
+        return instant, str(tracking_id)
     except (ValueError, TypeError) as error:
         raise Problem(400, "cursor tidak valid: gunakan next_cursor dari halaman sebelumnya") from error
 
