@@ -86,9 +86,21 @@ class TemporalGateway:
         return await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))
 
     async def update(self, tracking_id: str, update: Any, data: Any) -> CaseState:
-        return await self._call(
-            lambda client: client.get_workflow_handle(tracking_id).execute_update(update, data, result_type=CaseState)
-        )
+        """Send an action to a case the caller has just read (so 'not found' means it has closed)."""
+        try:
+            return await self._call(
+                lambda client: client.get_workflow_handle(tracking_id).execute_update(
+                    update, data, result_type=CaseState
+                )
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.FAILED_PRECONDITION:
+                raise
+            raise closed_case() from error
+        except Problem as problem:
+            if problem.status != 404:
+                raise
+            raise closed_case() from problem
 
     async def healthy(self) -> bool:
         try:
@@ -98,6 +110,11 @@ class TemporalGateway:
             return False
         except Exception:
             return False
+
+
+def closed_case() -> Problem:
+    return Problem(409, "Laporan sudah ditutup; tidak ada tindakan lagi yang dapat dilakukan.",
+                   type_="urn:sp4n:conflict")
 
 
 def unavailable(detail: str) -> Problem:

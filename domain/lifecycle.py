@@ -308,7 +308,9 @@ class CaseMachine:
         case = self.state
         if data.calendar.version == case.calendar.version:
             return False
-        case.calendar = data.calendar
+        if data.issued_at and case.calendar_issued_at and data.issued_at <= case.calendar_issued_at:
+            return False  # an older amendment arriving late
+        case.calendar, case.calendar_issued_at = data.calendar, data.issued_at or case.calendar_issued_at
         for clock in case.clocks.values():
             _schedule(case.calendar, clock, case.policy.reminder_lead_days)
         note = data.note or f"calendar {data.calendar.version}"

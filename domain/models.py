@@ -156,6 +156,7 @@ class CaseState(Model):
     submitted_at: AwareDatetime
     policy: Policy
     calendar: HolidayCalendar
+    calendar_issued_at: AwareDatetime | None = None
     status: Status = Status.AWAITING_VERIFICATION
     agency: AgencyRef | None = None
     unit_id: str | None = None
@@ -260,6 +261,8 @@ class RatingInput(Model):
 class CalendarAmendment(Model):
     calendar: HolidayCalendar
     note: str | None = None
+    # When it was declared: a late delivery of an older amendment never rolls a case back.
+    issued_at: AwareDatetime | None = None
 
 
 # --- What the workflow hands to its activities. ---

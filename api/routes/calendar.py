@@ -36,10 +36,11 @@ class AmendmentResult(BaseModel):
              summary="Umumkan hari libur baru; tenggat laporan yang masih berjalan ikut bergeser (admin)",
              responses=problem_responses(401, 403, 422, 503))
 async def amend_calendar(body: AmendmentRequest, caller: AdminDep, svc: ServicesDep) -> AmendmentResult:
-    today = dt.datetime.now(dt.timezone.utc).astimezone(ZONES[NATIONAL_ZONE]).date()
+    now = dt.datetime.now(dt.timezone.utc)
+    today = now.astimezone(ZONES[NATIONAL_ZONE]).date()
     if any(day.date.weekday() >= 5 for day in body.holidays):
         raise Problem(422, "Hari Sabtu dan Minggu sudah bukan hari kerja; umumkan hanya hari kerja.")
     calendar = amendment_calendar({day.date: day.name for day in body.holidays}, today)
     client = await svc.temporal.client()
-    signalled = await amend_open_cases(client, CalendarAmendment(calendar=calendar, note=body.note))
+    signalled = await amend_open_cases(client, CalendarAmendment(calendar=calendar, note=body.note, issued_at=now))
     return AmendmentResult(version=calendar.version, signalled_cases=signalled)

@@ -966,3 +966,13 @@ def test_resolution_reminder_while_rerouted_goes_to_the_national_administrator()
         (EscalationKind.REMINDER, Party.NATIONAL_ADMIN),
         (EscalationKind.OMBUDSMAN, Party.OMBUDSMAN),
     ]
+
+
+def test_an_older_calendar_amendment_arriving_late_is_ignored() -> None:
+    case = accepted()
+    newer = CALENDAR.with_declared({date(2026, 3, 10): "Cuti bersama (baru)"})
+    older = CALENDAR.with_declared({date(2026, 3, 9): "Cuti bersama (lama)"})
+    assert case.m.amend_calendar(wib(2026, 3, 5), CalendarAmendment(calendar=newer, issued_at=wib(2026, 3, 5)))
+    assert not case.m.amend_calendar(wib(2026, 3, 6), CalendarAmendment(calendar=older, issued_at=wib(2026, 3, 4)))
+    assert case.s.calendar.version == newer.version
+    assert date(2026, 3, 9) not in case.s.calendar.holidays
