@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
@@ -47,7 +48,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -62,8 +63,12 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """An HTTPException, so that FastAPI, reading the body for a route, passes it on as a 413
+    rather than wrapping it into its own 400 ('There was an error parsing the body')."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Isi permintaan melebihi {max_bytes} byte.")
 
 
 def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
@@ -104,6 +109,11 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         return problem_response(request, 503, "Basis data tidak tersedia; coba lagi sebentar lagi.",
                                 headers={"Retry-After": "5"})
 
+    # Inside the access log (a middleware added later wraps it): the access log, a
+    # BaseHTTPMiddleware, calls the receive below it in a task group, which would turn _TooLarge
+    # into an ExceptionGroup and then into FastAPI's 400.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
     @app.middleware("http")
     async def access_log(request: Request, call_next):
         started = time.perf_counter()
@@ -121,7 +131,6 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
 
     for module in (complaints, tokens, agencies, calendar, operations):
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)
     return app
 
