@@ -6,12 +6,14 @@ import base64
 import json
 import statistics
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.problems import Problem
-from db.models import Complaint, TimelineEventRow
+from db.models import Agency, Complaint, TimelineEventRow
+from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.enums import OPEN_STATUSES, Action
 from domain.models import Deadlines, Location, Reporter
 from domain.visibility import CaseView, EscalationEntry, TimelineEntry
@@ -38,13 +40,7 @@ def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
         if row.reporter_name or row.reporter_email or row.reporter_phone
         else None,
         submitted_at=row.submitted_at,
-        deadlines=Deadlines(
-            verification_due=row.verification_due,
-            response_due=row.response_due,
-            resolution_due=row.resolution_due,
-            silence_ends=row.silence_ends,
-            hold_ends=row.hold_ends,
-        ),
+        deadlines=local_deadlines(row),
         overdue=row.overdue,
         rating=row.rating,
         archive_reason=row.archive_reason,
@@ -70,6 +66,29 @@ def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
             for e in row.escalations
         ]
     return view
+
+
+def local_deadlines(row: Complaint) -> Deadlines:
+    """The row's UTC deadlines in the responsible party's zone, as the workflow shows them
+    ('…T23:59:59+07:00'): the national administrator's WIB, the agency's zone, the reporter's."""
+    session = Session.object_session(row)
+    agency = session.get(Agency, row.agency_id) if session is not None and row.agency_id else None
+    try:
+        reporter_zone: str | None = zone_for_region(row.region_code)
+    except ValueError:
+        reporter_zone = None
+
+    def local(instant: datetime | None, zone: str | None) -> datetime | None:
+        return instant.astimezone(ZoneInfo(zone)) if instant is not None and zone else instant
+
+    agency_zone = agency.timezone if agency is not None else None  # unknown while re-routed: UTC
+    return Deadlines(
+        verification_due=local(row.verification_due, NATIONAL_ZONE),
+        response_due=local(row.response_due, agency_zone),
+        resolution_due=local(row.resolution_due, agency_zone),
+        silence_ends=local(row.silence_ends, reporter_zone),
+        hold_ends=local(row.hold_ends, reporter_zone),
+    )
 
 
 def get_case_row(session: Session, tracking_id: str) -> Complaint | None:
