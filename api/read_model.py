@@ -174,6 +174,10 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
         select(Complaint.status, func.count()).where(*scope).group_by(Complaint.status).order_by(Complaint.status)
     ).all()
     open_statuses = [s.value for s in OPEN_STATUSES]
+    # All overdue open cases, those no agency holds (verification, re-routing) included.
+    overdue_total = session.scalar(
+        select(func.count()).where(Complaint.status.in_(open_statuses), Complaint.overdue.is_(True), *scope)
+    )
     per_agency = session.execute(
         select(
             Complaint.agency_id,
@@ -211,7 +215,7 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
             for agency in agencies
         ],
         "open": sum(count for status, count in by_status if status in open_statuses),
-        "overdue": sum(row[2] for row in per_agency),
+        "overdue": overdue_total or 0,
     }
 
 
