@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -17,10 +17,12 @@ from temporalio.client import WorkflowHandle
 
 from db.directory import get_agency_ref
 from db.models import Complaint, NotificationRow, TimelineEventRow
-from domain.calendar import calendar_for
+from domain.calendar import amendment_calendar, calendar_for
 from domain.enums import Action, ClockKind, Role, Status
 from domain.models import (
     Actor,
+    AgencyRef,
+    CalendarAmendment,
     CaseState,
     ComplaintDetails,
     ComplaintInput,
@@ -30,6 +32,7 @@ from domain.models import (
 from domain.policy import current_policy
 from tests.integration.conftest import DevServer, RunningWorker
 from workflows import SEARCH_ATTRIBUTES
+from workflows.client import amend_open_cases
 from workflows.complaint import ComplaintWorkflow
 
 POLL_TIMEOUT_SECONDS = 10.0
@@ -186,3 +189,39 @@ async def test_the_real_routing_activity_suggests_at_submission(
     row = await eventually(lambda: asyncio.to_thread(recorded), "the submission in the read model")
     assert row.status == Status.AWAITING_VERIFICATION.value and row.agency_id is None
     assert row.verification_due == state.clocks[ClockKind.VERIFICATION].due_at
+
+
+async def test_a_declared_holiday_reaches_every_open_case_once(running_worker: RunningWorker):
+    waiting = await submit(running_worker, title="Antrean KTP", description="Antrean e-KTP tiga bulan.")
+    forwarded = await submit(running_worker, title="Lampu jalan", description="Lampu jalan mati sebulan.")
+    await forwarded.execute_update(
+        ComplaintWorkflow.verify,
+        VerificationInput(
+            actor=ADMIN,
+            decision=Action.ACCEPT,
+            agency=AgencyRef(id="pemprov-62", name="Pemerintah Provinsi Kalimantan Tengah", timezone="Asia/Jakarta"),
+        ),
+    )
+    before = {h.id: await h.query(ComplaintWorkflow.state) for h in (waiting, forwarded)}
+    # Declare the last working day before each running deadline a day off.
+    declared = {}
+    for state in before.values():
+        for clock in state.clocks.values():
+            day = clock.due_at.date() - timedelta(days=1)
+            while not state.calendar.is_working_day(day):
+                day -= timedelta(days=1)
+            declared[day] = "Cuti bersama (diumumkan)"
+    today = datetime.now(UTC).date()
+    amendment = CalendarAmendment(calendar=amendment_calendar(declared, today), issued_at=datetime.now(UTC))
+
+    async def applied_everywhere() -> bool | None:
+        await amend_open_cases(running_worker.client, amendment)  # visibility is eventually consistent
+        states = [await h.query(ComplaintWorkflow.state) for h in (waiting, forwarded)]
+        return True if all(s.calendar.version == amendment.calendar.version for s in states) else None
+
+    await eventually(applied_everywhere, "the amendment reached both open cases")
+    for handle in (waiting, forwarded):
+        after = await handle.query(ComplaintWorkflow.state)
+        for kind, clock in after.clocks.items():
+            assert clock.due_at > before[handle.id].clocks[kind].due_at, kind
+        assert [e.action for e in after.timeline].count(Action.CALENDAR_AMENDED) == 1
