@@ -16,6 +16,11 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def with_example(example: dict) -> ConfigDict:
+    """A request body's config: no unknown fields, and a whole-body example for the OpenAPI spec."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
 class ComplaintCreate(ComplaintDetails):
     model_config = ConfigDict(
         extra="forbid",
@@ -57,33 +62,47 @@ class VerificationRequest(Body):
 
 
 class SupplementRequest(Body):
+    model_config = with_example({"text": "Foto lokasi dan alamat lengkap: Jl. Tjilik Riwut km 5, depan SPBU."})
+
     text: LongText = Field(examples=["Foto lokasi dan alamat lengkap: Jl. Tjilik Riwut km 5, depan SPBU."])
 
 
 class DispositionRequest(Body):
+    model_config = with_example({"unit_id": "pemkot-62.71/pupr", "note": "Mohon segera ditindaklanjuti."})
+
     unit_id: NonBlank = Field(examples=["pemkot-62.71/pupr"])
     note: str | None = Field(default=None, max_length=20_000, examples=["Mohon segera ditindaklanjuti."])
 
 
 class FollowUpRequest(Body):
+    model_config = with_example({"message": "Tim PUPR telah menambal jalan pada 3 Desember."})
+
     message: LongText = Field(examples=["Tim PUPR telah menambal jalan pada 3 Desember."])
 
 
 class RerouteRequest(Body):
+    model_config = with_example({"reason": "Jalan nasional, kewenangan Kementerian PU.", "suggested_agency_id": "kemenpu"})
+
     reason: LongText = Field(examples=["Jalan nasional, kewenangan Kementerian PU."])
     suggested_agency_id: str | None = Field(default=None, examples=["kemenpu"])
 
 
 class ReplyRequest(Body):
+    model_config = with_example({"message": "Baru sebagian yang ditambal."})
+
     message: LongText = Field(examples=["Baru sebagian yang ditambal."])
 
 
 class RatingRequest(Body):
+    model_config = with_example({"score": 4, "comment": "Cepat ditangani, terima kasih."})
+
     score: int = Field(ge=1, le=5, examples=[4])
     comment: str | None = Field(default=None, max_length=2000, examples=["Cepat ditangani, terima kasih."])
 
 
 class TokenCreate(Body):
+    model_config = with_example({"role": "officer", "agency_id": "pemkot-62.71", "name": "Budi, PUPR Kota Palangkaraya"})
+
     role: Literal["admin", "agency_admin", "officer", "observer", "client"]
     agency_id: str | None = Field(default=None, description="Wajib untuk agency_admin dan officer.")
     name: NonBlank = Field(max_length=200, examples=["Budi, PUPR Kota Palangkaraya"])

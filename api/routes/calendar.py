@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, ServicesDep
 from api.problems import Problem, problem_responses
-from api.schemas import Body
+from api.schemas import Body, with_example
 from domain.calendar import NATIONAL_ZONE, ZONES, amendment_calendar
 from domain.models import CalendarAmendment, NonBlank
 from workflows.client import amend_open_cases
@@ -23,6 +23,11 @@ class DeclaredDay(Body):
 
 
 class AmendmentRequest(Body):
+    model_config = with_example(
+        {"holidays": [{"date": "2026-12-31", "name": "Cuti bersama Tahun Baru (SKB 3 Menteri)"}],
+         "note": "SKB perubahan cuti bersama 2026"}
+    )
+
     holidays: list[DeclaredDay] = Field(min_length=1, max_length=50)
     note: str | None = Field(default=None, max_length=2000, examples=["SKB perubahan cuti bersama 2026"])
 
