@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from api.deps import Services, SubmissionRateLimiter
-from api.problems import PROBLEM_JSON, install_problem_handlers, problem_response
+from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, operations, tokens
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
@@ -152,6 +153,16 @@ def _openapi(app: FastAPI) -> dict:
                 "errors": {"type": "array", "items": {"type": "object"}},
             },
         }
+        # FastAPI documents its own 422 as application/json HTTPValidationError on every operation
+        # with parameters; the API answers problem+json (api/problems.py), so say so.
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+                if "application/json" in responses.get("422", {}).get("content", {}):
+                    responses["422"] = PROBLEM_RESPONSES[422]
+        if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(name, None)
         app.openapi_schema = schema
     return app.openapi_schema
 
