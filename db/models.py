@@ -256,3 +256,7 @@ class IdempotencyKey(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     tracking_id: Mapped[str] = mapped_column(String(64))
     submitted_at: Mapped[datetime]
+
+
+# Tables defined in their own modules register on the same metadata.
+from db import notification_models  # noqa: E402,F401
