@@ -26,6 +26,35 @@ class Settings(BaseSettings):
     submission_rate_limit_per_minute: int = 60
     page_size_max: int = 200
 
+    # --- Notification delivery (issue 5; activities/notifications.py) ---------------------------
+    # Email over SMTP; no SMTP_HOST means email is not sent (deliveries wait, then dead-letter).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "SP4N-LAPOR! <no-reply@lapor.localhost>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False  # implicit TLS (port 465)
+    smtp_timeout_seconds: float = 10.0
+    # SMS through a generic JSON POST gateway: {"to", "message", "reference"} with a bearer token.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    webhook_timeout_seconds: float = 10.0
+    # A webhook is disabled after this many consecutive failed attempts (admins are told).
+    webhook_failure_limit: int = 10
+    # Failed attempts are retried after base * 2**(attempt-1) seconds (capped), then dead-lettered.
+    notification_max_attempts: int = 6
+    notification_retry_base_seconds: float = 30.0
+    notification_retry_max_seconds: float = 3600.0
+    # A claimed delivery not recorded within the lease is marked `uncertain`, never resent by itself.
+    notification_lease_seconds: float = 120.0
+    notification_poll_seconds: float = 2.0
+    notification_batch_size: int = 100
+    notification_concurrency: int = 8
+    # Run the delivery loop inside `python worker.py`.
+    notifications_enabled: bool = True
+    # --- end of notification delivery ------------------------------------------------------------
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> "Settings":
         if self.environment == "production":
