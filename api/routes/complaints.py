@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 from datetime import datetime, timezone
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from sqlalchemy.exc import IntegrityError
 
-from api.auth import Caller, reporter_token
+from api.auth import Caller
 from api.deps import CallerDep, ServicesDep, SessionDep, StaffDep
+from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
 from api.read_model import get_case_row, list_cases, view_of_row
 from api.schemas import (
@@ -28,14 +25,10 @@ from api.schemas import (
     VerificationRequest,
 )
 from db.directory import get_agency, get_agency_ref
-from db.models import IdempotencyKey
-from domain.calendar import calendar_for
 from domain.enums import Action, Channel, ReportType, Role, Status
-from domain.lifecycle import CaseMachine
 from domain.models import (
     Actor,
     ComplaintDetails,
-    ComplaintInput,
     DispositionInput,
     FollowUpInput,
     RatingInput,
@@ -44,42 +37,12 @@ from domain.models import (
     SupplementInput,
     VerificationInput,
 )
-from domain.policy import current_policy
 from domain.visibility import STAFF_ROLES, AGENCY_ROLES, CaseView, list_fields, redact, view_of_state
 from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
-TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CASE_RESPONSES = problem_responses(401, 403, 404, 409, 422, 503)
-
-
-def _tracking_id(seed: bytes | None = None) -> str:
-    raw = hashlib.sha256(seed).digest() if seed is not None else secrets.token_bytes(10)
-    number = int.from_bytes(raw[:8], "big")
-    chars = [TRACKING_ALPHABET[(number >> (5 * i)) & 31] for i in range(10)]
-    return "LAP-" + "".join(chars)
-
-
-def _body_hash(body: ComplaintCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _claim_idempotency_key(session, scope_key: str, body_hash: str, now: datetime) -> tuple[str, datetime]:
-    """The case an Idempotency-Key stands for: (tracking id, submission instant)."""
-    tracking_id = _tracking_id(scope_key.encode())
-    session.add(IdempotencyKey(scope_key=scope_key, body_hash=body_hash, tracking_id=tracking_id, submitted_at=now))
-    try:
-        session.commit()
-        return tracking_id, now
-    except IntegrityError:
-        session.rollback()
-    existing = session.get(IdempotencyKey, scope_key)
-    if existing is None or existing.body_hash != body_hash:
-        raise Problem(422, "Idempotency-Key ini sudah dipakai untuk isi laporan yang berbeda.",
-                      type_="urn:sp4n:idempotency-key-reused")
-    return existing.tracking_id, existing.submitted_at
 
 
 @router.post(
@@ -104,29 +67,16 @@ async def submit_complaint(
         raise Problem(403, "Saluran walk_in hanya untuk petugas yang mencatat laporan warga.")
     svc.rate_limiter.check(caller.client_key)
     now = datetime.now(timezone.utc)
+    scope = None
     if idempotency_key:
-        scope = caller.token_id or "public"
-        tracking_id, submitted_at = _claim_idempotency_key(session, f"{scope}:{idempotency_key}", _body_hash(body), now)
+        scope = f"{caller.token_id or 'public'}:{idempotency_key}"
         response.headers["Idempotency-Key"] = idempotency_key
-    else:
-        tracking_id, submitted_at = _tracking_id(), now
     details = ComplaintDetails.model_validate(body.model_dump())
-    policy, calendar = current_policy(), calendar_for(submitted_at)
-    # The receipt's deadlines come from the same pure rules the workflow runs: intake never waits
-    # for the worker.
-    opening = CaseMachine.open(tracking_id, details, submitted_at, policy, calendar).state
-    case = ComplaintInput(
-        tracking_id=tracking_id, details=opening.details, submitted_at=submitted_at, policy=policy, calendar=calendar
+    receipt = await open_case(
+        svc, session, details, now=now, idempotency_scope=scope, digest=body_hash(body.model_dump(mode="json"))
     )
-    request.state.tracking_id = tracking_id
-    await svc.temporal.start_case(case, opening)
-    return SubmissionReceipt(
-        tracking_id=tracking_id,
-        reporter_token=reporter_token(svc.settings.secret_key, tracking_id),
-        status=opening.status.value,
-        submitted_at=submitted_at,
-        deadlines=opening.deadlines(),
-    )
+    request.state.tracking_id = receipt.tracking_id
+    return receipt
 
 
 @router.get(

@@ -1,0 +1,111 @@
+"""Starting a case, whatever the door: the v1 API, Open311, SMS. One place for tracking ids,
+Idempotency-Key claims and the opening of the workflow, so every channel gets the same lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth import reporter_token
+from api.deps import Services
+from api.problems import Problem
+from api.schemas import SubmissionReceipt
+from db.models import IdempotencyKey
+from domain.calendar import calendar_for
+from domain.lifecycle import CaseMachine
+from domain.models import ComplaintDetails, ComplaintInput
+from domain.policy import current_policy
+
+TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+TRACKING_ID = re.compile(r"^LAP-[0-9A-HJKMNP-TV-Z]{10}$")
+TITLE_MAX = 80
+
+
+def new_tracking_id(seed: bytes | None = None) -> str:
+    """A fresh tracking id, or the one a seed (an idempotency scope) always stands for."""
+    raw = hashlib.sha256(seed).digest() if seed is not None else secrets.token_bytes(10)
+    number = int.from_bytes(raw[:8], "big")
+    chars = [TRACKING_ALPHABET[(number >> (5 * i)) & 31] for i in range(10)]
+    return "LAP-" + "".join(chars)
+
+
+def body_hash(data: dict) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim_idempotency_key(session: Session, scope_key: str, digest: str, now: datetime) -> tuple[str, datetime]:
+    """The case an idempotency scope stands for: (tracking id, submission instant). The same scope
+    with a different body is a 422."""
+    tracking_id = new_tracking_id(scope_key.encode())
+    session.add(IdempotencyKey(scope_key=scope_key, body_hash=digest, tracking_id=tracking_id, submitted_at=now))
+    try:
+        session.commit()
+        return tracking_id, now
+    except IntegrityError:
+        session.rollback()
+    existing = session.get(IdempotencyKey, scope_key)
+    if existing is None or existing.body_hash != digest:
+        raise Problem(422, "Idempotency-Key ini sudah dipakai untuk isi laporan yang berbeda.",
+                      type_="urn:sp4n:idempotency-key-reused")
+    return existing.tracking_id, existing.submitted_at
+
+
+def find_idempotency_key(session: Session, scope_key: str) -> str | None:
+    """The tracking id an idempotency scope was claimed for, if it was."""
+    existing = session.get(IdempotencyKey, scope_key)
+    return existing.tracking_id if existing is not None else None
+
+
+async def open_case(
+    svc: Services,
+    session: Session,
+    details: ComplaintDetails,
+    *,
+    now: datetime | None = None,
+    idempotency_scope: str | None = None,
+    digest: str | None = None,
+) -> SubmissionReceipt:
+    """Start the case's workflow (or meet the one an idempotency scope already started) and answer
+    with the receipt: tracking id, reporter token, status and the deadlines of the opening."""
+    now = now or datetime.now(timezone.utc)
+    if idempotency_scope:
+        tracking_id, submitted_at = claim_idempotency_key(
+            session, idempotency_scope, digest or body_hash(details.model_dump(mode="json")), now
+        )
+    else:
+        tracking_id, submitted_at = new_tracking_id(), now
+    policy, calendar = current_policy(), calendar_for(submitted_at)
+    # The receipt's deadlines come from the same pure rules the workflow runs: intake never waits
+    # for the worker.
+    opening = CaseMachine.open(tracking_id, details, submitted_at, policy, calendar).state
+    case = ComplaintInput(
+        tracking_id=tracking_id, details=opening.details, submitted_at=submitted_at, policy=policy, calendar=calendar
+    )
+    await svc.temporal.start_case(case, opening)
+    return SubmissionReceipt(
+        tracking_id=tracking_id,
+        reporter_token=reporter_token(svc.settings.secret_key, tracking_id),
+        status=opening.status.value,
+        submitted_at=submitted_at,
+        deadlines=opening.deadlines(),
+    )
+
+
+def title_from_text(text: str, *, limit: int = TITLE_MAX) -> str:
+    """A title for free text (SMS, Open311 descriptions): its first line, cut at a word boundary
+    within `limit` characters (with an ellipsis when cut)."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = " ".join(first.split())
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:-") + "…"
