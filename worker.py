@@ -1,7 +1,9 @@
 """Runs the complaint workflows and their activities on the task queue.
 
 `python worker.py` brings the read model's schema up to date (when AUTO_MIGRATE), registers the
-search attributes the workflow needs, and polls until SIGINT/SIGTERM.
+search attributes the workflow needs, and polls until SIGINT/SIGTERM. Alongside, the notification
+dispatcher (activities/notifications.py) drains the outbox; on SIGTERM it finishes the deliveries
+it has claimed, then stops with the Temporal worker.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notifications import Dispatcher
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
 from config import Settings, get_settings
@@ -54,7 +57,12 @@ async def main(settings: Settings | None = None) -> None:
         worker = build_worker(client, settings.temporal_task_queue, sessionmaker, executor)
         log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address)
         async with worker:
+            dispatcher = None
+            if settings.notifications_enabled:
+                dispatcher = asyncio.create_task(Dispatcher(sessionmaker, settings).run(stop))
             await stop.wait()
+            if dispatcher is not None:
+                await dispatcher
     log.info("worker stopped")
 
 

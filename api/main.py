@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.deps import Services, SubmissionRateLimiter
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, operations, tokens
+from api.routes import notifications, webhooks
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.migrate import prepare_database
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
 
     for module in (complaints, tokens, agencies, calendar, operations):
         app.include_router(module.router)
+    app.include_router(notifications.router)
+    app.include_router(webhooks.router)
     app.openapi = lambda: _openapi(app)
     return app
 

@@ -130,14 +130,16 @@ REMINDED_CLOCKS = frozenset(
     {ClockKind.VERIFICATION, ClockKind.RESPONSE, ClockKind.RESOLUTION, ClockKind.HOLD, ClockKind.SILENCE}
 )
 
-# Who is told of each transition (issue 5 turns these into messages on real channels).
+# Who is told of each transition; activities/notifications.py resolves each party to people and
+# channels, domain/messages.py says what they are told. Reminders and escalations are told to the
+# clock's responsible party and its supervisor (`_escalate`).
 NOTIFIED: dict[Action, tuple[Party, ...]] = {
     Action.SUBMIT: (Party.REPORTER, Party.NATIONAL_ADMIN),
     Action.ACCEPT: (Party.REPORTER, Party.AGENCY_ADMIN),
     Action.HOLD: (Party.REPORTER,),
     Action.REJECT: (Party.REPORTER,),
     Action.SUPPLEMENT: (Party.NATIONAL_ADMIN,),
-    Action.DISPOSE: (Party.OFFICER,),
+    Action.DISPOSE: (Party.OFFICER, Party.AGENCY_ADMIN),
     Action.FOLLOW_UP: (Party.REPORTER,),
     Action.REROUTE: (Party.NATIONAL_ADMIN,),
     Action.REPLY: (Party.AGENCY_ADMIN, Party.OFFICER),
@@ -462,7 +464,7 @@ class CaseMachine:
         )
         case.timeline.append(event)
         for party in NOTIFIED[action]:
-            self._notify(event.seq, action.value, party, at)
+            self._notify(event.seq, action.value, party, at, due_at=deadline_set)
 
     def _escalate(
         self, at: datetime, kind: EscalationKind, clock: Clock, notified: Party, summary: str | None = None

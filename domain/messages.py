@@ -17,8 +17,9 @@ LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 SMS_LIMIT = 160
 
-# Events a recipient may opt out of; everything else (deadlines, decisions) is always sent.
-NON_ESSENTIAL_EVENTS = frozenset({"rate", "reminder:silence"})
+# What a recipient may opt out of, as (event, party) with "*" for any party; everything else
+# (decisions, deadlines, escalations) is always sent.
+NON_ESSENTIAL = frozenset({("rate", "*"), ("reminder:silence", "*"), ("dispose", "agency_admin")})
 
 ZONE_NAMES = {timedelta(hours=7): "WIB", timedelta(hours=8): "WITA", timedelta(hours=9): "WIT"}
 
@@ -422,5 +423,6 @@ def fit_sms(text: str, limit: int = SMS_LIMIT) -> str:
     return cut.rstrip(" ,.;:") + "…"
 
 
-def is_essential(event: str) -> bool:
-    return event not in NON_ESSENTIAL_EVENTS
+def is_essential(event: str, party: Party | str) -> bool:
+    party = str(Party(party).value if isinstance(party, Party) else party)
+    return (event, "*") not in NON_ESSENTIAL and (event, party) not in NON_ESSENTIAL

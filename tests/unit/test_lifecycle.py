@@ -513,8 +513,8 @@ def test_dispose_assigns_unit_and_makes_officer_responsible() -> None:
     assert (event.action, event.status_from, event.status_to, event.unit_id) == (
         Action.DISPOSE, Status.AWAITING_AGENCY, Status.AWAITING_AGENCY, "dinas-pupr",
     )
-    [told] = [n for n in case.m.notifications if n.event == "dispose"]
-    assert (told.recipient, told.unit_id) == (Party.OFFICER, "dinas-pupr")
+    told = {n.recipient: n.unit_id for n in case.m.notifications if n.event == "dispose"}
+    assert told == {Party.OFFICER: "dinas-pupr", Party.AGENCY_ADMIN: "dinas-pupr"}
 
 
 def test_follow_up_starts_silence_clock() -> None:

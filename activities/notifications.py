@@ -1,0 +1,604 @@
+"""Delivers the notification outbox: email (SMTP), SMS (HTTP gateway) and signed webhooks.
+
+`record_case` writes one outbox row per (event, party) in the same transaction as the read model.
+The `Dispatcher`, running in the worker process, then:
+
+1. **expands** each pending outbox row into deliveries, one per (case, event seq, party, channel,
+   address) — the unique `key` — resolving the party to people (the reporter's contact from the
+   complaint row; staff from `api_tokens` and `notification_preferences`) and to the webhooks
+   that subscribe to the event, rendering each message (domain/messages.py) in the recipient's
+   language. Re-expanding inserts nothing new (ON CONFLICT DO NOTHING on the key).
+2. **claims** a due delivery (`pending` → `sending` with a lease), **sends** it, and **records**
+   the outcome: `sent`; or, when the channel certainly did not accept it (connection refused,
+   SMTP 4xx/5xx, HTTP non-2xx), `pending` again after an exponential backoff, until the attempts
+   run out: `failed` (the dead letter). When the channel *may* have accepted it (a timeout after
+   the message went out, a worker killed between send and record: the lease expires), the
+   delivery becomes `uncertain` and is never resent automatically: an administrator looks and
+   resends it (`POST /v1/notifications/{id}/resend`).
+
+Exactly once as far as the channel allows: emails carry a Message-ID derived from the key, SMS
+gateway calls and webhooks carry the delivery id, so a receiver can drop the duplicate that an
+administrator's resend of an `uncertain` delivery may cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from db.models import Agency, ApiToken, Complaint, EscalationRow, NotificationRow, TimelineEventRow, utc_now
+from db.notification_models import (
+    DeliveryChannel,
+    DeliveryStatus,
+    NotificationDelivery,
+    NotificationPreference,
+    Webhook,
+)
+from db.upsert import dialect_insert
+from domain.enums import Party, Role
+from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
+
+log = structlog.get_logger("sp4n.notifications")
+
+OUTBOX_PENDING, OUTBOX_EXPANDED = "pending", "expanded"
+STAFF_ROLE = {
+    Party.NATIONAL_ADMIN: Role.ADMIN,
+    Party.AGENCY_ADMIN: Role.AGENCY_ADMIN,
+    Party.OFFICER: Role.OFFICER,
+    Party.OMBUDSMAN: Role.OBSERVER,
+}
+SIGNATURE_HEADER = "X-SP4N-Signature"
+
+
+def delivery_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The webhook signature: hex HMAC-SHA256 of `<timestamp>.<body>` under the webhook's secret."""
+    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, *, tolerance_seconds: int = 300,
+                     now: float | None = None) -> bool:
+    """What a receiver does (README): parse `t=..,v1=..`, check the age, compare in constant time."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(parts.get("v1", ""), sign(secret, timestamp, body))
+
+
+# --- channels --------------------------------------------------------------------------------
+
+
+class NotAccepted(Exception):
+    """The channel certainly did not take the message: safe to retry."""
+
+
+class Uncertain(Exception):
+    """The channel may have taken the message: never resent without an administrator."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed delivery, detached from the session while it is sent."""
+
+    id: str
+    key: str
+    tracking_id: str
+    event: str
+    channel: str
+    address: str | None
+    subject: str | None
+    body_text: str
+    body_html: str | None
+    webhook_id: str | None
+    webhook_secret: str | None
+    attempts: int
+
+
+class EmailChannel:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, out: Outgoing) -> None:
+        s = self.settings
+        if not s.smtp_host:
+            raise NotAccepted("SMTP_HOST is not set")
+        message = EmailMessage()
+        message["From"] = s.smtp_from
+        message["To"] = out.address or ""
+        message["Subject"] = out.subject or ""
+        message["Date"] = formatdate(localtime=False)
+        domain = parseaddr(s.smtp_from)[1].rpartition("@")[2] or "sp4n.localhost"
+        message["Message-ID"] = f"<{out.id}@{domain}>"
+        message["X-SP4N-Delivery"] = out.id
+        message.set_content(out.body_text)
+        if out.body_html:
+            message.add_alternative(out.body_html, subtype="html")
+        try:
+            smtp_class = smtplib.SMTP_SSL if s.smtp_ssl else smtplib.SMTP
+            client = smtp_class(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+        except (OSError, smtplib.SMTPException) as error:  # refused, unreachable, greeting refused
+            raise NotAccepted(f"SMTP connect: {error!r}") from error
+        try:
+            with client:
+                if s.smtp_starttls:
+                    client.starttls(context=ssl.create_default_context())
+                if s.smtp_username:
+                    client.login(s.smtp_username, s.smtp_password or "")
+                # A refusal with a reply code (MAIL, RCPT or DATA answered 4xx/5xx) means not taken.
+                # Nothing of the message is accepted before DATA's final "250".
+                client.send_message(message)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused,
+                smtplib.SMTPSenderRefused, smtplib.SMTPHeloError, smtplib.SMTPNotSupportedError) as error:
+            raise NotAccepted(f"SMTP refused: {error!r}") from error
+        except (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError, OSError) as error:
+            # The connection dropped mid-conversation: the server may have queued it.
+            raise Uncertain(f"SMTP connection lost: {error!r}") from error
+
+
+class HttpChannel:
+    """Common to SMS gateways and webhooks: a JSON POST; 2xx means accepted."""
+
+    def __init__(self, timeout: float) -> None:
+        self.client = httpx.Client(timeout=timeout)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            response = self.client.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            raise NotAccepted(f"connect: {error!r}") from error
+        except httpx.HTTPError as error:  # read timeout, connection reset after the request went out
+            raise Uncertain(f"no answer: {error!r}") from error
+        if not 200 <= response.status_code < 300:
+            raise NotAccepted(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class SmsChannel(HttpChannel):
+    """A generic gateway: POST {to, message, reference} with `Authorization: Bearer <token>`."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.webhook_timeout_seconds)
+        self.url, self.token = settings.sms_gateway_url, settings.sms_gateway_token
+
+    def send(self, out: Outgoing) -> None:
+        if not self.url:
+            raise NotAccepted("SMS_GATEWAY_URL is not set")
+        body = json.dumps({"to": out.address, "message": out.body_text, "reference": out.id}).encode()
+        headers = {"Idempotency-Key": out.id}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.post(self.url, body, headers)
+
+
+class WebhookChannel(HttpChannel):
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(settings.webhook_timeout_seconds)
+        self.clock = clock
+
+    def send(self, out: Outgoing) -> None:
+        assert out.address and out.webhook_secret is not None
+        body = out.body_text.encode()
+        timestamp = int(self.clock())
+        self.post(out.address, body, {
+            SIGNATURE_HEADER: signature_header(out.webhook_secret, timestamp, body),
+            "X-SP4N-Event": out.event,
+            "X-SP4N-Delivery": out.id,
+        })
+
+
+# --- who hears it ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    recipient_ref: str  # "reporter" or "token:<id>"
+    channel: DeliveryChannel
+    address: str
+    language: str
+    opted_out: bool
+
+
+def _channels_for(pref: NotificationPreference | None, email: str | None, phone: str | None) -> list[tuple[DeliveryChannel, str]]:
+    available = {DeliveryChannel.EMAIL: email, DeliveryChannel.SMS: phone}
+    wanted = [DeliveryChannel(c) for c in (pref.channels if pref and pref.channels else []) if c in available]
+    if not wanted:  # default: email, else SMS
+        wanted = [DeliveryChannel.EMAIL] if email else [DeliveryChannel.SMS]
+    return [(channel, available[channel]) for channel in wanted if available[channel]]
+
+
+def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint | None) -> list[Target]:
+    """The people an outbox row's party stands for, with their addresses and language."""
+    party = Party(row.recipient)
+    essential = is_essential(row.event, party)
+    if party == Party.REPORTER:
+        if complaint is None:
+            return []
+        pref = session.get(NotificationPreference, f"reporter:{complaint.tracking_id}")
+        phone = (pref.phone if pref and pref.phone else None) or complaint.reporter_phone
+        return [
+            Target("reporter", channel, address, (pref.language if pref else DEFAULT_LANGUAGE),
+                   bool(pref and pref.opt_out_non_essential and not essential))
+            for channel, address in _channels_for(pref, complaint.reporter_email, phone)
+        ]
+    query = select(ApiToken).where(ApiToken.role == STAFF_ROLE[party].value, ApiToken.revoked_at.is_(None))
+    if party in (Party.AGENCY_ADMIN, Party.OFFICER):
+        if row.agency_id is None:
+            return []
+        query = query.where(ApiToken.agency_id == row.agency_id)
+    targets: list[Target] = []
+    for token in session.scalars(query.order_by(ApiToken.created_at, ApiToken.id)):
+        pref = session.get(NotificationPreference, f"token:{token.id}")
+        if party == Party.OFFICER and pref and pref.unit_id and pref.unit_id != row.unit_id:
+            continue  # an officer of another unit of the same agency
+        for channel, address in _channels_for(pref, token.email, pref.phone if pref else None):
+            targets.append(Target(f"token:{token.id}", channel, address,
+                                  pref.language if pref else DEFAULT_LANGUAGE,
+                                  bool(pref and pref.opt_out_non_essential and not essential)))
+    return targets
+
+
+def matching_webhooks(session: Session, row: NotificationRow) -> list[Webhook]:
+    """Active webhooks of the case's agency, and administrators' (agency-less) ones, for this event."""
+    if not row.tracking_id:
+        return []
+    scope = Webhook.agency_id.is_(None)
+    if row.agency_id:
+        scope = or_(scope, Webhook.agency_id == row.agency_id)
+    hooks = session.scalars(select(Webhook).where(Webhook.active.is_(True), scope).order_by(Webhook.id))
+    kind = row.event.split(":", 1)[0]
+    return [h for h in hooks if not h.event_types or row.event in h.event_types or kind in h.event_types]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def message_context(session: Session, row: NotificationRow, complaint: Complaint | None, language: str) -> MessageContext:
+    """What the templates may say about one outbox event (never the reporter's identity)."""
+    payload = row.payload or {}
+    note = summary = None
+    unit_id = row.unit_id
+    agency_id = row.agency_id
+    if row.tracking_id and ":" not in row.event:
+        event = session.get(TimelineEventRow, (row.tracking_id, row.event_seq))
+        if event is not None:
+            note, unit_id, agency_id = event.note, event.unit_id or unit_id, event.agency_id or agency_id
+    elif row.tracking_id:
+        escalation = session.get(EscalationRow, (row.tracking_id, row.event_seq))
+        summary = escalation.summary if escalation else None
+    agency = session.get(Agency, agency_id) if agency_id else None
+    reason = complaint.archive_reason if complaint is not None else None
+    return MessageContext(
+        tracking_id=row.tracking_id,
+        event=row.event,
+        party=Party(row.recipient),
+        language=language,
+        title=complaint.title if complaint is not None else "",
+        status=str(payload.get("status") or ""),
+        at=payload.get("at"),  # type: ignore[arg-type]
+        due_at=payload.get("due_at"),  # type: ignore[arg-type]
+        agency_name=agency.name if agency else agency_id,
+        unit_id=unit_id,
+        note=note if row.event not in ("reject", "hold_expired") or note != reason else None,
+        archive_reason=reason if row.event in ("reject", "hold_expired") else None,
+        rating=complaint.rating if complaint is not None and row.event == "rate" else None,
+        summary=summary,
+        extra={k: str(v) for k, v in payload.items() if k in ("webhook_id", "url", "failures")},
+    )
+
+
+def webhook_body(row: NotificationRow, delivery: str) -> str:
+    """What a webhook receives: the event, never the reporter's identity nor free text."""
+    payload = row.payload or {}
+    return json.dumps({
+        "delivery_id": delivery,
+        "event": row.event,
+        "tracking_id": row.tracking_id,
+        "event_seq": row.event_seq,
+        "agency_id": row.agency_id,
+        "unit_id": row.unit_id,
+        "status": payload.get("status"),
+        "at": payload.get("at"),
+        "due_at": payload.get("due_at"),
+    }, separators=(",", ":"), sort_keys=True)
+
+
+# --- the dispatcher ----------------------------------------------------------------------------
+
+
+class Dispatcher:
+    """Expands the outbox and delivers it; every step is one short transaction, safe to repeat."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, *,
+                 channels: dict[str, Any] | None = None, now: Callable[[], datetime] = utc_now) -> None:
+        self.sessions, self.settings, self.now = sessions, settings, now
+        self.channels = channels or {
+            DeliveryChannel.EMAIL.value: EmailChannel(settings),
+            DeliveryChannel.SMS.value: SmsChannel(settings),
+            DeliveryChannel.WEBHOOK.value: WebhookChannel(settings),
+        }
+
+    # 1. expand -----------------------------------------------------------------------------
+
+    def expand_pending(self, limit: int | None = None) -> int:
+        """Turn pending outbox rows into deliveries; returns how many rows were expanded."""
+        limit = limit or self.settings.notification_batch_size
+        with self.sessions.begin() as session:
+            rows = list(session.scalars(
+                select(NotificationRow).where(NotificationRow.status == OUTBOX_PENDING)
+                .order_by(NotificationRow.created_at, NotificationRow.key).limit(limit)
+            ))
+            for row in rows:
+                self._expand(session, row)
+        return len(rows)
+
+    def _expand(self, session: Session, row: NotificationRow) -> None:
+        complaint = session.get(Complaint, row.tracking_id) if row.tracking_id else None
+        now = self.now()
+        base = row.key.removesuffix(":outbox")
+        deliveries: list[dict[str, Any]] = []
+        targets = resolve_targets(session, row, complaint)
+        for target in targets:
+            if template_for(row.event, row.recipient, target.language) is None:
+                continue
+            message = render(message_context(session, row, complaint, target.language))
+            digest = hashlib.sha256(target.address.lower().encode()).hexdigest()[:12]
+            key = f"{base}:{target.channel.value}:{digest}"
+            sms = target.channel == DeliveryChannel.SMS
+            deliveries.append(self._delivery(
+                row, key, now, party=row.recipient, recipient_ref=target.recipient_ref,
+                channel=target.channel.value, address=target.address, language=target.language,
+                subject=None if sms else message.subject, body_text=message.sms if sms else message.text,
+                body_html=None if sms else message.html,
+                status=DeliveryStatus.SKIPPED if target.opted_out else DeliveryStatus.PENDING,
+                last_error="opted out of non-essential messages" if target.opted_out else None,
+            ))
+        if not deliveries:
+            # Nobody with an address: staff missing is a visible failure an administrator can fix
+            # (issue a token with an email, then resend); a reporter who left no contact is not.
+            reporter = row.recipient == Party.REPORTER.value
+            deliveries.append(self._delivery(
+                row, f"{base}:none", now, party=row.recipient, recipient_ref=row.recipient,
+                channel=DeliveryChannel.NONE.value, address=None, language=DEFAULT_LANGUAGE, subject=None,
+                body_text="", body_html=None,
+                status=DeliveryStatus.SKIPPED if reporter else DeliveryStatus.FAILED,
+                last_error=f"no {row.recipient} with a contact" + (f" for {row.agency_id}" if row.agency_id else ""),
+            ))
+        for hook in matching_webhooks(session, row):
+            key = f"{row.tracking_id}:{row.event_seq}:webhook:{hook.id}"
+            deliveries.append(self._delivery(
+                row, key, now, party="webhook", recipient_ref=f"webhook:{hook.id}", channel="webhook",
+                address=hook.url, language=DEFAULT_LANGUAGE, subject=None,
+                body_text=webhook_body(row, delivery_id(key)), body_html=None, status=DeliveryStatus.PENDING,
+                webhook_id=hook.id, agency_id=hook.agency_id,
+            ))
+        session.execute(dialect_insert(session, NotificationDelivery.__table__).on_conflict_do_nothing(), deliveries)
+        session.execute(
+            update(NotificationRow).where(NotificationRow.key == row.key, NotificationRow.status == OUTBOX_PENDING)
+            .values(status=OUTBOX_EXPANDED, sent_at=now)
+        )
+
+    @staticmethod
+    def _delivery(row: NotificationRow, key: str, now: datetime, *, status: DeliveryStatus,
+                  agency_id: str | None = None, webhook_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": delivery_id(key), "key": key, "outbox_key": row.key, "tracking_id": row.tracking_id,
+            "event_seq": row.event_seq, "event": row.event, "agency_id": agency_id or row.agency_id,
+            "webhook_id": webhook_id, "status": status.value, "attempts": 0, "resends": 0,
+            "next_attempt_at": now, "lease_until": None, "created_at": now, "sent_at": None,
+            "last_error": None, **fields,
+        }
+
+    # 2. claim, send, record ------------------------------------------------------------------
+
+    def recover_expired_leases(self) -> int:
+        """Deliveries a dead worker left in `sending`: the channel may have them, so `uncertain`."""
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(NotificationDelivery)
+                .where(NotificationDelivery.status == DeliveryStatus.SENDING.value,
+                       NotificationDelivery.lease_until < self.now())
+                .values(status=DeliveryStatus.UNCERTAIN.value, lease_until=None,
+                        last_error="the worker stopped between sending and recording; "
+                                   "not resent automatically (the channel may have accepted it)")
+            )
+        return result.rowcount or 0
+
+    def claim_due(self, limit: int | None = None) -> list[Outgoing]:
+        limit = limit or self.settings.notification_batch_size
+        now = self.now()
+        lease = now + timedelta(seconds=self.settings.notification_lease_seconds)
+        claimed: list[Outgoing] = []
+        with self.sessions.begin() as session:
+            candidates = list(session.scalars(
+                select(NotificationDelivery)
+                .where(NotificationDelivery.status == DeliveryStatus.PENDING.value,
+                       NotificationDelivery.next_attempt_at <= now)
+                .order_by(NotificationDelivery.next_attempt_at, NotificationDelivery.id).limit(limit)
+            ))
+            for delivery in candidates:
+                hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
+                if delivery.webhook_id and (hook is None or not hook.active):
+                    session.execute(update(NotificationDelivery).where(
+                        NotificationDelivery.id == delivery.id,
+                        NotificationDelivery.status == DeliveryStatus.PENDING.value,
+                    ).values(status=DeliveryStatus.SKIPPED.value, last_error="webhook disabled or deleted"))
+                    continue
+                attempts = delivery.attempts
+                # Conditional: another dispatcher that claimed it first wins, this one skips it.
+                won = session.execute(update(NotificationDelivery).where(
+                    NotificationDelivery.id == delivery.id,
+                    NotificationDelivery.status == DeliveryStatus.PENDING.value,
+                ).values(status=DeliveryStatus.SENDING.value, lease_until=lease,
+                         attempts=attempts + 1)).rowcount
+                if won:
+                    claimed.append(Outgoing(
+                        id=delivery.id, key=delivery.key, tracking_id=delivery.tracking_id, event=delivery.event,
+                        channel=delivery.channel, address=delivery.address, subject=delivery.subject,
+                        body_text=delivery.body_text, body_html=delivery.body_html,
+                        webhook_id=delivery.webhook_id, webhook_secret=hook.secret if hook else None,
+                        attempts=attempts + 1,
+                    ))
+        return claimed
+
+    def send(self, out: Outgoing) -> str:
+        """Send one claimed delivery and record what happened; returns the new status."""
+        try:
+            self.channels[out.channel].send(out)
+        except NotAccepted as error:
+            return self._record_failure(out, str(error), retry=True)
+        except Uncertain as error:
+            return self._record_failure(out, str(error), retry=False)
+        except Exception as error:  # a bug of ours or of a library: we cannot tell, so ask a human
+            log.exception("notification send failed unexpectedly", delivery=out.id)
+            return self._record_failure(out, f"unexpected: {error!r}", retry=False)
+        return self._record_sent(out)
+
+    def _record_sent(self, out: Outgoing) -> str:
+        with self.sessions.begin() as session:
+            session.execute(update(NotificationDelivery).where(
+                NotificationDelivery.id == out.id,
+                NotificationDelivery.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value]),
+            ).values(status=DeliveryStatus.SENT.value, sent_at=self.now(), lease_until=None, last_error=None))
+            if out.webhook_id:
+                session.execute(update(Webhook).where(Webhook.id == out.webhook_id).values(consecutive_failures=0))
+        log.info("notification sent", delivery=out.id, channel=out.channel, notification_event=out.event, tracking_id=out.tracking_id)
+        return DeliveryStatus.SENT.value
+
+    def _record_failure(self, out: Outgoing, error: str, *, retry: bool) -> str:
+        s = self.settings
+        if not retry:
+            status, next_at = DeliveryStatus.UNCERTAIN, self.now()
+        elif out.attempts >= s.notification_max_attempts:
+            status, next_at = DeliveryStatus.FAILED, self.now()
+        else:
+            delay = min(s.notification_retry_base_seconds * 2 ** (out.attempts - 1), s.notification_retry_max_seconds)
+            status, next_at = DeliveryStatus.PENDING, self.now() + timedelta(seconds=delay)
+        with self.sessions.begin() as session:
+            session.execute(update(NotificationDelivery).where(
+                NotificationDelivery.id == out.id, NotificationDelivery.status == DeliveryStatus.SENDING.value,
+            ).values(status=status.value, next_attempt_at=next_at, lease_until=None, last_error=error[:2000]))
+            if out.webhook_id:
+                self._webhook_failed(session, out.webhook_id)
+        log.warning("notification not delivered", delivery=out.id, channel=out.channel, status=status.value,
+                    attempts=out.attempts, error=error[:200])
+        return status.value
+
+    def _webhook_failed(self, session: Session, webhook_id: str) -> None:
+        hook = session.get(Webhook, webhook_id, with_for_update=True)
+        if hook is None or not hook.active:
+            return
+        hook.consecutive_failures += 1
+        if hook.consecutive_failures < self.settings.webhook_failure_limit:
+            return
+        hook.active, hook.disabled_at = False, self.now()
+        hook.disabled_count += 1
+        # Tell the administrators (and the agency's admins) through the outbox, like any event.
+        parties = [Party.NATIONAL_ADMIN] + ([Party.AGENCY_ADMIN] if hook.agency_id else [])
+        rows = [{
+            "key": f"webhook:{hook.id}:disabled:{hook.disabled_count}:{party.value}:outbox",
+            "tracking_id": "", "event_seq": hook.disabled_count, "event": "webhook_disabled",
+            "recipient": party.value, "agency_id": hook.agency_id, "unit_id": None, "channel": "outbox",
+            "payload": {"webhook_id": hook.id, "url": hook.url, "failures": hook.consecutive_failures,
+                        "at": self.now().isoformat()},
+            "status": OUTBOX_PENDING, "attempts": 0, "created_at": self.now(),
+        } for party in parties]
+        session.execute(dialect_insert(session, NotificationRow.__table__).on_conflict_do_nothing(), rows)
+        log.warning("webhook disabled", webhook=hook.id, failures=hook.consecutive_failures)
+
+    # the loop --------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One pass, synchronously (tests; and the body of `run`): returns deliveries attempted."""
+        self.recover_expired_leases()
+        while self.expand_pending():
+            pass
+        claimed = self.claim_due()
+        for out in claimed:
+            self.send(out)
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: expand, claim and send, `notification_concurrency` at a time."""
+        limit = asyncio.Semaphore(self.settings.notification_concurrency)
+
+        async def send(out: Outgoing) -> None:
+            async with limit:
+                await asyncio.to_thread(self.send, out)
+
+        log.info("notification dispatcher started")
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.recover_expired_leases)
+                while await asyncio.to_thread(self.expand_pending):
+                    if stop.is_set():
+                        break
+                claimed = await asyncio.to_thread(self.claim_due)
+                # Claimed deliveries are sent even when stop arrives meanwhile: a claim left
+                # unsent would become `uncertain` for nothing.
+                await asyncio.gather(*(send(out) for out in claimed))
+            except Exception:
+                log.exception("notification dispatcher pass failed; retrying")
+                claimed = []
+            if not claimed:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.settings.notification_poll_seconds)
+                except TimeoutError:
+                    pass
+        self.close()
+        log.info("notification dispatcher stopped")
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            if hasattr(channel, "close"):
+                channel.close()
+
+
+# --- what the API does with deliveries -------------------------------------------------------
+
+
+def resend(session: Session, delivery: NotificationDelivery, now: datetime) -> None:
+    """Queue a dead-lettered, uncertain or skipped delivery again (same key, same Message-ID).
+
+    A `none` delivery (nobody had an address) expands its outbox row again instead, so a token
+    issued since then is found.
+    """
+    if delivery.channel == DeliveryChannel.NONE.value:
+        session.execute(update(NotificationRow).where(NotificationRow.key == delivery.outbox_key)
+                        .values(status=OUTBOX_PENDING))
+        session.delete(delivery)
+        return
+    delivery.status, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.PENDING.value, now, None
+    delivery.attempts, delivery.resends = 0, delivery.resends + 1
+

@@ -1,0 +1,137 @@
+"""/v1/notifications: the delivery log and dead letters (admin), resending, and preferences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from activities.notifications import resend
+from api.auth import Caller
+from api.deps import AdminDep, CallerDep, SessionDep, require_roles
+from api.problems import Problem, problem_responses
+from db.models import Complaint
+from db.notification_models import DeliveryStatus, NotificationDelivery, NotificationPreference
+from domain.enums import Role
+
+router = APIRouter(tags=["notifications"])
+
+Language = Literal["id", "en"]
+ChannelName = Literal["email", "sms"]
+
+
+class DeliveryInfo(BaseModel):
+    id: str
+    tracking_id: str
+    event_seq: int
+    event: str
+    party: str
+    recipient_ref: str
+    channel: str
+    address: str | None
+    language: str
+    subject: str | None
+    status: str
+    attempts: int
+    resends: int
+    next_attempt_at: AwareDatetime
+    created_at: AwareDatetime
+    sent_at: AwareDatetime | None
+    last_error: str | None
+
+
+class PreferencesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"language": "en", "channels": ["email", "sms"], "phone": "+6281234567890", "opt_out_non_essential": True}
+    ]})
+
+    language: Language = "id"
+    channels: list[ChannelName] = Field(default_factory=list, description="Kosong: email, atau SMS bila tanpa email.")
+    phone: str | None = Field(default=None, max_length=40)
+    unit_id: str | None = Field(default=None, max_length=100, description="Petugas: hanya laporan unit ini.")
+    opt_out_non_essential: bool = False
+
+
+class Preferences(PreferencesIn):
+    model_config = ConfigDict(extra="ignore")
+    updated_at: AwareDatetime
+
+
+def _info(row: NotificationDelivery) -> DeliveryInfo:
+    return DeliveryInfo.model_validate(row, from_attributes=True)
+
+
+@router.get("/v1/notifications", response_model=list[DeliveryInfo],
+            summary="Log pengiriman notifikasi; ?status=failed untuk surat mati (admin)",
+            responses=problem_responses(401, 403, 422))
+def list_deliveries(
+    caller: AdminDep,
+    session: SessionDep,
+    status: Annotated[Literal["pending", "sending", "sent", "failed", "uncertain", "skipped"] | None, Query()] = None,
+    tracking_id: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[Literal["email", "sms", "webhook", "none"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryInfo]:
+    query = select(NotificationDelivery)
+    if status:
+        query = query.where(NotificationDelivery.status == status)
+    if tracking_id:
+        query = query.where(NotificationDelivery.tracking_id == tracking_id)
+    if channel:
+        query = query.where(NotificationDelivery.channel == channel)
+    rows = session.scalars(query.order_by(NotificationDelivery.created_at.desc(), NotificationDelivery.id).limit(limit))
+    return [_info(row) for row in rows]
+
+
+@router.post("/v1/notifications/{delivery_id}/resend", response_model=DeliveryInfo | None,
+             summary="Kirim ulang notifikasi yang gagal, tidak pasti, atau dilewati (admin)",
+             responses=problem_responses(401, 403, 404, 409))
+def resend_delivery(delivery_id: str, caller: AdminDep, session: SessionDep) -> DeliveryInfo | None:
+    row = session.get(NotificationDelivery, delivery_id)
+    if row is None:
+        raise Problem(404, "Notifikasi tidak ditemukan.")
+    if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.SKIPPED):
+        raise Problem(409, f"Notifikasi berstatus {row.status} tidak dapat dikirim ulang.")
+    none_channel = row.channel == "none"
+    resend(session, row, datetime.now(UTC))
+    session.commit()
+    return None if none_channel else _info(row)
+
+
+def _save(session, subject: str, body: PreferencesIn) -> Preferences:
+    row = session.get(NotificationPreference, subject) or NotificationPreference(subject=subject)
+    row.language, row.channels, row.phone = body.language, list(body.channels), body.phone
+    row.unit_id, row.opt_out_non_essential = body.unit_id, body.opt_out_non_essential
+    row.updated_at = datetime.now(UTC)
+    session.merge(row)
+    session.commit()
+    return Preferences.model_validate(row, from_attributes=True)
+
+
+StaffTokenDep = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.AGENCY_ADMIN, Role.OFFICER, Role.OBSERVER))]
+
+
+@router.put("/v1/notifications/preferences", response_model=Preferences,
+            summary="Preferensi notifikasi pemegang token (bahasa, kanal, berhenti dari pesan tidak penting)",
+            responses=problem_responses(401, 403, 422))
+def put_staff_preferences(body: PreferencesIn, caller: StaffTokenDep, session: SessionDep) -> Preferences:
+    if not caller.token_id or caller.token_id == "bootstrap":
+        raise Problem(403, "Token bootstrap tidak menerima notifikasi; terbitkan token dengan email.")
+    return _save(session, f"token:{caller.token_id}", body)
+
+
+@router.put("/v1/complaints/{tracking_id}/notification-preferences", response_model=Preferences,
+            summary="Preferensi notifikasi pelapor untuk laporannya (token pelapor)",
+            responses=problem_responses(401, 403, 404, 422))
+def put_reporter_preferences(tracking_id: str, body: PreferencesIn, caller: CallerDep,
+                             session: SessionDep) -> Preferences:
+    if caller.role != Role.REPORTER or caller.reporter_of != tracking_id:
+        raise Problem(403, "Hanya pelapor laporan ini yang dapat mengatur notifikasinya.")
+    if session.get(Complaint, tracking_id) is None:
+        raise Problem(404, "Laporan tidak ditemukan.")
+    if body.unit_id:
+        raise Problem(422, "unit_id hanya untuk petugas.")
+    return _save(session, f"reporter:{tracking_id}", body)

@@ -1,0 +1,106 @@
+"""/v1/webhooks: agencies' own systems hear of their cases' events, signed (README: Webhooks)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.auth import Caller
+from api.deps import SessionDep, require_roles
+from api.problems import Problem, problem_responses
+from db.directory import get_agency
+from db.notification_models import Webhook
+from domain.enums import Role
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+WebhookAdminDep = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.AGENCY_ADMIN))]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"url": "https://sistem.palangkaraya.go.id/lapor/hook", "event_types": ["accept", "reminder", "overdue"],
+         "agency_id": "pemkot-62.71"}
+    ]})
+
+    url: AnyHttpUrl
+    event_types: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, description="Peristiwa (accept, reply, reminder, overdue:response, ...); kosong: semua.")
+    secret: str | None = Field(default=None, min_length=16, max_length=200,
+                               description="Kunci HMAC; bila kosong dibuatkan dan ditampilkan sekali.")
+    agency_id: str | None = Field(default=None, description="Admin instansi: instansinya sendiri. Admin: kosong = semua.")
+
+
+class WebhookInfo(BaseModel):
+    id: str
+    url: str
+    agency_id: str | None
+    event_types: list[str]
+    active: bool
+    consecutive_failures: int
+    disabled_at: AwareDatetime | None
+    created_at: AwareDatetime
+
+
+class WebhookCreated(WebhookInfo):
+    secret: str = Field(description="Ditampilkan sekali saja.")
+
+
+def _info(row: Webhook) -> WebhookInfo:
+    return WebhookInfo.model_validate(row, from_attributes=True)
+
+
+def _own(session, webhook_id: str, caller: Caller) -> Webhook:
+    row = session.get(Webhook, webhook_id)
+    if row is None or (caller.role == Role.AGENCY_ADMIN and row.agency_id != caller.agency_id):
+        raise Problem(404, "Webhook tidak ditemukan.")
+    return row
+
+
+@router.post("", status_code=201, response_model=WebhookCreated, summary="Daftarkan webhook",
+             responses=problem_responses(401, 403, 422))
+def create_webhook(body: WebhookCreate, caller: WebhookAdminDep, session: SessionDep) -> WebhookCreated:
+    agency_id = body.agency_id
+    if caller.role == Role.AGENCY_ADMIN:
+        if agency_id not in (None, caller.agency_id):
+            raise Problem(403, "Admin instansi hanya dapat mendaftarkan webhook untuk instansinya.")
+        agency_id = caller.agency_id
+    if agency_id is not None and get_agency(session, agency_id) is None:
+        raise Problem(422, f"Instansi {agency_id} tidak ada di direktori.")
+    secret = body.secret or secrets.token_urlsafe(32)
+    row = Webhook(id=secrets.token_hex(8), agency_id=agency_id, url=str(body.url), event_types=body.event_types,
+                  secret=secret, active=True, consecutive_failures=0, disabled_count=0,
+                  created_by=caller.token_id, created_at=datetime.now(UTC))
+    session.add(row)
+    session.commit()
+    return WebhookCreated(**_info(row).model_dump(), secret=secret)
+
+
+@router.get("", response_model=list[WebhookInfo], summary="Daftar webhook (admin: semua; admin instansi: miliknya)",
+            responses=problem_responses(401, 403))
+def list_webhooks(caller: WebhookAdminDep, session: SessionDep) -> list[WebhookInfo]:
+    query = select(Webhook).order_by(Webhook.created_at, Webhook.id)
+    if caller.role == Role.AGENCY_ADMIN:
+        query = query.where(Webhook.agency_id == caller.agency_id)
+    return [_info(row) for row in session.scalars(query)]
+
+
+@router.post("/{webhook_id}/enable", response_model=WebhookInfo, summary="Aktifkan kembali webhook yang dinonaktifkan",
+             responses=problem_responses(401, 403, 404))
+def enable_webhook(webhook_id: str, caller: WebhookAdminDep, session: SessionDep) -> WebhookInfo:
+    row = _own(session, webhook_id, caller)
+    row.active, row.consecutive_failures, row.disabled_at = True, 0, None
+    session.commit()
+    return _info(row)
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Hapus webhook", responses=problem_responses(401, 403, 404))
+def delete_webhook(webhook_id: str, caller: WebhookAdminDep, session: SessionDep) -> Response:
+    session.delete(_own(session, webhook_id, caller))
+    session.commit()
+    return Response(status_code=204)
