@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -46,7 +46,8 @@ class TemporalGateway:
         client = await self.client()
         try:
             return await asyncio.wait_for(operation(client), self._timeout)
-        except asyncio.TimeoutError as error:
+        except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            # For an action: the server may still deliver it once the worker is back (GET shows it).
             raise unavailable("Temporal atau worker tidak menjawab tepat waktu") from error
         except WorkflowUpdateFailedError as error:
             cause = error.cause
