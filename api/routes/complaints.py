@@ -170,14 +170,7 @@ async def _act(
         name=caller.name if caller.role in STAFF_ROLES else None,  # never the reporter's identity
     )
     data = make_input(actor)  # may check what the body names (a unit, an agency): after visibility
-    try:
-        state = await svc.temporal.update(tracking_id, update, data)
-    except Problem as problem:
-        if problem.status != 404:
-            raise
-        # The case exists (seen above), but its workflow has closed: rated, or archived.
-        raise Problem(409, "Laporan sudah ditutup; tidak ada tindakan yang berlaku lagi.",
-                      type_="urn:sp4n:conflict") from problem
+    state = await svc.temporal.update(tracking_id, update, data)  # a closed case: 409 (the gateway)
     visible = redact(view_of_state(state), caller)
     if visible is None:  # e.g. an agency that just re-routed the case away
         return CaseView(tracking_id=tracking_id, status=state.status.value)
