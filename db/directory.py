@@ -22,10 +22,13 @@ from db.models import Agency, AgencyKind, AgencyUnit
 from db.upsert import dialect_insert
 from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.models import AgencyRef
+from domain.regions import Gazetteer, Place
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 REGIONS_CSV = SEED_DIR / "regions.csv"
 NATIONAL_JSON = SEED_DIR / "national.json"
+DISTRICTS_CSV = SEED_DIR / "districts.csv"
+LAPOR_ALIASES_CSV = SEED_DIR / "lapor2017_aliases.csv"
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -172,7 +175,8 @@ def load_national_agencies(path: Path = NATIONAL_JSON) -> list[AgencySeed]:
             id=entry["id"],
             name=entry["name"],
             kind=AgencyKind(entry["kind"]),
-            timezone=entry.get("timezone", NATIONAL_ZONE),
+            timezone=entry.get("timezone")
+            or (zone_for_region(entry["region_code"]) if entry.get("region_code") else NATIONAL_ZONE),
             region_code=entry.get("region_code"),
             parent_id=entry.get("parent_id"),
             aliases=_unique(entry.get("aliases", ()), entry["name"]),
@@ -186,13 +190,61 @@ def load_national_agencies(path: Path = NATIONAL_JSON) -> list[AgencySeed]:
 
 
 @lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """Provinces, regencies/cities and districts (kecamatan) for region resolution."""
+    places = [Place(r.code, r.name, r.level) for r in load_regions()]
+    places += [Place(r.code, r.name, r.level) for r in load_regions(DISTRICTS_CSV)]
+    return Gazetteer(places)
+
+
+def load_lapor_aliases(path: Path = LAPOR_ALIASES_CSV) -> list[dict[str, str]]:
+    """The real names of LAPOR! 2017 (data/lapor2017_agencies.csv), each mapped to a body and
+    sometimes a unit (see db/seed/README.md). Rows without an agency_id name no single body."""
+    with path.open(newline="", encoding="utf-8") as file:
+        return [row for row in csv.DictReader(file) if row["agency_id"]]
+
+
+def _with_lapor_names(seeds: list[AgencySeed]) -> list[AgencySeed]:
+    """Add the LAPOR! 2017 names as aliases (those specific enough to match in text) and the
+    branch units they name (BPJS branches, immigration offices, regional offices)."""
+    aliases: dict[str, list[str]] = {}
+    units: dict[str, dict[str, str]] = {}
+    for row in load_lapor_aliases():
+        if row["match_in_text"] == "yes":
+            aliases.setdefault(row["agency_id"], []).append(row["name"])
+        if row["unit_slug"]:
+            units.setdefault(row["agency_id"], {}).setdefault(row["unit_slug"], row["name"])
+    out = []
+    for seed in seeds:
+        known = {unit.slug for unit in seed.units}
+        extra = tuple(
+            UnitSeed(slug, name, "branch")
+            for slug, name in sorted(units.get(seed.id, {}).items())
+            if slug not in known
+        )
+        out.append(
+            AgencySeed(
+                id=seed.id,
+                name=seed.name,
+                kind=seed.kind,
+                timezone=seed.timezone,
+                region_code=seed.region_code,
+                parent_id=seed.parent_id,
+                aliases=_unique((*seed.aliases, *aliases.get(seed.id, ())), seed.name),
+                units=seed.units + extra,
+            )
+        )
+    return out
+
+
+@lru_cache(maxsize=1)
 def directory_seed() -> tuple[AgencySeed, ...]:
     """Every seeded body, parents before children (foreign keys are checked per row)."""
     regional = [regional_agency(region) for region in load_regions() if region.level in (1, 2)]
     regional.sort(key=lambda seed: (seed.kind != AgencyKind.PROVINCE, seed.id))
     national = load_national_agencies()
     national.sort(key=lambda seed: seed.parent_id is not None)
-    seeds = (*regional, *national)
+    seeds = tuple(_with_lapor_names([*regional, *national]))
     ids = [seed.id for seed in seeds]
     if len(ids) != len(set(ids)):
         raise ValueError("duplicate agency ids in the directory seed")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
 from activities.routing import RoutingActivities
 from api.deps import AdminDep, ServicesDep, SessionDep, StaffDep
@@ -20,6 +22,12 @@ from domain.visibility import AGENCY_ROLES
 router = APIRouter()
 
 
+@functools.cache
+def _routing(sessions: sessionmaker[Session]) -> RoutingActivities:
+    """One RoutingActivities per database: the text model is trained once, the directory cached."""
+    return RoutingActivities(sessions)
+
+
 @router.get("/v1/routing/suggestions", response_model=list[RoutingSuggestion], tags=["routing"],
             summary="Saran instansi tujuan untuk sebuah teks laporan (admin)",
             responses=problem_responses(401, 403, 422))
@@ -30,8 +38,7 @@ def routing_suggestions(
                                 examples=["Kartu BPJS Kesehatan saya tidak aktif di Palangkaraya"])],
     region_code: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2})*$")] = None,
 ) -> list[RoutingSuggestion]:
-    routing = RoutingActivities(svc.sessions)
-    return routing.suggest_agencies(SuggestionRequest(tracking_id="-", text=text_, region_code=region_code))
+    return _routing(svc.sessions).suggest_agencies(SuggestionRequest(tracking_id="-", text=text_, region_code=region_code))
 
 
 @router.get("/v1/stats", response_model=Stats, tags=["stats"],

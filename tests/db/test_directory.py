@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.directory import (
+    load_national_agencies,
     STANDARD_REGIONAL_UNITS,
     directory_seed,
     get_agency,
@@ -14,8 +15,10 @@ from db.directory import (
     seed_directory,
 )
 from db.models import Agency, AgencyUnit
-from domain.calendar import WIB, WIT, WITA
+from domain.calendar import WIB, WIT, WITA, zone_for_region
 from domain.models import AgencyRef
+
+NATIONAL_BODIES = len(load_national_agencies())
 
 
 def count(session: Session, *where) -> int:
@@ -95,7 +98,12 @@ def test_national_bodies_are_in_wib_with_aliases(session: Session) -> None:
     }
     national = session.scalars(select(Agency).where(Agency.region_code.is_(None))).all()
     assert len(national) >= 25
-    assert all(agency.timezone == WIB and agency.aliases for agency in national)
+    # National bodies work in WIB; a state university in the zone of its region.
+    assert all(
+        agency.timezone == (zone_for_region(agency.region_code) if agency.region_code else WIB)
+        and agency.aliases
+        for agency in national
+    )
 
 
 def snapshot(session: Session) -> tuple[list[tuple], list[tuple]]:
@@ -126,8 +134,9 @@ def test_seeding_again_changes_nothing(sessions: sessionmaker[Session]) -> None:
         assert seed_directory(session) == len(directory_seed())
     with sessions() as session:
         assert snapshot(session) == before
-        assert len(before[0]) == 38 + 514 + 28
-        assert len(before[1]) == (38 + 514) * 8 + 7
+        assert len(before[0]) == 38 + 514 + NATIONAL_BODIES
+        assert len(before[1]) == sum(len(seed.units) for seed in directory_seed())
+        assert sum(len(seed.units) for seed in directory_seed() if seed.region_code) >= (38 + 514) * 8
 
 
 def test_reseeding_keeps_an_administrators_deactivation(sessions: sessionmaker[Session]) -> None:
@@ -161,13 +170,13 @@ def test_list_filters_and_pages(session: Session) -> None:
     ]
     # Words match the name or an alias, case-insensitively, all of them.
     assert [a.id for a in list_agencies(session, q="KESEHATAN bpjs")] == ["bpjs-kesehatan"]
-    assert [a.id for a in list_agencies(session, q="Badan Pertanahan")] == ["atr-bpn"]
+    assert [a.id for a in list_agencies(session, q="Badan Pertanahan Nasional")] == ["atr-bpn"]
     assert [a.id for a in list_agencies(session, q="100%")] == []  # LIKE wildcards are literal
 
     kalteng = list_agencies(session, region_code="62", limit=100)
-    assert len(kalteng) == 1 + 14
-    assert {a.kind for a in kalteng} == {"province", "regency", "city"}
-    assert [a.id for a in list_agencies(session, region_code="62.71")] == ["pemkot-62.71"]
+    assert len([a for a in kalteng if a.kind != "university"]) == 1 + 14
+    assert {a.kind for a in kalteng} == {"province", "regency", "city", "university"}
+    assert [a.id for a in list_agencies(session, region_code="62.71")] == ["pemkot-62.71", "upr"]
 
     ministries = list_agencies(session, kind="ministry", limit=100)
     assert ministries and all(a.kind == "ministry" for a in ministries)

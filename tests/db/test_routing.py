@@ -138,7 +138,7 @@ def test_at_most_five_best_first() -> None:
 
 @pytest.fixture(scope="module")
 def routing(sessions: sessionmaker[Session]) -> RoutingActivities:
-    return RoutingActivities(sessions)
+    return RoutingActivities(sessions, model=None)
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_the_seeded_directory_picks_the_unit_and_respects_exclusions(
         ask("Dinas Pekerjaan Umum Kota Semarang tidak memperbaiki saluran")
     )
     assert top.unit_id == "pemkot-33.74/pupr"
-    assert top.reason == "menyebut Kota Semarang; menyebut Dinas Pekerjaan Umum"
+    assert top.reason.startswith("menyebut Dinas Pekerjaan Umum Kota Semarang")
     rerouted = routing.suggest_agencies(
         ask("Listrik padam", agency_hint="pln", region_code="33.74", exclude_agency_ids=["pln"])
     )

@@ -1,0 +1,126 @@
+"""Routing evaluation on the LAPOR! 2017 reports shipped in data/ (issue 4, ARCHITECTURE.md §4).
+
+    python -m bench.routing            # train on the train split, score the test split
+    python -m bench.routing --tune     # 5-fold cross-validation on the train split only
+
+A report counts when its label (the LAPOR! name it was addressed to) maps to one directory body
+through db/seed/lapor2017_aliases.csv; a suggestion is correct when it names that body (agency
+level, which is what the administrator forwards to). The unit-level figure (the branch or dinas
+too, for labels that name one) is printed as well. The last line is
+`top1=… top3=… p99_ms=…`, p99 of one whole suggestion (rules + model) over the test reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Sequence
+
+from activities.routing import DirectoryEntry, Router
+from activities.routing_model import Example, TextModel, load_examples
+from db.directory import directory_seed, gazetteer
+from domain.models import SuggestionRequest
+
+
+def seeded_entries() -> list[DirectoryEntry]:
+    return [
+        DirectoryEntry(
+            id=seed.id,
+            name=seed.name,
+            kind=seed.kind.value,
+            region_code=seed.region_code,
+            aliases=seed.aliases,
+            units=tuple((f"{seed.id}/{u.slug}", u.name) for u in seed.units),
+        )
+        for seed in directory_seed()
+    ]
+
+
+def evaluate(router: Router, examples: Sequence[Example]) -> dict[str, float]:
+    scored = [e for e in examples if e.agency_id]
+    top1 = top3 = unit_hits = unit_total = 0
+    latencies: list[float] = []
+    for example in scored:
+        start = time.perf_counter()
+        ranked = router.rank(SuggestionRequest(tracking_id="bench", text=example.text))
+        latencies.append((time.perf_counter() - start) * 1000)
+        ids = [s.agency_id for s in ranked]
+        top1 += ids[:1] == [example.agency_id]
+        top3 += example.agency_id in ids[:3]
+        if example.unit_id:
+            unit_total += 1
+            unit_hits += bool(ranked) and (ranked[0].agency_id, ranked[0].unit_id) == (
+                example.agency_id,
+                example.unit_id,
+            )
+    latencies.sort()
+    return {
+        "n": len(scored),
+        "unmapped": len(examples) - len(scored),
+        "top1": top1 / len(scored),
+        "top3": top3 / len(scored),
+        "unit_top1": unit_hits / unit_total if unit_total else 0.0,
+        "unit_n": unit_total,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+def tune(train: list[Example], entries: list[DirectoryEntry]) -> None:
+    """Regularisation, softmax temperature and model weight by 5-fold cross-validation inside the
+    train split (the test split is not read)."""
+    folds = 5
+    grid = [(t, w) for t in (5.0, 10.0, 20.0) for w in (0.7, 0.9, 1.0)]
+    for c in (0.25, 0.5, 1.0):
+        results: dict[tuple[float, float], list[dict[str, float]]] = {g: [] for g in grid}
+        for k in range(folds):
+            fit = [e for i, e in enumerate(train) if i % folds != k]
+            held = [e for i, e in enumerate(train) if i % folds == k]
+            model = TextModel(fit, c=c)
+            for temperature, weight in grid:
+                model.temperature = temperature
+                router = Router(entries, gazetteer(), model, model_weight=weight)
+                results[(temperature, weight)].append(evaluate(router, held))
+        for (temperature, weight), runs in results.items():
+            print(
+                f"C={c:<5} temperature={temperature:<5} weight={weight:<4} "
+                f"top1={statistics.mean(r['top1'] for r in runs):.3f} "
+                f"top3={statistics.mean(r['top3'] for r in runs):.3f}",
+                flush=True,
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.routing", description=__doc__.split("\n")[0])
+    parser.add_argument("--tune", action="store_true", help="cross-validate on the train split")
+    parser.add_argument("--rules-only", action="store_true", help="directory rules without the model")
+    args = parser.parse_args(argv)
+    entries = seeded_entries()
+    train = load_examples("train")
+    if args.tune:
+        tune(train, entries)
+        return 0
+    test = load_examples("test")
+    started = time.perf_counter()
+    model = None if args.rules_only else TextModel(train)
+    trained_s = time.perf_counter() - started
+    router = Router(entries, gazetteer(), model)
+    router.rank(SuggestionRequest(tracking_id="warm-up", text="jalan rusak"))
+    result = evaluate(router, test)
+    print(
+        f"train: {sum(1 for e in train if e.agency_id)} labelled reports "
+        f"({sum(1 for e in train if not e.agency_id)} with a name that maps to no single body, skipped), "
+        f"{len(model.classes) if model else 0} bodies, trained in {trained_s:.1f} s"
+    )
+    print(
+        f"test: {result['n']} reports scored, {result['unmapped']} unmapped labels skipped; "
+        f"unit-level top1={result['unit_top1']:.3f} on {result['unit_n']} reports whose label names a unit; "
+        f"p50_ms={result['p50_ms']:.1f}"
+    )
+    print(f"top1={result['top1']:.3f} top3={result['top3']:.3f} p99_ms={result['p99_ms']:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
