@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem
-from domain.models import CaseState, ComplaintInput
+from domain.models import CalendarAmendment, CaseState, ComplaintInput
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
-from workflows.client import connect
+from workflows.client import amend_open_cases, connect
 from workflows.complaint import ComplaintWorkflow
 
 T = TypeVar("T")
@@ -102,6 +102,18 @@ class TemporalGateway:
             if problem.status != 404:
                 raise
             raise closed_case() from problem
+
+    async def amend_open_cases(self, amendment: CalendarAmendment) -> int:
+        """Broadcast a calendar amendment (no overall timeout: it visits every open case)."""
+        client = await self.client()
+        try:
+            return await amend_open_cases(client, amendment)
+        except RPCError as error:
+            if error.status == RPCStatusCode.UNIMPLEMENTED:
+                raise unavailable("Server Temporal ini tidak dapat mendaftar workflow (visibility)") from error
+            if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise unavailable("Temporal tidak tersedia") from error
+            raise
 
     async def healthy(self) -> bool:
         try:

@@ -12,7 +12,6 @@ from api.problems import Problem, problem_responses
 from api.schemas import Body, with_example
 from domain.calendar import NATIONAL_ZONE, ZONES, amendment_calendar
 from domain.models import CalendarAmendment, NonBlank
-from workflows.client import amend_open_cases
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 
@@ -46,6 +45,5 @@ async def amend_calendar(body: AmendmentRequest, caller: AdminDep, svc: Services
     if any(day.date.weekday() >= 5 for day in body.holidays):
         raise Problem(422, "Hari Sabtu dan Minggu sudah bukan hari kerja; umumkan hanya hari kerja.")
     calendar = amendment_calendar({day.date: day.name for day in body.holidays}, today)
-    client = await svc.temporal.client()
-    signalled = await amend_open_cases(client, CalendarAmendment(calendar=calendar, note=body.note, issued_at=now))
+    signalled = await svc.temporal.amend_open_cases(CalendarAmendment(calendar=calendar, note=body.note, issued_at=now))
     return AmendmentResult(version=calendar.version, signalled_cases=signalled)
