@@ -94,7 +94,7 @@ class TextModel:
     """P(body | text) over the bodies seen in training."""
 
     def __init__(
-        self, examples: Sequence[Example], c: float = 0.5, temperature: float = 10.0
+        self, examples: Sequence[Example], c: float = 1.0, temperature: float = 10.0
     ) -> None:
         from scipy.sparse import hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
