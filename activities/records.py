@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from db.models import Complaint, EscalationRow, NotificationRow, TimelineEventRow, utc_now
+from db.models import Agency, Complaint, EscalationRow, NotificationRow, RoutingFeedback, TimelineEventRow, utc_now
 from db.upsert import dialect_insert
+from domain.enums import OPEN_STATUSES, Action
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
 
 
@@ -38,6 +40,11 @@ class RecordActivities:
             )
             _insert_new(
                 session, NotificationRow, [_notification_row(n) for n in record.notifications]
+            )
+            _insert_new(
+                session,
+                RoutingFeedback,
+                [_feedback_row(record.tracking_id, e) for e in record.new_events if e.action == Action.REROUTE and e.agency_id],
             )
 
 
@@ -89,10 +96,26 @@ def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
 
 def _upsert_complaint(session: Session, record: CaseRecord) -> None:
     row = complaint_row(record, utc_now())
+    # A case accepted to a body just as an administrator deactivated it (the flag's UPDATE ran
+    # before this row named the body) is flagged here instead.
+    held_by_inactive = (
+        record.status in OPEN_STATUSES
+        and record.agency_id is not None
+        and session.scalar(select(Agency.active).where(Agency.id == record.agency_id)) is False
+    )
+    row["needs_rerouting"] = held_by_inactive
     statement = dialect_insert(session, Complaint.__table__).values(row)
+    table, new = Complaint.__table__.c, statement.excluded
+    # needs_rerouting is the administrators' flag (api/routes/agencies.py), not the workflow's:
+    # a projection keeps it, unless the case closed or was accepted to another body since.
+    cleared = or_(
+        new.status.not_in([s.value for s in OPEN_STATUSES]),
+        and_(new.agency_id.is_not(None), or_(table.agency_id.is_(None), table.agency_id != new.agency_id)),
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["tracking_id"],
-        set_={column: statement.excluded[column] for column in row if column != "tracking_id"},
+        set_={column: statement.excluded[column] for column in row if column not in ("tracking_id", "needs_rerouting")}
+        | {"needs_rerouting": true() if held_by_inactive else case((cleared, false()), else_=table.needs_rerouting)},
         # Equal seq rewrites the same state (a retry); an older one must not move the case back.
         where=Complaint.__table__.c.seq <= statement.excluded.seq,
     )
@@ -120,6 +143,17 @@ def _event_row(tracking_id: str, event: TimelineEvent) -> dict[str, Any]:
         "unit_id": event.unit_id,
         "deadline_set": event.deadline_set,
         "deadline_met": event.deadline_met,
+    }
+
+
+def _feedback_row(tracking_id: str, event: TimelineEvent) -> dict[str, Any]:
+    """The body that said "not our authority" is the one the case was with at the REROUTE."""
+    return {
+        "tracking_id": tracking_id,
+        "event_seq": event.seq,
+        "agency_id": event.agency_id,
+        "reason": event.note,
+        "at": event.at,
     }
 
 

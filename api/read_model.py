@@ -131,6 +131,7 @@ def list_cases(
     submitted_to: datetime | None,
     cursor: str | None,
     limit: int,
+    needs_rerouting: bool | None = None,
 ) -> tuple[list[Complaint], str | None]:
     """Newest first; the cursor is the last item's (submitted_at, tracking_id), so new cases never
     shift the pages after the first."""
@@ -143,6 +144,8 @@ def list_cases(
         statement = statement.where(Complaint.report_type == report_type)
     if overdue is not None:
         statement = statement.where(Complaint.overdue.is_(overdue))
+    if needs_rerouting is not None:
+        statement = statement.where(Complaint.needs_rerouting.is_(needs_rerouting))
     for word in (q or "").split():
         statement = statement.where(
             or_(Complaint.title.icontains(word, autoescape=True), Complaint.description.icontains(word, autoescape=True))

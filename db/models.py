@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -109,6 +110,9 @@ class Complaint(Base):
     completed_at: Mapped[datetime | None]
     rating: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Set by an administrator's directory edit (its body deactivated or merged away) on an open
+    # case; the projection keeps it until the case is accepted to another body or closes.
+    needs_rerouting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     timeline: Mapped[list[TimelineEventRow]] = relationship(
         order_by="TimelineEventRow.seq", viewonly=True
@@ -123,6 +127,7 @@ class Complaint(Base):
         Index(None, "overdue"),
         Index(None, "next_deadline"),
         Index(None, "submitted_at"),
+        Index(None, "needs_rerouting"),
     )
 
 
@@ -215,6 +220,23 @@ class Agency(Base):
         Index(None, "region_code"),
         Index(None, "parent_id"),
     )
+
+
+class RoutingFeedback(Base):
+    """A "not our authority" bounce (a REROUTE event): the body that sent the case back, and why.
+
+    The router reads these to down-weight a body for texts like the ones it bounced.
+    """
+
+    __tablename__ = "routing_feedback"
+
+    tracking_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agency_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "agency_id"),)
 
 
 class AgencyUnit(Base):

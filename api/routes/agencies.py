@@ -1,18 +1,74 @@
-"""/v1/agencies: the directory, readable by anyone."""
+"""/v1/agencies: the directory, readable by anyone, edited by administrators.
+
+Edits never lose a case. A body deactivated, or merged into another, stops accepting new cases
+(verification's accept answers 422 for an inactive body) and its open cases are flagged
+`needs_rerouting` in the read model (GET /v1/complaints?needs_rerouting=true) for the verifying
+administrator; the projection keeps the flag until the case is accepted to another body or closes
+(activities/records.py). A rename keeps the old name as an alias, so routing and search still know
+it; a merge moves the merged body's name, aliases, units and child bodies to the one it joins.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
-from api.deps import SessionDep
+from api.deps import AdminDep, SessionDep
 from api.problems import Problem, problem_responses
-from api.schemas import AgencyOut, Page, UnitOut
+from api.schemas import AgencyOut, Page, UnitOut, with_example
 from db.directory import get_agency, list_agencies
-from db.models import Agency
+from db.models import Agency, AgencyKind, AgencyUnit, Complaint
+from domain.calendar import ZONES, zone_for_region
+from domain.enums import OPEN_STATUSES
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
+
+
+class AgencyCreate(BaseModel):
+    model_config = with_example({"id": "badan-riset-kalsel", "name": "Badan Riset dan Inovasi Daerah Kalimantan Selatan",
+                             "kind": "agency", "region_code": "63", "aliases": ["BRIDA Kalsel"]})
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$", examples=["kementerian-baru"])
+    name: str = Field(min_length=3, max_length=300, examples=["Kementerian Baru"])
+    kind: AgencyKind
+    region_code: str | None = Field(default=None, pattern=r"^\d{2}(\.\d{2})*$")
+    timezone: str | None = Field(default=None, description="Asia/Jakarta, Asia/Makassar atau Asia/Jayapura; "
+                                 "bawaan: zona wilayahnya (WIB untuk instansi pusat)")
+    parent_id: str | None = None
+    aliases: list[str] = Field(default=[], max_length=100)
+
+
+class AgencyUpdate(BaseModel):
+    model_config = with_example({"name": "Pemerintah Kota Palangka Raya"})
+
+    name: str | None = Field(default=None, min_length=3, max_length=300,
+                             description="Nama baru; nama lama tetap dikenal sebagai alias.")
+    aliases: list[str] | None = Field(default=None, max_length=100, description="Menggantikan daftar alias.")
+    timezone: str | None = None
+
+
+class AgencyMerge(BaseModel):
+    model_config = with_example({"into": "pemkot-62.71"})
+
+    into: str = Field(description="Instansi yang menerima (tetap aktif).", examples=["pemkot-62.71"])
+
+
+class AgencyAdminOut(AgencyOut):
+    active: bool
+    aliases: list[str]
+
+
+class AgencyChange(BaseModel):
+    agency: AgencyAdminOut = Field(description="Instansi yang dinonaktifkan atau yang menerima penggabungan.")
+    flagged_cases: int = Field(description="Laporan terbuka yang ditandai needs_rerouting oleh perubahan ini.")
+
+
+def admin_out(agency: Agency) -> AgencyAdminOut:
+    return AgencyAdminOut(**agency_out(agency).model_dump(), active=agency.active, aliases=list(agency.aliases or []))
 
 
 def agency_out(agency: Agency) -> AgencyOut:
@@ -44,3 +100,104 @@ def read_agency(agency_id: str, session: SessionDep) -> AgencyOut:
     if agency is None or not agency.active:
         raise Problem(404, "Instansi tidak ditemukan")
     return agency_out(agency)
+
+
+# --- administrators' edits ----------------------------------------------------------------------
+
+
+def _active_agency(session: Session, agency_id: str) -> Agency:
+    agency = get_agency(session, agency_id)
+    if agency is None or not agency.active:
+        raise Problem(404, f"Instansi {agency_id} tidak ditemukan atau tidak aktif.")
+    return agency
+
+
+def _check_timezone(timezone: str) -> None:
+    if timezone not in ZONES:
+        raise Problem(422, f"Zona waktu {timezone} tidak dikenal; gunakan salah satu dari {', '.join(sorted(ZONES))}.")
+
+
+def _with_aliases(current: list[str], *more: str) -> list[str]:
+    """Aliases in order, without repeats (case-insensitive)."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for alias in [*current, *more]:
+        if alias and alias.strip() and alias.casefold() not in seen:
+            seen.add(alias.casefold())
+            kept.append(alias.strip())
+    return kept
+
+
+def flag_open_cases(session: Session, agency_id: str) -> int:
+    """Flag the open cases a body holds for re-routing; how many."""
+    result = session.execute(
+        update(Complaint)
+        .where(Complaint.agency_id == agency_id, Complaint.status.in_([s.value for s in OPEN_STATUSES]))
+        .values(needs_rerouting=True)
+    )
+    return result.rowcount or 0
+
+
+@router.post("", response_model=AgencyAdminOut, status_code=201, summary="Tambah instansi (admin)",
+             responses=problem_responses(401, 403, 409, 422))
+def create_agency(body: AgencyCreate, caller: AdminDep, session: SessionDep) -> AgencyAdminOut:
+    if session.get(Agency, body.id) is not None:
+        raise Problem(409, f"Instansi {body.id} sudah ada.")
+    if body.parent_id is not None:
+        _active_agency(session, body.parent_id)
+    timezone = body.timezone or zone_for_region(body.region_code)
+    _check_timezone(timezone)
+    agency = Agency(id=body.id, name=body.name, kind=body.kind.value, region_code=body.region_code,
+                    timezone=timezone, parent_id=body.parent_id, active=True,
+                    aliases=_with_aliases([], *body.aliases))
+    session.add(agency)
+    session.commit()
+    return admin_out(_active_agency(session, body.id))
+
+
+@router.patch("/{agency_id}", response_model=AgencyAdminOut, summary="Ubah nama/alias/zona instansi (admin)",
+              responses=problem_responses(401, 403, 404, 422))
+def update_agency(agency_id: str, body: AgencyUpdate, caller: AdminDep, session: SessionDep) -> AgencyAdminOut:
+    agency = _active_agency(session, agency_id)
+    aliases = list(agency.aliases or []) if body.aliases is None else _with_aliases([], *body.aliases)
+    if body.name is not None and body.name != agency.name:
+        aliases = _with_aliases(aliases, agency.name)  # the old name stays findable
+        agency.name = body.name
+    agency.aliases = [a for a in aliases if a.casefold() != agency.name.casefold()]
+    if body.timezone is not None:
+        _check_timezone(body.timezone)
+        agency.timezone = body.timezone
+    session.commit()
+    return admin_out(_active_agency(session, agency_id))
+
+
+@router.post("/{agency_id}/merge", response_model=AgencyChange, summary="Gabungkan instansi ke instansi lain (admin)",
+             responses=problem_responses(401, 403, 404, 422))
+def merge_agency(agency_id: str, body: AgencyMerge, caller: AdminDep, session: SessionDep) -> AgencyChange:
+    if body.into == agency_id:
+        raise Problem(422, "Instansi tidak dapat digabungkan ke dirinya sendiri.")
+    merged = _active_agency(session, agency_id)
+    target = _active_agency(session, body.into)
+    target.aliases = _with_aliases(list(target.aliases or []), merged.name, *(merged.aliases or []))
+    merged.aliases = []
+    # Units keep their ids (cases and tokens refer to them); only their body changes.
+    session.execute(update(AgencyUnit).where(AgencyUnit.agency_id == agency_id).values(agency_id=body.into))
+    session.execute(update(Agency).where(Agency.parent_id == agency_id).values(parent_id=body.into))
+    merged.active = False
+    flagged = flag_open_cases(session, agency_id)
+    session.commit()
+    session.expire_all()
+    return AgencyChange(agency=admin_out(_active_agency(session, body.into)), flagged_cases=flagged)
+
+
+@router.post("/{agency_id}/deactivate", response_model=AgencyChange, summary="Nonaktifkan instansi (admin)",
+             responses=problem_responses(401, 403, 404))
+def deactivate_agency(agency_id: str, caller: AdminDep, session: SessionDep) -> AgencyChange:
+    agency = _active_agency(session, agency_id)
+    agency.active = False
+    flagged = flag_open_cases(session, agency_id)
+    session.commit()
+    session.expire_all()
+    agency = get_agency(session, agency_id)
+    assert agency is not None
+    return AgencyChange(agency=admin_out(agency), flagged_cases=flagged)

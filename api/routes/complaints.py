@@ -115,6 +115,9 @@ def list_complaints(
     agency_id: str | None = None,
     report_type: ReportType | None = None,
     overdue: bool | None = None,
+    needs_rerouting: Annotated[bool | None, Query(
+        description="true: laporan terbuka yang instansinya dinonaktifkan atau digabungkan (perlu diteruskan ulang)"
+    )] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     submitted_from: datetime | None = None,
     submitted_to: datetime | None = None,
@@ -139,6 +142,7 @@ def list_complaints(
         submitted_to=submitted_to,
         cursor=cursor,
         limit=limit,
+        needs_rerouting=needs_rerouting,
     )
     keep = list_fields()
     items = []
