@@ -21,7 +21,7 @@ from temporalio import activity
 
 from activities.routing_model import TextModel, shared_model
 from db.directory import STANDARD_REGIONAL_UNITS, gazetteer
-from db.models import REGIONAL_KINDS, Agency, AgencyKind, AgencyUnit
+from db.models import REGIONAL_KINDS, Agency, AgencyKind, AgencyUnit, Complaint, RoutingFeedback
 from domain.models import RoutingSuggestion, SuggestionRequest
 from domain.regions import Gazetteer
 
@@ -76,6 +76,7 @@ class _Evidence:
     scores: list[float]
     reasons: list[str]
     unit_id: str | None = None
+    factor: float = 1.0  # < 1 when the body bounced similar complaints (BOUNCE_PENALTY)
 
     def add(self, score: float, reason: str) -> None:
         self.scores.append(score)
@@ -86,7 +87,7 @@ class _Evidence:
         remaining = 1.0
         for score in self.scores:
             remaining *= 1.0 - score
-        return round(1.0 - remaining, 4)
+        return round((1.0 - remaining) * self.factor, 4)
 
 
 class MentionIndex:
@@ -254,6 +255,20 @@ BRANCH_SCORE = 0.05
 MODEL_WEIGHT = 0.9
 
 
+# "Not our authority" bounces (routing_feedback): a body that bounced a complaint has its score
+# multiplied by 1 - BOUNCE_PENALTY * s, s the highest word-set (Jaccard) similarity between the new
+# text and a text it bounced, when s >= BOUNCE_MIN_SIMILARITY. The same text bounced again loses
+# 80% of its score; unrelated texts are untouched. Deliberately simple and explainable: the text
+# model is not retrained on bounces (it is fixed to the LAPOR! train split that bench.routing
+# measures), so the penalty is a correction on top of it, visible in the reason.
+BOUNCE_PENALTY = 0.8
+BOUNCE_MIN_SIMILARITY = 0.3
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(word for word in normalize(text).split() if len(word) > 2)
+
+
 def _sector(text: str) -> tuple[str, str] | None:
     haystack = normalize(text)
     for slug, label, keywords in SECTOR_RULES:
@@ -273,8 +288,13 @@ class Router:
         gazetteer: Gazetteer | None = None,
         model: TextModel | None = None,
         model_weight: float = MODEL_WEIGHT,
+        bounces: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """`bounces`: (agency id, complaint text) of each "not our authority" bounce."""
         self.entries = list(entries)
+        self._bounced: dict[str, list[frozenset[str]]] = {}
+        for agency_id, bounced_text in bounces:
+            self._bounced.setdefault(agency_id, []).append(_words(bounced_text))
         self.gazetteer = gazetteer
         self.model = model
         self.model_weight = model_weight
@@ -323,6 +343,16 @@ class Router:
                     evidence.setdefault(agency_id, _Evidence([], [])).add(
                         self.model_weight * p, f"mirip laporan ke {by_id[agency_id].name} ({p:.0%})"
                     )
+        if self._bounced:
+            words = _words(text)
+            for agency_id, found in evidence.items():
+                similarity = max(
+                    (len(words & other) / len(words | other) for other in self._bounced.get(agency_id, ()) if words | other),
+                    default=0.0,
+                )
+                if similarity >= BOUNCE_MIN_SIMILARITY:
+                    found.factor = 1.0 - BOUNCE_PENALTY * similarity
+                    found.reasons.append(f"pernah menolak laporan serupa ({similarity:.0%} mirip)")
         return _ranked(evidence, by_id, limit)
 
 
@@ -346,6 +376,16 @@ def load_directory_entries(session: Session) -> list[DirectoryEntry]:
         )
         for row in rows
     ]
+
+
+def load_bounces(session: Session) -> list[tuple[str, str]]:
+    """(agency id, title and description) of every "not our authority" bounce recorded."""
+    rows = session.execute(
+        select(RoutingFeedback.agency_id, Complaint.title, Complaint.description).join(
+            Complaint, Complaint.tracking_id == RoutingFeedback.tracking_id
+        )
+    )
+    return [(row.agency_id, f"{row.title}\n{row.description}") for row in rows]
 
 
 class RoutingActivities:
@@ -384,7 +424,8 @@ class RoutingActivities:
             if self._loaded_at is None or now - self._loaded_at > self.DIRECTORY_TTL_SECONDS:
                 with self._sessions() as session:
                     entries = load_directory_entries(session)
-                self._router = Router(entries, gazetteer(), self._model)
+                    bounces = load_bounces(session)
+                self._router = Router(entries, gazetteer(), self._model, bounces=bounces)
                 self._loaded_at = now
             assert self._router is not None
             return self._router
