@@ -128,6 +128,18 @@ class Complaint(Base):
         Index(None, "next_deadline"),
         Index(None, "submitted_at"),
         Index(None, "needs_rerouting"),
+        # Migration 0005 (bench/reads.py): `overdue=true` lists newest first without a sort, and
+        # `q=` words (ILIKE '%word%') through trigram indexes on PostgreSQL.
+        Index(None, "overdue", "submitted_at", "tracking_id"),
+        Index(
+            "ix_complaints_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_complaints_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
 
