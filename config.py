@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Submissions per client (token, or address when anonymous) per minute; 0 turns it off.
     submission_rate_limit_per_minute: int = 60
     page_size_max: int = 200
+    # Inbound SMS (POST /v1/channels/sms): the gateway's bearer token; unset, the webhook answers 401.
+    sms_gateway_inbound_token: str | None = None
 
     # --- Notification delivery (issue 5; activities/notifications.py) ---------------------------
     # Email over SMTP; no SMTP_HOST means email is not sent (deliveries wait, then dead-letter).

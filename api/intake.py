@@ -65,7 +65,7 @@ def find_idempotency_key(session: Session, scope_key: str) -> str | None:
 
 async def open_case(
     svc: Services,
-    session: Session,
+    session: Session | None,
     details: ComplaintDetails,
     *,
     now: datetime | None = None,
@@ -73,9 +73,12 @@ async def open_case(
     digest: str | None = None,
 ) -> SubmissionReceipt:
     """Start the case's workflow (or meet the one an idempotency scope already started) and answer
-    with the receipt: tracking id, reporter token, status and the deadlines of the opening."""
+    with the receipt: tracking id, reporter token, status and the deadlines of the opening.
+    Without an idempotency scope no database is needed (`session` may be None)."""
     now = now or datetime.now(timezone.utc)
     if idempotency_scope:
+        if session is None:
+            raise ValueError("an idempotency scope is claimed in a database session")
         tracking_id, submitted_at = claim_idempotency_key(
             session, idempotency_scope, digest or body_hash(details.model_dump(mode="json")), now
         )

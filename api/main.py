@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from api.deps import Services, SubmissionRateLimiter
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
-from api.routes import agencies, calendar, complaints, operations, tokens
+from api.routes import agencies, calendar, complaints, open311, operations, sms, tokens
 from api.routes import notifications, webhooks
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         )
         return response
 
-    for module in (complaints, tokens, agencies, calendar, operations):
+    for module in (complaints, tokens, agencies, calendar, operations, open311, sms):
         app.include_router(module.router)
     app.include_router(notifications.router)
     app.include_router(webhooks.router)

@@ -201,6 +201,9 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
         .where(*([TimelineEventRow.agency_id == agency_id] if agency_id else []))
         .group_by(TimelineEventRow.agency_id)
     ).all()
+    by_channel = session.execute(
+        select(Complaint.channel, func.count()).where(*scope).group_by(Complaint.channel).order_by(Complaint.channel)
+    ).all()
     on_time = {row[0]: (row[2] / row[1] if row[1] else None) for row in follow_ups}
     median_hours = _median_first_response_hours(session, agency_id)
     agencies = sorted({row[0] for row in per_agency} | set(on_time) | set(median_hours))
@@ -217,6 +220,7 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
             }
             for agency in agencies
         ],
+        "by_channel": [{"channel": channel, "count": count} for channel, count in by_channel],
         "open": sum(count for status, count in by_status if status in open_statuses),
         "overdue": overdue_total or 0,
     }

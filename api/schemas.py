@@ -160,9 +160,15 @@ class AgencyStats(BaseModel):
     median_first_response_hours: float | None
 
 
+class ChannelCount(BaseModel):
+    channel: str = Field(examples=["sms"], description="web, api, open311, sms atau walk_in")
+    count: int
+
+
 class Stats(BaseModel):
     by_status: list[StatusCount]
     by_agency: list[AgencyStats]
+    by_channel: list[ChannelCount] = Field(description="Laporan per saluran masuk (semua status).")
     open: int
     overdue: int
 

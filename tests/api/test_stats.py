@@ -85,4 +85,4 @@ async def test_stats_match_the_cases(api: ApiHarness) -> None:
 
 async def test_stats_of_an_empty_system(api: ApiHarness) -> None:
     stats = (await api.http.get("/v1/stats", headers=api.admin)).json()
-    assert stats == {"by_status": [], "by_agency": [], "open": 0, "overdue": 0}
+    assert stats == {"by_status": [], "by_agency": [], "by_channel": [], "open": 0, "overdue": 0}
