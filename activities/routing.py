@@ -48,6 +48,7 @@ class DirectoryEntry:
     region_code: str | None = None
     aliases: tuple[str, ...] = ()
     units: tuple[tuple[str, str], ...] = ()  # (unit id, name)
+    timezone: str = "Asia/Jakarta"
 
     @cached_property
     def terms(self) -> tuple[tuple[str, str], ...]:
@@ -216,6 +217,8 @@ def _ranked(
             score=found.score,
             reason="; ".join(found.reasons),
             unit_id=found.unit_id,
+            agency_name=by_id[agency_id].name,
+            timezone=by_id[agency_id].timezone,
         )
         for agency_id, found in ranked[:limit]
     ]
@@ -358,7 +361,7 @@ class Router:
 
 def load_directory_entries(session: Session) -> list[DirectoryEntry]:
     rows = session.execute(
-        select(Agency.id, Agency.name, Agency.kind, Agency.region_code, Agency.aliases).where(
+        select(Agency.id, Agency.name, Agency.kind, Agency.region_code, Agency.aliases, Agency.timezone).where(
             Agency.active
         )
     )
@@ -373,6 +376,7 @@ def load_directory_entries(session: Session) -> list[DirectoryEntry]:
             region_code=row.region_code,
             aliases=tuple(row.aliases or ()),
             units=tuple(units.get(row.id, ())),
+            timezone=row.timezone,
         )
         for row in rows
     ]

@@ -14,6 +14,7 @@ from domain.enums import Action, ArchiveReason, ClockKind, EscalationKind, Party
 from domain.models import (
     SYSTEM,
     Actor,
+    AgencyRef,
     CalendarAmendment,
     CaseState,
     Clock,
@@ -233,6 +234,23 @@ class CaseMachine:
             days = case.policy.resolution_days_for(case.details.report_type)
             start_clock(case, ClockKind.RESOLUTION, now, days, data.agency.timezone, Party.AGENCY_ADMIN)
         self._record(now, Action.ACCEPT, data.actor, data.note, deadline_set=response.due_at, deadline_met=met)
+
+    def auto_forward(self, now: datetime) -> bool:
+        """Accept to the top suggestion when the policy allows and it is confident enough.
+
+        Only at first routing: after a "not our authority" bounce a person decides.
+        """
+        case = self.state
+        threshold = case.policy.auto_forward_min_score
+        if threshold is None or case.status != Status.AWAITING_VERIFICATION or case.bounce_count or not case.suggestions:
+            return False
+        top = case.suggestions[0]
+        if top.score < threshold or not (top.agency_name and top.timezone):
+            return False
+        agency = AgencyRef(id=top.agency_id, name=top.agency_name, timezone=top.timezone)
+        note = f"diteruskan otomatis (skor {top.score:.2f}): {top.reason}"
+        self.accept(now, VerificationInput(actor=SYSTEM, decision=Action.ACCEPT, agency=agency, note=note))
+        return True
 
     def hold(self, now: datetime, data: VerificationInput) -> None:
         case = self.state

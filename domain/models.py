@@ -140,6 +140,9 @@ class RoutingSuggestion(Model):
     score: float
     reason: str
     unit_id: str | None = None
+    # What forwarding needs without another directory lookup (automatic forwarding).
+    agency_name: str | None = None
+    timezone: str | None = None
 
 
 class Rating(Model):

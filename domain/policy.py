@@ -27,6 +27,8 @@ class Policy(BaseModel):
     reopen_max_score: int = 2
     # LAPOR! 4.0: the agency the reporter chose verifies in place of the national administrator.
     direct_to_agency: bool = False
+    # Forward a new case by itself when the top routing suggestion scores at least this (None: never).
+    auto_forward_min_score: float | None = None
 
     def resolution_days_for(self, report_type: ReportType) -> int:
         return self.resolution_days[report_type]

@@ -128,6 +128,7 @@ class ComplaintWorkflow:
             # Suggestions help the administrator; without them the case still moves on.
             workflow.logger.warning("routing suggestions unavailable for %s", case.tracking_id)
             case.suggestions = []
+        self._machine.auto_forward(workflow.now())
 
     async def _project(self) -> None:
         """Write what changed since the last projection to the read model and the outbox."""

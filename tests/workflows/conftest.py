@@ -24,7 +24,7 @@ from domain.models import (
     RoutingSuggestion,
     SuggestionRequest,
 )
-from domain.policy import current_policy
+from domain.policy import Policy, current_policy
 from workflows.complaint import ComplaintWorkflow
 
 ADMIN = Actor(role=Role.ADMIN, name="admin nasional")
@@ -51,7 +51,12 @@ class StandInActivities:
     @activity.defn(name="suggest_agencies")
     async def suggest_agencies(self, request: SuggestionRequest) -> list[RoutingSuggestion]:
         self.suggestion_requests.append(request)
-        return [RoutingSuggestion(agency_id=KALTENG.id, score=0.8, reason="wilayah Kalimantan Tengah")]
+        return [
+            RoutingSuggestion(
+                agency_id=KALTENG.id, score=0.8, reason="wilayah Kalimantan Tengah", agency_name=KALTENG.name,
+                timezone=KALTENG.timezone,
+            )
+        ]
 
     def notification_keys(self) -> list[str]:
         return [n.key for record in self.records for n in record.notifications]
@@ -82,7 +87,7 @@ class Harness:
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
-    async def submit(self, history_event_limit: int = 2_000, **details) -> WorkflowHandle:
+    async def submit(self, history_event_limit: int = 2_000, policy: Policy | None = None, **details) -> WorkflowHandle:
         submitted_at = await self.now()
         fields = {"title": "Jalan rusak", "description": "Jalan di depan pasar berlubang besar."} | details
         tracking_id = f"LAP-{uuid.uuid4().hex[:10]}"
@@ -92,7 +97,7 @@ class Harness:
                 tracking_id=tracking_id,
                 details=ComplaintDetails(**fields),
                 submitted_at=submitted_at,
-                policy=current_policy(),
+                policy=policy or current_policy(),
                 calendar=calendar_for(submitted_at),
                 history_event_limit=history_event_limit,
             ),

@@ -36,6 +36,7 @@ from tests.workflows.conftest import (
     Harness,
 )
 from workflows import AGENCY_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
+from domain.policy import current_policy
 from workflows.complaint import ComplaintWorkflow
 
 ONE_SECOND = timedelta(seconds=1)
@@ -488,3 +489,28 @@ async def test_notifications_never_carry_the_reporters_identity(harness: Harness
         assert sent and "Siti" not in sent and "siti@example.id" not in sent and "8123456789" not in sent
         state = await state_of(handle)
         assert all(e.actor.name is None for e in state.timeline if e.actor.role == Role.REPORTER)
+
+
+@pytest.mark.parametrize(("threshold", "forwarded"), [(0.75, True), (0.85, False)])
+async def test_a_confident_suggestion_forwards_by_itself_when_the_policy_says_so(
+    harness: Harness, threshold: float, forwarded: bool
+):
+    policy = current_policy().model_copy(update={"auto_forward_min_score": threshold})
+    async with harness.worker():
+        handle = await harness.submit(policy=policy)
+        await harness.sleep_until((await harness.now()) + timedelta(seconds=5))
+        state = await state_of(handle)
+        if not forwarded:  # the stand-in's top suggestion scores 0.8
+            assert state.status == Status.AWAITING_VERIFICATION and state.agency is None
+            return
+        assert state.status == Status.AWAITING_AGENCY and state.agency == KALTENG
+        accept_event = state.timeline[-1]
+        assert accept_event.action == Action.ACCEPT and accept_event.actor.role == Role.SYSTEM
+        assert "otomatis" in accept_event.note and ClockKind.RESPONSE in state.clocks
+
+
+async def test_the_default_policy_never_forwards_by_itself(harness: Harness):
+    async with harness.worker():
+        handle = await harness.submit()
+        await harness.sleep_until((await harness.now()) + timedelta(seconds=5))
+        assert (await state_of(handle)).status == Status.AWAITING_VERIFICATION
