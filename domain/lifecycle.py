@@ -16,6 +16,7 @@ from domain.models import (
     Actor,
     AgencyRef,
     CalendarAmendment,
+    CaseRecord,
     CaseState,
     Clock,
     ComplaintDetails,
@@ -336,6 +337,39 @@ class CaseMachine:
         note = data.note or f"calendar {data.calendar.version}"
         self._record(now, Action.CALENDAR_AMENDED, SYSTEM, note, deadline_set=case.next_deadline)
         return True
+
+    # --- projection --------------------------------------------------------------------------
+
+    def record_since(self, seq_from: int) -> CaseRecord:
+        """The case as it is now plus what is new after `seq_from`, for the read model and the
+        outbox; hands over the notifications waiting to be recorded."""
+        case = self.state
+        notifications, self.notifications = self.notifications, []
+        return CaseRecord(
+            tracking_id=case.tracking_id,
+            seq=case.seq,
+            status=case.status,
+            details=case.details,
+            submitted_at=case.submitted_at,
+            policy_version=case.policy.version,
+            calendar_version=case.calendar.version,
+            agency_id=case.agency.id if case.agency else None,
+            unit_id=case.unit_id,
+            archive_reason=case.archive_reason,
+            duplicate_of=case.duplicate_of,
+            deadlines=case.deadlines(),
+            next_deadline=case.next_deadline,
+            overdue=case.overdue,
+            bounce_count=case.bounce_count,
+            reopen_count=case.reopen_count,
+            ombudsman_flagged=case.ombudsman_flagged,
+            first_response_at=case.first_response_at,
+            completed_at=case.completed_at,
+            rating=case.rating.score if case.rating else None,
+            new_events=[e for e in case.timeline if e.seq > seq_from],
+            new_escalations=[e for e in case.escalations if e.seq > seq_from],
+            notifications=notifications,
+        )
 
     # --- the clocks ------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import (
         Actor,
         CalendarAmendment,
-        CaseRecord,
         CaseState,
         ComplaintInput,
         DispositionInput,
@@ -135,33 +134,7 @@ class ComplaintWorkflow:
         case = self._state
         if case.seq == self._projected_seq:
             return
-        seq_from = self._projected_seq
-        notifications, self._machine.notifications = self._machine.notifications, []
-        record = CaseRecord(
-            tracking_id=case.tracking_id,
-            seq=case.seq,
-            status=case.status,
-            details=case.details,
-            submitted_at=case.submitted_at,
-            policy_version=case.policy.version,
-            calendar_version=case.calendar.version,
-            agency_id=case.agency.id if case.agency else None,
-            unit_id=case.unit_id,
-            archive_reason=case.archive_reason,
-            duplicate_of=case.duplicate_of,
-            deadlines=case.deadlines(),
-            next_deadline=case.next_deadline,
-            overdue=case.overdue,
-            bounce_count=case.bounce_count,
-            reopen_count=case.reopen_count,
-            ombudsman_flagged=case.ombudsman_flagged,
-            first_response_at=case.first_response_at,
-            completed_at=case.completed_at,
-            rating=case.rating.score if case.rating else None,
-            new_events=[e for e in case.timeline if e.seq > seq_from],
-            new_escalations=[e for e in case.escalations if e.seq > seq_from],
-            notifications=notifications,
-        )
+        record = self._machine.record_since(self._projected_seq)
         self._projected_seq = case.seq
         self._upsert_search_attributes()
         await workflow.execute_local_activity(

@@ -55,33 +55,7 @@ def open_case(**details) -> CaseMachine:
 
 def project(machine: CaseMachine, seq_from: int) -> CaseRecord:
     """What the workflow hands to record_case: the case now plus what is new since `seq_from`."""
-    case = machine.state
-    notifications, machine.notifications = machine.notifications, []
-    return CaseRecord(
-        tracking_id=case.tracking_id,
-        seq=case.seq,
-        status=case.status,
-        details=case.details,
-        submitted_at=case.submitted_at,
-        policy_version=case.policy.version,
-        calendar_version=case.calendar.version,
-        agency_id=case.agency.id if case.agency else None,
-        unit_id=case.unit_id,
-        archive_reason=case.archive_reason,
-        duplicate_of=case.duplicate_of,
-        deadlines=case.deadlines(),
-        next_deadline=case.next_deadline,
-        overdue=case.overdue,
-        bounce_count=case.bounce_count,
-        reopen_count=case.reopen_count,
-        ombudsman_flagged=case.ombudsman_flagged,
-        first_response_at=case.first_response_at,
-        completed_at=case.completed_at,
-        rating=case.rating.score if case.rating else None,
-        new_events=[e for e in case.timeline if e.seq > seq_from],
-        new_escalations=[e for e in case.escalations if e.seq > seq_from],
-        notifications=notifications,
-    )
+    return machine.record_since(seq_from)
 
 
 def three_projections() -> tuple[CaseMachine, CaseRecord, CaseRecord, CaseRecord]:

@@ -29,7 +29,7 @@ from config import Settings
 from db.models import Agency, ApiToken, NotificationRow
 from db.notification_models import NotificationDelivery, NotificationPreference, Webhook
 from domain.lifecycle import CaseMachine
-from domain.models import AgencyRef, CaseRecord
+from domain.models import AgencyRef
 
 from tests.db.conftest import database_url, engine, new_database_url, sessions  # noqa: F401
 
@@ -188,22 +188,8 @@ def agency_ref(sessions: sessionmaker[Session], agency_id: str = AGENCY) -> Agen
 
 def record(machine: CaseMachine, recorder: RecordActivities, projected: list[int]) -> None:
     """What ComplaintWorkflow._project does: the new events, escalations and notifications."""
-    case, seq_from = machine.state, projected[0]
-    notifications, machine.notifications = machine.notifications, []
-    recorder.record_case(CaseRecord(
-        tracking_id=case.tracking_id, seq=case.seq, status=case.status, details=case.details,
-        submitted_at=case.submitted_at, policy_version=case.policy.version, calendar_version=case.calendar.version,
-        agency_id=case.agency.id if case.agency else None, unit_id=case.unit_id,
-        archive_reason=case.archive_reason, duplicate_of=case.duplicate_of, deadlines=case.deadlines(),
-        next_deadline=case.next_deadline, overdue=case.overdue, bounce_count=case.bounce_count,
-        reopen_count=case.reopen_count, ombudsman_flagged=case.ombudsman_flagged,
-        first_response_at=case.first_response_at, completed_at=case.completed_at,
-        rating=case.rating.score if case.rating else None,
-        new_events=[e for e in case.timeline if e.seq > seq_from],
-        new_escalations=[e for e in case.escalations if e.seq > seq_from],
-        notifications=notifications,
-    ))
-    projected[0] = case.seq
+    recorder.record_case(machine.record_since(projected[0]))
+    projected[0] = machine.state.seq
 
 
 class FrozenClock:
