@@ -162,7 +162,9 @@ def service_request(view: CaseView, agency_name: str | None) -> dict[str, Any]:
     """One case as a GeoReport v2 request, from the view the public may have of it."""
     service = service_for_category(view.category)
     zone = _zone_of(view.region_code)
-    text = f"{view.title}\n\n{view.description}" if view.title and view.description else view.description or view.title
+    text = view.description or view.title
+    if view.title and view.description and not view.description.startswith(view.title):
+        text = f"{view.title}\n\n{view.description}"  # a title of its own (v1 API), not cut from the text
     updated = max((entry.at for entry in view.timeline or []), default=view.submitted_at)
     deadlines = view.deadlines
     location = view.location  # absent for anonymous reporters (a pin can point at their home)

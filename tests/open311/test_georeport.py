@@ -120,7 +120,8 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
     assert request["agency_responsible"] is None
     assert request["expected_datetime"] == case["deadlines"]["verification_due"]
     assert offset_of(request["requested_datetime"]) == "+07:00"
-    assert request["description"].startswith("Jalan berlubang besar di depan pasar")
+    # What the citizen wrote, once (the title is cut from it, never repeated in front of it).
+    assert request["description"] == "Jalan berlubang besar di depan pasar\nSudah dua motor jatuh minggu ini."
     assert "verifikasi" in request["status_notes"]
     assert (request["lat"], request["long"]) == (-2.2096, 113.9213)
     for private in ("email", "phone", "first_name", "reporter"):
