@@ -12,11 +12,12 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.problems import Problem
-from db.models import Agency, Complaint, TimelineEventRow
+from db.models import Agency, Complaint, NotificationRow, TimelineEventRow
+from db.notification_models import NotificationDelivery
 from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.enums import OPEN_STATUSES, Action
 from domain.models import Deadlines, Location, Reporter
-from domain.visibility import CaseView, EscalationEntry, TimelineEntry
+from domain.visibility import CaseView, DeliveryEntry, EscalationEntry, NotificationEntry, TimelineEntry
 
 
 def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
@@ -245,3 +246,24 @@ def _median_first_response_hours(session: Session, agency_id: str | None) -> dic
         forwarded = forwarded if forwarded.tzinfo else forwarded.replace(tzinfo=responded.tzinfo)
         hours.setdefault(agency, []).append((responded - forwarded).total_seconds() / 3600)
     return {agency: round(statistics.median(values), 2) for agency, values in hours.items()}
+
+
+def notifications_of(session: Session, tracking_id: str) -> list[NotificationEntry]:
+    """The outbox of one case with each message's deliveries (channel and outcome, no address)."""
+    outbox = session.scalars(
+        select(NotificationRow).where(NotificationRow.tracking_id == tracking_id).order_by(NotificationRow.event_seq)
+    ).all()
+    deliveries: dict[str, list[DeliveryEntry]] = {}
+    for delivery in session.scalars(
+        select(NotificationDelivery)
+        .where(NotificationDelivery.tracking_id == tracking_id)
+        .order_by(NotificationDelivery.created_at)
+    ):
+        deliveries.setdefault(delivery.outbox_key, []).append(
+            DeliveryEntry(channel=delivery.channel, status=delivery.status, sent_at=delivery.sent_at)
+        )
+    return [
+        NotificationEntry(event_seq=row.event_seq, event=row.event, recipient=row.recipient,
+                          deliveries=deliveries.get(row.key, []))
+        for row in outbox
+    ]

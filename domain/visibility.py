@@ -55,6 +55,21 @@ class EscalationEntry(BaseModel):
     summary: str | None = None
 
 
+class DeliveryEntry(BaseModel):
+    channel: str
+    status: str
+    sent_at: AwareDatetime | None = None
+
+
+class NotificationEntry(BaseModel):
+    """A message the case queued (for an event or escalation `event_seq`) and how it went out."""
+
+    event_seq: int
+    event: str
+    recipient: str
+    deliveries: list[DeliveryEntry] = []
+
+
 class CaseView(BaseModel):
     """A case as a caller sees it; every field a caller may not see is left unset."""
 
@@ -86,6 +101,7 @@ class CaseView(BaseModel):
     first_response_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
     suggestions: list[RoutingSuggestion] | None = None
+    notifications: list[NotificationEntry] | None = None
 
 
 def view_of_state(state: CaseState) -> CaseView:
@@ -157,6 +173,7 @@ def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
     staff = viewer.role in STAFF_ROLES
     if viewer.role not in SEES_EVERYTHING:
         data.pop("suggestions", None)
+        data.pop("notifications", None)
         # Identity: admins, observers, the reporter; agencies only when the reporter is not anonymous.
         if not (is_reporter or (viewer.role in AGENCY_ROLES and not view.anonymous)):
             data.pop("reporter", None)
@@ -172,5 +189,5 @@ def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
 
 def list_fields() -> set[str]:
     """Fields of a case in list results (no timeline or escalations: open the case for those)."""
-    return set(CaseView.model_fields) - {"timeline", "escalations", "suggestions", "description"}
+    return set(CaseView.model_fields) - {"timeline", "escalations", "suggestions", "notifications", "description"}
 

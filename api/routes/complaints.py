@@ -12,7 +12,7 @@ from api.auth import Caller, public_caller
 from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bearer_token, current_caller
 from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
-from api.read_model import get_case_row, list_cases, view_of_row
+from api.read_model import get_case_row, list_cases, notifications_of, view_of_row
 from api.schemas import (
     ComplaintCreate,
     DispositionRequest,
@@ -38,7 +38,7 @@ from domain.models import (
     SupplementInput,
     VerificationInput,
 )
-from domain.visibility import STAFF_ROLES, AGENCY_ROLES, CaseView, list_fields, redact, view_of_state
+from domain.visibility import AGENCY_ROLES, SEES_EVERYTHING, STAFF_ROLES, CaseView, list_fields, redact, view_of_state
 from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -177,7 +177,10 @@ async def _current_view(tracking_id: str, caller: Caller, svc, session) -> CaseV
     responses=problem_responses(401, 404, 503),
 )
 async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> CaseView:
-    return await _current_view(tracking_id, caller, svc, session)
+    view = await _current_view(tracking_id, caller, svc, session)
+    if caller.role in SEES_EVERYTHING:  # which messages each event and escalation produced
+        view.notifications = notifications_of(session, tracking_id)
+    return view
 
 
 async def _act(

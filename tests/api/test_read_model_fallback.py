@@ -35,7 +35,7 @@ def comparable(case: dict[str, Any]) -> dict[str, Any]:
         {k: (instant(v) if k in ("at", "deadline_set", "deadline_met") and v else v) for k, v in e.items()}
         for e in case.get("timeline", [])
     ]
-    return {k: v for k, v in case.items() if k not in ("tracking_id", "timeline", "escalations", "suggestions")} | {
+    return {k: v for k, v in case.items() if k not in ("tracking_id", "timeline", "escalations", "suggestions", "notifications")} | {
         "timeline": timeline
     }
 
