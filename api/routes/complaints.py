@@ -196,6 +196,10 @@ async def _act(
         name=caller.name if caller.role in STAFF_ROLES else None,  # never the reporter's identity
     )
     data = make_input(actor)  # may check what the body names (a unit, an agency): after visibility
+    # Give the connection back before waiting on Temporal (up to the dependency timeout): held
+    # across the await, concurrent actions exhausted the pool while the worker was down, and the
+    # next checkout then blocked the event loop for the pool timeout (the worker-crash test hung).
+    session.close()
     state = await svc.temporal.update(tracking_id, update, data)  # a closed case: 409 (the gateway)
     visible = redact(view_of_state(state), caller)
     if visible is None:  # e.g. an agency that just re-routed the case away
