@@ -8,6 +8,7 @@ upsert by id, so loading twice changes nothing and a longer seed list simply add
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import Agency, AgencyKind, AgencyUnit
+from db.models import Agency, AgencyKind, AgencyUnit, SeedVersion, utc_now
 from db.upsert import dialect_insert
 from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.models import AgencyRef
@@ -251,14 +252,45 @@ def directory_seed() -> tuple[AgencySeed, ...]:
     return seeds
 
 
+@lru_cache(maxsize=1)
+def directory_version() -> str:
+    """The version of the shipped directory: a digest of its seed files."""
+    digest = hashlib.sha256()
+    for path in sorted(SEED_DIR.glob("*.csv")) + sorted(SEED_DIR.glob("*.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_directory(session: Session) -> bool:
+    """Bring the directory up to the shipped version; False when it already is. The caller commits.
+
+    An empty directory is seeded whole. A newer shipped version adds the bodies and units it does
+    not have yet and leaves existing rows alone: their names, aliases and `active` may be an
+    administrator's edits (rename, merge, deactivate).
+    """
+    current = directory_version()
+    stored = session.get(SeedVersion, "directory")
+    if stored is not None and stored.version == current and not directory_is_empty(session):
+        return False
+    seed_directory(session, keep_existing=not directory_is_empty(session))
+    if stored is None:
+        session.add(SeedVersion(name="directory", version=current))
+    else:
+        stored.version, stored.loaded_at = current, utc_now()
+    return True
+
+
 def directory_is_empty(session: Session) -> bool:
     return not session.scalar(select(exists().where(Agency.id.is_not(None))))
 
 
-def seed_directory(session: Session, seeds: Sequence[AgencySeed] | None = None) -> int:
+def seed_directory(
+    session: Session, seeds: Sequence[AgencySeed] | None = None, *, keep_existing: bool = False
+) -> int:
     """Upsert the seeded bodies and their units by id; returns how many bodies. The caller commits.
 
     `active` is left alone on existing rows: deactivating a body is an administrator's decision.
+    With `keep_existing`, existing rows are not touched at all (only new ones are added).
     """
     seeds = directory_seed() if seeds is None else seeds
     agency_rows = [
@@ -283,9 +315,9 @@ def seed_directory(session: Session, seeds: Sequence[AgencySeed] | None = None) 
         session,
         Agency,
         agency_rows,
-        ("name", "kind", "region_code", "timezone", "parent_id", "aliases"),
+        () if keep_existing else ("name", "kind", "region_code", "timezone", "parent_id", "aliases"),
     )
-    _upsert(session, AgencyUnit, unit_rows, ("agency_id", "name", "kind"))
+    _upsert(session, AgencyUnit, unit_rows, () if keep_existing else ("agency_id", "name", "kind"))
     return len(agency_rows)
 
 
@@ -298,9 +330,12 @@ def _upsert(
     if not rows:
         return
     statement = dialect_insert(session, model.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=["id"], set_={column: statement.excluded[column] for column in updated}
-    )
+    if updated:
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"], set_={column: statement.excluded[column] for column in updated}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["id"])
     session.execute(statement, rows)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import URL, Connection, Engine, event, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from db.directory import directory_is_empty, seed_directory
+from db.directory import load_directory
 from db.session import make_engine, normalize_url
 
 DB_DIR = Path(__file__).resolve().parent
@@ -43,7 +43,7 @@ def upgrade_to_head(url: str | URL) -> None:
 
 
 def prepare_database(url: str | URL, *, seed: bool = True) -> None:
-    """Upgrade to head and, when the directory is empty, seed it; all or nothing."""
+    """Upgrade to head and bring the directory up to the shipped version; all or nothing."""
     engine = _locking_engine(url)
     try:
         with engine.begin() as connection:
@@ -52,8 +52,7 @@ def prepare_database(url: str | URL, *, seed: bool = True) -> None:
             if seed:
                 # Joins the outer transaction: committed with the schema, or not at all.
                 with Session(bind=connection) as session:
-                    if directory_is_empty(session):
-                        seed_directory(session)
+                    if load_directory(session):
                         session.flush()
     finally:
         engine.dispose()

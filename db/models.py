@@ -281,6 +281,16 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class SeedVersion(Base):
+    """Which version of shipped data (e.g. the directory) the database was last loaded with."""
+
+    __tablename__ = "seed_versions"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 class IdempotencyKey(Base):
     """What an `Idempotency-Key` was first used for, so a retry gets the same case."""
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.directory import (
+    directory_version,
     load_national_agencies,
     STANDARD_REGIONAL_UNITS,
     directory_seed,
@@ -14,7 +15,9 @@ from db.directory import (
     list_agencies,
     seed_directory,
 )
-from db.models import Agency, AgencyUnit
+from db.migrate import prepare_database
+from db.models import Agency, AgencyUnit, SeedVersion
+from db.session import make_engine, make_sessionmaker
 from domain.calendar import WIB, WIT, WITA, zone_for_region
 from domain.models import AgencyRef
 
@@ -186,3 +189,29 @@ def test_list_filters_and_pages(session: Session) -> None:
     ids = [a.id for a in first + second]
     assert len(ids) == 38 and ids == sorted(set(ids))
     assert all(len(a.units) == 8 for a in first)
+
+
+def test_a_newer_shipped_directory_adds_what_is_missing_and_keeps_administrators_edits(
+    new_database_url,
+) -> None:
+    """The directory is versioned data: loaded at start when the shipped version changes."""
+    url = new_database_url()
+    prepare_database(url)
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions() as session:
+        assert session.get_one(SeedVersion, "directory").version == directory_version()
+    # A database loaded with an older directory that lacked a body, whose administrator renamed another.
+    with sessions.begin() as session:
+        session.delete(session.get_one(Agency, "bpjs-kesehatan"))
+        session.get_one(Agency, "pemprov-62").name = "Pemprov Kalteng (nama dari admin)"
+    prepare_database(url)  # same shipped version: nothing reloaded
+    with sessions() as session:
+        assert session.get(Agency, "bpjs-kesehatan") is None
+    with sessions.begin() as session:
+        session.get_one(SeedVersion, "directory").version = "older"
+    prepare_database(url)
+    with sessions() as session:
+        restored = session.get_one(Agency, "bpjs-kesehatan")
+        assert restored.active and restored.units  # the body and its branches are back
+        assert session.get_one(Agency, "pemprov-62").name == "Pemprov Kalteng (nama dari admin)"
+        assert session.get_one(SeedVersion, "directory").version == directory_version()
