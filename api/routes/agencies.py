@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import field_validator, BaseModel, Field
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.deps import AdminDep, SessionDep
 from api.problems import Problem, problem_responses
 from api.schemas import AgencyOut, Page, UnitOut, with_example
-from db.directory import get_agency, list_agencies
+from db.directory import get_agency_ref, get_agency, list_agencies
 from db.models import Agency, AgencyKind, AgencyUnit, Complaint
 from domain.calendar import ZONES, zone_for_region
 from domain.enums import OPEN_STATUSES
@@ -40,6 +40,13 @@ class AgencyCreate(BaseModel):
                                  "bawaan: zona wilayahnya (WIB untuk instansi pusat)")
     parent_id: str | None = None
     aliases: list[str] = Field(default=[], max_length=100)
+
+    @field_validator("region_code")
+    @classmethod
+    def _known_province(cls, code: str | None) -> str | None:
+        if code is not None:
+            zone_for_region(code)  # a province that does not exist is a 422, not a 500
+        return code
 
 
 class AgencyUpdate(BaseModel):
@@ -143,8 +150,8 @@ def flag_open_cases(session: Session, agency_id: str) -> int:
 def create_agency(body: AgencyCreate, caller: AdminDep, session: SessionDep) -> AgencyAdminOut:
     if session.get(Agency, body.id) is not None:
         raise Problem(409, f"Instansi {body.id} sudah ada.")
-    if body.parent_id is not None:
-        _active_agency(session, body.parent_id)
+    if body.parent_id is not None and get_agency_ref(session, body.parent_id) is None:
+        raise Problem(422, f"Induk {body.parent_id} tidak ada di direktori atau tidak aktif.")
     timezone = body.timezone or zone_for_region(body.region_code)
     _check_timezone(timezone)
     agency = Agency(id=body.id, name=body.name, kind=body.kind.value, region_code=body.region_code,

@@ -243,7 +243,14 @@ def _doc(*extra: dict[str, Any], description: str = "") -> dict[str, Any]:
         "openapi_extra": {"parameters": [FORMAT_PARAM, *extra]},
         "description": (description + "\n\n" if description else "")
         + "Kesalahan: daftar GeoReport `[{code, description}]` (400, 403, 404) dalam format yang diminta.",
-        "responses": {200: {"description": "OK", "content": {"application/json": {}, "text/xml": {}}}},
+        "responses": {
+            200: {"description": "OK", "content": {"application/json": {}, "text/xml": {}}},
+            **{
+                status: {"description": f"GeoReport `[{{code, description}}]` ({status})",
+                         "content": {"application/json": {}, "text/xml": {}}}
+                for status in (400, 403, 404)
+            },
+        },
         "response_class": Response,
     }
 

@@ -118,3 +118,10 @@ async def test_merge_moves_names_and_units_and_flags_the_open_cases(api: ApiHarn
     await api.accept(fresh, target["id"])
     await api.wait_listed({fresh}, agency_id=target["id"])
     assert await flagged(api) == [case]
+
+
+async def test_a_new_body_naming_an_unknown_province_or_parent_is_a_422(api: ApiHarness) -> None:
+    # Both were 500/404 until the schema fuzz test found them.
+    for wrong in ({"region_code": "00"}, {"parent_id": "tidak-ada"}):
+        body = {"id": new_id(), "name": "Badan Uji Coba", "kind": "agency"} | wrong
+        assert_problem(await api.http.post("/v1/agencies", json=body, headers=api.admin), 422)

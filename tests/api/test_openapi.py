@@ -120,6 +120,8 @@ def test_errors_are_documented_as_problems(spec: dict) -> None:
         for name, operation in operations(spec)
         for status, response in operation["responses"].items()
         if status[0] in "45" and name != "GET /healthz"
+        # GeoReport v2 prescribes its own error list for Open311 (JSON or XML).
+        and " /open311/" not in name
         and "application/problem+json" not in response.get("content", {})
     ]
     assert not undocumented, undocumented
