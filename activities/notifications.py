@@ -280,10 +280,6 @@ def matching_webhooks(session: Session, row: NotificationRow) -> list[Webhook]:
     return [h for h in hooks if not h.event_types or row.event in h.event_types or kind in h.event_types]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def message_context(session: Session, row: NotificationRow, complaint: Complaint | None, language: str) -> MessageContext:
     """What the templates may say about one outbox event (never the reporter's identity)."""
     payload = row.payload or {}

@@ -434,9 +434,6 @@ class RoutingActivities:
             assert self._router is not None
             return self._router
 
-    def directory(self) -> list[DirectoryEntry]:
-        return self.router().entries
-
     @activity.defn(name="suggest_agencies")
     def suggest_agencies(self, request: SuggestionRequest) -> list[RoutingSuggestion]:
         return self.router().rank(request)

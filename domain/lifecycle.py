@@ -267,7 +267,6 @@ class CaseMachine:
         self.state.timeline[-1].deadline_met = met.due_at if met else None
 
     def supplement(self, now: datetime, data: SupplementInput) -> None:
-        case = self.state
         self._stop(ClockKind.HOLD)
         self._move(Status.AWAITING_VERIFICATION)
         clock = self._resume_verification(now)

@@ -1,6 +1,6 @@
 import csv, re, sys, collections
 sys.path.insert(0,'.')
-from db.directory import directory_seed, load_regions, REGIONS_CSV, STANDARD_REGIONAL_UNITS
+from db.directory import directory_seed, load_regions, STANDARD_REGIONAL_UNITS
 from domain.regions import Gazetteer, Place
 from activities.routing import DirectoryEntry, _mentions, normalize
 places=[Place(r.code,r.name,r.level) for r in load_regions()]

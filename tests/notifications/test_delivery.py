@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.records import RecordActivities
 from db.models import NotificationRow
-from db.notification_models import NotificationDelivery, NotificationPreference, Webhook
+from db.notification_models import NotificationDelivery, NotificationPreference
 from domain.calendar import WIB, calendar_for
 from domain.enums import Action, ReportType, Role
 from domain.lifecycle import CaseMachine
@@ -32,7 +31,6 @@ from domain.policy import current_policy
 from tests.notifications.conftest import (
     AGENCY,
     UNIT,
-    FrozenClock,
     dispatcher,
     make_settings,
     agency_ref,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -15,8 +14,8 @@ from activities.records import RecordActivities
 from api.main import create_app
 from db.models import NotificationRow
 from db.notification_models import NotificationDelivery, Webhook
-from domain.enums import Action, Role
-from domain.models import Actor, VerificationInput
+from domain.enums import Action
+from domain.models import VerificationInput
 
 from tests.notifications.conftest import AGENCY, FrozenClock, agency_ref, dispatcher, make_settings, record
 from tests.notifications.test_delivery import ADMIN, IDENTITY, IDENTITY_FRAGMENTS, START, open_case

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import api.routes.open311 as open311_routes
-from tests.api.conftest import WIB_AGENCY, ApiHarness, bearer
+from tests.api.conftest import WIB_AGENCY, ApiHarness
 from tests.open311.georeport import assert_same, assert_valid, both
 
 BASE = "/open311/v2"

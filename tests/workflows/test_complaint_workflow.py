@@ -4,7 +4,7 @@ validators that leave no trace, continue-as-new)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
