@@ -303,4 +303,4 @@ class IdempotencyKey(Base):
 
 
 # Tables defined in their own modules register on the same metadata.
-from db import notification_models  # noqa: E402,F401
+from db import notification_models, portal_models  # noqa: E402,F401

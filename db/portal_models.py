@@ -1,0 +1,74 @@
+"""Tables of the web portal and attachments (issue 8): registered on db.models.Base.
+
+Staff accounts sign in to the portal with a password (argon2 hash only); a signed-in browser holds
+a random session id whose SHA-256 digest is the row's key, so a leaked table opens no session.
+Supports ("dukung") are counted once per browser: the key is a digest of the browser's cookie,
+never an address. Attachments are files kept in storage (api/storage.py); the row says which case
+they belong to, what they are and who added them — never their original file name, which can name
+an anonymous reporter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models import Base, utc_now
+
+
+class StaffAccount(Base):
+    """A person who signs in to the portal: an administrator, an agency admin, an officer."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    agency_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("agencies.id"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser; ends at sign-out, deactivation of the account, or expiry."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(String(32), ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
+
+
+class CaseSupport(Base):
+    """One browser's "dukung" for a public case."""
+
+    __tablename__ = "case_supports"
+
+    tracking_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    supporter_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Attachment(Base):
+    """A photo or PDF added to a case (images stored with every metadata field removed)."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_tracking_id_created_at", "tracking_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tracking_id: Mapped[str] = mapped_column(String(64))
+    # What it documents: the report itself, a supplement, a follow-up's evidence, a reply.
+    purpose: Mapped[str] = mapped_column(String(20))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    added_by_role: Mapped[str] = mapped_column(String(20))
+    added_by_agency_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
