@@ -133,6 +133,8 @@ def list_cases(
     cursor: str | None,
     limit: int,
     needs_rerouting: bool | None = None,
+    confidential: bool | None = None,
+    region_code: str | None = None,
 ) -> tuple[list[Complaint], str | None]:
     """Newest first; the cursor is the last item's (submitted_at, tracking_id), so new cases never
     shift the pages after the first."""
@@ -147,6 +149,13 @@ def list_cases(
         statement = statement.where(Complaint.overdue.is_(overdue))
     if needs_rerouting is not None:
         statement = statement.where(Complaint.needs_rerouting.is_(needs_rerouting))
+    if confidential is not None:
+        statement = statement.where(Complaint.confidential.is_(confidential))
+    if region_code:  # the region and every place inside it ("62" → its regencies and districts)
+        statement = statement.where(
+            or_(Complaint.region_code == region_code,
+                Complaint.region_code.startswith(f"{region_code}.", autoescape=True))
+        )
     for word in (q or "").split():
         statement = statement.where(
             or_(Complaint.title.icontains(word, autoescape=True), Complaint.description.icontains(word, autoescape=True))
