@@ -105,6 +105,20 @@ def check_action(case: CaseState, action: Action, actor: Actor) -> None:
         raise ActionRejected("the case has already been rated", Rejection.CONFLICT)
 
 
+def actions_open_to(status: Status, role: Role | None, agency_id: str | None, case_agency_id: str | None) -> set[Action]:
+    """The actions of RULES this role may take on a case in `status` (forms to offer in the
+    portal); the workflow still decides, with `check_action`, when the action arrives."""
+    if role is None:
+        return set()
+    return {
+        action
+        for action, rule in RULES.items()
+        if status in rule.statuses
+        and role in rule.roles
+        and (not rule.own_agency_only or (agency_id is not None and agency_id == case_agency_id))
+    }
+
+
 def check_verification(data: VerificationInput) -> None:
     """What a verification decision must carry (raised as 422-like, not a conflict)."""
     if data.decision not in (Action.ACCEPT, Action.HOLD, Action.REJECT):
@@ -165,15 +179,17 @@ def start_clock(
         due_at=started_at,
         reminder_at=started_at,
     )
-    _schedule(case.calendar, clock, case.policy.reminder_lead_days)
+    _schedule(case.policy, case.calendar, clock)
     case.clocks[kind] = clock
     return clock
 
 
-def _schedule(calendar: HolidayCalendar, clock: Clock, lead_days: int) -> None:
-    """Compute a clock's deadline and reminder instant from its start, length and the calendar."""
-    clock.due_at = calendar.deadline(clock.started_at, clock.working_days, clock.zone)
-    clock.reminder_at = calendar.deadline(clock.started_at, max(clock.working_days - lead_days, 0), clock.zone)
+def _schedule(policy: Policy, calendar: HolidayCalendar, clock: Clock) -> None:
+    """Compute a clock's deadline and reminder instant from its start, length, the policy's days
+    and the calendar."""
+    clock.due_at = policy.deadline(calendar, clock.started_at, clock.working_days, clock.zone)
+    lead = max(clock.working_days - policy.reminder_lead_days, 0)
+    clock.reminder_at = policy.deadline(calendar, clock.started_at, lead, clock.zone)
 
 
 def reporter_zone(case: CaseState) -> str:
@@ -332,7 +348,7 @@ class CaseMachine:
             return False  # an older amendment arriving late
         case.calendar, case.calendar_issued_at = data.calendar, data.issued_at or case.calendar_issued_at
         for clock in case.clocks.values():
-            _schedule(case.calendar, clock, case.policy.reminder_lead_days)
+            _schedule(case.policy, case.calendar, clock)
         note = data.note or f"calendar {data.calendar.version}"
         self._record(now, Action.CALENDAR_AMENDED, SYSTEM, note, deadline_set=case.next_deadline)
         return True
@@ -458,7 +474,7 @@ class CaseMachine:
         if clock is None:
             return None
         if keep_paused and now is not None:
-            left = self.state.calendar.remaining_working_days(now, clock.due_at, clock.zone)
+            left = self.state.policy.remaining_working_days(self.state.calendar, now, clock.due_at, clock.zone)
             self.state.paused_verification = clock
             self.state.paused_verification_days = max(left, 1)
         return clock.due_at
