@@ -2,8 +2,10 @@
 
 from functools import lru_cache
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.policy import CURRENT_POLICY_VERSION, Policy, policy_in_force
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     page_size_max: int = 200
     # Inbound SMS (POST /v1/channels/sms): the gateway's bearer token; unset, the webhook answers 401.
     sms_gateway_inbound_token: str | None = None
+    # The policy version new cases are stamped with (domain/policy.py POLICIES). `latihan.v1` is
+    # the drill policy: a working day of POLICY_WORKING_DAY_SECONDS (60 by default) of wall-clock
+    # time; refused in production.
+    policy_version: str = CURRENT_POLICY_VERSION
+    policy_working_day_seconds: int | None = Field(default=None, ge=1)
 
     # --- Notification delivery (issue 5; activities/notifications.py) ---------------------------
     # Email over SMTP; no SMTP_HOST means email is not sent (deliveries wait, then dead-letter).
@@ -57,9 +64,16 @@ class Settings(BaseSettings):
     notifications_enabled: bool = True
     # --- end of notification delivery ------------------------------------------------------------
 
+    def policy(self) -> Policy:
+        """The policy in force for new cases."""
+        return policy_in_force(self.policy_version, self.policy_working_day_seconds)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> "Settings":
+        policy = self.policy()  # an unknown version, or a day length for a real policy, fails here
         if self.environment == "production":
+            if policy.is_drill:
+                raise ValueError(f"POLICY_VERSION {policy.version} is a drill policy: not in production")
             if not self.sp4n_admin_token:
                 raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
             if self.secret_key == Settings.model_fields["secret_key"].default:

@@ -20,7 +20,6 @@ from db.models import IdempotencyKey
 from domain.calendar import calendar_for
 from domain.lifecycle import CaseMachine
 from domain.models import ComplaintDetails, ComplaintInput
-from domain.policy import current_policy
 
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 TRACKING_ID = re.compile(r"^LAP-[0-9A-HJKMNP-TV-Z]{10}$")
@@ -84,7 +83,7 @@ async def open_case(
         )
     else:
         tracking_id, submitted_at = new_tracking_id(), now
-    policy, calendar = current_policy(), calendar_for(submitted_at)
+    policy, calendar = svc.settings.policy(), calendar_for(submitted_at)
     # The receipt's deadlines come from the same pure rules the workflow runs: intake never waits
     # for the worker.
     opening = CaseMachine.open(tracking_id, details, submitted_at, policy, calendar).state
