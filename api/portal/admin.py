@@ -1,0 +1,209 @@
+"""Administrators' pages: verification queue, escalations, dashboard, staff accounts, directory."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.portal import security
+from api.portal.staff import agency_choices
+from api.portal.web import portal_router, Page, PageDep, PortalError, check_csrf, require_staff
+from api.problems import Problem
+from api.read_model import view_of_row
+from api.routes.agencies import AgencyCreate, create_agency, deactivate_agency
+from db.directory import list_agencies
+from db.models import AgencyKind, Complaint, EscalationRow
+from db.portal_models import StaffAccount
+from domain.enums import ArchiveReason, Role, Status
+from domain.models import RoutingSuggestion
+
+router = portal_router(prefix="/admin")
+
+QUEUE_LIMIT = 50
+ESCALATION_LIMIT = 200
+# How long the queue waits for the workflows' routing suggestions before showing the queue anyway.
+SUGGESTION_TIMEOUT_SECONDS = 2.0
+
+
+def queue_rows(page: Page):
+    with page.svc.sessions() as session:
+        rows = session.scalars(
+            select(Complaint).where(Complaint.status == Status.AWAITING_VERIFICATION.value)
+            .order_by(Complaint.submitted_at.asc(), Complaint.tracking_id.asc()).limit(QUEUE_LIMIT)
+        )
+        return [view_of_row(row, with_history=False) for row in rows]
+
+
+async def suggestions_of(page: Page, tracking_ids: list[str]) -> dict[str, list[RoutingSuggestion]]:
+    """The routing suggestions each workflow holds (none for a case whose query fails or is slow)."""
+    async def one(tracking_id: str) -> list[RoutingSuggestion]:
+        try:
+            state = await asyncio.wait_for(page.svc.temporal.state(tracking_id), SUGGESTION_TIMEOUT_SECONDS)
+        except (Problem, asyncio.TimeoutError):
+            return []
+        return list(state.suggestions or [])
+
+    found = await asyncio.gather(*(one(t) for t in tracking_ids))
+    return dict(zip(tracking_ids, found))
+
+
+@router.get("/verifikasi")
+async def verification_queue(page: PageDep) -> HTMLResponse:
+    require_staff(page, Role.ADMIN)
+    items = await run_in_threadpool(queue_rows, page)
+    suggestions = await suggestions_of(page, [v.tracking_id for v in items])
+    agencies = await run_in_threadpool(agency_choices, page)
+    return page.render("queue.html", items=items, suggestions=suggestions, agencies=agencies,
+                       reasons=[r.value for r in ArchiveReason if r not in (ArchiveReason.WITHDRAWN, ArchiveReason.DUPLICATE)])
+
+
+def escalation_rows(page: Page, kind: str | None):
+    with page.svc.sessions() as session:
+        statement = (
+            select(EscalationRow, Complaint.title, Complaint.agency_id, Complaint.status)
+            .join(Complaint, Complaint.tracking_id == EscalationRow.tracking_id)
+            .order_by(EscalationRow.at.desc()).limit(ESCALATION_LIMIT)
+        )
+        if kind:
+            statement = statement.where(EscalationRow.kind == kind)
+        return [
+            {"tracking_id": e.tracking_id, "kind": e.kind, "clock": e.clock, "due_at": e.due_at, "at": e.at,
+             "title": title, "agency_id": agency_id, "status": status}
+            for e, title, agency_id, status in session.execute(statement)
+        ]
+
+
+@router.get("/eskalasi")
+async def escalations(page: PageDep, kind: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN, Role.OBSERVER)
+    kind = kind if kind in ("reminder", "overdue", "ombudsman") else ""
+    items = await run_in_threadpool(escalation_rows, page, kind or None)
+    return page.render("escalations.html", items=items, kind=kind)
+
+
+# --- staff accounts ------------------------------------------------------------------------------
+
+
+def staff_list(page: Page) -> list[StaffAccount]:
+    with page.svc.sessions() as session:
+        accounts = list(session.scalars(select(StaffAccount).order_by(StaffAccount.role, StaffAccount.email)))
+        session.expunge_all()
+        return accounts
+
+
+async def render_staff(page: Page, status: int = 200, **context) -> HTMLResponse:
+    accounts = await run_in_threadpool(staff_list, page)
+    agencies = await run_in_threadpool(agency_choices, page)
+    return page.render("staff_admin.html", status, accounts=accounts, agencies=agencies,
+                       roles=[r.value for r in security.STAFF_ROLES_WITH_ACCOUNTS], **context)
+
+
+@router.get("/staf")
+async def staff_accounts(page: PageDep, done: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN)
+    return await render_staff(page, done=done)
+
+
+@router.post("/staf")
+async def create_staff(page: PageDep) -> Response:
+    require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=20)
+    await check_csrf(page, form)
+    values = {k: str(form.get(k) or "").strip() for k in ("email", "name", "role", "agency_id")}
+    password = str(form.get("password") or "")
+
+    def create() -> str | None:
+        with page.svc.sessions() as session:
+            problem = security.staff_account_problem(session, password=password, **values)
+            if problem is None:
+                security.create_staff_account(session, email=values["email"], name=values["name"], password=password,
+                                              role=Role(values["role"]), agency_id=values["agency_id"] or None)
+                session.commit()
+            return problem
+
+    problem = await run_in_threadpool(create)
+    if problem:
+        return await render_staff(page, 422, error=problem, values=values)
+    return page.redirect("/admin/staf", done="1")
+
+
+@router.post("/staf/{account_id}/aktif")
+async def toggle_staff(page: PageDep, account_id: str) -> Response:
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+
+    def toggle() -> bool:
+        with page.svc.sessions() as session:
+            account = session.get(StaffAccount, account_id)
+            if account is None or f"staff:{account.id}" == caller.token_id:  # never lock yourself out
+                return False
+            account.active = form.get("active") == "1"
+            session.commit()
+            return True
+
+    if not await run_in_threadpool(toggle):
+        raise PortalError(404, "error.forbidden")
+    return page.redirect("/admin/staf", done="1")
+
+
+# --- the directory ----------------------------------------------------------------------------------
+
+
+@router.get("/instansi")
+async def directory(page: PageDep, q: str = "", done: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN)
+    return await render_directory(page, q=q[:200], done=done)
+
+
+async def render_directory(page: Page, status: int = 200, q: str = "", **context) -> HTMLResponse:
+    def rows():
+        with page.svc.sessions() as session:
+            found = list_agencies(session, q=q or None, limit=100, active_only=False)
+            return [{"id": a.id, "name": a.name, "kind": a.kind, "region_code": a.region_code, "active": a.active,
+                     "units": len(a.units)} for a in found]
+
+    items = await run_in_threadpool(rows)
+    return page.render("directory.html", status, items=items, q=q, kinds=[k.value for k in AgencyKind], **context)
+
+
+@router.post("/instansi")
+async def add_agency(page: PageDep) -> Response:
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=20)
+    await check_csrf(page, form)
+    values = {k: str(form.get(k) or "").strip() for k in ("id", "name", "kind", "region_code", "parent_id")}
+    try:
+        body = AgencyCreate.model_validate({k: v or None for k, v in values.items()} | {"aliases": []})
+    except ValidationError as error:
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return await render_directory(page, 422, error=message, values=values)
+
+    def create() -> None:
+        with page.svc.sessions() as session:
+            create_agency(body, caller, session)
+
+    try:
+        await run_in_threadpool(create)
+    except Problem as problem:
+        return await render_directory(page, problem.status, error=problem.detail, values=values)
+    return page.redirect("/admin/instansi", q=body.id, done="1")
+
+
+@router.post("/instansi/{agency_id}/nonaktif")
+async def deactivate(page: PageDep, agency_id: str) -> Response:
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+
+    def run() -> None:
+        with page.svc.sessions() as session:
+            deactivate_agency(agency_id, caller, session)
+
+    await run_in_threadpool(run)
+    return page.redirect("/admin/instansi", q=agency_id, done="1")

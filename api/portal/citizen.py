@@ -1,0 +1,339 @@
+"""Citizens' pages: the report form, the receipt, a case (private link or public), the public feed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.auth import Caller, reporter_token_matches
+from api.intake import open_case
+from api.portal import security
+from api.portal.web import portal_router, PageDep, Page, PortalError, check_csrf, form_choices, region_names, region_tree
+from api.problems import Problem
+from api.read_model import get_case_row, list_cases, view_of_row
+from api.routes import complaints as actions
+from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
+from db.directory import get_agency
+from db.portal_models import CaseSupport
+from domain.attachments import MAX_ATTACHMENTS_PER_CASE, AttachmentRefused, Purpose, check_file
+from domain.enums import Action, Channel, Role, Status
+from domain.lifecycle import actions_open_to
+from domain.models import ComplaintDetails
+from domain.visibility import CaseView
+
+router = portal_router()
+
+FORM_FIELDS = ("title", "description", "report_type", "category", "province", "regency", "district",
+               "address", "lat", "lon", "name", "email", "phone")
+FEED_PAGE_SIZE = 20
+
+
+@router.get("/")
+async def home(page: PageDep) -> HTMLResponse:
+    return page.render("home.html")
+
+
+@router.get("/lacak")
+async def track(page: PageDep, tracking_id: str = "") -> Response:
+    tracking_id = tracking_id.strip().upper()
+    if not tracking_id:
+        return page.redirect("/")
+    return page.redirect(f"/kasus/{tracking_id}")
+
+
+# --- the report form -----------------------------------------------------------------------------
+
+
+@router.get("/lapor")
+async def report_form(page: PageDep) -> HTMLResponse:
+    return render_form(page, {}, [])
+
+
+def render_form(page: Page, values: dict[str, Any], errors: list[str], status: int = 200) -> HTMLResponse:
+    tree = region_tree()
+    province, regency = values.get("province") or "", values.get("regency") or ""
+    return page.render(
+        "report_form.html", status,
+        values=values, errors=errors, provinces=tree.provinces,
+        regencies=tree.regencies.get(province, []), districts=tree.districts.get(regency, []),
+        max_files=MAX_ATTACHMENTS_PER_CASE, **form_choices(page.language),
+    )
+
+
+@router.get("/wilayah/{code}")
+async def region_children(code: str) -> JSONResponse:
+    """The regencies of a province or the districts of a regency, for the form's script."""
+    tree = region_tree()
+    children = tree.regencies.get(code) or tree.districts.get(code) or []
+    return JSONResponse([{"code": c, "name": n} for c, n in children],
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[ComplaintDetails | None, list[str]]:
+    """The report as the API would take it, or the reasons it cannot be one (for the person)."""
+    region = values.get("district") or values.get("regency") or values.get("province") or None
+    names = region_names()
+    if region and region not in names:
+        return None, [f"Wilayah {region} tidak dikenal."]
+    location = None
+    errors: list[str] = []
+    if values.get("lat") or values.get("lon"):
+        try:
+            location = {"lat": float(values["lat"]), "lon": float(values["lon"]),
+                        "address": values.get("address") or None}
+        except (KeyError, ValueError):
+            errors.append("Lintang dan bujur harus berupa angka, mis. -2.2096 dan 113.9135.")
+    elif values.get("address"):
+        values["description"] = f"{values.get('description', '')}\n\nLokasi: {values['address']}".strip()
+    contact = {k: values.get(k) or None for k in ("name", "email", "phone")}
+    data = {
+        "title": values.get("title", ""),
+        "description": values.get("description", ""),
+        "report_type": values.get("report_type") or "pengaduan",
+        "category": values.get("category") or None,
+        "region_code": region,
+        "location": location,
+        "anonymous": "anonymous" in flags,
+        "confidential": "confidential" in flags,
+        "channel": Channel.WEB.value,
+        "reporter": contact if any(contact.values()) else None,
+    }
+    try:
+        details = ComplaintDetails.model_validate(data)
+    except ValidationError as error:
+        errors += [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+        return None, errors
+    return (details, []) if not errors else (None, errors)
+
+
+async def uploaded_files(form: Any, field: str = "attachments") -> tuple[list[bytes], list[str]]:
+    """The files of a form field, checked by content and size before anything is stored."""
+    files = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
+    errors: list[str] = []
+    if len(files) > MAX_ATTACHMENTS_PER_CASE:
+        return [], [f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} lampiran."]
+    contents = []
+    for index, upload in enumerate(files, start=1):
+        data = await upload.read()
+        try:
+            check_file(data)
+        except AttachmentRefused as refused:
+            errors.append(f"Lampiran {index}: {refused.message}")
+        contents.append(data)
+    return contents, errors
+
+
+def store_files(page: Page, tracking_id: str, contents: list[bytes], purpose: Purpose, caller: Caller) -> list[str]:
+    """Store checked files (images stripped of metadata) and answer with what could not be stored."""
+    from api.attachments import store_attachment
+
+    problems = []
+    with page.svc.sessions() as session:
+        for index, data in enumerate(contents, start=1):
+            try:
+                store_attachment(session, page.svc.storage, tracking_id=tracking_id, data=data, purpose=purpose,
+                                 added_by=caller)
+            except Problem as problem:
+                problems.append(f"Lampiran {index}: {problem.detail}")
+    return problems
+
+
+@router.post("/lapor")
+async def submit_report(page: PageDep) -> Response:
+    form = await page.request.form(max_files=MAX_ATTACHMENTS_PER_CASE + 5, max_fields=60)
+    await check_csrf(page, form)
+    values = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
+    values["description"] = str(form.get("description") or "").strip()
+    flags = {name for name in ("anonymous", "confidential") if form.get(name)}
+    values.update({name: "on" for name in flags})
+    if form.get("refresh"):  # the no-JavaScript region picker: show the choices, keep the text
+        return render_form(page, values, [])
+    details, errors = details_from_form(values, flags)
+    contents, file_errors = await uploaded_files(form)
+    errors += file_errors
+    if details is None or errors:
+        return render_form(page, values, errors, status=422)
+    page.svc.rate_limiter.check(page.caller.client_key)
+    receipt = await open_case(page.svc, None, details, now=datetime.now(timezone.utc))
+    reporter = Caller(role=Role.REPORTER, reporter_of=receipt.tracking_id)
+    problems = await run_in_threadpool(store_files, page, receipt.tracking_id, contents, Purpose.REPORT, reporter)
+    return page.redirect(f"/lapor/terkirim/{receipt.tracking_id}", token=receipt.reporter_token,
+                         saved=str(len(contents) - len(problems)), failed=str(len(problems)) if problems else None)
+
+
+@router.get("/lapor/terkirim/{tracking_id}")
+async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: int = 0, failed: int = 0) -> HTMLResponse:
+    if not reporter_token_matches(page.svc.settings.secret_key, tracking_id, token):
+        raise PortalError(404, "case.not_found")
+    private_link = f"{page.request.base_url}kasus/{tracking_id}?token={token}"
+    return page.render("receipt.html", tracking_id=tracking_id, private_link=private_link, saved=saved, failed=failed)
+
+
+# --- one case ----------------------------------------------------------------------------------
+
+
+def viewer_for(page: Page, tracking_id: str, token: str | None) -> Caller:
+    """The reporter (a valid private link), else the signed-in staff member, else the public."""
+    if token and reporter_token_matches(page.svc.settings.secret_key, tracking_id, token):
+        return Caller(role=Role.REPORTER, reporter_of=tracking_id, client_key=f"reporter:{tracking_id}")
+    return page.caller
+
+
+async def visible_case(page: Page, tracking_id: str, caller: Caller) -> CaseView:
+    with page.svc.sessions() as session:
+        try:
+            return await actions._current_view(tracking_id, caller, page.svc, session)
+        except Problem as problem:
+            if problem.status == 404:
+                raise PortalError(404, "case.not_found") from problem
+            raise
+
+
+def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
+    """What the case page shows beside the case: attachments, supports, units and the agency."""
+    from api.attachments import attachments_of
+
+    with page.svc.sessions() as session:
+        attachments = attachments_of(session, view.tracking_id)
+        supports = session.scalar(select(func.count()).select_from(CaseSupport)
+                                  .where(CaseSupport.tracking_id == view.tracking_id)) or 0
+        supported = session.get(CaseSupport, (view.tracking_id, security.supporter_key(
+            page.request, page.svc.settings.secret_key))) is not None
+        agency = get_agency(session, view.agency_id) if view.agency_id else None
+        agency_name = agency.name if agency else None
+        units = [(u.id, u.name) for u in agency.units] if agency else []
+    return {"attachments": attachments, "supports": supports, "supported": supported,
+            "agency_name": agency_name, "units": units}
+
+
+@router.get("/kasus/{tracking_id}")
+async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str = "") -> HTMLResponse:
+    caller = viewer_for(page, tracking_id, token or None)
+    view = await visible_case(page, tracking_id, caller)
+    allowed = actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id)
+    extras = await run_in_threadpool(case_extras, page, view, caller)
+    agencies = []
+    if Action.ACCEPT in allowed or Action.REROUTE in allowed:
+        from api.portal.staff import agency_choices
+
+        agencies = await run_in_threadpool(agency_choices, page)
+    return page.render(
+        "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
+        allowed={a.value for a in allowed}, done=done, agencies=agencies, **extras,
+    )
+
+
+async def reporter_action(page: Page, tracking_id: str, make_call) -> Response:
+    form = await page.request.form(max_files=0, max_fields=20)
+    await check_csrf(page, form)
+    token = str(form.get("token") or "")
+    caller = viewer_for(page, tracking_id, token)
+    if caller.role is None:
+        raise PortalError(403, "error.forbidden")
+    with page.svc.sessions() as session:
+        await make_call(form, caller, session)
+    return page.redirect(f"/kasus/{tracking_id}", token=token or None, done="1")
+
+
+@router.post("/kasus/{tracking_id}/balas")
+async def reply(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        body = parse(ReplyRequest, message=str(form.get("message") or ""))
+        await actions.reply(tracking_id, body, caller, page.svc, session)
+
+    return await reporter_action(page, tracking_id, call)
+
+
+@router.post("/kasus/{tracking_id}/nilai")
+async def rate(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        body = parse(RatingRequest, score=form.get("score") or 0, comment=str(form.get("comment") or "") or None)
+        await actions.rate(tracking_id, body, caller, page.svc, session)
+
+    return await reporter_action(page, tracking_id, call)
+
+
+@router.post("/kasus/{tracking_id}/lengkapi")
+async def supplement(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        body = parse(SupplementRequest, text=str(form.get("text") or ""))
+        await actions.supplement(tracking_id, body, caller, page.svc, session)
+
+    return await reporter_action(page, tracking_id, call)
+
+
+def parse(model, **data):
+    """A request body from form fields; what is wrong is told to the person (422 page)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Problem(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from error
+
+
+# --- the public feed and support ----------------------------------------------------------------
+
+
+def feed_rows(page: Page, q: str, region: str, agency_id: str, status: str, cursor: str | None):
+    with page.svc.sessions() as session:
+        rows, next_cursor = list_cases(
+            session, status=status or None, agency_id=agency_id or None, report_type=None, overdue=None,
+            q=q or None, submitted_from=None, submitted_to=None, cursor=cursor, limit=FEED_PAGE_SIZE,
+            confidential=False, region_code=region or None,
+        )
+        views = [view_of_row(row, with_history=False) for row in rows]
+        ids = [v.tracking_id for v in views]
+        counts = dict(session.execute(
+            select(CaseSupport.tracking_id, func.count()).where(CaseSupport.tracking_id.in_(ids))
+            .group_by(CaseSupport.tracking_id)
+        ).all()) if ids else {}
+        names = {}
+        for agency in {v.agency_id for v in views if v.agency_id}:
+            found = get_agency(session, agency)
+            names[agency] = found.name if found else agency
+    from domain.visibility import PUBLIC, redact
+
+    public = [redact(v, PUBLIC) for v in views]
+    return [v for v in public if v is not None], counts, names, next_cursor
+
+
+@router.get("/publik")
+async def feed(page: PageDep, q: str = "", region: str = "", agency_id: str = "", status: str = "",
+               cursor: str | None = None) -> HTMLResponse:
+    if status and status not in {s.value for s in Status}:
+        status = ""
+    q, region, agency_id = q[:200], region[:13], agency_id[:64]
+    items, counts, names, next_cursor = await run_in_threadpool(feed_rows, page, q, region, agency_id, status, cursor)
+    return page.render("feed.html", items=items, counts=counts, agency_names=names, next_cursor=next_cursor,
+                       q=q, region=region, agency_id=agency_id, status=status,
+                       provinces=region_tree().provinces, statuses=[s.value for s in Status])
+
+
+@router.post("/kasus/{tracking_id}/dukung")
+async def support(page: PageDep, tracking_id: str) -> Response:
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+
+    def record() -> bool:
+        with page.svc.sessions() as session:
+            row = get_case_row(session, tracking_id)
+            if row is None or row.confidential:
+                return False
+            session.add(CaseSupport(tracking_id=tracking_id,
+                                    supporter_hash=security.supporter_key(page.request, page.svc.settings.secret_key)))
+            try:
+                session.commit()
+            except IntegrityError:  # this browser already supports it: counted once
+                session.rollback()
+            return True
+
+    if not await run_in_threadpool(record):
+        raise PortalError(404, "case.not_found")
+    back = str(form.get("next") or "")
+    return page.redirect(back if back.startswith("/") and not back.startswith("//") else f"/kasus/{tracking_id}")

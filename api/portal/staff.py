@@ -1,0 +1,204 @@
+"""Staff pages: sign-in and sign-out, the agency inbox, and the actions on a case."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import nulls_last, select
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import SubmissionRateLimiter
+from api.portal import security
+from api.portal.citizen import parse, store_files, uploaded_files
+from api.portal.web import portal_router, Page, PageDep, PortalError, check_csrf, require_staff
+from api.problems import Problem
+from api.read_model import view_of_row
+from api.routes import complaints as actions
+from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, VerificationRequest
+from db.models import Agency, Complaint
+from domain.attachments import Purpose
+from domain.enums import OPEN_STATUSES, Role, Status
+from domain.visibility import AGENCY_ROLES
+
+router = portal_router()
+
+# Sign-in attempts per address per minute (argon2 makes each one cost ~50 ms of CPU as well).
+sign_in_limiter = SubmissionRateLimiter(10)
+INBOX_LIMIT = 200
+
+
+@router.get("/masuk")
+async def sign_in_form(page: PageDep, next: str = "") -> HTMLResponse:
+    return page.render("sign_in.html", next=safe_next(next), failed=False)
+
+
+def safe_next(value: str) -> str:
+    return value if value.startswith("/") and not value.startswith("//") else ""
+
+
+def landing_for(role: str) -> str:
+    return "/admin/verifikasi" if role == Role.ADMIN.value else "/staf"
+
+
+@router.post("/masuk")
+async def sign_in(page: PageDep) -> Response:
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+    email, password = str(form.get("email") or ""), str(form.get("password") or "")
+    next_url = safe_next(str(form.get("next") or ""))
+    try:
+        sign_in_limiter.check(f"sign-in:{page.caller.client_key}")
+    except Problem:
+        return page.render("sign_in.html", 429, next=next_url, failed=True, message_key="signin.throttled",
+                           email=email)
+
+    def attempt() -> tuple[str, str] | None:
+        with page.svc.sessions() as session:
+            account = security.authenticate(session, email, password)
+            if account is None:
+                return None
+            token = security.start_session(session, account, datetime.now(timezone.utc))
+            session.commit()
+            return token, account.role
+
+    signed_in = await run_in_threadpool(attempt)
+    if signed_in is None:
+        return page.render("sign_in.html", 401, next=next_url, failed=True, message_key="signin.failed", email=email)
+    token, role = signed_in
+    security.renew_browser_id(page.request)  # a token seen before sign-in is worthless after it
+    response = page.redirect(next_url or landing_for(role))
+    response.set_cookie(security.SESSION_COOKIE, token, max_age=int(security.SESSION_LIFETIME.total_seconds()),
+                        **security.cookie_options(page.request))
+    return response
+
+
+@router.post("/keluar")
+async def sign_out(page: PageDep) -> Response:
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+
+    def end() -> None:
+        with page.svc.sessions() as session:
+            security.end_session(session, page.request.cookies.get(security.SESSION_COOKIE))
+            session.commit()
+
+    await run_in_threadpool(end)
+    response = page.redirect("/")
+    response.delete_cookie(security.SESSION_COOKIE, path="/")
+    return response
+
+
+# --- the inbox ---------------------------------------------------------------------------------
+
+
+def inbox_rows(page: Page, agency_id: str | None):
+    """Open cases of the agency, nearest deadline first (overdue ones lead: their deadline passed)."""
+    with page.svc.sessions() as session:
+        statement = (
+            select(Complaint)
+            .where(Complaint.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(nulls_last(Complaint.next_deadline.asc()), Complaint.submitted_at.asc())
+            .limit(INBOX_LIMIT)
+        )
+        if agency_id is not None:
+            statement = statement.where(Complaint.agency_id == agency_id)
+        rows = list(session.scalars(statement))
+        return [view_of_row(row, with_history=False) for row in rows], {row.tracking_id: row.next_deadline for row in rows}
+
+
+@router.get("/staf")
+async def inbox(page: PageDep) -> HTMLResponse:
+    caller = require_staff(page)
+    agency_id = caller.agency_id if caller.role in AGENCY_ROLES else None
+    if caller.role == Role.ADMIN:
+        agency_id = None
+    views, next_deadlines = await run_in_threadpool(inbox_rows, page, agency_id)
+    return page.render("inbox.html", items=views, next_deadlines=next_deadlines)
+
+
+# --- actions on a case ----------------------------------------------------------------------------
+
+
+def agency_choices(page: Page) -> list[tuple[str, str]]:
+    """Every active agency (id, name) by name: one <datalist> per page for the agency fields."""
+    with page.svc.sessions() as session:
+        return [tuple(row) for row in session.execute(
+            select(Agency.id, Agency.name).where(Agency.active).order_by(Agency.name)).all()]
+
+
+async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool = False) -> Response:
+    caller = require_staff(page)
+    form = await page.request.form(max_files=10 if with_files else 0, max_fields=20)
+    await check_csrf(page, form)
+    contents: list[bytes] = []
+    if with_files:
+        contents, errors = await uploaded_files(form)
+        if errors:
+            raise Problem(422, " ".join(errors))
+    with page.svc.sessions() as session:
+        await call(form, caller, session)
+    if contents:
+        problems = await run_in_threadpool(store_files, page, tracking_id, contents, Purpose.EVIDENCE, caller)
+        if problems:
+            raise Problem(422, " ".join(problems))
+    return page.redirect(f"/kasus/{tracking_id}", done="1")
+
+
+@router.post("/kasus/{tracking_id}/verifikasi")
+async def verify(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        decision = str(form.get("decision") or "")
+        # The suggestions' select, unless another agency was typed (from the datalist).
+        agency_id = str(form.get("agency_other") or "").strip() or str(form.get("agency_id") or "")
+        body = parse(VerificationRequest, decision=decision,
+                     agency_id=agency_id or None if decision == "accept" else None,
+                     reason=str(form.get("reason") or "") or None if decision == "reject" else None,
+                     note=str(form.get("note") or "") or None)
+        await actions.verify(tracking_id, body, caller, page.svc, session)
+
+    response = await staff_action(page, tracking_id, call)
+    back = safe_next(page.request.query_params.get("next", ""))
+    return page.redirect(back) if back else response
+
+
+@router.post("/kasus/{tracking_id}/disposisi")
+async def dispose(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        body = parse(DispositionRequest, unit_id=str(form.get("unit_id") or ""), note=str(form.get("note") or "") or None)
+        await actions.dispose(tracking_id, body, caller, page.svc, session)
+
+    return await staff_action(page, tracking_id, call)
+
+
+@router.post("/kasus/{tracking_id}/tindak-lanjut")
+async def follow_up(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        body = parse(FollowUpRequest, message=str(form.get("message") or ""))
+        await actions.follow_up(tracking_id, body, caller, page.svc, session)
+
+    return await staff_action(page, tracking_id, call, with_files=True)
+
+
+@router.post("/kasus/{tracking_id}/bukan-wewenang")
+async def reroute(page: PageDep, tracking_id: str) -> Response:
+    async def call(form, caller, session):
+        body = parse(RerouteRequest, reason=str(form.get("reason") or ""),
+                     suggested_agency_id=str(form.get("suggested_agency_id") or "") or None)
+        await actions.reroute(tracking_id, body, caller, page.svc, session)
+
+    return await staff_action(page, tracking_id, call)
+
+
+# Staff replies on the reporter's behalf are admin-only (RULES): the case page offers the form.
+@router.post("/kasus/{tracking_id}/balas-admin")
+async def admin_reply(page: PageDep, tracking_id: str) -> Response:
+    from api.schemas import ReplyRequest
+
+    async def call(form, caller, session):
+        await actions.reply(tracking_id, parse(ReplyRequest, message=str(form.get("message") or "")), caller,
+                            page.svc, session)
+
+    return await staff_action(page, tracking_id, call)
+
+

@@ -1,0 +1,286 @@
+"""What every portal page shares: templates, language, the signed-in account, CSRF, errors."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Caller, public_caller
+from api.deps import Services, ServicesDep
+from api.portal import security
+from api.problems import Problem
+from api.portal.i18n import (CATEGORIES, CATEGORY_NAMES, CLOCKS, DEFAULT_LANGUAGE, REASONS, format_instant,
+                             pick_language, translator)
+from db.directory import DISTRICTS_CSV, REGIONS_CSV, load_regions
+from db.portal_models import StaffAccount
+from domain.calendar import NATIONAL_ZONE
+from domain.enums import ReportType, Role, Status
+from domain.visibility import CaseView
+
+HERE = Path(__file__).parent
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class PortalError(Exception):
+    """Shown to the person as a page (with its HTTP status), never as JSON or a stack trace."""
+
+    def __init__(self, status: int, message_key: str | None = None, *, detail: str | None = None,
+                 redirect_to_sign_in: bool = False) -> None:
+        super().__init__(detail or message_key)
+        self.status, self.message_key, self.detail = status, message_key, detail
+        self.redirect_to_sign_in = redirect_to_sign_in
+
+
+@dataclass
+class Page:
+    """One request's page context: who, in which language, with which CSRF token."""
+
+    request: Request
+    svc: Services
+    language: str
+    account: StaffAccount | None
+    flash: list[str] = field(default_factory=list)
+
+    @property
+    def caller(self) -> Caller:
+        if self.account is not None:
+            return security.caller_of(self.account)
+        return public_caller(self.request.client.host if self.request.client else None)
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.account.role) if self.account else None
+
+    def t(self, key: str, **values: object) -> str:
+        return translator(self.language)(key, **values)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        request = self.request
+        body = templates.get_template(template).render(
+            page=self,
+            t=translator(self.language),
+            lang=self.language,
+            csrf=security.csrf_token(request, self.svc.settings.secret_key),
+            csrf_field=security.CSRF_FIELD,
+            now=datetime.now(timezone.utc),
+            **context,
+        )
+        response = HTMLResponse(body, status_code=status_code)
+        self.finish(response)
+        return response
+
+    def redirect(self, url: str, **params: str | None) -> RedirectResponse:
+        query = {k: v for k, v in params.items() if v is not None}
+        response = RedirectResponse(url + (("?" + urlencode(query)) if query else ""), status_code=303)
+        self.finish(response)
+        return response
+
+    def finish(self, response: Response) -> None:
+        security.set_browser_cookie(self.request, response)
+        if self.request.query_params.get("lang") in ("id", "en"):
+            response.set_cookie(security.LANGUAGE_COOKIE, self.language, max_age=365 * 24 * 3600,
+                                **security.cookie_options(self.request))
+        # Private links carry the reporter token in the URL: never pass it on to another site.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        )
+        response.headers.setdefault("Cache-Control", "no-store")
+
+    def switch_language_url(self) -> str:
+        other = "en" if self.language == "id" else "id"
+        params = dict(self.request.query_params)
+        params["lang"] = other
+        return f"{self.request.url.path}?{urlencode(params)}"
+
+    # --- formatting used by templates ---------------------------------------------------------
+    def instant(self, value: datetime | str | None, zone: str | None = None) -> str:
+        """An instant as people read it: in `zone` if given, else as stored (UTC → WIB)."""
+        if value is None:
+            return "-"
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if zone is not None or not value.utcoffset():
+            value = value.astimezone(ZoneInfo(zone or NATIONAL_ZONE))
+        return format_instant(value.isoformat(), self.language)
+
+    def status_label(self, status: str | None) -> str:
+        return self.t(f"status.{status}") if status else "-"
+
+    def category_label(self, category: str | None) -> str:
+        if not category:
+            return "-"
+        return CATEGORY_NAMES.get(self.language, CATEGORY_NAMES[DEFAULT_LANGUAGE]).get(category, category)
+
+    def reason_label(self, reason: str) -> str:
+        return REASONS.get(self.language, REASONS[DEFAULT_LANGUAGE]).get(reason, reason)
+
+    def clock_label(self, clock: str) -> str:
+        return CLOCKS.get(self.language, CLOCKS[DEFAULT_LANGUAGE]).get(clock, clock)
+
+    @staticmethod
+    def deadline_of(case: CaseView) -> datetime | None:
+        """The deadline running now: whose turn it is decides which one."""
+        deadlines = case.deadlines
+        if deadlines is None or case.status is None:
+            return None
+        return {
+            Status.AWAITING_VERIFICATION.value: deadlines.verification_due,
+            Status.ON_HOLD.value: deadlines.hold_ends,
+            Status.AWAITING_AGENCY.value: deadlines.response_due or deadlines.resolution_due,
+            Status.AWAITING_REPORTER.value: deadlines.silence_ends,
+        }.get(case.status)
+
+    def region_name(self, code: str | None) -> str:
+        return region_names().get(code or "", code or "-")
+
+    def remaining(self, due: datetime | None) -> str:
+        """'2 hari 3 jam' until `due`, for people without JavaScript (the page's script counts down)."""
+        if due is None:
+            return "-"
+        seconds = int((due - datetime.now(timezone.utc)).total_seconds())
+        if seconds <= 0:
+            return self.t("case.deadline.passed")
+        days, rest = divmod(seconds, 86400)
+        hours, rest = divmod(rest, 3600)
+        parts = []
+        if days:
+            parts.append(f"{days} {self.t('unit.days')}")
+        if hours or days:
+            parts.append(f"{hours} {self.t('unit.hours')}")
+        if not days:
+            parts.append(f"{rest // 60} {self.t('unit.minutes')}")
+        return " ".join(parts)
+
+
+async def page_of(request: Request, svc: ServicesDep) -> Page:
+    language = pick_language(request.query_params.get("lang"), request.cookies.get(security.LANGUAGE_COOKIE))
+    account = None
+    token = request.cookies.get(security.SESSION_COOKIE)
+    if token:
+        def look_up() -> StaffAccount | None:
+            with svc.sessions() as session:
+                found = security.signed_in_account(session, token)
+                if found is not None:
+                    session.expunge(found)
+                return found
+
+        account = await run_in_threadpool(look_up)
+    security.browser_id(request)
+    return Page(request=request, svc=svc, language=language, account=account)
+
+
+PageDep = Annotated[Page, Depends(page_of)]
+
+
+def require_staff(page: Page, *roles: Role) -> Caller:
+    if page.account is None:
+        raise PortalError(401, "error.signin_required", redirect_to_sign_in=True)
+    if roles and page.role not in roles:
+        raise PortalError(403, "error.forbidden")
+    return page.caller
+
+
+async def check_csrf(page: Page, form: Any) -> None:
+    if not security.csrf_valid(page.request, page.svc.settings.secret_key, form.get(security.CSRF_FIELD)):
+        raise PortalError(403, "error.csrf")
+
+
+# --- regions for the picker ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionTree:
+    provinces: list[tuple[str, str]]
+    regencies: dict[str, list[tuple[str, str]]]  # by province code
+    districts: dict[str, list[tuple[str, str]]]  # by regency code
+
+
+@lru_cache(maxsize=1)
+def region_tree() -> RegionTree:
+    provinces, regencies, districts = [], defaultdict(list), defaultdict(list)
+    for region in load_regions(REGIONS_CSV):
+        if region.level == 1:
+            provinces.append((region.code, region.name))
+        elif region.level == 2:
+            regencies[region.code[:2]].append((region.code, region.name))
+    for district in load_regions(DISTRICTS_CSV):
+        districts[district.code[:5]].append((district.code, district.name))
+    return RegionTree(sorted(provinces, key=lambda p: p[1]), dict(regencies), dict(districts))
+
+
+@lru_cache(maxsize=1)
+def region_names() -> dict[str, str]:
+    tree = region_tree()
+    names = dict(tree.provinces)
+    for group in (tree.regencies, tree.districts):
+        for items in group.values():
+            names.update(items)
+    return names
+
+
+def form_choices(language: str) -> dict[str, Any]:
+    return {
+        "report_types": [(t.value, translator(language)(f"type.{t.value}")) for t in ReportType],
+        "categories": [(c, CATEGORY_NAMES[language].get(c, c)) for c in CATEGORIES],
+        "statuses": [s.value for s in Status],
+    }
+
+
+class PortalRoute(APIRoute):
+    """A portal route: refusals become pages in the person's language, never problem+json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PortalError as error:
+                return await error_page(request, error.status, error.message_key, error.detail,
+                                        sign_in=error.redirect_to_sign_in)
+            except Problem as problem:
+                return await error_page(request, problem.status, None, problem.detail, headers=problem.headers)
+            except RequestValidationError:
+                return await error_page(request, 422, None, "Alamat atau isian tidak valid.")
+
+        return handle
+
+
+async def error_page(request: Request, status: int, message_key: str | None, detail: str | None, *,
+                     sign_in: bool = False, headers: dict[str, str] | None = None) -> Response:
+    page = await page_of(request, request.app.state.services)
+    if sign_in:
+        return page.redirect("/masuk", next=request.url.path)
+    response = page.render("error.html", status, message=page.t(message_key) if message_key else detail)
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            response.headers[name] = value
+    return response
+
+
+def portal_router(**options: Any) -> APIRouter:
+    return APIRouter(include_in_schema=False, route_class=PortalRoute, **options)
