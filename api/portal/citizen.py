@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api.attachments import (attachment_response, attachments_of, check_image_decodes, get_attachment,
+                             store_attachment)
 from api.auth import Caller, reporter_token_matches
 from api.intake import open_case
 from api.portal import security
@@ -114,32 +116,33 @@ def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[Complain
 
 
 async def uploaded_files(form: Any, field: str = "attachments") -> tuple[list[bytes], list[str]]:
-    """The files of a form field, checked by content and size before anything is stored."""
+    """The files of a form field, checked (content, size, an image that decodes) before anything
+    is stored, so that a bad file sends the person back to the form rather than half a report."""
     files = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
-    errors: list[str] = []
     if len(files) > MAX_ATTACHMENTS_PER_CASE:
         return [], [f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} lampiran."]
-    contents = []
+    contents, errors = [], []
     for index, upload in enumerate(files, start=1):
         data = await upload.read()
         try:
-            check_file(data)
+            kind = check_file(data)
+            if kind.is_image:
+                await run_in_threadpool(check_image_decodes, data, kind.content_type)
         except AttachmentRefused as refused:
             errors.append(f"Lampiran {index}: {refused.message}")
+        except Problem as problem:
+            errors.append(f"Lampiran {index}: {problem.detail}")
         contents.append(data)
     return contents, errors
 
 
-def store_files(page: Page, tracking_id: str, contents: list[bytes], purpose: Purpose, caller: Caller) -> list[str]:
-    """Store checked files (images stripped of metadata) and answer with what could not be stored."""
-    from api.attachments import store_attachment
-
+def store_files(page: Page, case: CaseView, contents: list[bytes], purpose: Purpose, caller: Caller) -> list[str]:
+    """Store checked files (images stripped of metadata); answer with what could not be stored."""
     problems = []
     with page.svc.sessions() as session:
         for index, data in enumerate(contents, start=1):
             try:
-                store_attachment(session, page.svc.storage, tracking_id=tracking_id, data=data, purpose=purpose,
-                                 added_by=caller)
+                store_attachment(session, page.svc.storage, case=case, added_by=caller, data=data, purpose=purpose)
             except Problem as problem:
                 problems.append(f"Lampiran {index}: {problem.detail}")
     return problems
@@ -163,7 +166,8 @@ async def submit_report(page: PageDep) -> Response:
     page.svc.rate_limiter.check(page.caller.client_key)
     receipt = await open_case(page.svc, None, details, now=datetime.now(timezone.utc))
     reporter = Caller(role=Role.REPORTER, reporter_of=receipt.tracking_id)
-    problems = await run_in_threadpool(store_files, page, receipt.tracking_id, contents, Purpose.REPORT, reporter)
+    case = CaseView(tracking_id=receipt.tracking_id, status=receipt.status)  # the reporter's view of it now
+    problems = await run_in_threadpool(store_files, page, case, contents, Purpose.REPORT, reporter)
     return page.redirect(f"/lapor/terkirim/{receipt.tracking_id}", token=receipt.reporter_token,
                          saved=str(len(contents) - len(problems)), failed=str(len(problems)) if problems else None)
 
@@ -198,8 +202,6 @@ async def visible_case(page: Page, tracking_id: str, caller: Caller) -> CaseView
 
 def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
     """What the case page shows beside the case: attachments, supports, units and the agency."""
-    from api.attachments import attachments_of
-
     with page.svc.sessions() as session:
         attachments = attachments_of(session, view.tracking_id)
         supports = session.scalar(select(func.count()).select_from(CaseSupport)
@@ -228,6 +230,22 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
         allowed={a.value for a in allowed}, done=done, agencies=agencies, **extras,
     )
+
+
+@router.get("/kasus/{tracking_id}/lampiran/{attachment_id}")
+async def attachment_file(page: PageDep, tracking_id: str, attachment_id: str, token: str = "") -> Response:
+    """A case's file for whoever may see the case: the reporter's link, its staff, or the public
+    for a public case (images were stored without their metadata)."""
+    await visible_case(page, tracking_id, viewer_for(page, tracking_id, token or None))
+
+    def read() -> Response:
+        with page.svc.sessions() as session:
+            row = get_attachment(session, tracking_id, attachment_id)
+        if row is None:
+            raise PortalError(404, "case.not_found")
+        return attachment_response(page.svc.storage, row)
+
+    return await run_in_threadpool(read)
 
 
 async def reporter_action(page: Page, tracking_id: str, make_call) -> Response:

@@ -137,9 +137,9 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
         if errors:
             raise Problem(422, " ".join(errors))
     with page.svc.sessions() as session:
-        await call(form, caller, session)
+        case = await call(form, caller, session)
     if contents:
-        problems = await run_in_threadpool(store_files, page, tracking_id, contents, Purpose.EVIDENCE, caller)
+        problems = await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller)
         if problems:
             raise Problem(422, " ".join(problems))
     return page.redirect(f"/kasus/{tracking_id}", done="1")
@@ -175,7 +175,7 @@ async def dispose(page: PageDep, tracking_id: str) -> Response:
 async def follow_up(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(FollowUpRequest, message=str(form.get("message") or ""))
-        await actions.follow_up(tracking_id, body, caller, page.svc, session)
+        return await actions.follow_up(tracking_id, body, caller, page.svc, session)
 
     return await staff_action(page, tracking_id, call, with_files=True)
 

@@ -1,0 +1,276 @@
+"""The web portal over HTTP (forms, cookies, redirects) against the real worker: what a person
+with a browser gets. The same story in a real Chromium is tests/browser/."""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.api.conftest import WIB_AGENCY, ApiHarness
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@lapor.test", "admin-password-123"
+PORTAL = pytest.mark.api_settings(
+    sp4n_admin_email=ADMIN_EMAIL, sp4n_admin_password=ADMIN_PASSWORD, attachment_dir=tempfile.mkdtemp(prefix="sp4n-portal-")
+)
+pytestmark = PORTAL
+
+
+@asynccontextmanager
+async def browser(api: ApiHarness) -> AsyncIterator[httpx.AsyncClient]:
+    """A separate browser: its own cookies (browser id, session, language)."""
+    async with httpx.AsyncClient(transport=api.http._transport, base_url="http://sp4n.test") as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def photo_with_gps() -> bytes:
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0110] = "Kamera Pelapor X100"  # camera model
+    exif[0x8825] = {1: "S", 2: (2.0, 12.0, 34.0), 3: "E", 4: (113.0, 54.0, 48.0)}  # GPSInfo
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    assert b"Exif" in out.getvalue()
+    return out.getvalue()
+
+
+REPORT = {
+    "title": "Lampu jalan padam di Jl. Tjilik Riwut",
+    "description": "Sudah dua minggu lampu jalan padam, rawan kecelakaan pada malam hari.",
+    "report_type": "pengaduan",
+    "category": "infrastruktur",
+    "province": "62",
+    "regency": "62.71",
+    "name": "Siti Rahma",
+    "email": "siti@example.id",
+}
+
+
+async def submit_form(client: httpx.AsyncClient, fields: dict, files: list | None = None) -> httpx.Response:
+    form = await client.get("/lapor")
+    assert form.status_code == 200
+    data = {"csrf_token": csrf_of(form.text), **fields}
+    return await client.post("/lapor", data=data, files=files or [], follow_redirects=False)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    page = await client.get("/masuk")
+    return await client.post("/masuk", data={"csrf_token": csrf_of(page.text), "email": email, "password": password},
+                             follow_redirects=False)
+
+
+async def post_form(client: httpx.AsyncClient, page_url: str, action: str, fields: dict, files=None) -> httpx.Response:
+    page = await client.get(page_url)
+    assert page.status_code == 200, page.text
+    return await client.post(action, data={"csrf_token": csrf_of(page.text), **fields}, files=files or [],
+                             follow_redirects=False)
+
+
+async def report(api: ApiHarness, client: httpx.AsyncClient, **overrides) -> tuple[str, str]:
+    """Submit through the form: (tracking id, private link path)."""
+    response = await submit_form(client, REPORT | overrides, [("attachments", ("foto.jpg", photo_with_gps(), "image/jpeg"))])
+    assert response.status_code == 303, response.text
+    receipt = await client.get(response.headers["location"])
+    tracking_id = re.search(r'data-testid="tracking-id">([^<]+)<', receipt.text).group(1)
+    link = re.search(r'data-testid="private-link"[^>]*>([^<]+)<', receipt.text) or re.search(
+        r'href="([^"]+)" data-testid="private-link"', receipt.text)
+    private = link.group(1).replace("http://sp4n.test", "").replace("&amp;", "&")
+    await api.settle()
+    return tracking_id, private
+
+
+async def test_a_citizen_reports_with_a_photo_and_follows_the_case_by_private_link(api: ApiHarness) -> None:
+    async with browser(api) as citizen:
+        tracking_id, private = await report(api, citizen, anonymous="on")
+        assert private.startswith(f"/kasus/{tracking_id}?token=rt_")
+
+        case = await citizen.get(private)
+        assert case.status_code == 200
+        assert REPORT["title"] in case.text
+        assert "Anda melihat laporan ini sebagai pelapor" in case.text
+        assert 'data-testid="deadline"' in case.text  # the verification clock, as countdown and date
+        assert "Siti Rahma" in case.text  # the reporter sees their own identity
+
+        photo_url = re.search(r'<img src="([^"]+)"', case.text).group(1).replace("&amp;", "&")
+        photo = await citizen.get(photo_url)
+        assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
+        assert b"Exif" not in photo.content and b"Kamera Pelapor" not in photo.content
+        assert not Image.open(io.BytesIO(photo.content)).getexif()
+
+    admin_view = await api.case(tracking_id)
+    assert admin_view["channel"] == "web" and admin_view["region_code"] == "62.71"
+    assert admin_view["anonymous"] is True and admin_view["reporter"]["name"] == "Siti Rahma"
+
+
+async def test_a_wrong_form_comes_back_with_the_reasons_and_nothing_is_created(api: ApiHarness) -> None:
+    async with browser(api) as citizen:
+        missing = await submit_form(citizen, REPORT | {"title": ""})
+        assert missing.status_code == 422
+        assert 'data-testid="form-errors"' in missing.text
+        assert REPORT["description"] in missing.text  # what was typed is kept
+
+        not_a_photo = await submit_form(citizen, REPORT, [("attachments", ("foto.jpg", b"bukan gambar", "image/jpeg"))])
+        assert not_a_photo.status_code == 422
+        assert "Jenis berkas tidak didukung" in not_a_photo.text
+
+        too_big = b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024)
+        oversize = await submit_form(citizen, REPORT, [("attachments", ("besar.jpg", too_big, "image/jpeg"))])
+        assert oversize.status_code == 422
+        assert "melebihi 10 MB" in oversize.text
+    assert (await api.listing(api.admin))["items"] == []
+
+
+async def test_forms_without_our_csrf_token_are_refused(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as other:
+        await citizen.get("/lapor")
+        no_token = await citizen.post("/lapor", data=REPORT, follow_redirects=False)
+        assert no_token.status_code == 403 and 'data-testid="error-message"' in no_token.text
+
+        someone_elses = csrf_of((await other.get("/lapor")).text)  # valid for another browser only
+        forged = await citizen.post("/lapor", data=REPORT | {"csrf_token": someone_elses}, follow_redirects=False)
+        assert forged.status_code == 403
+
+        token = csrf_of((await citizen.get("/lapor")).text)
+        cross_site = await citizen.post("/lapor", data=REPORT | {"csrf_token": token},
+                                        headers={"Origin": "https://evil.example"}, follow_redirects=False)
+        assert cross_site.status_code == 403
+
+        sign_in_forged = await citizen.post("/masuk", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert sign_in_forged.status_code == 403
+    assert (await api.listing(api.admin))["items"] == []
+
+
+async def test_user_text_is_shown_as_text_never_as_markup(api: ApiHarness) -> None:
+    payload = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+    async with browser(api) as citizen:
+        tracking_id, private = await report(api, citizen, title=f"Judul {payload}", description=f"Isi {payload}")
+        for page in (await citizen.get(private), await citizen.get(f"/kasus/{tracking_id}"), await citizen.get("/publik")):
+            assert "<script>window.__xss" not in page.text and "<img src=x" not in page.text
+            assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page.text
+
+
+async def test_staff_walk_the_case_from_verification_to_follow_up(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as officer, browser(api) as stranger:
+        tracking_id, private = await report(api, citizen, anonymous="on")
+
+        signed_in = await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/admin/verifikasi"
+        cookie = signed_in.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+        queue = await admin.get("/admin/verifikasi")
+        assert tracking_id in queue.text
+
+        created = await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Budi PUPR", "email": "budi@palangkaraya.go.id", "role": "officer", "agency_id": WIB_AGENCY,
+            "password": "officer-password-1"})
+        assert created.status_code == 303
+        weak = await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Lemah", "email": "lemah@example.id", "role": "officer", "agency_id": WIB_AGENCY, "password": "123"})
+        assert weak.status_code == 422 and "minimal 10 karakter" in weak.text
+
+        forwarded = await post_form(admin, "/admin/verifikasi", f"/kasus/{tracking_id}/verifikasi?next=/admin/verifikasi",
+                                    {"decision": "accept", "agency_other": WIB_AGENCY})
+        assert forwarded.status_code == 303 and forwarded.headers["location"] == "/admin/verifikasi"
+        await api.settle()
+        assert (await api.case(tracking_id))["status"] == "awaiting_agency"
+
+        assert (await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")).status_code == 303
+        inbox = await officer.get("/staf")
+        assert tracking_id in inbox.text
+        case_page = await officer.get(f"/kasus/{tracking_id}")
+        assert "Siti Rahma" not in case_page.text and "siti@example.id" not in case_page.text  # anonymous
+        assert 'data-testid="follow-up-form"' in case_page.text
+        evidence = [("attachments", ("bukti.jpg", photo_with_gps(), "image/jpeg"))]
+        followed = await post_form(officer, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/tindak-lanjut",
+                                   {"message": "Lampu sudah diganti oleh Dinas PUPR."}, evidence)
+        assert followed.status_code == 303, followed.text
+        await api.settle()
+        assert (await api.case(tracking_id))["status"] == "awaiting_reporter"
+
+        # Another agency's officer: the case does not exist for them.
+        await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Ani Bali", "email": "ani@baliprov.go.id", "role": "officer", "agency_id": "pemprov-51",
+            "password": "officer-password-2"})
+        await sign_in(stranger, "ani@baliprov.go.id", "officer-password-2")
+        assert (await stranger.get(f"/kasus/{tracking_id}")).status_code == 404
+        assert tracking_id not in (await stranger.get("/staf")).text
+
+        replied = await post_form(citizen, private, f"/kasus/{tracking_id}/balas",
+                                  {"message": "Terima kasih, sudah menyala.", "token": private.split("token=")[1]})
+        assert replied.status_code == 303
+        await api.settle()
+        timeline = (await citizen.get(private)).text
+        assert "Terima kasih, sudah menyala." in timeline and "Lampu sudah diganti" in timeline
+
+        public = await stranger.get(f"/kasus/{tracking_id}")
+        feed = await citizen.get("/publik", params={"q": "Lampu jalan padam"})
+        for page in (feed.text,):
+            assert tracking_id in page
+            assert "Siti Rahma" not in page and "siti@example.id" not in page
+        assert public.status_code == 404  # the stranger is signed in as another agency's officer
+
+
+async def test_sign_in_refusals_and_sign_out(api: ApiHarness) -> None:
+    async with browser(api) as person:
+        wrong = await sign_in(person, ADMIN_EMAIL, "not-the-password")
+        assert wrong.status_code == 401 and 'data-testid="sign-in-error"' in wrong.text
+        unknown = await sign_in(person, "nobody@example.id", ADMIN_PASSWORD)
+        assert unknown.status_code == 401
+
+        assert (await person.get("/admin/verifikasi", follow_redirects=False)).status_code == 303  # to /masuk
+        assert (await sign_in(person, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+        session_cookie = person.cookies.get("sp4n_session")
+        assert (await person.get("/admin/verifikasi")).status_code == 200
+        out = await post_form(person, "/admin/verifikasi", "/keluar", {})
+        assert out.status_code == 303
+    async with browser(api) as replay:  # the old session cookie opens nothing after sign-out
+        replay.cookies.set("sp4n_session", session_cookie)
+        assert (await replay.get("/admin/verifikasi", follow_redirects=False)).status_code == 303
+
+
+async def test_support_counts_once_per_browser_and_never_for_confidential_cases(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as neighbour:
+        tracking_id, _ = await report(api, citizen)
+        for _ in range(2):
+            supported = await post_form(neighbour, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/dukung", {})
+            assert supported.status_code == 303
+        await post_form(citizen, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/dukung", {})
+        page = await neighbour.get(f"/kasus/{tracking_id}")
+        assert re.search(r'data-testid="support-count">2<', page.text)
+
+        secret_id, secret_link = await report(api, citizen, confidential="on", title="Pungutan liar di kantor kelurahan")
+        assert (await neighbour.get(f"/kasus/{secret_id}")).status_code == 404
+        forged = await post_form(neighbour, "/publik", f"/kasus/{secret_id}/dukung", {})
+        assert forged.status_code == 404
+        feed = await neighbour.get("/publik")
+        assert tracking_id in feed.text and secret_id not in feed.text
+        assert (await citizen.get(secret_link)).status_code == 200  # the reporter still sees it
+
+
+async def test_pages_speak_indonesian_by_default_and_english_on_request(api: ApiHarness) -> None:
+    async with browser(api) as person:
+        home = await person.get("/")
+        assert '<html lang="id">' in home.text and "Sampaikan laporan Anda" in home.text
+        english = await person.get("/?lang=en")
+        assert '<html lang="en">' in english.text and "Make a report" in english.text
+        remembered = await person.get("/lapor")  # the choice is kept in a cookie
+        assert '<html lang="en">' in remembered.text and "Send report" in remembered.text
+
+
+def test_every_text_exists_in_both_languages() -> None:
+    from api.portal.i18n import TEXTS
+
+    assert set(TEXTS["id"]) == set(TEXTS["en"])
+    assert all(TEXTS["en"][key].strip() for key in TEXTS["en"])
