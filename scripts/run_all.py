@@ -10,6 +10,7 @@ SP4N_RUN_ONLY=temporal[,worker][,api] starts a subset (handy for checking one pi
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -94,7 +95,17 @@ def main() -> int:
     env["TEMPORAL_ADDRESS"] = f"{HOST}:{TEMPORAL_PORT}"
     env.setdefault("DATABASE_URL", "sqlite:///./.run/sp4n.db")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("ATTACHMENT_DIR", str(RUN_DIR / "attachments"))
     RUN_DIR.mkdir(exist_ok=True)
+    # The portal's first administrator (created by the API at start if missing): a password made
+    # once per .run/ folder and kept there, so that a restart shows the one that works.
+    env.setdefault("SP4N_ADMIN_EMAIL", "admin@lapor.localhost")
+    if "SP4N_ADMIN_PASSWORD" not in env:
+        password_file = RUN_DIR / "admin-password"
+        if not password_file.exists():
+            password_file.write_text(secrets.token_urlsafe(12) + "\n")
+            password_file.chmod(0o600)
+        env["SP4N_ADMIN_PASSWORD"] = password_file.read_text().strip()
 
     ports = {"temporal": [TEMPORAL_PORT, UI_PORT], "api": [API_PORT]}
     busy = [p for name in wanted for p in ports.get(name, []) if port_open(p)]
@@ -124,6 +135,8 @@ def main() -> int:
 
     print(f"\nrun_all: DATABASE_URL={env['DATABASE_URL']}  TEMPORAL_ADDRESS={env['TEMPORAL_ADDRESS']}")
     if "api" in wanted:
+        print(f"run_all: portal       http://localhost:{API_PORT}/  (staff sign-in: http://localhost:{API_PORT}/masuk)")
+        print(f"run_all: admin        {env['SP4N_ADMIN_EMAIL']} / {env['SP4N_ADMIN_PASSWORD']}")
         print(f"run_all: API          http://{HOST}:{API_PORT}  (health: http://{HOST}:{API_PORT}/healthz)")
     if "temporal" in wanted:
         print(f"run_all: Temporal UI  http://{HOST}:{UI_PORT}")
