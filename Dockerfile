@@ -12,7 +12,8 @@ WORKDIR /app
 
 # Dependencies first, in their own layer, so code edits don't reinstall them.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# The runtime dependencies and the `s3` extra (ATTACHMENT_STORAGE=s3 in production).
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['s3']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
@@ -26,6 +27,8 @@ RUN pip install --no-deps . \
 
 # Only used when DATABASE_URL is not given (compose and production always set it).
 ENV DATABASE_URL=sqlite:////var/lib/sp4n/sp4n.db
+# Attachments on local disk unless ATTACHMENT_STORAGE=s3 (compose mounts a volume here).
+ENV ATTACHMENT_DIR=/var/lib/sp4n/attachments
 
 USER sp4n
 EXPOSE 8000
