@@ -1,6 +1,7 @@
 """Runtime configuration, read from the environment (one place for every setting)."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,20 @@ class Settings(BaseSettings):
     notifications_enabled: bool = True
     # --- end of notification delivery ------------------------------------------------------------
 
+    # --- Attachments (issue 8; api/storage.py, api/attachments.py) -------------------------------
+    attachment_storage: Literal["local", "s3"] = "local"
+    attachment_dir: str = "./var/attachments"  # ATTACHMENT_STORAGE=local
+    # ATTACHMENT_STORAGE=s3: any S3-compatible store; unset credentials come from boto3's chain.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # Bodies of the upload paths (api.main.UPLOAD_PATHS) may be this large: five 10 MB files and
+    # 1 MB of multipart overhead. Each file's own limit is enforced where it is stored.
+    max_upload_body_bytes: int = 5 * 10 * 1024 * 1024 + 1024 * 1024
+    # --- end of attachments ----------------------------------------------------------------------
+
     def policy(self) -> Policy:
         """The policy in force for new cases."""
         return policy_in_force(self.policy_version, self.policy_working_day_seconds)
@@ -78,6 +93,8 @@ class Settings(BaseSettings):
                 raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
             if self.secret_key == Settings.model_fields["secret_key"].default:
                 raise ValueError("SECRET_KEY must be set in production")
+        if self.attachment_storage == "s3" and not self.s3_bucket:
+            raise ValueError("S3_BUCKET must be set when ATTACHMENT_STORAGE=s3")
         return self
 
 

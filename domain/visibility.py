@@ -164,18 +164,26 @@ def may_see(view: CaseView, viewer: Viewer) -> bool:
     return not view.confidential
 
 
+def sees_reporter(view: CaseView, viewer: Viewer) -> bool:
+    """Whether the viewer may know who reported (and so who added a case's files): admins,
+    observers, the reporter; the case's agency only when the reporter is not anonymous."""
+    return (
+        viewer.role in SEES_EVERYTHING
+        or viewer.reporter_of == view.tracking_id
+        or (viewer.role in AGENCY_ROLES and not view.anonymous)
+    )
+
+
 def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
     """The view this viewer may have, or None when the case does not exist for them."""
     if not may_see(view, viewer):
         return None
     data = view.model_dump(exclude_unset=True)
-    is_reporter = viewer.reporter_of == view.tracking_id
     staff = viewer.role in STAFF_ROLES
     if viewer.role not in SEES_EVERYTHING:
         data.pop("suggestions", None)
         data.pop("notifications", None)
-        # Identity: admins, observers, the reporter; agencies only when the reporter is not anonymous.
-        if not (is_reporter or (viewer.role in AGENCY_ROLES and not view.anonymous)):
+        if not sees_reporter(view, viewer):
             data.pop("reporter", None)
             if view.anonymous and view.location is not None:
                 data.pop("location", None)  # a pin can point at the reporter's home
