@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Caller, caller_for_token, public_caller
 from api.problems import Problem
+from api.storage import AttachmentStorage
 from api.temporal import TemporalGateway
 from config import Settings
 from domain.enums import Role
@@ -45,6 +46,7 @@ class Services:
     sessions: sessionmaker[Session]
     temporal: TemporalGateway
     rate_limiter: SubmissionRateLimiter
+    storage: AttachmentStorage  # attachments' bytes (api/storage.py)
 
 
 def services(request: Request) -> Services:

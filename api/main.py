@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ from temporalio.client import Client
 from api.deps import Services, SubmissionRateLimiter
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, operations, sms, tokens
-from api.routes import notifications, webhooks
+from api.routes import attachments, notifications, webhooks
+from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.migrate import prepare_database
@@ -27,20 +29,40 @@ from db.session import make_engine, make_sessionmaker
 log = structlog.get_logger("sp4n.api")
 
 
-class BodySizeLimit:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+# Paths whose bodies carry files: they may be as large as settings.max_upload_body_bytes (each
+# file's own limit is checked where it is stored, api/attachments.py). Add a portal form here.
+UPLOAD_PATHS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^/v1/complaints/[^/]+/attachments$"),
+    re.compile(r"^/lapor$"),
+    re.compile(r"^/kasus/[^/]+/tindak-lanjut$"),  # the portal's follow-up with evidence
+)
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodySizeLimit:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed; the upload
+    paths have a limit of their own."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, upload_max_bytes: int | None = None,
+        upload_paths: tuple[re.Pattern[str], ...] = UPLOAD_PATHS,
+    ) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.upload_max_bytes, self.upload_paths = upload_max_bytes or max_bytes, upload_paths
+
+    def limit_for(self, path: str) -> int:
+        if any(pattern.match(path) for pattern in self.upload_paths):
+            return self.upload_max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._too_large(scope, receive, send, max_bytes)
             return
         received = 0
 
@@ -49,18 +71,18 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise _TooLarge(max_bytes)
             return message
 
         try:
             await self.app(scope, counted_receive, send)
         except _TooLarge:
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, max_bytes)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
-            Request(scope), 413, f"Isi permintaan melebihi {self.max_bytes} byte."
+            Request(scope), 413, f"Isi permintaan melebihi {max_bytes} byte."
         )
         await response(scope, receive, send)
 
@@ -92,6 +114,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
                 client=temporal_client,
             ),
             rate_limiter=SubmissionRateLimiter(settings.submission_rate_limit_per_minute),
+            storage=storage_from_settings(settings),
         )
         yield
         engine.dispose()
@@ -114,7 +137,8 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     # Inside the access log (a middleware added later wraps it): the access log, a
     # BaseHTTPMiddleware, calls the receive below it in a task group, which would turn _TooLarge
     # into an ExceptionGroup and then into FastAPI's 400.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.max_upload_body_bytes)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next):
@@ -133,6 +157,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
 
     for module in (complaints, tokens, agencies, calendar, operations, open311, sms):
         app.include_router(module.router)
+    app.include_router(attachments.router)
     app.include_router(notifications.router)
     app.include_router(webhooks.router)
     app.openapi = lambda: _openapi(app)

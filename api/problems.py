@@ -19,6 +19,7 @@ TITLES = {
     405: "Metode tidak diizinkan",
     409: "Tindakan tidak sesuai dengan status laporan",
     413: "Permintaan terlalu besar",
+    415: "Jenis berkas tidak didukung",
     422: "Data tidak valid",
     429: "Terlalu banyak permintaan",
     500: "Kesalahan internal",
@@ -71,7 +72,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": TITLES[status], "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+    for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
 
 

@@ -47,6 +47,7 @@ class Stack:
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'sp4n.db'}",
             "SP4N_ADMIN_TOKEN": ADMIN_TOKEN,
             "SUBMISSION_RATE_LIMIT_PER_MINUTE": "0",
+            "ATTACHMENT_DIR": str(workdir / "attachments"),
         }
         self.processes: dict[str, subprocess.Popen] = {}
 

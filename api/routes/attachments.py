@@ -1,0 +1,92 @@
+"""/v1/complaints/{tracking_id}/attachments: photos and PDFs of a case, for those who see the case."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from api.attachments import (
+    AttachmentInfo,
+    attachment_info,
+    attachment_response,
+    attachments_of,
+    get_attachment,
+    store_attachment,
+)
+from api.deps import CallerDep, ServicesDep, SessionDep
+from api.problems import Problem, problem_responses
+from api.routes.complaints import _current_view
+from domain.attachments import KINDS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_CASE, Purpose
+
+router = APIRouter(prefix="/v1/complaints", tags=["attachments"])
+
+FILE_CONTENT = {kind.content_type: {"schema": {"type": "string", "format": "binary"}} for kind in KINDS}
+
+
+@router.post(
+    "/{tracking_id}/attachments",
+    status_code=201,
+    response_model=AttachmentInfo,
+    response_model_exclude_unset=True,
+    summary="Lampirkan foto atau PDF (pelapor, petugas instansi, admin)",
+    description=f"Multipart: berkas di bidang `file`. JPEG, PNG atau PDF (dikenali dari isinya), paling "
+    f"besar {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB, paling banyak {MAX_ATTACHMENTS_PER_CASE} per laporan. "
+    "Semua metadata foto (EXIF, GPS) dihapus. Pelapor (reporter_token) melampirkan `report`, `supplement` "
+    "atau `reply` selama laporan terbuka; petugas instansi laporan dan admin melampirkan `evidence`. "
+    "Tanpa `purpose`: `report` untuk pelapor, `evidence` untuk petugas.",
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
+)
+async def add_attachment(
+    tracking_id: str,
+    file: Annotated[UploadFile, File(description="JPEG, PNG atau PDF")],
+    caller: CallerDep,
+    svc: ServicesDep,
+    session: SessionDep,
+    purpose: Annotated[Purpose | None, Form()] = None,
+) -> AttachmentInfo:
+    if caller.role is None:
+        raise Problem(401, "Diperlukan token untuk melampirkan berkas.", headers={"WWW-Authenticate": "Bearer"})
+    case = await _current_view(tracking_id, caller, svc, session)
+    data = await file.read(MAX_ATTACHMENT_BYTES + 1)  # one byte over is enough to refuse it
+    row = await run_in_threadpool(
+        store_attachment, session, svc.storage, case=case, added_by=caller, data=data, purpose=purpose
+    )
+    return attachment_info(row, case, caller)
+
+
+@router.get(
+    "/{tracking_id}/attachments",
+    response_model=list[AttachmentInfo],
+    response_model_exclude_unset=True,
+    summary="Daftar lampiran laporan",
+    description="Siapa pun yang dapat melihat laporan melihat lampirannya. Siapa yang melampirkan hanya "
+    "tampak bagi yang boleh mengetahui identitas pelapor.",
+    responses=problem_responses(401, 404, 503),
+)
+async def list_attachments(
+    tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> list[AttachmentInfo]:
+    case = await _current_view(tracking_id, caller, svc, session)
+    rows = await run_in_threadpool(attachments_of, session, tracking_id)
+    return [attachment_info(row, case, caller) for row in rows]
+
+
+@router.get(
+    "/{tracking_id}/attachments/{attachment_id}",
+    response_class=Response,
+    summary="Unduh satu lampiran",
+    description="Isi berkas dengan jenisnya (image/jpeg, image/png, application/pdf), bagi siapa pun yang "
+    "dapat melihat laporan.",
+    responses={200: {"description": "Isi berkas", "content": FILE_CONTENT}, **problem_responses(401, 404, 503)},
+)
+async def get_attachment_file(
+    tracking_id: str, attachment_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep
+) -> Response:
+    await _current_view(tracking_id, caller, svc, session)
+    row = await run_in_threadpool(get_attachment, session, tracking_id, attachment_id)
+    if row is None:
+        raise Problem(404, "Lampiran tidak ditemukan.")
+    session.close()  # the connection goes back before the storage is read
+    return await run_in_threadpool(attachment_response, svc.storage, row)
