@@ -181,6 +181,12 @@ def list_cases(
 # --- statistics -----------------------------------------------------------------------------
 
 
+# A case still open (awaiting verification, on hold, with the agency or the reporter), and one of
+# those with a clock past its deadline (the workflow's `overdue`): /v1/stats and the dashboard.
+IS_OPEN = Complaint.status.in_([s.value for s in OPEN_STATUSES])
+IS_OPEN_OVERDUE = and_(IS_OPEN, Complaint.overdue.is_(True))
+
+
 def case_statistics(session: Session, agency_id: str | None) -> dict:
     scope = [Complaint.agency_id == agency_id] if agency_id else []
     by_status = session.execute(
@@ -188,15 +194,9 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
     ).all()
     open_statuses = [s.value for s in OPEN_STATUSES]
     # All overdue open cases, those no agency holds (verification, re-routing) included.
-    overdue_total = session.scalar(
-        select(func.count()).where(Complaint.status.in_(open_statuses), Complaint.overdue.is_(True), *scope)
-    )
+    overdue_total = session.scalar(select(func.count()).where(IS_OPEN_OVERDUE, *scope))
     per_agency = session.execute(
-        select(
-            Complaint.agency_id,
-            func.count().filter(Complaint.status.in_(open_statuses)),
-            func.count().filter(and_(Complaint.status.in_(open_statuses), Complaint.overdue.is_(True))),
-        )
+        select(Complaint.agency_id, func.count().filter(IS_OPEN), func.count().filter(IS_OPEN_OVERDUE))
         .where(Complaint.agency_id.is_not(None), *scope)
         .group_by(Complaint.agency_id)
         .order_by(Complaint.agency_id)
@@ -215,7 +215,7 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
         select(Complaint.channel, func.count()).where(*scope).group_by(Complaint.channel).order_by(Complaint.channel)
     ).all()
     on_time = {row[0]: (row[2] / row[1] if row[1] else None) for row in follow_ups}
-    median_hours = _median_first_response_hours(session, agency_id)
+    median_hours = median_first_response_hours(session, agency_id)
     agencies = sorted({row[0] for row in per_agency} | set(on_time) | set(median_hours))
     counts = {row[0]: (row[1], row[2]) for row in per_agency}
     return {
@@ -236,25 +236,43 @@ def case_statistics(session: Session, agency_id: str | None) -> dict:
     }
 
 
-def _median_first_response_hours(session: Session, agency_id: str | None) -> dict[str, float]:
-    """From the first forwarding (accept) to the first follow-up, per agency that answered."""
-    first_accept = (
-        select(TimelineEventRow.tracking_id, func.min(TimelineEventRow.at).label("forwarded_at"))
-        .where(TimelineEventRow.action == Action.ACCEPT.value)
-        .group_by(TimelineEventRow.tracking_id)
-        .subquery()
+def median_first_response_hours(
+    session: Session, agency_id: str | None, *, responded_since: datetime | None = None
+) -> dict[str, float]:
+    """From the first forwarding (accept) to the first follow-up, per agency that answered (the
+    agency holding the case now); only first responses at or after `responded_since` if given.
+
+    PostgreSQL computes the medians (percentile_cont); SQLite has no median, so its rows are
+    fetched and the medians taken here.
+    """
+    forwarded_at = (
+        select(func.min(TimelineEventRow.at))
+        .where(TimelineEventRow.tracking_id == Complaint.tracking_id, TimelineEventRow.action == Action.ACCEPT.value)
+        .correlate(Complaint)
+        .scalar_subquery()
     )
-    rows = session.execute(
-        select(Complaint.agency_id, Complaint.first_response_at, first_accept.c.forwarded_at)
-        .join(first_accept, first_accept.c.tracking_id == Complaint.tracking_id)
-        .where(Complaint.first_response_at.is_not(None), Complaint.agency_id.is_not(None))
-        .where(*([Complaint.agency_id == agency_id] if agency_id else []))
-    ).all()
-    hours: dict[str, list[float]] = {}
+    scope = [
+        Complaint.first_response_at.is_not(None),
+        Complaint.agency_id.is_not(None),
+        *([Complaint.agency_id == agency_id] if agency_id else []),
+        *([Complaint.first_response_at >= responded_since] if responded_since else []),
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        hours = func.extract("epoch", Complaint.first_response_at - forwarded_at) / 3600
+        medians = session.execute(
+            select(Complaint.agency_id, func.percentile_cont(0.5).within_group(hours))
+            .where(*scope)
+            .group_by(Complaint.agency_id)
+        ).all()
+        return {agency: round(float(median), 2) for agency, median in medians if median is not None}
+    rows = session.execute(select(Complaint.agency_id, Complaint.first_response_at, forwarded_at).where(*scope)).all()
+    samples: dict[str, list[float]] = {}
     for agency, responded, forwarded in rows:
+        if forwarded is None:  # no accept in its timeline: nothing to measure from
+            continue
         forwarded = forwarded if forwarded.tzinfo else forwarded.replace(tzinfo=responded.tzinfo)
-        hours.setdefault(agency, []).append((responded - forwarded).total_seconds() / 3600)
-    return {agency: round(statistics.median(values), 2) for agency, values in hours.items()}
+        samples.setdefault(agency, []).append((responded - forwarded).total_seconds() / 3600)
+    return {agency: round(statistics.median(values), 2) for agency, values in samples.items()}
 
 
 def notifications_of(session: Session, tracking_id: str) -> list[NotificationEntry]:
