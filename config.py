@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "complaints"
     database_url: str = "sqlite:///./sp4n.db"
     sp4n_admin_token: str | None = None
+    # The web portal's first administrator account, created at start when it does not exist yet
+    # (sign in at /masuk; more staff accounts are made at /admin/staf).
+    sp4n_admin_email: str | None = None
+    sp4n_admin_password: str | None = None
     # Bring the schema up to date and seed the directory at start; production may migrate explicitly.
     auto_migrate: bool = True
     # How long the API waits for Temporal or the database before answering 503.
@@ -35,6 +39,9 @@ class Settings(BaseSettings):
     # time; refused in production.
     policy_version: str = CURRENT_POLICY_VERSION
     policy_working_day_seconds: int | None = Field(default=None, ge=1)
+    # Workflows the worker keeps in memory between tasks (Temporal's sticky cache). An open case
+    # not in the cache is replayed from its history when its next timer or action comes.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
     # --- Notification delivery (issue 5; activities/notifications.py) ---------------------------
     # Email over SMTP; no SMTP_HOST means email is not sent (deliveries wait, then dead-letter).

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from api.deps import Services, SubmissionRateLimiter
+from api.portal import install as install_portal
+from api.portal.security import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, operations, sms, tokens
 from api.routes import attachments, notifications, webhooks
@@ -27,7 +29,6 @@ from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
 
 log = structlog.get_logger("sp4n.api")
-
 
 # Paths whose bodies carry files: they may be as large as settings.max_upload_body_bytes (each
 # file's own limit is checked where it is stored, api/attachments.py). Add a portal form here.
@@ -103,6 +104,11 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         if settings.auto_migrate:
             prepare_database(settings.database_url)
         engine = make_engine(settings.database_url)
+        if settings.sp4n_admin_email and settings.sp4n_admin_password:
+            with make_sessionmaker(engine)() as session:
+                if ensure_bootstrap_admin(session, settings.sp4n_admin_email, settings.sp4n_admin_password):
+                    session.commit()
+                    log.info("portal administrator account created", email=settings.sp4n_admin_email)
         app.state.services = Services(
             settings=settings,
             sessions=make_sessionmaker(engine),
@@ -160,6 +166,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     app.include_router(attachments.router)
     app.include_router(notifications.router)
     app.include_router(webhooks.router)
+    install_portal(app)
     app.openapi = lambda: _openapi(app)
     return app
 

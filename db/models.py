@@ -165,6 +165,9 @@ class TimelineEventRow(Base):
     deadline_set: Mapped[datetime | None]
     deadline_met: Mapped[datetime | None]
 
+    # Migration 0008: the dashboard reads the status changes of the last days (api/portal/dashboard.py).
+    __table_args__ = (Index(None, "at"),)
+
 
 class EscalationRow(Base):
     """A reminder, an overdue breach or an Ombudsman flag; recorded once each (PK)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timezone
 
 from fastapi.responses import HTMLResponse, Response
@@ -11,6 +12,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.portal import security
+from api.portal.charts import LABELS_EN, LABELS_ID, render_dashboard
+from api.portal.dashboard import DashboardData, dashboard_data
 from api.portal.staff import agency_choices
 from api.portal.web import portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
@@ -207,3 +210,33 @@ async def deactivate(page: PageDep, agency_id: str) -> Response:
 
     await run_in_threadpool(run)
     return page.redirect("/admin/instansi", q=agency_id, done="1")
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+DASHBOARD_DAYS = (7, 30, 90)
+# The figures are grouped queries over the whole read model (0.6-2 s at 200,000 cases on
+# PostgreSQL): computed at most once a minute per view, not on every reload.
+DASHBOARD_CACHE_SECONDS = 60.0
+_dashboard_cache: dict[tuple[str | None, int], tuple[float, DashboardData]] = {}
+
+
+def cached_dashboard(page: Page, agency_id: str | None, days: int) -> DashboardData:
+    key = (agency_id, days)
+    hit = _dashboard_cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < DASHBOARD_CACHE_SECONDS:
+        return hit[1]
+    with page.svc.sessions() as session:
+        data = dashboard_data(session, now=datetime.now(timezone.utc), days=days, agency_id=agency_id)
+    _dashboard_cache[key] = (time.monotonic(), data)
+    return data
+
+
+@router.get("/dasbor")
+async def dashboard(page: PageDep, days: int = 30, agency_id: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN, Role.OBSERVER)
+    days = days if days in DASHBOARD_DAYS else 30
+    data = await run_in_threadpool(cached_dashboard, page, agency_id[:64] or None, days)
+    figures = render_dashboard(data, LABELS_EN if page.language == "en" else LABELS_ID)
+    return page.render("dashboard.html", figures=figures, data=data, days=days, day_choices=DASHBOARD_DAYS,
+                       agency_id=agency_id[:64])

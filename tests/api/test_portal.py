@@ -274,3 +274,23 @@ def test_every_text_exists_in_both_languages() -> None:
 
     assert set(TEXTS["id"]) == set(TEXTS["en"])
     assert all(TEXTS["en"][key].strip() for key in TEXTS["en"])
+
+
+async def test_the_dashboard_is_for_administrators_and_counts_todays_cases(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as officer:
+        await report(api, citizen)
+        await report(api, citizen, title="Sampah menumpuk di pasar")
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        page = await admin.get("/admin/dasbor", params={"days": 7})
+        assert page.status_code == 200
+        assert page.text.count('role="img"') >= 4  # status over time, on-time rate, first response, overdue
+        status_table = page.text.split('data-testid="dashboard"')[1].split("</table>")[0]
+        today = re.findall(r"<tr>(.*?)</tr>", status_table, re.S)[-1]
+        counts = re.findall(r'<td class="num">(\d+)</td>', today)
+        assert counts[0] == "2" and counts[-1] == "2"  # today: two awaiting verification, two in all
+
+        await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Budi", "email": "budi@palangkaraya.go.id", "role": "officer", "agency_id": WIB_AGENCY,
+            "password": "officer-password-1"})
+        await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")
+        assert (await officer.get("/admin/dasbor")).status_code == 403
