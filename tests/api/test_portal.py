@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
@@ -294,3 +295,48 @@ async def test_the_dashboard_is_for_administrators_and_counts_todays_cases(api: 
             "password": "officer-password-1"})
         await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")
         assert (await officer.get("/admin/dasbor")).status_code == 403
+
+
+class _FormAudit(HTMLParser):
+    """What an accessibility checker would flag first: unlabeled fields, images without alt text,
+    a page without a language or a main heading."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[str] = []
+        self.labels: set[str] = set()
+        self.images_without_alt = 0
+        self.h1 = 0
+        self.lang: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        elif tag == "h1":
+            self.h1 += 1
+        elif tag == "label" and a.get("for"):
+            self.labels.add(a["for"] or "")
+        elif tag == "img" and not a.get("alt"):
+            self.images_without_alt += 1
+        elif tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit", "radio"):
+            self.fields.append(a.get("id") or f"<{tag} name={a.get('name')}> without id")
+
+
+async def test_every_page_labels_its_fields_and_names_its_language(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin:
+        tracking_id, private = await report(api, citizen)
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        pages = {citizen: ["/", "/lapor", "/publik", "/masuk", private, f"/kasus/{tracking_id}"],
+                 admin: ["/admin/verifikasi", "/admin/eskalasi", "/admin/staf", "/admin/instansi?q=palangka",
+                         "/admin/dasbor", f"/kasus/{tracking_id}", "/staf"]}
+        for client, paths in pages.items():
+            for path in paths:
+                response = await client.get(path)
+                assert response.status_code == 200, path
+                audit = _FormAudit()
+                audit.feed(response.text)
+                unlabeled = [field for field in audit.fields if field not in audit.labels]
+                assert not unlabeled, f"{path}: fields without a label: {unlabeled}"
+                assert audit.images_without_alt == 0, path
+                assert audit.lang == "id" and audit.h1 == 1, path
