@@ -155,6 +155,29 @@ async def toggle_staff(page: PageDep, account_id: str) -> Response:
     return page.redirect("/admin/staf", done="1")
 
 
+@router.post("/staf/{account_id}/sandi")
+async def reset_password(page: PageDep, account_id: str) -> Response:
+    require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+    password = str(form.get("password") or "")
+    if (problem := security.password_problem(password)) is not None:
+        return await render_staff(page, 422, error=problem)
+
+    def reset() -> bool:
+        with page.svc.sessions() as session:
+            account = session.get(StaffAccount, account_id)
+            if account is None:
+                return False
+            security.set_password(session, account, password)
+            session.commit()
+            return True
+
+    if not await run_in_threadpool(reset):
+        raise PortalError(404, "error.forbidden")
+    return page.redirect("/admin/staf", done="1")
+
+
 # --- the directory ----------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,6 +36,7 @@ router = portal_router()
 FORM_FIELDS = ("title", "description", "report_type", "category", "province", "regency", "district",
                "address", "lat", "lon", "name", "email", "phone")
 FEED_PAGE_SIZE = 20
+TRACKING_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,63}")
 
 
 @router.get("/")
@@ -45,8 +47,8 @@ async def home(page: PageDep) -> HTMLResponse:
 @router.get("/lacak")
 async def track(page: PageDep, tracking_id: str = "") -> Response:
     tracking_id = tracking_id.strip().upper()
-    if not tracking_id:
-        return page.redirect("/")
+    if not TRACKING_ID.fullmatch(tracking_id):
+        raise PortalError(404, "case.not_found")
     return page.redirect(f"/kasus/{tracking_id}")
 
 

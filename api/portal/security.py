@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.auth import Caller
@@ -156,11 +156,18 @@ def authenticate(session: Session, email: str, password: str) -> StaffAccount | 
 
 
 def start_session(session: Session, account: StaffAccount, now: datetime) -> str:
+    session.execute(delete(WebSession).where(WebSession.staff_id == account.id, WebSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
     session.add(WebSession(id_hash=digest(token), staff_id=account.id, created_at=now,
                            expires_at=now + SESSION_LIFETIME))
     account.last_sign_in_at = now
     return token
+
+
+def set_password(session: Session, account: StaffAccount, password: str) -> None:
+    """A new password (an administrator's reset); every session of the account ends."""
+    account.password_hash = hash_password(password)
+    session.execute(delete(WebSession).where(WebSession.staff_id == account.id))
 
 
 def end_session(session: Session, token: str | None) -> None:

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Caller, public_caller
 from api.deps import Services, ServicesDep
 from api.portal import security
-from api.problems import Problem
+from api.problems import TITLES, Problem
 from api.portal.i18n import (CATEGORIES, CATEGORY_NAMES, CLOCKS, DEFAULT_LANGUAGE, REASONS, format_instant,
                              pick_language, translator)
 from db.directory import DISTRICTS_CSV, REGIONS_CSV, load_regions
@@ -275,7 +275,8 @@ async def error_page(request: Request, status: int, message_key: str | None, det
     page = await page_of(request, request.app.state.services)
     if sign_in:
         return page.redirect("/masuk", next=request.url.path)
-    response = page.render("error.html", status, message=page.t(message_key) if message_key else detail)
+    response = page.render("error.html", status, message=page.t(message_key) if message_key else detail,
+                           title=None if message_key else TITLES.get(status))
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             response.headers[name] = value

@@ -340,3 +340,26 @@ async def test_every_page_labels_its_fields_and_names_its_language(api: ApiHarne
                 assert not unlabeled, f"{path}: fields without a label: {unlabeled}"
                 assert audit.images_without_alt == 0, path
                 assert audit.lang == "id" and audit.h1 == 1, path
+
+
+async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(api: ApiHarness) -> None:
+    async with browser(api) as admin, browser(api) as officer:
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Budi", "email": "budi@palangkaraya.go.id", "role": "officer", "agency_id": WIB_AGENCY,
+            "password": "officer-password-1"})
+        await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")
+        assert (await officer.get("/staf")).status_code == 200
+        staff_page = (await admin.get("/admin/staf")).text
+        budis_row = next(row for row in staff_page.split("<tr>") if "budi@palangkaraya.go.id" in row)
+        budi = re.search(r'action="/admin/staf/([0-9a-f]+)/sandi"', budis_row).group(1)
+
+        reset = await post_form(admin, "/admin/staf", f"/admin/staf/{budi}/sandi", {"password": "new-password-123"})
+        assert reset.status_code == 303
+        assert (await officer.get("/staf", follow_redirects=False)).status_code == 303  # signed out
+        assert (await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")).status_code == 401
+        assert (await sign_in(officer, "budi@palangkaraya.go.id", "new-password-123")).status_code == 303
+
+        await post_form(admin, "/admin/staf", f"/admin/staf/{budi}/aktif", {"active": "0"})
+        assert (await officer.get("/staf", follow_redirects=False)).status_code == 303
+        assert (await sign_in(officer, "budi@palangkaraya.go.id", "new-password-123")).status_code == 401
