@@ -23,8 +23,16 @@ from domain.visibility import AGENCY_ROLES
 
 router = portal_router()
 
-# Sign-in attempts per address per minute (argon2 makes each one cost ~50 ms of CPU as well).
-sign_in_limiter = SubmissionRateLimiter(10)
+# Sign-in attempts per account and address per minute (argon2 makes each cost ~50 ms of CPU too).
+SIGN_INS_PER_MINUTE = 10
+
+
+def sign_in_limiter(page: Page) -> SubmissionRateLimiter:
+    """One limiter per app (like the submission limiter), made on first use."""
+    state = page.request.app.state
+    if not hasattr(state, "sign_in_limiter"):
+        state.sign_in_limiter = SubmissionRateLimiter(SIGN_INS_PER_MINUTE)
+    return state.sign_in_limiter
 INBOX_LIMIT = 200
 
 
@@ -48,7 +56,7 @@ async def sign_in(page: PageDep) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""))
     try:
-        sign_in_limiter.check(f"sign-in:{page.caller.client_key}")
+        sign_in_limiter(page).check(f"sign-in:{page.caller.client_key}:{email.strip().lower()}")
     except Problem:
         return page.render("sign_in.html", 429, next=next_url, failed=True, message_key="signin.throttled",
                            email=email)

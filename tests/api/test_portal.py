@@ -363,3 +363,10 @@ async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(
         await post_form(admin, "/admin/staf", f"/admin/staf/{budi}/aktif", {"active": "0"})
         assert (await officer.get("/staf", follow_redirects=False)).status_code == 303
         assert (await sign_in(officer, "budi@palangkaraya.go.id", "new-password-123")).status_code == 401
+
+
+async def test_guessing_a_password_is_throttled(api: ApiHarness) -> None:
+    async with browser(api) as guesser:
+        statuses = [(await sign_in(guesser, ADMIN_EMAIL, f"guess-{n}")).status_code for n in range(11)]
+        assert statuses[:10] == [401] * 10 and statuses[10] == 429
+        assert (await sign_in(guesser, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 429  # even the right one, for now
