@@ -1,5 +1,6 @@
 """The portal in a real browser: one stack of `make run` (subprocesses on loopback) and one Debian
-Chromium for the whole session; a fresh browser context (cookies, storage) per person.
+Chromium for this package's tests (stopped after its last one, so they do not idle through the
+rest of the suite); a fresh browser context (cookies, storage) per person.
 
 Without /usr/bin/chromium the tests are skipped, unless SP4N_REQUIRE_BROWSER=1 (CI sets it in
 .ci/run after installing Chromium), which makes them fail instead. Screenshots of every step go to
@@ -38,7 +39,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(f"browser screenshots: {ARTIFACTS} ({len(_used_artifacts)} tests)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> None:
     reason = chromium_missing()
     if reason is None:
@@ -48,7 +49,7 @@ def chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(chromium, tmp_path_factory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("browser-stack")
     try:
@@ -60,18 +61,18 @@ def stack(chromium, tmp_path_factory) -> Iterator[Stack]:
             shutil.copy(log, ARTIFACTS / f"stack-{log.name}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def url(stack: Stack) -> str:
     return base_url(stack)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def playwright(chromium) -> AsyncIterator[Playwright]:
     async with async_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     launched = await launch_chromium(playwright)
     yield launched
