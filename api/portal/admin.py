@@ -260,6 +260,6 @@ async def dashboard(page: PageDep, days: int = 30, agency_id: str = "") -> HTMLR
     require_staff(page, Role.ADMIN, Role.OBSERVER)
     days = days if days in DASHBOARD_DAYS else 30
     data = await run_in_threadpool(cached_dashboard, page, agency_id[:64] or None, days)
-    figures = render_dashboard(data, LABELS_EN if page.language == "en" else LABELS_ID)
-    return page.render("dashboard.html", figures=figures, data=data, days=days, day_choices=DASHBOARD_DAYS,
-                       agency_id=agency_id[:64])
+    labels = LABELS_EN if page.language == "en" else LABELS_ID
+    return page.render("dashboard.html", figures=render_dashboard(data, labels), labels=labels, data=data, days=days,
+                       day_choices=DASHBOARD_DAYS, agency_id=agency_id[:64])

@@ -153,11 +153,14 @@ def store_files(page: Page, case: CaseView, contents: list[bytes], purpose: Purp
 @router.post("/lapor")
 async def submit_report(page: PageDep) -> Response:
     form = await page.request.form(max_files=MAX_ATTACHMENTS_PER_CASE + 5, max_fields=60)
-    await check_csrf(page, form)
     values = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
     values["description"] = str(form.get("description") or "").strip()
     flags = {name for name in ("anonymous", "confidential") if form.get(name)}
     values.update({name: "on" for name in flags})
+    try:
+        await check_csrf(page, form)
+    except PortalError:  # an expired form: give the typed text back with a fresh token, send nothing
+        return render_form(page, values, [page.t("error.csrf")], status=403)
     if form.get("refresh"):  # the no-JavaScript region picker: show the choices, keep the text
         return render_form(page, values, [])
     details, errors = details_from_form(values, flags)

@@ -66,7 +66,7 @@ def browser_id(request: Request) -> str:
 
 def renew_browser_id(request: Request) -> str:
     request.state.browser_id = secrets.token_urlsafe(32)
-    request.state.new_browser_id = True
+    request.state.new_browser_id = request.state.renewed_browser_id = True
     return request.state.browser_id
 
 
@@ -94,7 +94,11 @@ def cookie_options(request: Request) -> dict:
 
 
 def set_browser_cookie(request: Request, response: Response) -> None:
-    if getattr(request.state, "new_browser_id", False):
+    """A new browser id goes out with pages (GET) and at sign-in. Never on another POST: a POST
+    arriving without the cookie is a cross-site one (SameSite=Lax withholds it), and answering it
+    with a new id would void the forms the person has open in other tabs."""
+    renewed = getattr(request.state, "renewed_browser_id", False)
+    if getattr(request.state, "new_browser_id", False) and (renewed or request.method in ("GET", "HEAD")):
         response.set_cookie(BROWSER_COOKIE, request.state.browser_id, max_age=365 * 24 * 3600,
                             **cookie_options(request))
 

@@ -263,7 +263,9 @@ class PortalRoute(APIRoute):
                 return await error_page(request, error.status, error.message_key, error.detail,
                                         sign_in=error.redirect_to_sign_in)
             except Problem as problem:
-                return await error_page(request, problem.status, None, problem.detail, headers=problem.headers)
+                # A conflict's detail is the workflow's technical reason: say it in the person's words.
+                key = "error.conflict" if problem.status == 409 else None
+                return await error_page(request, problem.status, key, problem.detail, headers=problem.headers)
             except RequestValidationError:
                 return await error_page(request, 422, None, "Alamat atau isian tidak valid.")
 
@@ -276,11 +278,20 @@ async def error_page(request: Request, status: int, message_key: str | None, det
     if sign_in:
         return page.redirect("/masuk", next=request.url.path)
     response = page.render("error.html", status, message=page.t(message_key) if message_key else detail,
-                           title=None if message_key else TITLES.get(status))
+                           title=TITLES.get(status) if status in (404, 409, 413, 422, 429, 503) else None)
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             response.headers[name] = value
     return response
+
+
+API_PREFIXES = ("/v1/", "/open311/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static/")
+
+
+def wants_page(request: Request) -> bool:
+    """A person's browser asking for a page (not an API client, not a file)."""
+    path = request.url.path
+    return not path.startswith(API_PREFIXES) and "text/html" in request.headers.get("accept", "")
 
 
 def portal_router(**options: Any) -> APIRouter:

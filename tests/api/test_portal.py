@@ -137,7 +137,7 @@ async def test_forms_without_our_csrf_token_are_refused(api: ApiHarness) -> None
     async with browser(api) as citizen, browser(api) as other:
         await citizen.get("/lapor")
         no_token = await citizen.post("/lapor", data=REPORT, follow_redirects=False)
-        assert no_token.status_code == 403 and 'data-testid="error-message"' in no_token.text
+        assert no_token.status_code == 403 and "Formulir kedaluwarsa" in no_token.text
 
         someone_elses = csrf_of((await other.get("/lapor")).text)  # valid for another browser only
         forged = await citizen.post("/lapor", data=REPORT | {"csrf_token": someone_elses}, follow_redirects=False)
@@ -370,3 +370,30 @@ async def test_guessing_a_password_is_throttled(api: ApiHarness) -> None:
         statuses = [(await sign_in(guesser, ADMIN_EMAIL, f"guess-{n}")).status_code for n in range(11)]
         assert statuses[:10] == [401] * 10 and statuses[10] == 429
         assert (await sign_in(guesser, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 429  # even the right one, for now
+
+
+async def test_an_unknown_address_gets_a_page_in_a_browser_and_problem_json_in_the_api(api: ApiHarness) -> None:
+    async with browser(api) as person:
+        page = await person.get("/tidak-ada", headers={"Accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "Halaman yang Anda cari tidak ada." in page.text
+        api_answer = await person.get("/v1/tidak-ada", headers={"Accept": "text/html"})
+        assert api_answer.status_code == 404 and api_answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_expired_report_form_comes_back_with_the_text_and_a_cross_site_post_spoils_nothing(
+    api: ApiHarness,
+) -> None:
+    async with browser(api) as citizen:
+        form = await citizen.get("/lapor")
+        token, cookie = csrf_of(form.text), citizen.cookies.get("sp4n_browser")
+        # A page of another site posts here: the browser withholds the SameSite=Lax cookie.
+        async with browser(api) as cross_site:
+            refused = await cross_site.post("/kasus/LAP-X/dukung", data={}, follow_redirects=False)
+            assert refused.status_code == 403 and "sp4n_browser" not in refused.headers.get("set-cookie", "")
+        stale = await citizen.post("/lapor", data=REPORT | {"csrf_token": "kedaluwarsa"}, follow_redirects=False)
+        assert stale.status_code == 403
+        assert REPORT["description"] in stale.text and "Formulir kedaluwarsa" in stale.text
+        assert citizen.cookies.get("sp4n_browser") == cookie
+        sent = await citizen.post("/lapor", data=REPORT | {"csrf_token": csrf_of(stale.text)}, follow_redirects=False)
+        assert sent.status_code == 303 and csrf_of(stale.text) == token
