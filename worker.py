@@ -28,7 +28,9 @@ from workflows.complaint import ComplaintWorkflow
 log = structlog.get_logger("sp4n.worker")
 
 
-def build_worker(client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000
+) -> Worker:
     records = RecordActivities(sessionmaker)
     routing = RoutingActivities(sessionmaker)
     return Worker(
@@ -37,6 +39,7 @@ def build_worker(client: Client, task_queue: str, sessionmaker, executor: Thread
         workflows=[ComplaintWorkflow],
         activities=[records.record_case, routing.suggest_agencies],
         activity_executor=executor,
+        max_cached_workflows=max_cached_workflows,
     )
 
 
@@ -54,7 +57,9 @@ async def main(settings: Settings | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, settings.temporal_task_queue, sessionmaker, executor)
+        worker = build_worker(
+            client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows
+        )
         log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address)
         async with worker:
             dispatcher = None

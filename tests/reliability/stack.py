@@ -38,8 +38,9 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 class Stack:
     """The three processes of `make run`, each restartable, all stopped at the end."""
 
-    def __init__(self, workdir: Path, **settings: str) -> None:
+    def __init__(self, workdir: Path, *, temporal_db: bool = True, **settings: str) -> None:
         self.workdir = workdir
+        self.temporal_db = temporal_db  # False: the dev server keeps its state in memory
         self.temporal_port, self.api_port = free_port(), free_port()
         self.env = os.environ | settings | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
@@ -55,8 +56,8 @@ class Stack:
         commands = {
             "temporal": [
                 shutil.which("temporal") or "temporal", "server", "start-dev", "--headless",
-                "--db-filename", str(self.workdir / "temporal.db"), "--ip", "127.0.0.1",
-                "--port", str(self.temporal_port), "--log-level", "error",
+                *(["--db-filename", str(self.workdir / "temporal.db")] if self.temporal_db else []),
+                "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--log-level", "error",
             ],
             "worker": [sys.executable, "worker.py"],
             "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
