@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import reporter_token
 from api.deps import Services
@@ -73,13 +74,14 @@ async def open_case(
 ) -> SubmissionReceipt:
     """Start the case's workflow (or meet the one an idempotency scope already started) and answer
     with the receipt: tracking id, reporter token, status and the deadlines of the opening.
-    Without an idempotency scope no database is needed (`session` may be None)."""
+    Without an idempotency scope no database is needed (`session` may be None); with one, the
+    claim is committed on the thread pool, never on the event loop."""
     now = now or datetime.now(timezone.utc)
     if idempotency_scope:
         if session is None:
             raise ValueError("an idempotency scope is claimed in a database session")
-        tracking_id, submitted_at = claim_idempotency_key(
-            session, idempotency_scope, digest or body_hash(details.model_dump(mode="json")), now
+        tracking_id, submitted_at = await run_in_threadpool(
+            claim_idempotency_key, session, idempotency_scope, digest or body_hash(details.model_dump(mode="json")), now
         )
     else:
         tracking_id, submitted_at = new_tracking_id(), now

@@ -77,10 +77,15 @@ async def submit_complaint(
     if scope is None:
         receipt = await open_case(svc, None, details, now=now)  # type: ignore[arg-type]  # no key: no session
     else:
-        with svc.sessions() as session:
+        # The claim (a commit) runs on the thread pool inside open_case; so does giving the
+        # connection back (a rollback on return to the pool): nothing here blocks the event loop.
+        session = svc.sessions()
+        try:
             receipt = await open_case(
                 svc, session, details, now=now, idempotency_scope=scope, digest=body_hash(body.model_dump(mode="json"))
             )
+        finally:
+            await run_in_threadpool(session.close)
     request.state.tracking_id = receipt.tracking_id
     return receipt
 
@@ -157,7 +162,7 @@ async def _current_view(tracking_id: str, caller: Caller, svc, session) -> CaseV
     try:
         view = view_of_state(await svc.temporal.state(tracking_id))
     except Problem as problem:
-        row = get_case_row(session, tracking_id) if problem.status == 404 else None
+        row = await run_in_threadpool(get_case_row, session, tracking_id) if problem.status == 404 else None
         if row is None:
             raise
         view = view_of_row(row, with_history=True)  # Temporal no longer keeps this closed case
@@ -179,7 +184,7 @@ async def _current_view(tracking_id: str, caller: Caller, svc, session) -> CaseV
 async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> CaseView:
     view = await _current_view(tracking_id, caller, svc, session)
     if caller.role in SEES_EVERYTHING:  # which messages each event and escalation produced
-        view.notifications = notifications_of(session, tracking_id)
+        view.notifications = await run_in_threadpool(notifications_of, session, tracking_id)
     return view
 
 
@@ -195,11 +200,13 @@ async def _act(
         agency_id=caller.agency_id,
         name=caller.name if caller.role in STAFF_ROLES else None,  # never the reporter's identity
     )
-    data = make_input(actor)  # may check what the body names (a unit, an agency): after visibility
+    # make_input may look up what the body names (a unit, an agency) after visibility: database
+    # work, so on the thread pool like every read-model call of these async routes.
+    data = await run_in_threadpool(make_input, actor)
     # Give the connection back before waiting on Temporal (up to the dependency timeout): held
     # across the await, concurrent actions exhausted the pool while the worker was down, and the
     # next checkout then blocked the event loop for the pool timeout (the worker-crash test hung).
-    session.close()
+    await run_in_threadpool(session.close)
     state = await svc.temporal.update(tracking_id, update, data)  # a closed case: 409 (the gateway)
     visible = redact(view_of_state(state), caller)
     if visible is None:  # e.g. an agency that just re-routed the case away
