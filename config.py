@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # (sign in at /masuk; more staff accounts are made at /admin/staf).
     sp4n_admin_email: str | None = None
     sp4n_admin_password: str | None = None
+    # Where people reach the portal (e.g. https://lapor.example.go.id): emails to a reporter then
+    # carry the private link to their case. Unset, they carry the tracking id only.
+    public_base_url: str | None = None
     # Bring the schema up to date and seed the directory at start; production may migrate explicitly.
     auto_migrate: bool = True
     # How long the API waits for Temporal or the database before answering 503.

@@ -32,7 +32,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -54,6 +54,7 @@ from db.notification_models import (
 )
 from db.upsert import dialect_insert
 from domain.enums import Party, Role
+from domain.reporter_tokens import private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
 
 log = structlog.get_logger("sp4n.notifications")
@@ -368,7 +369,11 @@ class Dispatcher:
         for target in targets:
             if template_for(row.event, row.recipient, target.language) is None:
                 continue
-            message = render(message_context(session, row, complaint, target.language))
+            context = message_context(session, row, complaint, target.language)
+            if row.recipient == Party.REPORTER.value and row.tracking_id and self.settings.public_base_url:
+                context = replace(context, link=private_link(
+                    self.settings.public_base_url, row.tracking_id, self.settings.secret_key))
+            message = render(context)
             digest = hashlib.sha256(target.address.lower().encode()).hexdigest()[:12]
             key = f"{base}:{target.channel.value}:{digest}"
             sms = target.channel == DeliveryChannel.SMS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -12,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from db.models import ApiToken
 from domain.enums import Role
+from domain.reporter_tokens import REPORTER_PREFIX, reporter_token, reporter_token_matches  # noqa: F401
 from domain.visibility import PUBLIC, Viewer
 
 ISSUED_PREFIX = "sp4n_"
-REPORTER_PREFIX = "rt_"
 
 
 class Caller(Viewer):
@@ -33,16 +32,6 @@ def hash_token(token: str) -> str:
 
 def new_issued_token() -> str:
     return ISSUED_PREFIX + secrets.token_urlsafe(32)
-
-
-def reporter_token(secret_key: str, tracking_id: str) -> str:
-    """Derived, not stored: the same case always has the same token, which proves nothing else."""
-    digest = hmac.new(secret_key.encode(), f"reporter:{tracking_id}".encode(), hashlib.sha256).digest()
-    return REPORTER_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def reporter_token_matches(secret_key: str, tracking_id: str, token: str) -> bool:
-    return hmac.compare_digest(reporter_token(secret_key, tracking_id), token)
 
 
 def caller_for_token(

@@ -41,6 +41,8 @@ class MessageContext:
     rating: int | None = None
     summary: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The reporter's private link to the case in the portal (emails to the reporter only).
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,8 @@ def render(context: MessageContext) -> Message:
     )
     subject = " ".join(subject_t.format_map(fields).split())
     body = "\n".join(line.rstrip() for line in body_t.format_map(fields).splitlines()).strip()
+    if context.link and context.party == Party.REPORTER:
+        body = f"{body}\n\n{PRIVATE_LINK[lang]}\n{context.link}"
     text = f"{body}\n\n-- \n{FOOTER[lang]}\n"
     paragraphs = "".join(
         f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in body.split("\n\n") if p.strip()
@@ -410,6 +414,12 @@ def render(context: MessageContext) -> Message:
         f"</head><body>{paragraphs}<hr><p><small>{html.escape(FOOTER[lang])}</small></p></body></html>"
     )
     return Message(subject=subject, text=text, html=html_body, sms=fit_sms(sms_t.format_map(fields)))
+
+
+PRIVATE_LINK = {
+    "id": "Ikuti laporan Anda di tautan pribadi ini (jangan dibagikan):",
+    "en": "Follow your report at this private link (do not share it):",
+}
 
 
 def fit_sms(text: str, limit: int = SMS_LIMIT) -> str:

@@ -96,6 +96,7 @@ def main() -> int:
     env.setdefault("DATABASE_URL", "sqlite:///./.run/sp4n.db")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("ATTACHMENT_DIR", str(RUN_DIR / "attachments"))
+    env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{API_PORT}")  # the private link in emails
     RUN_DIR.mkdir(exist_ok=True)
     # The portal's first administrator (created by the API at start if missing): a password made
     # once per .run/ folder and kept there, so that a restart shows the one that works.

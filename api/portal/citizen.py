@@ -15,7 +15,8 @@ from starlette.datastructures import UploadFile
 
 from api.attachments import (attachment_response, attachments_of, check_image_decodes, get_attachment,
                              store_attachment)
-from api.auth import Caller, reporter_token_matches
+from api.auth import Caller
+from domain.reporter_tokens import reporter_token_matches
 from api.intake import open_case
 from api.portal import security
 from api.portal.web import portal_router, PageDep, Page, PortalError, check_csrf, form_choices, region_names, region_tree

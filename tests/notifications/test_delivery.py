@@ -27,6 +27,7 @@ from domain.models import (
     VerificationInput,
 )
 from domain.policy import current_policy
+from domain.reporter_tokens import reporter_token
 
 from tests.notifications.conftest import (
     AGENCY,
@@ -198,3 +199,28 @@ def test_nobody_to_tell_is_a_visible_failure(database_url, sessions, clean, smtp
     with sessions() as session:
         rows = {(d.party, d.channel, d.status) for d in session.scalars(select(NotificationDelivery))}
     assert rows == {("reporter", "none", "skipped"), ("national_admin", "none", "failed")}
+
+
+def test_the_reporters_emails_carry_the_private_link_and_nobody_elses_do(database_url, sessions, people, smtp, http_sink):
+    sink, port = smtp
+    settings = make_settings(database_url, port, http_sink, public_base_url="https://lapor.example.go.id/",
+                             secret_key="delivery-test-secret")
+    recorder, projected = RecordActivities(sessions), [0]
+    m = open_case("LAP-LINK")
+    record(m, recorder, projected)
+    m.accept(START + timedelta(hours=1), VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
+    record(m, recorder, projected)
+    d = dispatcher(sessions, settings)
+    while d.run_once():
+        pass
+
+    link = f"https://lapor.example.go.id/kasus/LAP-LINK?token={reporter_token('delivery-test-secret', 'LAP-LINK')}"
+    to_reporter = [msg for msg in sink.messages if msg["To"] == IDENTITY.email]
+    to_staff = [msg for msg in sink.messages if msg["To"] != IDENTITY.email]
+    assert len(to_reporter) == 2 and to_staff  # the receipt and the forwarding; the admins and the agency
+    for message in to_reporter:
+        assert link in message.get_body(("plain",)).get_content()
+        assert link in message.get_body(("html",)).get_content()
+    for message in to_staff:
+        assert "token=" not in message.get_body(("plain",)).get_content()
+    assert all("token=" not in body["message"] for body in http_sink.bodies("/sms"))
