@@ -262,11 +262,14 @@ def attachment_response(storage: AttachmentStorage, row: Attachment) -> Response
         log.error("attachment storage failed", attachment_id=row.id, error=str(error))
         raise _storage_down() from error
     kind: FileKind = KIND_BY_CONTENT_TYPE[row.content_type]
+    # Pictures are shown in the page; a PDF is downloaded and opened by the person's own viewer
+    # (Chromium's viewer refuses a sandboxed document, and a PDF's scripts should run nowhere here).
+    disposition = "inline" if kind.is_image else "attachment"
     headers = {
-        "Content-Disposition": f'inline; filename="{row.id}.{kind.extension}"',
+        "Content-Disposition": f'{disposition}; filename="{row.id}.{kind.extension}"',
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private",
     }
     if not kind.is_image:
-        headers["Content-Security-Policy"] = "sandbox"  # a PDF's scripts and forms run nowhere
+        headers["Content-Security-Policy"] = "sandbox"
     return Response(data, media_type=row.content_type, headers=headers)

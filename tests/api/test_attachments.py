@@ -156,7 +156,7 @@ async def test_a_pdf_is_kept_as_sent_and_served_sandboxed(api: ApiHarness) -> No
     response = await fetch(api, info["url"])
     assert response.content == PDF
     assert response.headers["content-type"] == "application/pdf"
-    assert response.headers["content-disposition"] == f'inline; filename="{info["id"]}.pdf"'
+    assert response.headers["content-disposition"] == f'attachment; filename="{info["id"]}.pdf"'
     assert response.headers["content-security-policy"] == "sandbox"
     import hashlib
 
