@@ -54,7 +54,7 @@ from db.notification_models import (
 )
 from db.upsert import dialect_insert
 from domain.enums import Party, Role
-from domain.reporter_tokens import private_link
+from domain.tokens import private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
 
 log = structlog.get_logger("sp4n.notifications")

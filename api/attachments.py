@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from io import BytesIO
 
 import structlog
+from pypdf import PdfReader, PdfWriter
 from PIL import Image
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import func, select, text
@@ -117,6 +118,30 @@ def _orientation(image: Image.Image) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def sanitize_pdf(data: bytes) -> bytes:
+    """The document without its metadata: the Info dictionary (author, creator, dates) and XMP, of
+    the document and of each page, can name an anonymous reporter. Written anew without the objects
+    nothing refers to any more, which also drops earlier revisions kept by incremental saves."""
+    try:
+        reader = PdfReader(BytesIO(data))
+        if reader.is_encrypted:
+            raise Problem(422, "PDF yang dikunci (terenkripsi) tidak dapat diterima: kirim tanpa kata sandi.")
+        writer = PdfWriter(clone_from=reader)
+        writer.metadata = None
+        for holder in (writer._root_object, *writer.pages):
+            for key in ("/Metadata", "/PieceInfo"):
+                if key in holder:
+                    del holder[key]
+        writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)  # the cut XMP
+        out = BytesIO()
+        writer.write(out)
+    except Problem:
+        raise
+    except Exception as error:  # a malformed PDF fails in many ways inside pypdf: each is the sender's
+        raise Problem(422, "PDF rusak atau tidak dapat dibaca.") from error
+    return out.getvalue()
+
+
 def sanitize_image(data: bytes, content_type: str) -> bytes:
     """The picture alone: decoded, turned upright by its EXIF orientation and encoded again with no
     EXIF (GPS, camera, time), XMP, ICC profile, comment or PNG text chunk."""
@@ -177,9 +202,7 @@ def store_attachment(
     except AttachmentRefused as error:
         raise _refused(error) from error
     session.commit()  # end the read above: the insert below starts the writing transaction
-    # PDFs are kept as sent: they cannot be re-encoded like a picture, and their metadata
-    # (author, producer) is the sender's own document's; they are served sandboxed (see below).
-    stored = sanitize_image(data, kind.content_type) if kind.is_image else data
+    stored = sanitize_image(data, kind.content_type) if kind.is_image else sanitize_pdf(data)
     attachment_id = secrets.token_hex(16)
     row = Attachment(
         id=attachment_id,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ApiToken
 from domain.enums import Role
-from domain.reporter_tokens import REPORTER_PREFIX, reporter_token, reporter_token_matches  # noqa: F401
+from domain.tokens import REPORTER_PREFIX, reporter_token, reporter_token_matches  # noqa: F401
 from domain.visibility import PUBLIC, Viewer
 
 ISSUED_PREFIX = "sp4n_"

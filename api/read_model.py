@@ -30,7 +30,7 @@ def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
         category=row.category,
         region_code=row.region_code,
         location=Location(lat=row.location_lat, lon=row.location_lon, address=row.location_address)
-        if row.location_lat is not None and row.location_lon is not None
+        if (row.location_lat is not None and row.location_lon is not None) or row.location_address
         else None,
         channel=row.channel,
         agency_id=row.agency_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from domain.calendar import HolidayCalendar, zone_for_region
 from domain.enums import (
@@ -31,9 +31,19 @@ class Model(BaseModel):
 
 
 class Location(Model):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    """Where it happened: a point, an address (or landmark), or both."""
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _point_or_address(self) -> "Location":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon come together")
+        if self.lat is None and not (self.address and self.address.strip()):
+            raise ValueError("a location needs lat/lon or an address")
+        return self
 
 
 class Reporter(Model):

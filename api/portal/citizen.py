@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.attachments import (attachment_response, attachments_of, check_image_decodes, get_attachment,
-                             store_attachment)
+                             sanitize_pdf, store_attachment)
 from api.auth import Caller
-from domain.reporter_tokens import reporter_token_matches
+from domain.tokens import reporter_token_matches
 from api.intake import open_case
 from api.portal import security
 from api.portal.web import portal_router, PageDep, Page, PortalError, check_csrf, form_choices, region_names, region_tree
@@ -96,7 +96,9 @@ def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[Complain
         except (KeyError, ValueError):
             errors.append("Lintang dan bujur harus berupa angka, mis. -2.2096 dan 113.9135.")
     elif values.get("address"):
-        values["description"] = f"{values.get('description', '')}\n\nLokasi: {values['address']}".strip()
+        # Kept as the location, which an anonymous reporter's case never shows to the agency or
+        # the public (domain/visibility.py): an address can be the reporter's own.
+        location = {"address": values["address"]}
     contact = {k: values.get(k) or None for k in ("name", "email", "phone")}
     data = {
         "title": values.get("title", ""),
@@ -131,6 +133,8 @@ async def uploaded_files(form: Any, field: str = "attachments") -> tuple[list[by
             kind = check_file(data)
             if kind.is_image:
                 await run_in_threadpool(check_image_decodes, data, kind.content_type)
+            else:  # a PDF that cannot be read (or cleaned of its metadata) is refused here, not later
+                await run_in_threadpool(sanitize_pdf, data)
         except AttachmentRefused as refused:
             errors.append(f"Lampiran {index}: {refused.message}")
         except Problem as problem:

@@ -11,12 +11,10 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +22,10 @@ from fastapi import Request, Response
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from api.auth import Caller
+from api.auth import Caller, hash_token
+from config import Settings
 from db.portal_models import StaffAccount, WebSession
+from domain.tokens import constant_time_equal, keyed_digest
 from domain.enums import Role
 
 BROWSER_COOKIE = "sp4n_browser"
@@ -40,15 +40,6 @@ AGENCY_BOUND_ROLES = (Role.AGENCY_ADMIN, Role.OFFICER)
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _mac(secret_key: str, purpose: str, value: str) -> str:
-    raw = hmac.new(secret_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def browser_id(request: Request) -> str:
@@ -71,36 +62,47 @@ def renew_browser_id(request: Request) -> str:
 
 
 def csrf_token(request: Request, secret_key: str) -> str:
-    return _mac(secret_key, "csrf", browser_id(request))
+    return keyed_digest(secret_key, "csrf", browser_id(request))
 
 
-def csrf_valid(request: Request, secret_key: str, submitted: str | None) -> bool:
-    if not submitted or not request.cookies.get(BROWSER_COOKIE):
+def own_origins(request: Request, settings: Settings) -> set[str]:
+    """This site as a browser names it: the address the request came to and, behind a proxy that
+    ends TLS, the public address people use (PUBLIC_BASE_URL)."""
+    origins = {f"{request.url.scheme}://{request.url.netloc}"}
+    if settings.public_base_url:
+        public = urlsplit(settings.public_base_url)
+        origins.add(f"{public.scheme}://{public.netloc}")
+    return origins
+
+
+def csrf_valid(request: Request, settings: Settings, submitted: object) -> bool:
+    if not isinstance(submitted, str) or not request.cookies.get(BROWSER_COOKIE):
         return False
     # Defence in depth: a browser says where a POST came from; another origin is refused outright.
     origin = request.headers.get("origin")
-    if origin and origin != "null" and origin.rstrip("/") != f"{request.url.scheme}://{request.url.netloc}":
+    if origin and origin != "null" and origin.rstrip("/") not in own_origins(request, settings):
         return False
-    expected = _mac(secret_key, "csrf", request.cookies[BROWSER_COOKIE])
-    return hmac.compare_digest(expected, submitted)
+    expected = keyed_digest(settings.secret_key, "csrf", request.cookies[BROWSER_COOKIE])
+    return constant_time_equal(expected, submitted)
 
 
 def supporter_key(request: Request, secret_key: str) -> str:
-    return _mac(secret_key, "support", browser_id(request))
+    return keyed_digest(secret_key, "support", browser_id(request))
 
 
-def cookie_options(request: Request) -> dict:
-    return {"httponly": True, "samesite": "lax", "secure": request.url.scheme == "https", "path": "/"}
+def cookie_options(request: Request, settings: Settings) -> dict:
+    secure = request.url.scheme == "https" or (settings.public_base_url or "").startswith("https://")
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
 
 
-def set_browser_cookie(request: Request, response: Response) -> None:
+def set_browser_cookie(request: Request, response: Response, settings: Settings) -> None:
     """A new browser id goes out with pages (GET) and at sign-in. Never on another POST: a POST
     arriving without the cookie is a cross-site one (SameSite=Lax withholds it), and answering it
     with a new id would void the forms the person has open in other tabs."""
     renewed = getattr(request.state, "renewed_browser_id", False)
     if getattr(request.state, "new_browser_id", False) and (renewed or request.method in ("GET", "HEAD")):
         response.set_cookie(BROWSER_COOKIE, request.state.browser_id, max_age=365 * 24 * 3600,
-                            **cookie_options(request))
+                            **cookie_options(request, settings))
 
 
 # --- staff accounts and sessions -----------------------------------------------------------------
@@ -162,7 +164,7 @@ def authenticate(session: Session, email: str, password: str) -> StaffAccount | 
 def start_session(session: Session, account: StaffAccount, now: datetime) -> str:
     session.execute(delete(WebSession).where(WebSession.staff_id == account.id, WebSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(id_hash=digest(token), staff_id=account.id, created_at=now,
+    session.add(WebSession(id_hash=hash_token(token), staff_id=account.id, created_at=now,
                            expires_at=now + SESSION_LIFETIME))
     account.last_sign_in_at = now
     return token
@@ -176,7 +178,7 @@ def set_password(session: Session, account: StaffAccount, password: str) -> None
 
 def end_session(session: Session, token: str | None) -> None:
     if token:
-        row = session.get(WebSession, digest(token))
+        row = session.get(WebSession, hash_token(token))
         if row is not None:
             session.delete(row)
 
@@ -184,7 +186,7 @@ def end_session(session: Session, token: str | None) -> None:
 def signed_in_account(session: Session, token: str | None, now: datetime | None = None) -> StaffAccount | None:
     if not token or len(token) > 100:
         return None
-    row = session.get(WebSession, digest(token))
+    row = session.get(WebSession, hash_token(token))
     now = now or datetime.now(timezone.utc)
     if row is None or row.expires_at <= now:
         return None

@@ -77,7 +77,7 @@ async def sign_in(page: PageDep) -> Response:
     security.renew_browser_id(page.request)  # a token seen before sign-in is worthless after it
     response = page.redirect(next_url or landing_for(role))
     response.set_cookie(security.SESSION_COOKIE, token, max_age=int(security.SESSION_LIFETIME.total_seconds()),
-                        **security.cookie_options(page.request))
+                        **security.cookie_options(page.request, page.svc.settings))
     return response
 
 

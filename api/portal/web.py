@@ -96,10 +96,10 @@ class Page:
         return response
 
     def finish(self, response: Response) -> None:
-        security.set_browser_cookie(self.request, response)
+        security.set_browser_cookie(self.request, response, self.svc.settings)
         if self.request.query_params.get("lang") in ("id", "en"):
             response.set_cookie(security.LANGUAGE_COOKIE, self.language, max_age=365 * 24 * 3600,
-                                **security.cookie_options(self.request))
+                                **security.cookie_options(self.request, self.svc.settings))
         # Private links carry the reporter token in the URL: never pass it on to another site.
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -205,7 +205,7 @@ def require_staff(page: Page, *roles: Role) -> Caller:
 
 
 async def check_csrf(page: Page, form: Any) -> None:
-    if not security.csrf_valid(page.request, page.svc.settings.secret_key, form.get(security.CSRF_FIELD)):
+    if not security.csrf_valid(page.request, page.svc.settings, form.get(security.CSRF_FIELD)):
         raise PortalError(403, "error.csrf")
 
 

@@ -364,9 +364,9 @@ def details_from_form(form: dict[str, str]) -> ComplaintDetails:
     if lat:
         location = Location(lat=_float("lat", lat, -90, 90), lon=_float("long", lon, -180, 180),
                             address=address[:500] if address else None)
+    elif address:  # a location, not description text: hidden with the rest for anonymous reporters
+        location = Location(address=address[:500])
     extra = []
-    if address and location is None:
-        extra.append(f"Alamat: {address}")
     if address_id:
         extra.append(f"ID alamat: {address_id}")
     if media := (form.get("media_url") or "").strip():

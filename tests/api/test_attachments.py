@@ -1,15 +1,18 @@
-"""Attachments (issue 8): photos without their metadata, PDFs as sent, limits, and who sees them."""
+"""Attachments (issue 8): photos and PDFs without their metadata, limits, and who sees them."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import hashlib
 import threading
 from io import BytesIO
 from pathlib import Path
 
 import httpx
 import pytest
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject, StreamObject
 from PIL import Image, ImageCms, PngImagePlugin
 
 from api.main import UPLOAD_PATHS
@@ -67,7 +70,22 @@ def png_with_text(size: tuple[int, int] = (8, 8), color: str = "green") -> bytes
     return data
 
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + b"%" + b"x" * 100_000 + b"\n%%EOF\n"
+def pdf_with_metadata() -> bytes:
+    """A real one-page PDF naming its author in the Info dictionary and in XMP, ~100 KB."""
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    writer.add_metadata({"/Author": "Siti Rahmawati", "/Creator": "Ponsel Siti", "/Title": "Surat keterangan"})
+    xmp = StreamObject()
+    xmp[NameObject("/Type")], xmp[NameObject("/Subtype")] = NameObject("/Metadata"), NameObject("/XML")
+    xmp.set_data(b"<x:xmpmeta>Siti Rahmawati</x:xmpmeta>")
+    writer._root_object[NameObject("/Metadata")] = writer._add_object(xmp)
+    writer.add_attachment("lampiran.txt", b"x" * 100_000)  # the size: more than other bodies may be
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+PDF = pdf_with_metadata()
 
 
 async def upload(
@@ -148,19 +166,22 @@ async def test_a_png_loses_its_text_chunks(api: ApiHarness) -> None:
     assert image.convert("RGBA").getpixel((0, 0)) == (0, 128, 0, 255)
 
 
-async def test_a_pdf_is_kept_as_sent_and_served_sandboxed(api: ApiHarness) -> None:
+async def test_a_pdf_is_kept_without_its_metadata_and_downloaded_sandboxed(api: ApiHarness) -> None:
+    assert b"Siti" in PDF
     tracking_id, reporter = await reported(api)
     info = await upload_ok(api, tracking_id, PDF, reporter, name="surat.pdf", purpose="supplement")
-    assert info["content_type"] == "application/pdf" and info["size_bytes"] == len(PDF) > 64 * 1024
-    assert info["purpose"] == "supplement"
+    assert info["content_type"] == "application/pdf" and info["purpose"] == "supplement"
     response = await fetch(api, info["url"])
-    assert response.content == PDF
+    assert b"Siti" not in response.content and b"Ponsel" not in response.content  # author, creator, XMP
+    served = PdfReader(BytesIO(response.content))
+    assert len(served.pages) == 1 and not served.metadata and "/Metadata" not in served.trailer["/Root"]
+    assert info["size_bytes"] == len(response.content) > 64 * 1024
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["content-disposition"] == f'attachment; filename="{info["id"]}.pdf"'
     assert response.headers["content-security-policy"] == "sandbox"
-    import hashlib
-
-    assert info["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert info["sha256"] == hashlib.sha256(response.content).hexdigest()
+    for broken in (b"%PDF-1.4\n" + b"x" * 500, PDF[: len(PDF) // 3]):
+        assert_problem(await upload(api, tracking_id, broken, reporter), 422)
 
 
 async def test_the_type_is_read_from_the_content_not_the_name(api: ApiHarness) -> None:
@@ -302,7 +323,7 @@ async def test_a_confidential_cases_files_exist_only_for_those_who_see_it(api: A
         assert_problem(await fetch(api, info["url"], headers), 404)
     assert_problem(await upload(api, tracking_id, PDF, other_officer), 404)
     for headers in (reporter, await api.headers("officer", WIB_AGENCY), api.admin, await api.headers("observer")):
-        assert (await fetch(api, info["url"], headers)).content == PDF
+        assert hashlib.sha256((await fetch(api, info["url"], headers)).content).hexdigest() == info["sha256"]
 
 
 async def test_another_agencys_officer_gets_404_on_a_public_case_too(api: ApiHarness) -> None:

@@ -397,3 +397,23 @@ async def test_an_expired_report_form_comes_back_with_the_text_and_a_cross_site_
         assert citizen.cookies.get("sp4n_browser") == cookie
         sent = await citizen.post("/lapor", data=REPORT | {"csrf_token": csrf_of(stale.text)}, follow_redirects=False)
         assert sent.status_code == 303 and csrf_of(stale.text) == token
+
+
+async def test_an_anonymous_reporters_address_stays_with_the_administrators(api: ApiHarness) -> None:
+    home = "Jl. Melati No. 7, rumah saya"
+    async with browser(api) as citizen, browser(api) as stranger:
+        tracking_id, private = await report(api, citizen, anonymous="on", address=home)
+        assert home in (await citizen.get(private)).text  # the reporter sees what they sent
+        assert home not in (await stranger.get(f"/kasus/{tracking_id}")).text
+        assert tracking_id not in (await stranger.get("/publik", params={"q": "Melati"})).text
+    assert (await api.case(tracking_id))["location"]["address"] == home
+
+
+async def test_tokens_with_characters_we_never_issue_are_simply_wrong(api: ApiHarness) -> None:
+    async with browser(api) as person:
+        await person.get("/lapor")
+        assert (await person.post("/lapor", data=REPORT | {"csrf_token": "é"})).status_code == 403
+        assert (await person.get("/kasus/LAP-X?token=%C3%A9")).status_code == 404
+        assert (await person.get("/lapor/terkirim/LAP-X", params={"token": "rt_é"})).status_code == 404
+    response = await api.http.get("/v1/complaints/LAP-X", headers={"Authorization": "Bearer rt_\xe9".encode("latin-1")})
+    assert response.status_code == 401

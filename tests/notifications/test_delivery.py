@@ -27,7 +27,7 @@ from domain.models import (
     VerificationInput,
 )
 from domain.policy import current_policy
-from domain.reporter_tokens import reporter_token
+from domain.tokens import reporter_token
 
 from tests.notifications.conftest import (
     AGENCY,

@@ -210,7 +210,8 @@ async def test_anonymous_confidential_and_address_only(api: ApiHarness) -> None:
     assert set(by_id) == {anonymous, address_only}, "a confidential case is never listed"
     assert by_id[anonymous]["lat"] is None and by_id[anonymous]["address"] is None  # a pin can point home
     assert by_id[address_only]["lat"] is None
-    assert "Jl. Tjilik Riwut" in by_id[address_only]["description"]
+    assert "Jl. Tjilik Riwut" in by_id[address_only]["address"]  # a location: hidden when anonymous
+    assert "Jl. Tjilik Riwut" not in by_id[address_only]["description"]
     assert "https://foto.example.id/1.jpg" in by_id[address_only]["description"]
     assert (await api.case(address_only))["report_type"] == "aspirasi"
     # Not by id either, in the list or alone.
