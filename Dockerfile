@@ -33,4 +33,6 @@ ENV ATTACHMENT_DIR=/var/lib/sp4n/attachments
 USER sp4n
 EXPOSE 8000
 
-CMD ["python", "-m", "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# No uvicorn access log: it would keep private links (reporter tokens in the query) for good; the
+# app logs each request itself by route template (api/main.py).
+CMD ["python", "-m", "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

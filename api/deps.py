@@ -30,6 +30,9 @@ class SubmissionRateLimiter:
         if self.per_minute <= 0:
             return
         now = time.monotonic()
+        if len(self._seen) > 10_000:  # forget clients quiet for a minute (keys are anyone's)
+            for key in [k for k, w in self._seen.items() if not w or now - w[-1] > 60]:
+                del self._seen[key]
         window = self._seen[client_key]
         while window and now - window[0] > 60:
             window.popleft()

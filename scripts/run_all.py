@@ -131,7 +131,10 @@ def main() -> int:
     if "worker" in wanted and not stop_requested:
         children.append(("worker", start("worker", [sys.executable, "worker.py"], env)))
     if "api" in wanted and not stop_requested:
-        cmd = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", HOST, "--port", str(API_PORT)]
+        # The app logs requests by route template; uvicorn's own access log would keep private
+        # links (reporter tokens in the query string).
+        cmd = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", HOST, "--port", str(API_PORT),
+               "--no-access-log"]
         children.append(("api", start("api", cmd, env)))
 
     print(f"\nrun_all: DATABASE_URL={env['DATABASE_URL']}  TEMPORAL_ADDRESS={env['TEMPORAL_ADDRESS']}")

@@ -9,13 +9,14 @@ from datetime import datetime, timezone
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.portal import security
 from api.portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from api.portal.dashboard import DashboardData, dashboard_data
 from api.portal.staff import agency_choices
-from api.portal.web import portal_router, Page, PageDep, PortalError, check_csrf, require_staff
+from api.portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.routes.agencies import AgencyCreate, create_agency, deactivate_agency
@@ -62,6 +63,7 @@ async def verification_queue(page: PageDep) -> HTMLResponse:
     suggestions = await suggestions_of(page, [v.tracking_id for v in items])
     agencies = await run_in_threadpool(agency_choices, page)
     return page.render("queue.html", items=items, suggestions=suggestions, agencies=agencies,
+                       capped=len(items) == QUEUE_LIMIT, limit=QUEUE_LIMIT,
                        reasons=[r.value for r in ArchiveReason if r not in (ArchiveReason.WITHDRAWN, ArchiveReason.DUPLICATE)])
 
 
@@ -86,7 +88,8 @@ async def escalations(page: PageDep, kind: str = "") -> HTMLResponse:
     require_staff(page, Role.ADMIN, Role.OBSERVER)
     kind = kind if kind in ("reminder", "overdue", "ombudsman") else ""
     items = await run_in_threadpool(escalation_rows, page, kind or None)
-    return page.render("escalations.html", items=items, kind=kind)
+    return page.render("escalations.html", items=items, kind=kind, capped=len(items) == ESCALATION_LIMIT,
+                       limit=ESCALATION_LIMIT)
 
 
 # --- staff accounts ------------------------------------------------------------------------------
@@ -126,7 +129,10 @@ async def create_staff(page: PageDep) -> Response:
             if problem is None:
                 security.create_staff_account(session, email=values["email"], name=values["name"], password=password,
                                               role=Role(values["role"]), agency_id=values["agency_id"] or None)
-                session.commit()
+                try:
+                    session.commit()
+                except IntegrityError:  # the same email, created a moment ago by another request
+                    return "Email sudah dipakai akun lain."
             return problem
 
     problem = await run_in_threadpool(create)
@@ -207,8 +213,7 @@ async def add_agency(page: PageDep) -> Response:
     try:
         body = AgencyCreate.model_validate({k: v or None for k, v in values.items()} | {"aliases": []})
     except ValidationError as error:
-        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return await render_directory(page, 422, error=message, values=values)
+        return await render_directory(page, 422, error=describe_errors(error), values=values)
 
     def create() -> None:
         with page.svc.sessions() as session:
@@ -246,6 +251,8 @@ _dashboard_cache: dict[tuple[str | None, int], tuple[float, DashboardData]] = {}
 
 def cached_dashboard(page: Page, agency_id: str | None, days: int) -> DashboardData:
     key = (agency_id, days)
+    if len(_dashboard_cache) > 100:  # any agency id may be asked for: keep the cache small
+        _dashboard_cache.clear()
     hit = _dashboard_cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < DASHBOARD_CACHE_SECONDS:
         return hit[1]

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+import structlog
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -16,10 +17,11 @@ from starlette.datastructures import UploadFile
 from api.attachments import (attachment_response, attachments_of, check_image_decodes, get_attachment,
                              sanitize_pdf, store_attachment)
 from api.auth import Caller
-from domain.tokens import reporter_token_matches
+from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api.portal import security
-from api.portal.web import portal_router, PageDep, Page, PortalError, check_csrf, form_choices, region_names, region_tree
+from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_choices, portal_router,
+                            region_names, region_tree, safe_next)
 from api.problems import Problem
 from api.read_model import get_case_row, list_cases, view_of_row
 from api.routes import complaints as actions
@@ -33,6 +35,7 @@ from domain.models import ComplaintDetails
 from domain.visibility import CaseView
 
 router = portal_router()
+log = structlog.get_logger("sp4n.portal")
 
 FORM_FIELDS = ("title", "description", "report_type", "category", "province", "regency", "district",
                "address", "lat", "lon", "name", "email", "phone")
@@ -83,10 +86,14 @@ async def region_children(code: str) -> JSONResponse:
 
 def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[ComplaintDetails | None, list[str]]:
     """The report as the API would take it, or the reasons it cannot be one (for the person)."""
-    region = values.get("district") or values.get("regency") or values.get("province") or None
+    chain = [values.get(level) or "" for level in ("province", "regency", "district")]
+    region = next((code for code in reversed(chain) if code), None)
     names = region_names()
     if region and region not in names:
         return None, [f"Wilayah {region} tidak dikenal."]
+    chosen = [code for code in chain if code]
+    if any(not inner.startswith(outer + ".") for outer, inner in zip(chosen, chosen[1:])):
+        return None, ["Kabupaten/kota atau kecamatan tidak berada di provinsi/kabupaten yang dipilih."]
     location = None
     errors: list[str] = []
     if values.get("lat") or values.get("lon"):
@@ -115,8 +122,7 @@ def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[Complain
     try:
         details = ComplaintDetails.model_validate(data)
     except ValidationError as error:
-        errors += [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
-        return None, errors
+        return None, errors + [describe_errors(error)]
     return (details, []) if not errors else (None, errors)
 
 
@@ -152,6 +158,10 @@ def store_files(page: Page, case: CaseView, contents: list[bytes], purpose: Purp
                 store_attachment(session, page.svc.storage, case=case, added_by=caller, data=data, purpose=purpose)
             except Problem as problem:
                 problems.append(f"Lampiran {index}: {problem.detail}")
+            except Exception:  # the case exists already: the person must still get its receipt
+                log.exception("attachment not stored", tracking_id=case.tracking_id, index=index)
+                session.rollback()
+                problems.append(f"Lampiran {index}: tidak tersimpan.")
     return problems
 
 
@@ -168,13 +178,19 @@ async def submit_report(page: PageDep) -> Response:
         return render_form(page, values, [page.t("error.csrf")], status=403)
     if form.get("refresh"):  # the no-JavaScript region picker: show the choices, keep the text
         return render_form(page, values, [])
+    try:
+        page.svc.rate_limiter.check(page.caller.client_key)  # before decoding anyone's pictures
+    except Problem as problem:
+        return render_form(page, values, [problem.detail], status=problem.status)
     details, errors = details_from_form(values, flags)
     contents, file_errors = await uploaded_files(form)
     errors += file_errors
     if details is None or errors:
         return render_form(page, values, errors, status=422)
-    page.svc.rate_limiter.check(page.caller.client_key)
-    receipt = await open_case(page.svc, None, details, now=datetime.now(timezone.utc))
+    try:
+        receipt = await open_case(page.svc, None, details, now=datetime.now(timezone.utc))
+    except Problem as problem:  # Temporal unreachable: nothing was opened; the text stays with the person
+        return render_form(page, values, [problem.detail], status=problem.status)
     reporter = Caller(role=Role.REPORTER, reporter_of=receipt.tracking_id)
     case = CaseView(tracking_id=receipt.tracking_id, status=receipt.status)  # the reporter's view of it now
     problems = await run_in_threadpool(store_files, page, case, contents, Purpose.REPORT, reporter)
@@ -186,8 +202,9 @@ async def submit_report(page: PageDep) -> Response:
 async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: int = 0, failed: int = 0) -> HTMLResponse:
     if not reporter_token_matches(page.svc.settings.secret_key, tracking_id, token):
         raise PortalError(404, "case.not_found")
-    private_link = f"{page.request.base_url}kasus/{tracking_id}?token={token}"
-    return page.render("receipt.html", tracking_id=tracking_id, private_link=private_link, saved=saved, failed=failed)
+    link = private_link(page.svc.settings.public_base_url or str(page.request.base_url), tracking_id,
+                        page.svc.settings.secret_key)
+    return page.render("receipt.html", tracking_id=tracking_id, private_link=link, saved=saved, failed=failed)
 
 
 # --- one case ----------------------------------------------------------------------------------
@@ -226,7 +243,7 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
 
 
 @router.get("/kasus/{tracking_id}")
-async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str = "") -> HTMLResponse:
+async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str = "", failed: int = 0) -> HTMLResponse:
     caller = viewer_for(page, tracking_id, token or None)
     view = await visible_case(page, tracking_id, caller)
     allowed = actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id)
@@ -238,7 +255,7 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
         agencies = await run_in_threadpool(agency_choices, page)
     return page.render(
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
-        allowed={a.value for a in allowed}, done=done, agencies=agencies, **extras,
+        allowed={a.value for a in allowed}, done=done, failed=failed, agencies=agencies, **extras,
     )
 
 
@@ -302,7 +319,7 @@ def parse(model, **data):
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise Problem(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from error
+        raise Problem(422, describe_errors(error)) from error
 
 
 # --- the public feed and support ----------------------------------------------------------------
@@ -336,7 +353,8 @@ async def feed(page: PageDep, q: str = "", region: str = "", agency_id: str = ""
                cursor: str | None = None) -> HTMLResponse:
     if status and status not in {s.value for s in Status}:
         status = ""
-    q, region, agency_id = q[:200], region[:13], agency_id[:64]
+    # At most 8 words: each is a substring search over titles and descriptions.
+    q, region, agency_id = " ".join(q[:200].split()[:8]), region[:13], agency_id[:64]
     items, counts, names, next_cursor = await run_in_threadpool(feed_rows, page, q, region, agency_id, status, cursor)
     return page.render("feed.html", items=items, counts=counts, agency_names=names, next_cursor=next_cursor,
                        q=q, region=region, agency_id=agency_id, status=status,
@@ -363,5 +381,4 @@ async def support(page: PageDep, tracking_id: str) -> Response:
 
     if not await run_in_threadpool(record):
         raise PortalError(404, "case.not_found")
-    back = str(form.get("next") or "")
-    return page.redirect(back if back.startswith("/") and not back.startswith("//") else f"/kasus/{tracking_id}")
+    return page.redirect(safe_next(str(form.get("next") or "")) or f"/kasus/{tracking_id}")

@@ -137,8 +137,8 @@ def staff_account_problem(session: Session, *, email: str, name: str, password: 
 
     if "@" not in email or len(email) > 320:
         return "Email tidak valid."
-    if not name.strip():
-        return "Nama wajib diisi."
+    if not name.strip() or len(name) > 200:
+        return "Nama wajib diisi, paling panjang 200 karakter."
     if role not in {r.value for r in STAFF_ROLES_WITH_ACCOUNTS}:
         return f"Peran {role} tidak dikenal."
     if Role(role) in AGENCY_BOUND_ROLES and (not agency_id or get_agency_ref(session, agency_id) is None):

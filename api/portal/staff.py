@@ -11,38 +11,38 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import SubmissionRateLimiter
 from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
-from api.portal.web import portal_router, Page, PageDep, PortalError, check_csrf, require_staff
+from api.portal.web import safe_next, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.routes import complaints as actions
 from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, VerificationRequest
 from db.models import Agency, Complaint
-from domain.attachments import Purpose
+from api.attachments import attachments_of
+from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.enums import OPEN_STATUSES, Role, Status
-from domain.visibility import AGENCY_ROLES
+from domain.visibility import AGENCY_ROLES, redact
 
 router = portal_router()
 
-# Sign-in attempts per account and address per minute (argon2 makes each cost ~50 ms of CPU too).
-SIGN_INS_PER_MINUTE = 10
+# Sign-in attempts per minute: per account from anywhere (guessing one password), and per address
+# across accounts (trying one password on many); argon2 makes each cost ~50 ms of CPU as well.
+SIGN_INS_PER_ACCOUNT_PER_MINUTE = 10
+SIGN_INS_PER_ADDRESS_PER_MINUTE = 30
 
 
-def sign_in_limiter(page: Page) -> SubmissionRateLimiter:
-    """One limiter per app (like the submission limiter), made on first use."""
+def sign_in_limiters(page: Page) -> tuple[SubmissionRateLimiter, SubmissionRateLimiter]:
+    """One pair per app (like the submission limiter), made on first use."""
     state = page.request.app.state
-    if not hasattr(state, "sign_in_limiter"):
-        state.sign_in_limiter = SubmissionRateLimiter(SIGN_INS_PER_MINUTE)
-    return state.sign_in_limiter
+    if not hasattr(state, "sign_in_limiters"):
+        state.sign_in_limiters = (SubmissionRateLimiter(SIGN_INS_PER_ACCOUNT_PER_MINUTE),
+                                  SubmissionRateLimiter(SIGN_INS_PER_ADDRESS_PER_MINUTE))
+    return state.sign_in_limiters
 INBOX_LIMIT = 200
 
 
 @router.get("/masuk")
 async def sign_in_form(page: PageDep, next: str = "") -> HTMLResponse:
     return page.render("sign_in.html", next=safe_next(next), failed=False)
-
-
-def safe_next(value: str) -> str:
-    return value if value.startswith("/") and not value.startswith("//") else ""
 
 
 def landing_for(role: str) -> str:
@@ -56,7 +56,9 @@ async def sign_in(page: PageDep) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""))
     try:
-        sign_in_limiter(page).check(f"sign-in:{page.caller.client_key}:{email.strip().lower()}")
+        per_account, per_address = sign_in_limiters(page)
+        per_account.check(f"sign-in:{email.strip().lower()[:320]}")
+        per_address.check(f"sign-in:{page.caller.client_key}")
     except Problem:
         return page.render("sign_in.html", 429, next=next_url, failed=True, message_key="signin.throttled",
                            email=email)
@@ -112,7 +114,8 @@ def inbox_rows(page: Page, agency_id: str | None):
         if agency_id is not None:
             statement = statement.where(Complaint.agency_id == agency_id)
         rows = list(session.scalars(statement))
-        return [view_of_row(row, with_history=False) for row in rows], {row.tracking_id: row.next_deadline for row in rows}
+    views = (redact(view_of_row(row, with_history=False), page.caller) for row in rows)
+    return [view for view in views if view is not None]
 
 
 @router.get("/staf")
@@ -121,8 +124,8 @@ async def inbox(page: PageDep) -> HTMLResponse:
     agency_id = caller.agency_id if caller.role in AGENCY_ROLES else None
     if caller.role == Role.ADMIN:
         agency_id = None
-    views, next_deadlines = await run_in_threadpool(inbox_rows, page, agency_id)
-    return page.render("inbox.html", items=views, next_deadlines=next_deadlines)
+    views = await run_in_threadpool(inbox_rows, page, agency_id)
+    return page.render("inbox.html", items=views, capped=len(views) == INBOX_LIMIT, limit=INBOX_LIMIT)
 
 
 # --- actions on a case ----------------------------------------------------------------------------
@@ -142,15 +145,24 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
     contents: list[bytes] = []
     if with_files:
         contents, errors = await uploaded_files(form)
+        if contents and not errors:  # room for them all, checked before the action is taken
+            errors = await run_in_threadpool(room_for, page, tracking_id, len(contents))
         if errors:
             raise Problem(422, " ".join(errors))
     with page.svc.sessions() as session:
         case = await call(form, caller, session)
-    if contents:
-        problems = await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller)
-        if problems:
-            raise Problem(422, " ".join(problems))
-    return page.redirect(f"/kasus/{tracking_id}", done="1")
+    failed = 0
+    if contents:  # the action is recorded: whatever happens to a file, the officer sees the case
+        failed = len(await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller))
+    return page.redirect(f"/kasus/{tracking_id}", done="1", failed=str(failed) if failed else None)
+
+
+def room_for(page: Page, tracking_id: str, count: int) -> list[str]:
+    with page.svc.sessions() as session:
+        existing = len(attachments_of(session, tracking_id))
+    if existing + count > MAX_ATTACHMENTS_PER_CASE:
+        return [f"Laporan ini sudah memiliki {existing} lampiran; batasnya {MAX_ATTACHMENTS_PER_CASE}."]
+    return []
 
 
 @router.post("/kasus/{tracking_id}/verifikasi")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -196,6 +199,16 @@ async def page_of(request: Request, svc: ServicesDep) -> Page:
 PageDep = Annotated[Page, Depends(page_of)]
 
 
+def safe_next(value: str) -> str:
+    """A place on this site to go back to (never another site: no scheme, no '//' or '\\')."""
+    return value if value.startswith("/") and not value.startswith(("//", "/\\")) else ""
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Pydantic's complaints about a form, as one line for the person."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+
+
 def require_staff(page: Page, *roles: Role) -> Caller:
     if page.account is None:
         raise PortalError(401, "error.signin_required", redirect_to_sign_in=True)
@@ -263,11 +276,14 @@ class PortalRoute(APIRoute):
                 return await error_page(request, error.status, error.message_key, error.detail,
                                         sign_in=error.redirect_to_sign_in)
             except Problem as problem:
-                # A conflict's detail is the workflow's technical reason: say it in the person's words.
-                key = "error.conflict" if problem.status == 409 else None
+                # A conflict's or refusal's detail is the workflow's technical reason: say it in the
+                # person's words.
+                key = {409: "error.conflict", 403: "error.forbidden"}.get(problem.status)
                 return await error_page(request, problem.status, key, problem.detail, headers=problem.headers)
             except RequestValidationError:
                 return await error_page(request, 422, None, "Alamat atau isian tidak valid.")
+            except StarletteHTTPException as error:  # the form parser's refusals (too many files, ...)
+                return await error_page(request, error.status_code, "error.form", None)
 
         return handle
 
@@ -275,8 +291,9 @@ class PortalRoute(APIRoute):
 async def error_page(request: Request, status: int, message_key: str | None, detail: str | None, *,
                      sign_in: bool = False, headers: dict[str, str] | None = None) -> Response:
     page = await page_of(request, request.app.state.services)
-    if sign_in:
-        return page.redirect("/masuk", next=request.url.path)
+    if sign_in:  # back to the page after sign-in: a form's address is no page (POST only)
+        back = request.url.path if request.method == "GET" else CASE_PAGE.match(request.url.path)
+        return page.redirect("/masuk", next=back if isinstance(back, str) else (back.group(0) if back else "/"))
     response = page.render("error.html", status, message=page.t(message_key) if message_key else detail,
                            title=TITLES.get(status) if status in (404, 409, 413, 422, 429, 503) else None)
     for name, value in (headers or {}).items():
@@ -285,6 +302,7 @@ async def error_page(request: Request, status: int, message_key: str | None, det
     return response
 
 
+CASE_PAGE = re.compile(r"^/kasus/[^/]+")
 API_PREFIXES = ("/v1/", "/open311/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static/")
 
 

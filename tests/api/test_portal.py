@@ -417,3 +417,37 @@ async def test_tokens_with_characters_we_never_issue_are_simply_wrong(api: ApiHa
         assert (await person.get("/lapor/terkirim/LAP-X", params={"token": "rt_é"})).status_code == 404
     response = await api.http.get("/v1/complaints/LAP-X", headers={"Authorization": "Bearer rt_\xe9".encode("latin-1")})
     assert response.status_code == 401
+
+
+async def test_evidence_beyond_the_five_files_leaves_the_case_untouched(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as officer:
+        photos = [("attachments", (f"foto{n}.jpg", photo_with_gps(), "image/jpeg")) for n in range(3)]
+        response = await submit_form(citizen, REPORT, photos)
+        tracking_id = response.headers["location"].split("/")[-1].split("?")[0]
+        await api.settle()
+        await api.accept(tracking_id)
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Budi", "email": "budi@palangkaraya.go.id", "role": "officer", "agency_id": WIB_AGENCY,
+            "password": "officer-password-1"})
+        await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")
+        evidence = [("attachments", (f"bukti{n}.jpg", photo_with_gps(), "image/jpeg")) for n in range(3)]
+        refused = await post_form(officer, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/tindak-lanjut",
+                                  {"message": "Sudah diperbaiki."}, evidence)
+        assert refused.status_code == 422 and "batasnya 5" in refused.text
+        await api.settle()
+        assert (await api.case(tracking_id))["status"] == "awaiting_agency"  # no follow-up recorded
+
+
+async def test_a_regency_outside_the_chosen_province_is_refused(api: ApiHarness) -> None:
+    async with browser(api) as citizen:
+        wrong = await submit_form(citizen, REPORT | {"province": "62", "regency": "11.01"})
+        assert wrong.status_code == 422 and "tidak berada di" in wrong.text
+
+
+@pytest.mark.api_settings(submission_rate_limit_per_minute=1)
+async def test_a_refused_submission_keeps_the_typed_report(api: ApiHarness) -> None:
+    async with browser(api) as citizen:
+        assert (await submit_form(citizen, REPORT)).status_code == 303
+        again = await submit_form(citizen, REPORT | {"title": "Laporan kedua yang sudah diketik"})
+        assert again.status_code == 429 and "Laporan kedua yang sudah diketik" in again.text
