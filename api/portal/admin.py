@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.portal import security
@@ -141,24 +143,34 @@ async def create_staff(page: PageDep) -> Response:
     return page.redirect("/admin/staf", done="1")
 
 
+async def change_staff_account(page: Page, account_id: str, change: Callable[[Session, StaffAccount], bool]) -> Response:
+    """Apply `change` to one account (False: refused) and go back to the list."""
+    def run() -> bool:
+        with page.svc.sessions() as session:
+            account = session.get(StaffAccount, account_id)
+            if account is None or not change(session, account):
+                return False
+            session.commit()
+            return True
+
+    if not await run_in_threadpool(run):
+        raise PortalError(404, "error.forbidden")
+    return page.redirect("/admin/staf", done="1")
+
+
 @router.post("/staf/{account_id}/aktif")
 async def toggle_staff(page: PageDep, account_id: str) -> Response:
     caller = require_staff(page, Role.ADMIN)
     form = await page.request.form(max_files=0, max_fields=5)
     await check_csrf(page, form)
 
-    def toggle() -> bool:
-        with page.svc.sessions() as session:
-            account = session.get(StaffAccount, account_id)
-            if account is None or f"staff:{account.id}" == caller.token_id:  # never lock yourself out
-                return False
-            account.active = form.get("active") == "1"
-            session.commit()
-            return True
+    def toggle(session: Session, account: StaffAccount) -> bool:
+        if f"staff:{account.id}" == caller.token_id:  # never lock yourself out
+            return False
+        account.active = form.get("active") == "1"
+        return True
 
-    if not await run_in_threadpool(toggle):
-        raise PortalError(404, "error.forbidden")
-    return page.redirect("/admin/staf", done="1")
+    return await change_staff_account(page, account_id, toggle)
 
 
 @router.post("/staf/{account_id}/sandi")
@@ -170,18 +182,11 @@ async def reset_password(page: PageDep, account_id: str) -> Response:
     if (problem := security.password_problem(password)) is not None:
         return await render_staff(page, 422, error=problem)
 
-    def reset() -> bool:
-        with page.svc.sessions() as session:
-            account = session.get(StaffAccount, account_id)
-            if account is None:
-                return False
-            security.set_password(session, account, password)
-            session.commit()
-            return True
+    def reset(session: Session, account: StaffAccount) -> bool:
+        security.set_password(session, account, password)
+        return True
 
-    if not await run_in_threadpool(reset):
-        raise PortalError(404, "error.forbidden")
-    return page.redirect("/admin/staf", done="1")
+    return await change_staff_account(page, account_id, reset)
 
 
 # --- the directory ----------------------------------------------------------------------------------
