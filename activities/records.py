@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -16,36 +19,105 @@ from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
 
 
 class RecordActivities:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100) -> None:
+        self._writer = GroupCommit(sessions, max_batch)
 
     @activity.defn(name="record_case")
     def record_case(self, record: CaseRecord) -> None:
-        """Write one projection in one transaction; safe to retry and to receive out of order.
+        """Write one projection; safe to retry and to receive out of order. Returns once it is
+        committed (in a batch with the projections of other cases that came at the same time).
 
         The case row moves only forward (by `seq`); events, escalations and notifications are
         keyed by case and sequence (or notification key), so a retry never duplicates them.
         """
-        with self._sessions.begin() as session:
-            _upsert_complaint(session, record)
-            _insert_new(
-                session,
-                TimelineEventRow,
-                [_event_row(record.tracking_id, e) for e in record.new_events],
-            )
-            _insert_new(
-                session,
-                EscalationRow,
-                [_escalation_row(record.tracking_id, e) for e in record.new_escalations],
-            )
-            _insert_new(
-                session, NotificationRow, [_notification_row(n) for n in record.notifications]
-            )
-            _insert_new(
-                session,
-                RoutingFeedback,
-                [_feedback_row(record.tracking_id, e) for e in record.new_events if e.action == Action.REROUTE and e.agency_id],
-            )
+        self._writer.write(record)
+
+
+class GroupCommit:
+    """One writer thread per worker commits the projections waiting at that moment together, up to
+    `max_batch` in one transaction; each caller waits until its own is committed (or failed).
+
+    A deadline storm makes thousands of projections at one instant. One transaction each, from
+    the activity threads at once, serialised on SQLite's write lock (its busy handler sleeps
+    between attempts, leaving the lock idle) with an fsync per case: measured 20-30 breaches/s
+    (bench/RESULTS.md). Batched, the lock is taken once and the log synced once per batch. A
+    batch that fails is written again one projection per transaction, so a bad projection fails
+    only its own activity (which Temporal retries); an outage fails them all, as before.
+    The thread stops when idle for a few seconds and starts again with the next projection.
+    """
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100) -> None:
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[CaseRecord, Future[None]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def write(self, record: CaseRecord) -> None:
+        done: Future[None] = Future()
+        with self._lock:
+            self._queue.put((record, done))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="record-case-writer", daemon=True)
+                self._thread.start()
+        done.result()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = [self._queue.get(timeout=self.IDLE_SECONDS)]
+            except queue.Empty:
+                with self._lock:  # a writer queues and checks the thread under the same lock
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[CaseRecord, Future[None]]]) -> None:
+        try:
+            with self._sessions.begin() as session:
+                for record, _ in batch:
+                    write_record(session, record)
+        except Exception as error:  # noqa: BLE001 - handed to the waiting activities
+            if len(batch) == 1:
+                batch[0][1].set_exception(error)
+            else:  # one at a time: a bad projection fails only its own activity
+                for item in batch:
+                    self._commit([item])
+            return
+        for _, done in batch:
+            done.set_result(None)
+
+
+def write_record(session: Session, record: CaseRecord) -> None:
+    """One projection: the case row, its new events, escalations, notifications and feedback."""
+    _upsert_complaint(session, record)
+    _insert_new(
+        session,
+        TimelineEventRow,
+        [_event_row(record.tracking_id, e) for e in record.new_events],
+    )
+    _insert_new(
+        session,
+        EscalationRow,
+        [_escalation_row(record.tracking_id, e) for e in record.new_escalations],
+    )
+    _insert_new(
+        session, NotificationRow, [_notification_row(n) for n in record.notifications]
+    )
+    _insert_new(
+        session,
+        RoutingFeedback,
+        [_feedback_row(record.tracking_id, e) for e in record.new_events if e.action == Action.REROUTE and e.agency_id],
+    )
 
 
 def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:

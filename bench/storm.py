@@ -178,6 +178,7 @@ async def storm(stack: Stack, count: int, day_seconds: int) -> dict[str, float]:
     # A drill day begins: open every case within it.
     now = time.time()
     slot_start = datetime.fromtimestamp(math.ceil(now / day_seconds) * day_seconds, timezone.utc)
+    print(f"  worker pid {worker_pid}", flush=True)
     print(f"  drill day {day_seconds} s ({settings.policy().version}); waiting {(slot_start.timestamp() - now):.0f} s "
           f"for the next one to begin ({slot_start:%H:%M:%S} UTC)", flush=True)
     await sleep_until(slot_start + timedelta(seconds=1))
@@ -249,8 +250,8 @@ async def bare(stack: Stack, count: int, max_cached: int) -> float:
         rss_idle = 0.0
         await asyncio.sleep(3)
         rss_idle = rss_mb(worker.pid)
-        # Every timer ends at one instant, after all are started (at >= 25/s) and their first tasks run.
-        until = datetime.now(timezone.utc) + timedelta(seconds=count / 25 + 20)
+        # Every timer ends at one instant, after all are started (at >= 50/s) and their first tasks run.
+        until = datetime.now(timezone.utc) + timedelta(seconds=count / 50 + 30)
         started = time.perf_counter()
         await gather_limited(count, START_CONCURRENCY, lambda i: client.start_workflow(
             TimerWorkflow.run, until, id=f"timer-{task_queue}-{i}", task_queue=task_queue))

@@ -1,8 +1,11 @@
-"""record_case: one transaction per projection, retry-safe, never moving a case backwards."""
+"""record_case: each projection committed whole (batched with those that come at the same time),
+retry-safe, never moving a case backwards."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.records import RecordActivities
+from activities import records as records_module
+from activities.records import GroupCommit, RecordActivities
 from db.models import Complaint, EscalationRow, NotificationRow, TimelineEventRow
 from domain.calendar import calendar_for
 from domain.enums import Action, EscalationKind, Role, Status
@@ -229,3 +233,78 @@ def test_an_overdue_case_is_marked_and_escalations_keep_their_instants(
     assert overdue.due_at == breach_at - timedelta(seconds=1)
     overdue_cases = session.scalars(select(Complaint.tracking_id).where(Complaint.overdue)).all()
     assert breached.tracking_id in overdue_cases
+
+
+class CountingSessions:
+    """The writer's sessionmaker, counting transactions; the first waits until `hold_for` more
+    projections are queued behind it, so that they make one batch."""
+
+    def __init__(self, sessions: sessionmaker[Session], writer_of, hold_for: int) -> None:
+        self.sessions, self.writer_of, self.hold_for, self.transactions = sessions, writer_of, hold_for, 0
+
+    def begin(self):
+        self.transactions += 1
+        if self.transactions == 1:
+            deadline = time.monotonic() + 10
+            while self.writer_of()._queue.qsize() < self.hold_for and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return self.sessions.begin()
+
+
+def test_projections_that_come_together_are_committed_together(sessions: sessionmaker[Session]) -> None:
+    holder: list[GroupCommit] = []
+    counting = CountingSessions(sessions, lambda: holder[0], hold_for=30)
+    writer = GroupCommit(counting, max_batch=100)  # type: ignore[arg-type]
+    holder.append(writer)
+    machines = [open_case() for _ in range(31)]
+    with ThreadPoolExecutor(max_workers=31) as pool:
+        list(pool.map(lambda m: writer.write(project(m, 0)), machines))
+    assert counting.transactions == 2  # the first alone, then the 30 that queued behind it
+    with sessions() as session:
+        ids = [m.state.tracking_id for m in machines]
+        assert session.scalar(select(func.count()).select_from(Complaint).where(Complaint.tracking_id.in_(ids))) == 31
+
+
+def test_a_bad_projection_fails_only_its_own_call(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machines = [open_case() for _ in range(11)]
+    bad = machines[5].state.tracking_id
+    real = records_module.write_record
+
+    def write_record(session: Session, record: CaseRecord) -> None:
+        if record.tracking_id == bad:
+            raise RuntimeError("a projection that cannot be written")
+        real(session, record)
+
+    monkeypatch.setattr(records_module, "write_record", write_record)
+    holder: list[GroupCommit] = []
+    writer = GroupCommit(CountingSessions(sessions, lambda: holder[0], hold_for=10), max_batch=100)  # type: ignore[arg-type]
+    holder.append(writer)
+
+    def write(machine: CaseMachine) -> str | None:
+        try:
+            writer.write(project(machine, 0))
+        except RuntimeError as error:
+            return str(error)
+        return None
+
+    with ThreadPoolExecutor(max_workers=11) as pool:
+        errors = dict(zip([m.state.tracking_id for m in machines], pool.map(write, machines)))
+    assert {k for k, v in errors.items() if v} == {bad}
+    with sessions() as session:
+        written = set(session.scalars(select(Complaint.tracking_id).where(Complaint.tracking_id.in_(list(errors)))))
+    assert written == set(errors) - {bad}
+
+
+def test_the_writer_thread_stops_when_idle_and_starts_again(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(GroupCommit, "IDLE_SECONDS", 0.05)
+    writer = GroupCommit(sessions)
+    writer.write(project(open_case(), 0))
+    deadline = time.monotonic() + 5
+    while writer._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer._thread is None
+    writer.write(project(open_case(), 0))  # a new thread takes it
