@@ -27,9 +27,9 @@ TRACKING_ID = re.compile(r"^LAP-[0-9A-HJKMNP-TV-Z]{10}$")
 TITLE_MAX = 80
 
 
-def new_tracking_id(seed: bytes | None = None) -> str:
-    """A fresh tracking id, or the one a seed (an idempotency scope) always stands for."""
-    raw = hashlib.sha256(seed).digest() if seed is not None else secrets.token_bytes(10)
+def new_tracking_id() -> str:
+    """A fresh, unguessable tracking id (a retry finds its case through the idempotency row)."""
+    raw = secrets.token_bytes(10)
     number = int.from_bytes(raw[:8], "big")
     chars = [TRACKING_ALPHABET[(number >> (5 * i)) & 31] for i in range(10)]
     return "LAP-" + "".join(chars)
@@ -43,7 +43,7 @@ def body_hash(data: dict) -> str:
 def claim_idempotency_key(session: Session, scope_key: str, digest: str, now: datetime) -> tuple[str, datetime]:
     """The case an idempotency scope stands for: (tracking id, submission instant). The same scope
     with a different body is a 422."""
-    tracking_id = new_tracking_id(scope_key.encode())
+    tracking_id = new_tracking_id()  # random: a key someone guesses must not say where a case is
     session.add(IdempotencyKey(scope_key=scope_key, body_hash=digest, tracking_id=tracking_id, submitted_at=now))
     try:
         session.commit()

@@ -71,7 +71,10 @@ async def submit_complaint(
     now = datetime.now(timezone.utc)
     scope = None
     if idempotency_key:
-        scope = f"{caller.token_id or 'public'}:{idempotency_key}"
+        # A key is the caller's own: a token's, or for the public the client address's. Someone else
+        # sending the same key and body must get a case of their own, never the first receipt
+        # (whose reporter token acts as the reporter).
+        scope = f"{caller.token_id or caller.client_key}:{idempotency_key}"
         response.headers["Idempotency-Key"] = idempotency_key
     details = ComplaintDetails.model_validate(body.model_dump())
     if scope is None:

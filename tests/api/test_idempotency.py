@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
@@ -73,3 +74,19 @@ async def test_keys_are_per_caller_and_bodies_do_not_dedupe(api: ApiHarness) -> 
     ids = [public["tracking_id"], client["tracking_id"]] + [r["tracking_id"] for r in unkeyed]
     assert len(set(ids)) == 4, "another caller's key, or no key, must never land on an existing case"
     assert set(await api.wait_listed(set(ids))) == set(ids)
+
+
+async def test_another_client_with_the_same_key_and_body_gets_a_case_of_its_own(api: ApiHarness) -> None:
+    """A replayed public key must not hand out the first submitter's receipt (its reporter token)."""
+    body = {"title": "Pungli di kantor kelurahan", "description": "Petugas meminta uang untuk KTP.",
+            "region_code": "62.71", "anonymous": True, "reporter": {"name": "Siti Rahma", "phone": "081234567890"}}
+    first = await api.http.post("/v1/complaints", json=body, headers={"Idempotency-Key": "lapor-1"})
+    retry = await api.http.post("/v1/complaints", json=body, headers={"Idempotency-Key": "lapor-1"})
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["tracking_id"] == first.json()["tracking_id"]  # the same client's retry
+    transport = httpx.ASGITransport(app=api.app, client=("203.0.113.9", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sp4n.test") as stranger:
+        replayed = await stranger.post("/v1/complaints", json=body, headers={"Idempotency-Key": "lapor-1"})
+    assert replayed.status_code == 201
+    assert replayed.json()["tracking_id"] != first.json()["tracking_id"]
+    assert replayed.json()["reporter_token"] != first.json()["reporter_token"]
