@@ -52,7 +52,9 @@ class Services:
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: a plain `def` dependency is run on the thread pool, one hop per request for an
+    # attribute read (py-spy of the API under bench intake: ~7 % of its samples).
     return request.app.state.services
 
 

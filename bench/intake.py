@@ -12,9 +12,10 @@ uvicorn. In the same run, at the same concurrency and on the same task queue:
 - bare: a plain Temporal client calls `start_workflow(ComplaintWorkflow.run, input, ...)` with
         inputs built before the clock starts (the least any client must do).
 
-Phases alternate (api, bare, api, bare, ...) after a short warm-up of each, so a drift of the
-machine (the worker busy with the cases already started, other processes) hits both alike; the
-rates and p99 are over all rounds of a phase. The worker runs throughout, as in production.
+Phases alternate after a short warm-up of each, and so does their order (api then bare in odd
+rounds, bare then api in even ones), so a drift of the machine (the worker busy with the cases
+already started, other processes) and the first phase's settling hit both alike; the rates and
+p99 are over all rounds of a phase. Use an even number of rounds. The worker runs throughout, as in production.
 
 Last line: `ratio=… api_rate=… bare_rate=… api_p99_ms=… bare_p99_ms=…` (ratio = api/bare rate).
 """
@@ -118,18 +119,23 @@ async def run(concurrency: int, count: int, rounds: int, workdir: Path) -> dict[
             await drive(warmup, concurrency, post)
             await drive(warmup, concurrency, start)
             totals = {"api": [0.0, []], "bare": [0.0, []]}
+
+            async def phase(r: int, name: str) -> None:
+                nonlocal inputs
+                if name == "bare":
+                    inputs = [bare_input(i) for i in range(count)]
+                elapsed, latencies = await drive(count, concurrency, post if name == "api" else start)
+                totals[name][0] += elapsed
+                totals[name][1] += latencies
+                print(f"round {r + 1} {name:<4}: {count / elapsed:6.1f}/s  p50 {percentile(latencies, .5):6.0f} ms  "
+                      f"p99 {percentile(latencies, .99):6.0f} ms  load {os.getloadavg()[0]:.2f}")
+
+            # The order alternates (api first, then bare first, ...): the first phase after the
+            # warm-up absorbs what is still settling (the worker catching up with the warm-up's
+            # cases, the server), so neither side takes it every time.
             for r in range(rounds):
-                elapsed, latencies = await drive(count, concurrency, post)
-                totals["api"][0] += elapsed
-                totals["api"][1] += latencies
-                print(f"round {r + 1} api : {count / elapsed:6.1f}/s  p50 {percentile(latencies, .5):6.0f} ms  "
-                      f"p99 {percentile(latencies, .99):6.0f} ms  load {os.getloadavg()[0]:.2f}")
-                inputs = [bare_input(i) for i in range(count)]
-                elapsed, latencies = await drive(count, concurrency, start)
-                totals["bare"][0] += elapsed
-                totals["bare"][1] += latencies
-                print(f"round {r + 1} bare: {count / elapsed:6.1f}/s  p50 {percentile(latencies, .5):6.0f} ms  "
-                      f"p99 {percentile(latencies, .99):6.0f} ms  load {os.getloadavg()[0]:.2f}")
+                for name in (("api", "bare") if r % 2 == 0 else ("bare", "api")):
+                    await phase(r, name)
     api_rate = count * rounds / totals["api"][0]
     bare_rate = count * rounds / totals["bare"][0]
     api_p99, bare_p99 = percentile(totals["api"][1], .99), percentile(totals["bare"][1], .99)
