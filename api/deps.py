@@ -52,9 +52,11 @@ class Services:
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
 
 
-async def services(request: Request) -> Services:
-    # async: a plain `def` dependency is run on the thread pool, one hop per request for an
-    # attribute read (py-spy of the API under bench intake: ~7 % of its samples).
+def services(request: Request) -> Services:
+    # A plain `def` costs a thread-pool hop per request (py-spy under bench intake: ~7 % of the
+    # API's samples), but `async def` here made tests/reliability/test_database_outage.py fail
+    # every time (a public GET during the read-model outage timed out on its workflow query): kept
+    # sync until that is understood.
     return request.app.state.services
 
 
