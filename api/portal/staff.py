@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import SubmissionRateLimiter
 from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
-from api.portal.web import safe_next, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
+from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.routes import complaints as actions
@@ -19,7 +19,7 @@ from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, Ver
 from db.models import Agency, Complaint
 from api.attachments import attachments_of
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
-from domain.enums import OPEN_STATUSES, Role, Status
+from domain.enums import OPEN_STATUSES, Role
 from domain.visibility import AGENCY_ROLES, redact
 
 router = portal_router()

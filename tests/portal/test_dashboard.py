@@ -32,7 +32,7 @@ from api.portal.charts import (
 from api.portal.dashboard import DashboardData, dashboard_data
 from db.models import Agency
 from domain.calendar import calendar_for
-from domain.enums import Action, ArchiveReason, ClockKind, Role, Status
+from domain.enums import Action, ArchiveReason, ClockKind, Role
 from domain.lifecycle import CaseMachine
 from domain.models import Actor, AgencyRef, ComplaintDetails, FollowUpInput, VerificationInput
 from domain.policy import current_policy
