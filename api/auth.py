@@ -42,7 +42,7 @@ def caller_for_token(
         return Caller(role=Role.ADMIN, name="bootstrap admin", token_id="bootstrap", client_key="bootstrap")
     if token.startswith(REPORTER_PREFIX):
         if tracking_id and reporter_token_matches(secret_key, tracking_id, token):
-            return Caller(role=Role.REPORTER, reporter_of=tracking_id, client_key=f"reporter:{tracking_id}")
+            return reporter_caller(tracking_id)
         return None
     digest = hash_token(token)
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
@@ -51,6 +51,11 @@ def caller_for_token(
     return Caller(
         role=Role(row.role), agency_id=row.agency_id, name=row.name, token_id=row.id, client_key=f"token:{row.id}"
     )
+
+
+def reporter_caller(tracking_id: str) -> Caller:
+    """Whoever holds the reporter token of this case (checked by the caller of this function)."""
+    return Caller(role=Role.REPORTER, reporter_of=tracking_id, client_key=f"reporter:{tracking_id}")
 
 
 def public_caller(client_address: str | None) -> Caller:

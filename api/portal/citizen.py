@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from api.attachments import (attachment_response, attachments_of, check_image_decodes, get_attachment,
                              sanitize_pdf, store_attachment)
-from api.auth import Caller
+from api.auth import Caller, reporter_caller
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api.portal import security
@@ -27,6 +27,7 @@ from api.read_model import get_case_row, list_cases, view_of_row
 from api.routes import complaints as actions
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.directory import get_agency
+from db.models import Agency
 from db.portal_models import CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, AttachmentRefused, Purpose, check_file
 from domain.enums import Action, Channel, Role, Status
@@ -191,7 +192,7 @@ async def submit_report(page: PageDep) -> Response:
         receipt = await open_case(page.svc, None, details, now=datetime.now(timezone.utc))
     except Problem as problem:  # Temporal unreachable: nothing was opened; the text stays with the person
         return render_form(page, values, [problem.detail], status=problem.status)
-    reporter = Caller(role=Role.REPORTER, reporter_of=receipt.tracking_id)
+    reporter = reporter_caller(receipt.tracking_id)
     case = CaseView(tracking_id=receipt.tracking_id, status=receipt.status)  # the reporter's view of it now
     problems = await run_in_threadpool(store_files, page, case, contents, Purpose.REPORT, reporter)
     return page.redirect(f"/lapor/terkirim/{receipt.tracking_id}", token=receipt.reporter_token,
@@ -213,7 +214,7 @@ async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: 
 def viewer_for(page: Page, tracking_id: str, token: str | None) -> Caller:
     """The reporter (a valid private link), else the signed-in staff member, else the public."""
     if token and reporter_token_matches(page.svc.settings.secret_key, tracking_id, token):
-        return Caller(role=Role.REPORTER, reporter_of=tracking_id, client_key=f"reporter:{tracking_id}")
+        return reporter_caller(tracking_id)
     return page.caller
 
 
@@ -338,10 +339,9 @@ def feed_rows(page: Page, q: str, region: str, agency_id: str, status: str, curs
             select(CaseSupport.tracking_id, func.count()).where(CaseSupport.tracking_id.in_(ids))
             .group_by(CaseSupport.tracking_id)
         ).all()) if ids else {}
-        names = {}
-        for agency in {v.agency_id for v in views if v.agency_id}:
-            found = get_agency(session, agency)
-            names[agency] = found.name if found else agency
+        agency_ids = {v.agency_id for v in views if v.agency_id}
+        names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).all()) \
+            if agency_ids else {}
     from domain.visibility import PUBLIC, redact
 
     public = [redact(v, PUBLIC) for v in views]

@@ -13,13 +13,13 @@ from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
 from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, require_staff
 from api.problems import Problem
-from api.read_model import view_of_row
+from api.read_model import IS_OPEN, view_of_row
 from api.routes import complaints as actions
 from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, VerificationRequest
 from db.models import Agency, Complaint
 from api.attachments import attachments_of
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
-from domain.enums import OPEN_STATUSES, Role
+from domain.enums import Role
 from domain.visibility import AGENCY_ROLES, redact
 
 router = portal_router()
@@ -107,7 +107,7 @@ def inbox_rows(page: Page, agency_id: str | None):
     with page.svc.sessions() as session:
         statement = (
             select(Complaint)
-            .where(Complaint.status.in_([s.value for s in OPEN_STATUSES]))
+            .where(IS_OPEN)
             .order_by(nulls_last(Complaint.next_deadline.asc()), Complaint.submitted_at.asc())
             .limit(INBOX_LIMIT)
         )

@@ -85,7 +85,6 @@ class Page:
             lang=self.language,
             csrf=security.csrf_token(request, self.svc.settings.secret_key),
             csrf_field=security.CSRF_FIELD,
-            now=datetime.now(timezone.utc),
             **context,
         )
         response = HTMLResponse(body, status_code=status_code)

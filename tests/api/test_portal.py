@@ -215,12 +215,14 @@ async def test_staff_walk_the_case_from_verification_to_follow_up(api: ApiHarnes
         timeline = (await citizen.get(private)).text
         assert "Terima kasih, sudah menyala." in timeline and "Lampu sudah diganti" in timeline
 
-        public = await stranger.get(f"/kasus/{tracking_id}")
-        feed = await citizen.get("/publik", params={"q": "Lampu jalan padam"})
-        for page in (feed.text,):
+        assert (await stranger.get(f"/kasus/{tracking_id}")).status_code == 404  # another agency's officer
+        async with browser(api) as public:  # nobody signed in, no private link
+            case_page = await public.get(f"/kasus/{tracking_id}")
+            feed = await public.get("/publik", params={"q": "Lampu jalan padam"})
+        assert case_page.status_code == 200 and "Lampu sudah diganti" in case_page.text
+        for page in (case_page.text, feed.text):
             assert tracking_id in page
-            assert "Siti Rahma" not in page and "siti@example.id" not in page
-        assert public.status_code == 404  # the stranger is signed in as another agency's officer
+            assert "Siti Rahma" not in page and "siti@example.id" not in page and "token=" not in page
 
 
 async def test_sign_in_refusals_and_sign_out(api: ApiHarness) -> None:
