@@ -154,7 +154,7 @@ async def change_staff_account(page: Page, account_id: str, change: Callable[[Se
             return True
 
     if not await run_in_threadpool(run):
-        raise PortalError(404, "error.forbidden")
+        raise PortalError(404, "error.not_found")
     return page.redirect("/admin/staf", done="1")
 
 
