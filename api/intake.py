@@ -17,6 +17,7 @@ from api.auth import reporter_token
 from api.deps import Services
 from api.problems import Problem
 from api.schemas import SubmissionReceipt
+from db.directory import check_region_code
 from db.models import IdempotencyKey
 from domain.calendar import calendar_for
 from domain.lifecycle import CaseMachine
@@ -77,6 +78,11 @@ async def open_case(
     Without an idempotency scope no database is needed (`session` may be None); with one, the
     claim is committed on the thread pool, never on the event loop."""
     now = now or datetime.now(timezone.utc)
+    try:
+        check_region_code(details.region_code)  # every door: the 38 provinces and what lies under them
+    except ValueError as error:
+        raise Problem(422, f"region_code {details.region_code} tidak dikenal: {error}",
+                      type_="urn:sp4n:unknown-region") from error
     if idempotency_scope:
         if session is None:
             raise ValueError("an idempotency scope is claimed in a database session")

@@ -112,6 +112,23 @@ def load_regions(path: Path = REGIONS_CSV) -> list[Region]:
         ]
 
 
+@lru_cache(maxsize=1)
+def _region_codes() -> frozenset[str]:
+    return frozenset(r.code for path in (REGIONS_CSV, DISTRICTS_CSV) for r in load_regions(path))
+
+
+def check_region_code(code: str | None) -> None:
+    """Refuse (ValueError) a region code outside the 38 provinces and the regencies, cities and
+    districts under them (a village code counts by its district: villages are not in the seed)."""
+    if not code:
+        return
+    zone_for_region(code)  # one of the 38 provinces
+    parts = code.split(".")
+    known = ".".join(parts[:3])
+    if len(parts) > 1 and known not in _region_codes():
+        raise ValueError(f"wilayah {known} tidak ada di provinsi {parts[0]}")
+
+
 def _strip_prefixes(name: str, *prefixes: str) -> str:
     for prefix in prefixes:
         name = name.removeprefix(prefix)

@@ -22,9 +22,14 @@ NATIONAL_ZONE = WIB
 # Built at import time: constructing ZoneInfo inside the workflow sandbox fails.
 ZONES: dict[str, ZoneInfo] = {name: ZoneInfo(name) for name in (WIB, WITA, WIT)}
 
-_WIB_PROVINCES = set(range(11, 37)) | {61, 62}
-_WITA_PROVINCES = {51, 52, 53, 63, 64, 65, 71, 72, 73, 74, 75, 76}
-_WIT_PROVINCES = {81, 82, 91, 92, 93, 94, 95, 96, 97}
+# The 38 provinces (Kemendagri codes, db/seed/regions.csv) and their zones. Codes between them
+# (20, 22-30, 37-50, 97, ...) belong to no province and are refused.
+PROVINCE_ZONES: dict[str, str] = (
+    {code: WIB for code in ("11", "12", "13", "14", "15", "16", "17", "18", "19", "21",
+                            "31", "32", "33", "34", "35", "36", "61", "62")}
+    | {code: WITA for code in ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76")}
+    | {code: WIT for code in ("81", "82", "91", "92", "93", "94", "95", "96")}
+)
 END_OF_DAY = time(23, 59, 59)
 
 
@@ -32,15 +37,10 @@ def zone_for_region(region_code: str | None) -> str:
     """The time zone of a Kemendagri region code ('63', '63.71', ...); national bodies are WIB."""
     if not region_code:
         return NATIONAL_ZONE
-    head = region_code.split(".")[0]
-    province = int(head) if head.isdigit() and len(head) == 2 else None
-    if province in _WIB_PROVINCES:
-        return WIB
-    if province in _WITA_PROVINCES:
-        return WITA
-    if province in _WIT_PROVINCES:
-        return WIT
-    raise ValueError(f"not a Kemendagri region code: {region_code!r}")
+    zone = PROVINCE_ZONES.get(region_code.split(".")[0])
+    if zone is not None:
+        return zone
+    raise ValueError(f"not in one of the 38 provinces: {region_code!r}")
 
 
 class HolidayCalendar(BaseModel):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from api.deps import AdminDep, SessionDep
 from api.problems import Problem, problem_responses
 from api.schemas import AgencyOut, Page, UnitOut, with_example
-from db.directory import get_agency_ref, get_agency, list_agencies
+from db.directory import check_region_code, get_agency, get_agency_ref, list_agencies
 from db.models import Agency, AgencyKind, AgencyUnit, Complaint
 from domain.calendar import ZONES, zone_for_region
 from domain.enums import OPEN_STATUSES
@@ -45,7 +45,7 @@ class AgencyCreate(BaseModel):
     @classmethod
     def _known_province(cls, code: str | None) -> str | None:
         if code is not None:
-            zone_for_region(code)  # a province that does not exist is a 422, not a 500
+            check_region_code(code)  # a province or regency that does not exist is a 422, not a 500
         return code
 
 

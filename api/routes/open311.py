@@ -29,6 +29,7 @@ from api.intake import TRACKING_ID, body_hash, find_idempotency_key, open_case, 
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.routes.complaints import _current_view
+from db.directory import check_region_code
 from db.models import Agency, Complaint, TimelineEventRow
 from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.enums import Action, Channel, ReportType, Role
@@ -360,6 +361,10 @@ def details_from_form(form: dict[str, str]) -> ComplaintDetails:
         raise Open311Error(400, "lat dan long harus dikirim bersama")
     if not (lat or address or address_id or region):
         raise Open311Error(400, "Lokasi wajib: lat & long, address_string, address_id atau attribute[region]")
+    try:
+        check_region_code(region)
+    except ValueError as error:
+        raise Open311Error(400, f"attribute[region] {region} tidak dikenal: {error}") from error
     location = None
     if lat:
         location = Location(lat=_float("lat", lat, -90, 90), lon=_float("long", lon, -180, 180),

@@ -144,6 +144,8 @@ async def test_body_over_the_limit_is_413(api: ApiHarness) -> None:
         ({"title": "Tanpa uraian"}, "description"),
         (VALID | {"region_code": "99.01"}, "region_code"),
         (VALID | {"region_code": "62-71"}, "region_code"),
+        (VALID | {"region_code": "20"}, "region_code"),
+        (VALID | {"region_code": "97.01"}, "region_code"),
         (VALID | {"report_type": "keluhan"}, "report_type"),
         (VALID | {"anonymous": "mungkin"}, "anonymous"),
         (VALID | {"location": {"lat": 91, "lon": 0}}, "location"),
@@ -152,13 +154,20 @@ async def test_body_over_the_limit_is_413(api: ApiHarness) -> None:
     ],
     ids=[
         "blank-title", "title-201", "description-20001", "empty-description", "missing-description",
-        "unknown-province", "malformed-region", "unknown-report-type", "not-a-boolean", "latitude-91",
+        "unknown-province", "malformed-region", "code-20-between-provinces", "code-97-after-papua",
+        "unknown-report-type", "not-a-boolean", "latitude-91",
         "unknown-reporter-field", "unknown-field",
     ],
 )
 async def test_invalid_submissions_are_422(api: ApiHarness, body: dict, where: str) -> None:
     problem = assert_problem(await api.http.post("/v1/complaints", json=body), 422)
     assert any(where in [str(part) for part in error["loc"]] for error in problem.get("errors", [])), problem
+
+
+@pytest.mark.parametrize("code", ["62.99", "62.71.99", "11.99.01.1001"])
+async def test_a_regency_or_district_not_in_its_province_is_422(api: ApiHarness, code: str) -> None:
+    problem = assert_problem(await api.http.post("/v1/complaints", json=VALID | {"region_code": code}), 422)
+    assert code.split(".")[0] in problem["detail"] and problem["type"] == "urn:sp4n:unknown-region"
 
 
 async def test_limits_are_exact(api: ApiHarness) -> None:

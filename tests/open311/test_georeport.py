@@ -183,6 +183,7 @@ async def test_post_errors(api: ApiHarness) -> None:
         (form(key, lat="", long="", address_string="", **{"attribute[region]": ""}), 400),
         (form(key, long=""), 400), (form(key, lat="utara"), 400), (form(key, lat="91"), 400),
         (form(key, **{"attribute[region]": "99.99"}), 400),
+        (form(key, **{"attribute[region]": "20.01"}), 400), (form(key, **{"attribute[region]": "62.99"}), 400),
         (form(key, **{"attribute[anonymous]": "mungkin"}), 400),
         (form(key, **{"attribute[report_type]": "keluhan"}), 400),
     ]

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
+from db.directory import check_region_code, load_regions
 from domain.calendar import (
     NATIONAL_ZONE,
     WIB,
@@ -223,9 +224,15 @@ def test_remaining_working_days_across_year_end(cal: HolidayCalendar) -> None:
 
 # --- time zones by region ----------------------------------------------------------------------
 
-WIB_PROVINCES = [*range(11, 37), 61, 62]
+WIB_PROVINCES = [*range(11, 20), 21, *range(31, 37), 61, 62]
 WITA_PROVINCES = [51, 52, 53, 63, 64, 65, *range(71, 77)]
-WIT_PROVINCES = [81, 82, *range(91, 98)]
+WIT_PROVINCES = [81, 82, *range(91, 97)]
+
+
+def test_exactly_the_38_provinces_of_the_seed_have_a_zone() -> None:
+    assert len(WIB_PROVINCES) + len(WITA_PROVINCES) + len(WIT_PROVINCES) == 38
+    seeded = {r.code for r in load_regions() if r.level == 1}
+    assert {str(p) for p in WIB_PROVINCES + WITA_PROVINCES + WIT_PROVINCES} == seeded
 
 
 @pytest.mark.parametrize("province", WIB_PROVINCES)
@@ -272,8 +279,19 @@ def test_non_numeric_code_raises(code: str) -> None:
         zone_for_region(code)
 
 
-@pytest.mark.parametrize("code", ["00", "37", "99.01", "630"])
+@pytest.mark.parametrize("code", ["00", "20", "22", "25", "30", "37", "97", "97.01", "99.01", "630"])
 def test_code_outside_every_province_range_raises(code: str) -> None:
     # None of these is a province in ARCHITECTURE's ranges; a silent WIB would misplace deadlines.
     with pytest.raises(ValueError):
         zone_for_region(code)
+
+
+@pytest.mark.parametrize("code", ["62", "62.71", "62.71.01", "62.71.01.1001", "96.01"])
+def test_regencies_and_districts_under_a_province_are_known(code: str) -> None:
+    check_region_code(code)
+
+
+@pytest.mark.parametrize("code", ["20.01", "62.99", "62.71.99", "62.99.01.1001", "97"])
+def test_regions_outside_the_provinces_and_their_regencies_are_refused(code: str) -> None:
+    with pytest.raises(ValueError):
+        check_region_code(code)
