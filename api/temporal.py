@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -86,12 +87,19 @@ class TemporalGateway:
     async def state(self, tracking_id: str) -> CaseState:
         return await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))
 
-    async def update(self, tracking_id: str, update: Any, data: Any) -> CaseState:
-        """Send an action to a case the caller has just read (so 'not found' means it has closed)."""
+    async def update(self, tracking_id: str, update: Any, data: Any, *, update_id: str | None = None) -> CaseState:
+        """Send an action to a case the caller has just read (so 'not found' means it has closed).
+
+        `update_id` (from the caller's Idempotency-Key, see `action_update_id`) makes a retry attach
+        to the same Temporal update: the server runs an update id once per workflow run and answers
+        a repeat with the first outcome. When the answer does not come in time the outcome is
+        unknown (Temporal may have admitted the update and apply it once a worker is back): 503,
+        saying so and how to retry.
+        """
         try:
             return await self._call(
                 lambda client: client.get_workflow_handle(tracking_id).execute_update(
-                    update, data, result_type=CaseState
+                    update, data, id=update_id, result_type=CaseState
                 )
             )
         except RPCError as error:
@@ -99,6 +107,8 @@ class TemporalGateway:
                 raise
             raise closed_case() from error
         except Problem as problem:
+            if problem.status == 503:
+                raise outcome_unknown(keyed=update_id is not None) from problem
             if problem.status != 404:
                 raise
             raise closed_case() from problem
@@ -128,6 +138,28 @@ class TemporalGateway:
 def closed_case() -> Problem:
     return Problem(409, "Laporan sudah ditutup; tidak ada tindakan lagi yang dapat dilakukan.",
                    type_="urn:sp4n:conflict")
+
+
+def action_update_id(scope: str, action: str, key: str, data: Any) -> str:
+    """The Temporal update id of an action sent with an Idempotency-Key. Scoped to the caller (a
+    token's id, the reporter of one case): another caller's same key is another update and can never
+    fetch this one's result; the action and its input are part of it, so reusing a key for a
+    different request is a different action, not the first one's answer."""
+    payload = data.model_dump_json() if hasattr(data, "model_dump_json") else repr(data)
+    digest = hashlib.sha256("\0".join((scope, action, key, payload)).encode()).hexdigest()
+    return f"action-{digest[:40]}"
+
+
+def outcome_unknown(*, keyed: bool) -> Problem:
+    if keyed:
+        detail = ("Temporal atau worker tidak menjawab tepat waktu: hasil tindakan belum diketahui (mungkin "
+                  "tetap diterapkan). Ulangi permintaan yang sama dengan Idempotency-Key yang sama: tindakan "
+                  "tidak akan diterapkan dua kali dan Anda mendapat hasilnya.")
+    else:
+        detail = ("Temporal atau worker tidak menjawab tepat waktu: tindakan mungkin tetap diterapkan. Periksa "
+                  "laporan (GET) sebelum mengulang, atau kirim dengan header Idempotency-Key agar aman diulang.")
+    return Problem(503, detail, type_="urn:sp4n:outcome-unknown", headers={"Retry-After": "5"},
+                   outcome="unknown", idempotent_retry=keyed)
 
 
 def unavailable(detail: str) -> Problem:

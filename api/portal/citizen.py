@@ -20,8 +20,8 @@ from api.auth import Caller, reporter_caller
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api.portal import security
-from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_choices, portal_router,
-                            region_names, region_tree, safe_next)
+from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
+                            portal_router, region_names, region_tree, safe_next)
 from api.problems import Problem
 from api.read_model import get_case_row, list_cases, view_of_row
 from api.routes import complaints as actions
@@ -292,7 +292,7 @@ async def reporter_action(page: Page, tracking_id: str, make_call) -> Response:
 async def reply(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(ReplyRequest, message=str(form.get("message") or ""))
-        await actions.reply(tracking_id, body, caller, page.svc, session)
+        await actions.reply(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await reporter_action(page, tracking_id, call)
 
@@ -301,7 +301,7 @@ async def reply(page: PageDep, tracking_id: str) -> Response:
 async def rate(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(RatingRequest, score=form.get("score") or 0, comment=str(form.get("comment") or "") or None)
-        await actions.rate(tracking_id, body, caller, page.svc, session)
+        await actions.rate(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await reporter_action(page, tracking_id, call)
 
@@ -310,7 +310,7 @@ async def rate(page: PageDep, tracking_id: str) -> Response:
 async def supplement(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(SupplementRequest, text=str(form.get("text") or ""))
-        await actions.supplement(tracking_id, body, caller, page.svc, session)
+        await actions.supplement(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await reporter_action(page, tracking_id, call)
 

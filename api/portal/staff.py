@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import SubmissionRateLimiter
 from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
-from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, require_staff
+from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, form_action_key, require_staff
 from api.problems import Problem
 from api.read_model import IS_OPEN, view_of_row
 from api.routes import complaints as actions
@@ -175,7 +175,7 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
                      agency_id=agency_id or None if decision == "accept" else None,
                      reason=str(form.get("reason") or "") or None if decision == "reject" else None,
                      note=str(form.get("note") or "") or None)
-        await actions.verify(tracking_id, body, caller, page.svc, session)
+        await actions.verify(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     response = await staff_action(page, tracking_id, call)
     back = safe_next(page.request.query_params.get("next", ""))
@@ -186,7 +186,7 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
 async def dispose(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(DispositionRequest, unit_id=str(form.get("unit_id") or ""), note=str(form.get("note") or "") or None)
-        await actions.dispose(tracking_id, body, caller, page.svc, session)
+        await actions.dispose(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await staff_action(page, tracking_id, call)
 
@@ -195,7 +195,7 @@ async def dispose(page: PageDep, tracking_id: str) -> Response:
 async def follow_up(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(FollowUpRequest, message=str(form.get("message") or ""))
-        return await actions.follow_up(tracking_id, body, caller, page.svc, session)
+        return await actions.follow_up(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await staff_action(page, tracking_id, call, with_files=True)
 
@@ -205,7 +205,7 @@ async def reroute(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(RerouteRequest, reason=str(form.get("reason") or ""),
                      suggested_agency_id=str(form.get("suggested_agency_id") or "") or None)
-        await actions.reroute(tracking_id, body, caller, page.svc, session)
+        await actions.reroute(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await staff_action(page, tracking_id, call)
 
@@ -217,7 +217,7 @@ async def admin_reply(page: PageDep, tracking_id: str) -> Response:
 
     async def call(form, caller, session):
         await actions.reply(tracking_id, parse(ReplyRequest, message=str(form.get("message") or "")), caller,
-                            page.svc, session)
+                            page.svc, session, form_action_key(form))
 
     return await staff_action(page, tracking_id, call)
 

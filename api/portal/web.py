@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ class Page:
             lang=self.language,
             csrf=security.csrf_token(request, self.svc.settings.secret_key),
             csrf_field=security.CSRF_FIELD,
+            action_key=new_action_key,
+            action_key_field=ACTION_KEY_FIELD,
             **context,
         )
         response = HTMLResponse(body, status_code=status_code)
@@ -214,6 +217,20 @@ def require_staff(page: Page, *roles: Role) -> Caller:
     if roles and page.role not in roles:
         raise PortalError(403, "error.forbidden")
     return page.caller
+
+
+# Every rendered action form carries a key of its own (`action_key()` in the templates): sent twice
+# (a double click, a resubmitted page) it is one Idempotency-Key, so the action applies once.
+ACTION_KEY_FIELD = "idempotency_key"
+
+
+def new_action_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def form_action_key(form: Any) -> str | None:
+    """The Idempotency-Key a submitted action form carries (None from an old page without one)."""
+    return str(form.get(ACTION_KEY_FIELD) or "").strip()[:200] or None
 
 
 async def check_csrf(page: Page, form: Any) -> None:

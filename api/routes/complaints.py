@@ -12,6 +12,7 @@ from api.auth import Caller, public_caller
 from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bearer_token, current_caller
 from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
+from api.temporal import action_update_id
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row
 from api.schemas import (
     ComplaintCreate,
@@ -161,11 +162,16 @@ def list_complaints(
     return Page(items=items, next_cursor=next_cursor)
 
 
-async def _current_view(tracking_id: str, caller: Caller, svc, session) -> CaseView:
+async def _current_view(tracking_id: str, caller: Caller, svc, session, *, for_action: bool = False) -> CaseView:
+    """The case as this caller may see it: from the workflow, or the read model once Temporal no
+    longer keeps a closed case. Before an action (`for_action`), a workflow that does not answer in
+    time (a stopped or busy worker) is checked against the read model too: the action then goes to
+    Temporal, which applies it once a worker is back (its validator decides, not this check)."""
     try:
         view = view_of_state(await svc.temporal.state(tracking_id))
     except Problem as problem:
-        row = await run_in_threadpool(get_case_row, session, tracking_id) if problem.status == 404 else None
+        fallback = problem.status == 404 or (for_action and problem.status == 503)
+        row = await run_in_threadpool(get_case_row, session, tracking_id) if fallback else None
         if row is None:
             raise
         view = view_of_row(row, with_history=True)  # Temporal no longer keeps this closed case
@@ -191,13 +197,22 @@ async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, s
     return view
 
 
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    min_length=1, max_length=200,
+    description="Membuat tindakan aman diulang: kirim ulang permintaan yang sama dengan kunci yang sama setelah "
+    "batas waktu atau 503, dan Anda mendapat hasil tindakan pertama (tidak diterapkan dua kali). Kunci milik "
+    "pengirimnya (token); kunci yang sama untuk isi yang berbeda adalah tindakan lain.",
+)]
+
+
 async def _act(
-    tracking_id: str, caller: Caller, svc, session, update: Any, make_input: Callable[[Actor], Any]
+    tracking_id: str, caller: Caller, svc, session, update: Any, make_input: Callable[[Actor], Any],
+    idempotency_key: str | None = None,
 ) -> CaseView:
     """Check the case exists for the caller, send the action, answer with the case as they see it."""
     if caller.role is None:
         raise Problem(401, "Diperlukan token untuk tindakan ini.", headers={"WWW-Authenticate": "Bearer"})
-    await _current_view(tracking_id, caller, svc, session)
+    await _current_view(tracking_id, caller, svc, session, for_action=True)
     actor = Actor(
         role=caller.role,
         agency_id=caller.agency_id,
@@ -210,19 +225,32 @@ async def _act(
     # across the await, concurrent actions exhausted the pool while the worker was down, and the
     # next checkout then blocked the event loop for the pool timeout (the worker-crash test hung).
     await run_in_threadpool(session.close)
-    state = await svc.temporal.update(tracking_id, update, data)  # a closed case: 409 (the gateway)
+    update_id = None
+    if idempotency_key:
+        scope = caller.token_id or caller.client_key  # a token's id; a reporter: their case
+        update_id = action_update_id(f"{tracking_id}:{scope}", update.__name__, idempotency_key, data)
+    # A closed case: 409; no answer in time: 503 "outcome unknown" (the gateway)
+    state = await svc.temporal.update(tracking_id, update, data, update_id=update_id)
     visible = redact(view_of_state(state), caller)
     if visible is None:  # e.g. an agency that just re-routed the case away
         return CaseView(tracking_id=tracking_id, status=state.status.value)
     return visible
 
 
-ACTION_DOC = dict(response_model=CaseView, response_model_exclude_unset=True, responses=CASE_RESPONSES)
+ACTION_RESPONSES = CASE_RESPONSES | {503: CASE_RESPONSES[503] | {
+    "description": "Temporal atau worker tidak menjawab tepat waktu: hasil tindakan belum diketahui "
+    "(`outcome: unknown`; tindakan mungkin tetap diterapkan begitu worker kembali). Tunggu `Retry-After` detik "
+    "lalu kirim ulang permintaan yang sama dengan `Idempotency-Key` yang sama: Anda mendapat hasil tindakan "
+    "itu, tidak diterapkan dua kali. Tanpa kunci: periksa laporan (GET) sebelum mengulang.",
+    "headers": {"Retry-After": {"description": "Detik sebelum mengulang", "schema": {"type": "integer"}}},
+}}
+ACTION_DOC = dict(response_model=CaseView, response_model_exclude_unset=True, responses=ACTION_RESPONSES)
 
 
 @router.post("/{tracking_id}/verification", summary="Verifikasi: terima, tunda atau tolak (admin)", **ACTION_DOC)
 async def verify(
-    tracking_id: str, body: VerificationRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: VerificationRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     if body.decision == "accept" and not body.agency_id:
         raise Problem(422, "agency_id wajib untuk decision=accept")
@@ -238,20 +266,22 @@ async def verify(
             duplicate_of=body.duplicate_of, note=body.note,
         )
 
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.verify, make_input)
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.verify, make_input, idempotency_key)
 
 
 @router.post("/{tracking_id}/supplements", summary="Lengkapi laporan yang ditunda (pelapor)", **ACTION_DOC)
 async def supplement(
-    tracking_id: str, body: SupplementRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: SupplementRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.supplement,
-                      lambda actor: SupplementInput(actor=actor, text=body.text))
+                      lambda actor: SupplementInput(actor=actor, text=body.text), idempotency_key)
 
 
 @router.post("/{tracking_id}/dispositions", summary="Disposisi ke unit (admin instansi)", **ACTION_DOC)
 async def dispose(
-    tracking_id: str, body: DispositionRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: DispositionRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     def make_input(actor: Actor) -> DispositionInput:
         if caller.role == Role.AGENCY_ADMIN and caller.agency_id:
@@ -260,40 +290,45 @@ async def dispose(
                 raise Problem(422, f"Unit {body.unit_id} bukan unit instansi {caller.agency_id}.")
         return DispositionInput(actor=actor, unit_id=body.unit_id, note=body.note)
 
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.dispose, make_input)
+    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.dispose, make_input, idempotency_key)
 
 
 @router.post("/{tracking_id}/follow-ups", summary="Tindak lanjut (pejabat penghubung atau admin instansi)",
              **ACTION_DOC)
 async def follow_up(
-    tracking_id: str, body: FollowUpRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: FollowUpRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.follow_up,
-                      lambda actor: FollowUpInput(actor=actor, message=body.message))
+                      lambda actor: FollowUpInput(actor=actor, message=body.message), idempotency_key)
 
 
 @router.post("/{tracking_id}/reroute", summary="Bukan wewenang kami: kembalikan untuk dialihkan (admin instansi)",
              **ACTION_DOC)
 async def reroute(
-    tracking_id: str, body: RerouteRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: RerouteRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     return await _act(
         tracking_id, caller, svc, session, ComplaintWorkflow.reroute,
         lambda actor: RerouteInput(actor=actor, reason=body.reason, suggested_agency_id=body.suggested_agency_id),
+        idempotency_key,
     )
 
 
 @router.post("/{tracking_id}/replies", summary="Tanggapi tindak lanjut (pelapor atau admin)", **ACTION_DOC)
 async def reply(
-    tracking_id: str, body: ReplyRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: ReplyRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.reply,
-                      lambda actor: ReplyInput(actor=actor, message=body.message))
+                      lambda actor: ReplyInput(actor=actor, message=body.message), idempotency_key)
 
 
 @router.post("/{tracking_id}/rating", summary="Beri penilaian 1-5 (pelapor)", **ACTION_DOC)
 async def rate(
-    tracking_id: str, body: RatingRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep
+    tracking_id: str, body: RatingRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
     return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.rate,
-                      lambda actor: RatingInput(actor=actor, score=body.score, comment=body.comment))
+                      lambda actor: RatingInput(actor=actor, score=body.score, comment=body.comment), idempotency_key)
