@@ -46,6 +46,23 @@ class Settings(BaseSettings):
     # not in the cache is replayed from its history when its next timer or action comes.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
+    # --- Operating it (issue 18; ops/) ------------------------------------------------------------
+    # The worker's Prometheus endpoint (http://WORKER_METRICS_HOST:WORKER_METRICS_PORT/metrics: our
+    # metrics and the Temporal SDK's); 0 turns it off. The API serves /metrics on its own port.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Set, the API's /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (else: keep /metrics
+    # off the public proxy, as docker-compose's does).
+    metrics_token: str | None = None
+    # The read-model gauges of /metrics (open cases, overdue, failed deliveries) are recomputed
+    # at most this often.
+    metrics_read_model_cache_seconds: float = Field(default=15.0, ge=0)
+    # Traces leave the process by OTLP/HTTP only when this is set (e.g. http://127.0.0.1:4318).
+    otel_exporter_otlp_endpoint: str | None = None
+    # Logs: json (default in production) or console (readable; default elsewhere); the level.
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
     # --- Notification delivery (issue 5; activities/notifications.py) ---------------------------
     # Email over SMTP; no SMTP_HOST means email is not sent (deliveries wait, then dead-letter).
     smtp_host: str | None = None

@@ -23,6 +23,8 @@ from activities.routing import RoutingActivities
 from config import Settings, get_settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
+from ops.metrics import ActivityMetrics, worker_runtime_and_endpoint
+from ops.telemetry import configure as configure_telemetry
 from workflows.client import connect, ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
 
@@ -35,7 +37,7 @@ log = structlog.get_logger("sp4n.worker")
 # tests (tests/workflows) still run it in the full sandbox, which is where a restricted call
 # (the clock, randomness, I/O) added to it is caught; the stored histories catch the rest.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.complaint")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.complaint", "opentelemetry")
 )
 
 
@@ -52,15 +54,19 @@ def build_worker(
         activity_executor=executor,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[ActivityMetrics()],  # tracing comes with the client (workflows.client.connect)
     )
 
 
 async def main(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
+    configure_telemetry(settings, "sp4n-worker")
     if settings.auto_migrate:
         prepare_database(settings.database_url)
     sessionmaker = make_sessionmaker(make_engine(settings.database_url))
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    # /metrics on WORKER_METRICS_PORT: ours, and the SDK's runtime metrics from this runtime.
+    runtime = worker_runtime_and_endpoint(settings.worker_metrics_host, settings.worker_metrics_port)
+    client = await connect(settings.temporal_address, settings.temporal_namespace, runtime=runtime)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("search attributes registered", added=added)
@@ -72,7 +78,8 @@ async def main(settings: Settings | None = None) -> None:
         worker = build_worker(
             client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows
         )
-        log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address)
+        log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address,
+                 metrics_port=settings.worker_metrics_port or None)
         async with worker:
             dispatcher = None
             if settings.notifications_enabled:

@@ -56,6 +56,7 @@ from db.upsert import dialect_insert
 from domain.enums import Party, Role
 from domain.tokens import private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
+from ops.metrics import DELIVERIES
 
 log = structlog.get_logger("sp4n.notifications")
 
@@ -475,6 +476,11 @@ class Dispatcher:
 
     def send(self, out: Outgoing) -> str:
         """Send one claimed delivery and record what happened; returns the new status."""
+        status = self._send(out)
+        DELIVERIES.labels(out.channel, status).inc()
+        return status
+
+    def _send(self, out: Outgoing) -> str:
         try:
             self.channels[out.channel].send(out)
         except NotAccepted as error:

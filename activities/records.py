@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import and_, case, false, or_, select, true
@@ -14,6 +14,7 @@ from temporalio import activity
 
 from db.models import Agency, Complaint, EscalationRow, NotificationRow, RoutingFeedback, TimelineEventRow, utc_now
 from db.upsert import dialect_insert
+from ops.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
 
@@ -31,6 +32,14 @@ class RecordActivities:
         keyed by case and sequence (or notification key), so a retry never duplicates them.
         """
         self._writer.write(record)
+        observe_projection_lag(record)
+
+
+def observe_projection_lag(record: CaseRecord) -> None:
+    """From the newest transition of the record (event or escalation) to now, committed."""
+    instants = [e.at for e in record.new_events] + [e.at for e in record.new_escalations]
+    if instants:
+        PROJECTION_LAG.observe(max(0.0, (datetime.now(timezone.utc) - max(instants)).total_seconds()))
 
 
 class GroupCommit:

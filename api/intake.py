@@ -22,6 +22,7 @@ from db.models import IdempotencyKey
 from domain.calendar import calendar_for
 from domain.lifecycle import CaseMachine
 from domain.models import ComplaintDetails, ComplaintInput
+from ops.metrics import CASES_SUBMITTED
 
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 TRACKING_ID = re.compile(r"^LAP-[0-9A-HJKMNP-TV-Z]{10}$")
@@ -99,6 +100,8 @@ async def open_case(
         tracking_id=tracking_id, details=opening.details, submitted_at=submitted_at, policy=policy, calendar=calendar
     )
     await svc.temporal.start_case(case, opening)
+    if submitted_at == now:  # not a retry that met the case its key opened before
+        CASES_SUBMITTED.labels(details.channel.value).inc()
     return SubmissionReceipt(
         tracking_id=tracking_id,
         reporter_token=reporter_token(svc.settings.secret_key, tracking_id),

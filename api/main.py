@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from api.deps import Services, SubmissionRateLimiter
+from api.observe import RequestObserver
 from api.portal import install as install_portal
 from api.portal.security import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
@@ -27,6 +31,8 @@ from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
+from ops.metrics import ReadModelGauges, api_registry
+from ops.telemetry import configure as configure_telemetry
 
 log = structlog.get_logger("sp4n.api")
 
@@ -96,11 +102,17 @@ class _TooLarge(StarletteHTTPException):
         super().__init__(413, f"Isi permintaan melebihi {max_bytes} byte.")
 
 
-def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, temporal_client: Client | None = None, *, configure_process: bool = False
+) -> FastAPI:
+    """The app. `configure_process`: set up this process's logs and traces at start (the app
+    uvicorn serves, `api.main:app`; tests keep pytest's logging)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_process:
+            configure_telemetry(settings, "sp4n-api")
         if settings.auto_migrate:
             prepare_database(settings.database_url)
         engine = make_engine(settings.database_url)
@@ -122,6 +134,10 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
             rate_limiter=SubmissionRateLimiter(settings.submission_rate_limit_per_minute),
             storage=storage_from_settings(settings),
         )
+        app.state.read_model_metrics = CollectorRegistry(auto_describe=False)
+        app.state.read_model_metrics.register(
+            ReadModelGauges(app.state.services.sessions, settings.metrics_read_model_cache_seconds)
+        )
         yield
         engine.dispose()
 
@@ -130,6 +146,9 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         version="1.0.0",
         summary="Pengaduan pelayanan publik: lapor, verifikasi, tindak lanjut, selesai — dengan tenggat yang ditegakkan.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans record the query string, and private links carry
+        # reporter tokens there: the request span is api/observe.py's (route template, status).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_problem_handlers(app)
 
@@ -140,26 +159,11 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         return problem_response(request, 503, "Basis data tidak tersedia; coba lagi sebentar lagi.",
                                 headers={"Retry-After": "5"})
 
-    # Inside the access log (a middleware added later wraps it): the access log, a
-    # BaseHTTPMiddleware, calls the receive below it in a task group, which would turn _TooLarge
-    # into an ExceptionGroup and then into FastAPI's 400.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_body_bytes)
-
-    @app.middleware("http")
-    async def access_log(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        log.info(
-            "request",
-            method=request.method,
-            route=getattr(route, "path", request.url.path),
-            status=response.status_code,
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
-            tracking_id=request.path_params.get("tracking_id") or getattr(request.state, "tracking_id", None),
-        )
-        return response
+    # Outside it: the access log, request metrics and the request's span (pure ASGI, api/observe.py).
+    app.add_middleware(RequestObserver)
+    app.get("/metrics", include_in_schema=False)(metrics_endpoint)
 
     for module in (complaints, tokens, agencies, calendar, operations, open311, sms):
         app.include_router(module.router)
@@ -169,6 +173,20 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     install_portal(app)
     app.openapi = lambda: _openapi(app)
     return app
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text format: this process's request metrics and the read model's gauges."""
+    token = request.app.state.services.settings.metrics_token
+    if token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return problem_response(request, 401, "Gunakan header 'Authorization: Bearer <METRICS_TOKEN>'.",
+                                    headers={"WWW-Authenticate": "Bearer"})
+    body = generate_latest(api_registry) + await run_in_threadpool(
+        generate_latest, request.app.state.read_model_metrics
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -202,4 +220,4 @@ def _openapi(app: FastAPI) -> dict:
     return app.openapi_schema
 
 
-app = create_app()
+app = create_app(configure_process=True)

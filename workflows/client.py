@@ -5,6 +5,8 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import Runtime
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
@@ -13,8 +15,14 @@ from domain.models import CalendarAmendment
 from workflows import SEARCH_ATTRIBUTES
 
 
-async def connect(address: str, namespace: str) -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+async def connect(address: str, namespace: str, *, runtime: Runtime | None = None) -> Client:
+    """The client every process uses. Its TracingInterceptor carries the caller's OpenTelemetry
+    context into the workflow and on to its activities (a worker built on this client gets it
+    too); `runtime` is the worker's, with the SDK's Prometheus exporter (ops/worker_metrics.py)."""
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter,
+        interceptors=[TracingInterceptor()], runtime=runtime,
+    )
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:

@@ -36,12 +36,18 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 
 class Stack:
-    """The three processes of `make run`, each restartable, all stopped at the end."""
+    """The three processes of `make run`, each restartable, all stopped at the end.
+
+    More replicas: `start("api-2")`, `start("worker-2")` (any name after the kind), each API on a
+    port of its own (`api_ports[name]`), each worker with its metrics endpoint on its own
+    (`metrics_ports[name]`)."""
 
     def __init__(self, workdir: Path, *, temporal_db: bool = True, **settings: str) -> None:
         self.workdir = workdir
         self.temporal_db = temporal_db  # False: the dev server keeps its state in memory
         self.temporal_port, self.api_port = free_port(), free_port()
+        self.api_ports: dict[str, int] = {"api": self.api_port}
+        self.metrics_ports: dict[str, int] = {}
         self.env = os.environ | settings | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
             "TEMPORAL_TASK_QUEUE": "complaints-reliability",
@@ -53,6 +59,12 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str) -> None:
+        kind = name.split("-")[0]
+        env = self.env
+        if kind == "api":
+            self.api_ports.setdefault(name, free_port())
+        if kind == "worker":
+            env = env | {"WORKER_METRICS_PORT": str(self.metrics_ports.setdefault(name, free_port()))}
         commands = {
             "temporal": [
                 shutil.which("temporal") or "temporal", "server", "start-dev", "--headless",
@@ -61,16 +73,16 @@ class Stack:
             ],
             "worker": [sys.executable, "worker.py"],
             "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                    "--port", str(self.api_port), "--log-level", "warning"],
+                    "--port", str(self.api_ports.get(name, 0)), "--log-level", "warning", "--no-access-log"],
         }
         log = open(self.workdir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            commands[name], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            commands[kind], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        if name == "temporal":
+        if kind == "temporal":
             wait_for_port(self.temporal_port)
-        if name == "api":
-            wait_for_port(self.api_port)
+        if kind == "api":
+            wait_for_port(self.api_ports[name])
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
