@@ -1,6 +1,16 @@
 # SP4N Engine image: one image, two processes.
 #   API (default):  uvicorn api.main:app on 0.0.0.0:8000
 #   Worker:         same image, command `python worker.py`
+# The portal's browser libraries (Leaflet, its clustering) from npm, exactly as locked; only their
+# dist/ folders reach the image. Debian's node and npm: nothing else is downloaded.
+FROM python:3.11-slim AS assets
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +30,8 @@ RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['p
 
 # Then the project itself (worker.py runs from /app, so the source stays here too).
 COPY . .
+COPY --from=assets /assets/node_modules/leaflet/dist /app/node_modules/leaflet/dist
+COPY --from=assets /assets/node_modules/leaflet.markercluster/dist /app/node_modules/leaflet.markercluster/dist
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /app --no-create-home sp4n \
     && mkdir -p /var/lib/sp4n \

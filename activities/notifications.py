@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from db.models import Agency, ApiToken, Complaint, EscalationRow, NotificationRow, TimelineEventRow, utc_now
+from db.portal_models import CaseFollower
 from db.notification_models import (
     DeliveryChannel,
     DeliveryStatus,
@@ -243,6 +244,8 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
     """The people an outbox row's party stands for, with their addresses and language."""
     party = Party(row.recipient)
     essential = is_essential(row.event, party)
+    if party == Party.FOLLOWER:
+        return follower_targets(session, row.tracking_id, essential)
     if party == Party.REPORTER:
         if complaint is None:
             return []
@@ -267,6 +270,31 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
             targets.append(Target(f"token:{token.id}", channel, address,
                                   pref.language if pref else DEFAULT_LANGUAGE,
                                   bool(pref and pref.opt_out_non_essential and not essential)))
+    return targets
+
+
+def follower_targets(session: Session, tracking_id: str, essential: bool) -> list[Target]:
+    """The followers of a case: merged duplicates' reporters (their contact and preferences from
+    their own case) and supporters who left an address. Nobody's identity crosses over: each is
+    told of the case, never of who else reported or follows it."""
+    targets: list[Target] = []
+    for follower in session.scalars(
+        select(CaseFollower).where(CaseFollower.tracking_id == tracking_id).order_by(CaseFollower.created_at)
+    ):
+        if follower.source_tracking_id:
+            own = session.get(Complaint, follower.source_tracking_id)
+            if own is None:
+                continue
+            pref = session.get(NotificationPreference, f"reporter:{own.tracking_id}")
+            phone = (pref.phone if pref and pref.phone else None) or own.reporter_phone
+            targets += [
+                Target(f"follower:{own.tracking_id}", channel, address, pref.language if pref else DEFAULT_LANGUAGE,
+                       bool(pref and pref.opt_out_non_essential and not essential))
+                for channel, address in _channels_for(pref, own.reporter_email, phone)
+            ]
+        elif follower.email:
+            targets.append(Target("follower:support", DeliveryChannel.EMAIL, follower.email, follower.language,
+                                  False))
     return targets
 
 
@@ -374,6 +402,8 @@ class Dispatcher:
             if row.recipient == Party.REPORTER.value and row.tracking_id and self.settings.public_base_url:
                 context = replace(context, link=private_link(
                     self.settings.public_base_url, row.tracking_id, self.settings.secret_key))
+            elif row.recipient == Party.FOLLOWER.value and row.tracking_id and self.settings.public_base_url:
+                context = replace(context, link=f"{self.settings.public_base_url.rstrip('/')}/kasus/{row.tracking_id}")
             message = render(context)
             digest = hashlib.sha256(target.address.lower().encode()).hexdigest()[:12]
             key = f"{base}:{target.channel.value}:{digest}"
@@ -389,7 +419,7 @@ class Dispatcher:
         if not deliveries:
             # Nobody with an address: staff missing is a visible failure an administrator can fix
             # (issue a token with an email, then resend); a reporter who left no contact is not.
-            reporter = row.recipient == Party.REPORTER.value
+            reporter = row.recipient in (Party.REPORTER.value, Party.FOLLOWER.value)
             deliveries.append(self._delivery(
                 row, f"{base}:none", now, party=row.recipient, recipient_ref=row.recipient,
                 channel=DeliveryChannel.NONE.value, address=None, language=DEFAULT_LANGUAGE, subject=None,

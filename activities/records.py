@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from db.models import Agency, Complaint, EscalationRow, NotificationRow, RoutingFeedback, TimelineEventRow, utc_now
+from db.portal_models import CaseFollower
 from db.upsert import dialect_insert
 from ops.metrics import PROJECTION_LAG
-from domain.enums import OPEN_STATUSES, Action
+from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
+from domain.lifecycle import FOLLOWED
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
 
 
@@ -120,8 +122,9 @@ def write_record(session: Session, record: CaseRecord) -> None:
         [_escalation_row(record.tracking_id, e) for e in record.new_escalations],
     )
     _insert_new(
-        session, NotificationRow, [_notification_row(n) for n in record.notifications]
+        session, NotificationRow, [_notification_row(n) for n in record.notifications + _follower_news(session, record)]
     )
+    _insert_new(session, CaseFollower, _merged_reporter(record))
     _insert_new(
         session,
         RoutingFeedback,
@@ -201,6 +204,52 @@ def _upsert_complaint(session: Session, record: CaseRecord) -> None:
         where=Complaint.__table__.c.seq <= statement.excluded.seq,
     )
     session.execute(statement)
+
+
+def _merged_reporter(record: CaseRecord) -> list[dict[str, Any]]:
+    """A report rejected as a duplicate: its reporter follows the original from now on (their
+    contact stays on their own case; notifications read it from there)."""
+    merged = (
+        record.archive_reason == ArchiveReason.DUPLICATE
+        and record.duplicate_of
+        and any(e.action == Action.REJECT for e in record.new_events)
+    )
+    if not merged:
+        return []
+    return [{
+        "tracking_id": record.duplicate_of,
+        "follower_key": f"duplicate:{record.tracking_id}",
+        "source_tracking_id": record.tracking_id,
+        "email": None,
+        "language": "id",
+        "created_at": utc_now(),
+    }]
+
+
+def _follower_news(session: Session, record: CaseRecord) -> list[Notification]:
+    """One follower outbox row per followed event of a public case that has followers (the
+    dispatcher finds who follows it when it expands the row)."""
+    followed = [e for e in record.new_events if e.action in FOLLOWED]
+    if not followed or record.details.confidential:
+        return []
+    has_followers = session.scalar(
+        select(CaseFollower.follower_key).where(CaseFollower.tracking_id == record.tracking_id).limit(1)
+    )
+    if has_followers is None:
+        return []
+    return [
+        Notification(
+            key=f"{record.tracking_id}:{event.seq}:{Party.FOLLOWER.value}:outbox",
+            tracking_id=record.tracking_id,
+            event_seq=event.seq,
+            event=event.action.value,
+            recipient=Party.FOLLOWER,
+            agency_id=record.agency_id,
+            unit_id=record.unit_id,
+            payload={"status": event.status_to.value, "at": event.at.isoformat(), "due_at": None},
+        )
+        for event in followed
+    ]
 
 
 def _insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:

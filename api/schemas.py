@@ -177,3 +177,28 @@ class Health(BaseModel):
     api: str
     temporal: str
     database: str
+
+
+class SimilarReason(BaseModel):
+    kind: Literal["text", "district", "regency", "province", "category", "distance", "far"] = Field(
+        description="text: kemiripan kata (value 0-1); district/regency/province: wilayah sama; category: "
+        "kategori sama; distance/far: jarak antar titik dalam meter (far: lebih dari 20 km)")
+    value: float | None = None
+
+
+class SimilarCaseOut(BaseModel):
+    tracking_id: str
+    title: str
+    status: str
+    region_code: str | None = None
+    category: str | None = None
+    agency_id: str | None = None
+    score: float = Field(ge=0, le=1)
+    likely_duplicate: bool = Field(description="score di atas ambang portal (domain/similar.py LIKELY_DUPLICATE)")
+    reasons: list[SimilarReason]
+    reporters: int = Field(description="Pelapor kasus itu: dirinya dan duplikat yang digabungkan ke sana")
+    supporters: int
+
+
+class SimilarCases(BaseModel):
+    items: list[SimilarCaseOut]

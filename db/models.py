@@ -128,6 +128,9 @@ class Complaint(Base):
         Index(None, "next_deadline"),
         Index(None, "submitted_at"),
         Index(None, "needs_rerouting"),
+        # Migration 0009: similar reports find open cases by place (api/similar.py).
+        Index(None, "region_code", "submitted_at"),
+        Index(None, "location_lat"),
         # Migration 0005 (bench/reads.py): `overdue=true` lists newest first without a sort, and
         # `q=` words (ILIKE '%word%') through trigram indexes on PostgreSQL.
         Index(None, "overdue", "submitted_at", "tracking_id"),

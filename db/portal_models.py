@@ -72,3 +72,22 @@ class Attachment(Base):
     added_by_role: Mapped[str] = mapped_column(String(20))
     added_by_agency_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CaseFollower(Base):
+    """Someone who hears of a case's progress without being its reporter (issue 19).
+
+    `duplicate:<tracking id>`: the reporter of a report rejected as a duplicate of this case. Their
+    address is read from their own case at delivery (with their own preferences), never copied
+    here. `support:<digest>`: a person who supported the case from the portal and left an email
+    address to be told of it (kept here, shown to nobody).
+    """
+
+    __tablename__ = "case_followers"
+
+    tracking_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    follower_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source_tracking_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="id")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -92,3 +92,6 @@ class Party(StrEnum):
     AGENCY_ADMIN = "agency_admin"
     OFFICER = "officer"
     OMBUDSMAN = "ombudsman"
+    # People following a case they did not report (a merged duplicate's reporter, a supporter who
+    # asked to be told): told by the projection (activities/records.py), never by the workflow.
+    FOLLOWER = "follower"

@@ -166,6 +166,13 @@ NOTIFIED: dict[Action, tuple[Party, ...]] = {
     Action.CALENDAR_AMENDED: (),
 }
 
+# What a case's followers (Party.FOLLOWER) hear of: its visible progress. Not the workflow's list:
+# the projection adds these to the outbox when the case has followers (activities/records.py),
+# so following changes no workflow history.
+FOLLOWED: frozenset[Action] = frozenset({
+    Action.ACCEPT, Action.FOLLOW_UP, Action.SILENCE_COMPLETED, Action.REOPEN, Action.REJECT, Action.HOLD_EXPIRED,
+})
+
 
 def start_clock(
     case: CaseState, kind: ClockKind, started_at: datetime, working_days: int, zone: str, responsible: Party

@@ -102,6 +102,36 @@ _T = dict[tuple[str, str], tuple[str, str, str]]
 
 TEMPLATES: dict[str, _T] = {
     "id": {
+        ("accept", "follower"): (
+            "Laporan {id} yang Anda ikuti diteruskan ke {agency}",
+            "Laporan {id} \"{title}\" yang Anda ikuti telah diverifikasi dan diteruskan ke {agency}.",
+            "LAPOR! Laporan {id} yang Anda ikuti diteruskan ke {agency}.",
+        ),
+        ("follow_up", "follower"): (
+            "Tindak lanjut atas laporan {id} yang Anda ikuti",
+            "{agency} menindaklanjuti laporan {id} \"{title}\" yang Anda ikuti:\n\n{note}",
+            "LAPOR! Tindak lanjut {id} yang Anda ikuti: {note}",
+        ),
+        ("silence_completed", "follower"): (
+            "Laporan {id} yang Anda ikuti selesai",
+            "Laporan {id} \"{title}\" yang Anda ikuti dinyatakan selesai.",
+            "LAPOR! Laporan {id} yang Anda ikuti selesai.",
+        ),
+        ("reopen", "follower"): (
+            "Laporan {id} yang Anda ikuti dibuka kembali",
+            "Laporan {id} \"{title}\" yang Anda ikuti dibuka kembali dan menunggu tindak lanjut {agency}.",
+            "LAPOR! Laporan {id} yang Anda ikuti dibuka kembali.",
+        ),
+        ("reject", "follower"): (
+            "Laporan {id} yang Anda ikuti diarsipkan",
+            "Laporan {id} \"{title}\" yang Anda ikuti diarsipkan dengan alasan: {reason}.",
+            "LAPOR! Laporan {id} yang Anda ikuti diarsipkan: {reason}.",
+        ),
+        ("hold_expired", "follower"): (
+            "Laporan {id} yang Anda ikuti diarsipkan",
+            "Laporan {id} \"{title}\" yang Anda ikuti diarsipkan dengan alasan: {reason}.",
+            "LAPOR! Laporan {id} yang Anda ikuti diarsipkan: {reason}.",
+        ),
         ("submit", "reporter"): (
             "Laporan {id} telah diterima",
             "Terima kasih. Laporan Anda \"{title}\" telah diterima dengan nomor pelacakan {id}.\n"
@@ -220,6 +250,36 @@ TEMPLATES: dict[str, _T] = {
         ),
     },
     "en": {
+        ("accept", "follower"): (
+            "Report {id} you follow was forwarded to {agency}",
+            "Report {id} \"{title}\", which you follow, has been verified and forwarded to {agency}.",
+            "LAPOR! Report {id} you follow was forwarded to {agency}.",
+        ),
+        ("follow_up", "follower"): (
+            "Follow-up on report {id} you follow",
+            "{agency} has followed up on report {id} \"{title}\", which you follow:\n\n{note}",
+            "LAPOR! Follow-up on {id} you follow: {note}",
+        ),
+        ("silence_completed", "follower"): (
+            "Report {id} you follow is completed",
+            "Report {id} \"{title}\", which you follow, has been completed.",
+            "LAPOR! Report {id} you follow is completed.",
+        ),
+        ("reopen", "follower"): (
+            "Report {id} you follow was reopened",
+            "Report {id} \"{title}\", which you follow, has been reopened and awaits {agency}'s follow-up.",
+            "LAPOR! Report {id} you follow was reopened.",
+        ),
+        ("reject", "follower"): (
+            "Report {id} you follow was archived",
+            "Report {id} \"{title}\", which you follow, has been archived. Reason: {reason}.",
+            "LAPOR! Report {id} you follow was archived: {reason}.",
+        ),
+        ("hold_expired", "follower"): (
+            "Report {id} you follow was archived",
+            "Report {id} \"{title}\", which you follow, has been archived. Reason: {reason}.",
+            "LAPOR! Report {id} you follow was archived: {reason}.",
+        ),
         ("submit", "reporter"): (
             "Report {id} received",
             "Thank you. Your report \"{title}\" has been received with tracking number {id}.\n"
@@ -353,14 +413,14 @@ class _Fields(dict[str, str]):
 def template_for(event: str, party: Party | str, language: str) -> tuple[str, str, str] | None:
     """The template of an event for a party, or None when there is none.
 
-    Reporters only get texts written for them ("*" texts speak to staff); staff get their own
-    text or the event's "*" text.
+    Reporters and followers only get texts written for them ("*" texts speak to staff); staff get
+    their own text or the event's "*" text.
     """
     table = TEMPLATES[language if language in TEMPLATES else DEFAULT_LANGUAGE]
     kind = event.split(":", 1)[0]
     party = str(Party(party).value if isinstance(party, Party) else party)
     keys = [(event, party), (kind, party)]
-    if party != Party.REPORTER.value:
+    if party not in (Party.REPORTER.value, Party.FOLLOWER.value):
         keys += [(event, "*"), (kind, "*")]
     return next((table[key] for key in keys if key in table), None)
 
@@ -405,6 +465,8 @@ def render(context: MessageContext) -> Message:
     body = "\n".join(line.rstrip() for line in body_t.format_map(fields).splitlines()).strip()
     if context.link and context.party == Party.REPORTER:
         body = f"{body}\n\n{PRIVATE_LINK[lang]}\n{context.link}"
+    elif context.link and context.party == Party.FOLLOWER:
+        body = f"{body}\n\n{FOLLOWED_LINK[lang]}\n{context.link}"
     text = f"{body}\n\n-- \n{FOOTER[lang]}\n"
     paragraphs = "".join(
         f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in body.split("\n\n") if p.strip()
@@ -419,6 +481,14 @@ def render(context: MessageContext) -> Message:
 PRIVATE_LINK = {
     "id": "Ikuti laporan Anda di tautan pribadi ini (jangan dibagikan):",
     "en": "Follow your report at this private link (do not share it):",
+}
+
+
+FOLLOWED_LINK = {
+    "id": "Anda menerima pesan ini karena mengikuti laporan ini (laporan Anda digabungkan ke laporan ini, "
+          "atau Anda mendukungnya). Lihat perkembangannya:",
+    "en": "You receive this because you follow this report (your report was merged into it, or you "
+          "supported it). See its progress:",
 }
 
 

@@ -21,6 +21,7 @@ from api.portal.staff import agency_choices
 from api.portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
+from api.similar import report_of_case, similar_cases
 from api.routes.agencies import AgencyCreate, create_agency, deactivate_agency
 from db.directory import list_agencies
 from db.models import AgencyKind, Complaint, EscalationRow
@@ -37,12 +38,15 @@ SUGGESTION_TIMEOUT_SECONDS = 2.0
 
 
 def queue_rows(page: Page):
+    """The cases awaiting verification, oldest first, each with its likely duplicates among the
+    open cases (scores and reasons: api/similar.py)."""
     with page.svc.sessions() as session:
-        rows = session.scalars(
+        rows = list(session.scalars(
             select(Complaint).where(Complaint.status == Status.AWAITING_VERIFICATION.value)
             .order_by(Complaint.submitted_at.asc(), Complaint.tracking_id.asc()).limit(QUEUE_LIMIT)
-        )
-        return [view_of_row(row, with_history=False) for row in rows]
+        ))
+        similar = {row.tracking_id: similar_cases(session, report_of_case(row), page.caller) for row in rows}
+        return [view_of_row(row, with_history=False) for row in rows], similar
 
 
 async def suggestions_of(page: Page, tracking_ids: list[str]) -> dict[str, list[RoutingSuggestion]]:
@@ -61,10 +65,10 @@ async def suggestions_of(page: Page, tracking_ids: list[str]) -> dict[str, list[
 @router.get("/verifikasi")
 async def verification_queue(page: PageDep) -> HTMLResponse:
     require_staff(page, Role.ADMIN)
-    items = await run_in_threadpool(queue_rows, page)
+    items, similar = await run_in_threadpool(queue_rows, page)
     suggestions = await suggestions_of(page, [v.tracking_id for v in items])
     agencies = await run_in_threadpool(agency_choices, page)
-    return page.render("queue.html", items=items, suggestions=suggestions, agencies=agencies,
+    return page.render("queue.html", items=items, suggestions=suggestions, agencies=agencies, similar=similar,
                        capped=len(items) == QUEUE_LIMIT, limit=QUEUE_LIMIT,
                        reasons=[r.value for r in ArchiveReason if r not in (ArchiveReason.WITHDRAWN, ArchiveReason.DUPLICATE)])
 

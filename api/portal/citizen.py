@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -23,17 +24,19 @@ from api.portal import security
 from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
                             portal_router, region_names, region_tree, safe_next)
 from api.problems import Problem
-from api.read_model import get_case_row, list_cases, view_of_row
+from api.read_model import list_cases, view_of_row
 from api.routes import complaints as actions
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.directory import get_agency
-from db.models import Agency
-from db.portal_models import CaseSupport
+from db.models import Agency, Complaint
+from api.similar import similar_cases, voices
+from db.portal_models import CaseFollower, CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, AttachmentRefused, Purpose, check_file
 from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails
-from domain.visibility import CaseView
+from domain.similar import Report
+from domain.visibility import PUBLIC as PUBLIC_VIEWER, CaseView
 
 router = portal_router()
 log = structlog.get_logger("sp4n.portal")
@@ -42,6 +45,7 @@ FORM_FIELDS = ("title", "description", "report_type", "category", "province", "r
                "address", "lat", "lon", "name", "email", "phone")
 FEED_PAGE_SIZE = 20
 TRACKING_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,63}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
 @router.get("/")
@@ -65,15 +69,53 @@ async def report_form(page: PageDep) -> HTMLResponse:
     return render_form(page, {}, [])
 
 
-def render_form(page: Page, values: dict[str, Any], errors: list[str], status: int = 200) -> HTMLResponse:
+def render_form(page: Page, values: dict[str, Any], errors: list[str], status: int = 200,
+                similar: list | None = None) -> HTMLResponse:
     tree = region_tree()
     province, regency = values.get("province") or "", values.get("regency") or ""
     return page.render(
         "report_form.html", status,
         values=values, errors=errors, provinces=tree.provinces,
         regencies=tree.regencies.get(province, []), districts=tree.districts.get(regency, []),
-        max_files=MAX_ATTACHMENTS_PER_CASE, **form_choices(page.language),
+        max_files=MAX_ATTACHMENTS_PER_CASE, similar=similar, **form_choices(page.language),
     )
+
+
+# --- similar reports while the form is filled in -------------------------------------------------
+
+
+def typed_report(values: dict[str, str]) -> Report:
+    """What similarity reads of the form as it is now (what does not parse is left out)."""
+    region = next((values.get(level) for level in ("district", "regency", "province") if values.get(level)), None)
+    try:
+        lat, lon = float(values.get("lat") or ""), float(values.get("lon") or "")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError
+    except ValueError:
+        lat = lon = None  # type: ignore[assignment]
+    return Report(title=(values.get("title") or "")[:200], description=(values.get("description") or "")[:5000],
+                  region_code=region if region and region in region_names() else None,
+                  category=values.get("category") or None, lat=lat, lon=lon)
+
+
+def public_similar(page: Page, report: Report) -> list[tuple[Any, tuple[int, int]]]:
+    """The open public reports most like the one being typed, with how many reported and supported each."""
+    if len(report.title.strip()) < 3 and len(report.description.strip()) < 10:
+        return []
+    with page.svc.sessions() as session:
+        found = similar_cases(session, report, PUBLIC_VIEWER)  # the form is the public's, whoever fills it
+        counts = voices(session, [s.tracking_id for s in found])
+    return [(s, counts[s.tracking_id]) for s in found]
+
+
+@router.get("/lapor/serupa")
+async def similar_reports(page: PageDep) -> HTMLResponse:
+    """The form's "maybe already reported" panel, for its script (the same panel the no-JavaScript
+    "check for similar reports" button renders into the form)."""
+    values = {name: str(page.request.query_params.get(name) or "")[:5000] for name in
+              ("title", "description", "category", "province", "regency", "district", "lat", "lon")}
+    similar = await run_in_threadpool(public_similar, page, typed_report(values))
+    return page.render("_similar.html", similar=similar)
 
 
 @router.get("/wilayah/{code}")
@@ -179,6 +221,9 @@ async def submit_report(page: PageDep) -> Response:
         return render_form(page, values, [page.t("error.csrf")], status=403)
     if form.get("refresh"):  # the no-JavaScript region picker: show the choices, keep the text
         return render_form(page, values, [])
+    if form.get("similar"):  # the no-JavaScript "check for similar reports" button
+        similar = await run_in_threadpool(public_similar, page, typed_report(values))
+        return render_form(page, values, [], similar=similar)
     try:
         page.svc.rate_limiter.check(page.caller.client_key)  # before decoding anyone's pictures
     except Problem as problem:
@@ -239,12 +284,17 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
         agency = get_agency(session, view.agency_id) if view.agency_id else None
         agency_name = agency.name if agency else None
         units = [(u.id, u.name) for u in agency.units] if agency else []
+        reporters = voices(session, [view.tracking_id])[view.tracking_id][0]
+        # A merged duplicate points to its original, unless that one is confidential.
+        original = session.get(Complaint, view.duplicate_of) if view.duplicate_of else None
+        merged_into = original.tracking_id if original is not None and not original.confidential else None
     return {"attachments": attachments, "supports": supports, "supported": supported,
-            "agency_name": agency_name, "units": units}
+            "agency_name": agency_name, "units": units, "reporters": reporters, "merged_into": merged_into}
 
 
 @router.get("/kasus/{tracking_id}")
-async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str = "", failed: int = 0) -> HTMLResponse:
+async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str = "", failed: int = 0,
+                    supported: str = "") -> HTMLResponse:
     caller = viewer_for(page, tracking_id, token or None)
     view = await visible_case(page, tracking_id, caller)
     allowed = actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id)
@@ -256,7 +306,8 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
         agencies = await run_in_threadpool(agency_choices, page)
     return page.render(
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
-        allowed={a.value for a in allowed}, done=done, failed=failed, agencies=agencies, **extras,
+        allowed={a.value for a in allowed}, done=done, failed=failed, agencies=agencies,
+        just_supported=supported, **extras,
     )
 
 
@@ -361,24 +412,55 @@ async def feed(page: PageDep, q: str = "", region: str = "", agency_id: str = ""
                        provinces=region_tree().provinces, statuses=[s.value for s in Status])
 
 
+def record_support(page: Page, tracking_id: str, email: str | None) -> bool:
+    """Count this browser's support of a public case (once); with an email address, its owner
+    also follows the case (activities/notifications.py tells followers of its progress)."""
+    with page.svc.sessions() as session:
+        row = session.get(Complaint, tracking_id)
+        if row is None or row.confidential:
+            return False
+        session.add(CaseSupport(tracking_id=tracking_id,
+                                supporter_hash=security.supporter_key(page.request, page.svc.settings.secret_key)))
+        try:
+            session.commit()
+        except IntegrityError:  # this browser already supports it: counted once
+            session.rollback()
+        if email:
+            digest = hashlib.sha256(f"{tracking_id}:{email.lower()}".encode()).hexdigest()[:40]
+            session.add(CaseFollower(tracking_id=tracking_id, follower_key=f"support:{digest}", email=email,
+                                     language=page.language))
+            try:
+                session.commit()
+            except IntegrityError:  # already following
+                session.rollback()
+        return True
+
+
+def follower_email(page: Page, form: Any) -> str | None:
+    email = str(form.get("email") or "").strip()
+    if email and (len(email) > 320 or not EMAIL.fullmatch(email)):
+        raise PortalError(422, "error.email")
+    return email or None
+
+
 @router.post("/kasus/{tracking_id}/dukung")
 async def support(page: PageDep, tracking_id: str) -> Response:
     form = await page.request.form(max_files=0, max_fields=10)
     await check_csrf(page, form)
-
-    def record() -> bool:
-        with page.svc.sessions() as session:
-            row = get_case_row(session, tracking_id)
-            if row is None or row.confidential:
-                return False
-            session.add(CaseSupport(tracking_id=tracking_id,
-                                    supporter_hash=security.supporter_key(page.request, page.svc.settings.secret_key)))
-            try:
-                session.commit()
-            except IntegrityError:  # this browser already supports it: counted once
-                session.rollback()
-            return True
-
-    if not await run_in_threadpool(record):
+    email = follower_email(page, form)
+    if not await run_in_threadpool(record_support, page, tracking_id, email):
         raise PortalError(404, "case.not_found")
-    return page.redirect(safe_next(str(form.get("next") or "")) or f"/kasus/{tracking_id}")
+    return page.redirect(safe_next(str(form.get("next") or "")) or f"/kasus/{tracking_id}",
+                         supported="follow" if email else "1")
+
+
+@router.post("/lapor/dukung/{tracking_id}")
+async def support_instead(page: PageDep, tracking_id: str) -> Response:
+    """"This is my problem too" from the report form: the form's whole content arrives (its
+    button submits the report form here); only the support and the contact email are kept."""
+    form = await page.request.form(max_files=MAX_ATTACHMENTS_PER_CASE + 5, max_fields=60)
+    await check_csrf(page, form)
+    email = follower_email(page, form)
+    if not await run_in_threadpool(record_support, page, tracking_id, email):
+        raise PortalError(404, "case.not_found")
+    return page.redirect(f"/kasus/{tracking_id}", supported="follow" if email else "1")

@@ -171,9 +171,12 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
         decision = str(form.get("decision") or "")
         # The suggestions' select, unless another agency was typed (from the datalist).
         agency_id = str(form.get("agency_other") or "").strip() or str(form.get("agency_id") or "")
+        reason = str(form.get("reason") or "") or None if decision == "reject" else None
+        # A duplicate names its original: one of the similar cases offered, or one typed in.
+        original = str(form.get("duplicate_other") or "").strip().upper() or str(form.get("duplicate_of") or "")
         body = parse(VerificationRequest, decision=decision,
                      agency_id=agency_id or None if decision == "accept" else None,
-                     reason=str(form.get("reason") or "") or None if decision == "reject" else None,
+                     reason=reason, duplicate_of=original or None if reason == "duplicate" else None,
                      note=str(form.get("note") or "") or None)
         await actions.verify(tracking_id, body, caller, page.svc, session, form_action_key(form))
 

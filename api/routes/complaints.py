@@ -14,6 +14,7 @@ from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
 from api.temporal import action_update_id
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row
+from api.similar import may_be_original, report_of_case, similar_cases, voices
 from api.schemas import (
     ComplaintCreate,
     DispositionRequest,
@@ -22,6 +23,9 @@ from api.schemas import (
     RatingRequest,
     ReplyRequest,
     RerouteRequest,
+    SimilarCaseOut,
+    SimilarCases,
+    SimilarReason,
     SubmissionReceipt,
     SupplementRequest,
     VerificationRequest,
@@ -197,6 +201,33 @@ async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, s
     return view
 
 
+@router.get(
+    "/{tracking_id}/similar",
+    response_model=SimilarCases,
+    summary="Laporan terbuka yang mirip (kemungkinan duplikat), dengan skor dan alasannya (petugas)",
+    description="Peringkat dari kemiripan kata, wilayah, kategori dan jarak titik lokasi. Petugas instansi "
+    "hanya melihat laporan instansinya; admin dan pengamat semua laporan terbuka. Untuk menggabungkan "
+    "duplikat: `POST .../verification` dengan `decision=reject, reason=duplicate, duplicate_of`.",
+    responses=problem_responses(401, 403, 404, 503),
+)
+def similar_complaints(tracking_id: str, caller: StaffDep, session: SessionDep) -> SimilarCases:
+    row = get_case_row(session, tracking_id)
+    if row is None or redact(view_of_row(row, with_history=False), caller) is None:
+        raise Problem(404, "Laporan tidak ditemukan")
+    found = similar_cases(session, report_of_case(row), caller)
+    counts = voices(session, [s.tracking_id for s in found])
+    return SimilarCases(items=[
+        SimilarCaseOut(
+            tracking_id=s.tracking_id, title=s.title, status=s.status, region_code=s.region_code,
+            category=s.category, agency_id=s.agency_id, score=s.match.score,
+            likely_duplicate=s.match.likely_duplicate,
+            reasons=[SimilarReason(kind=r.kind, value=r.value) for r in s.match.reasons],  # type: ignore[arg-type]
+            reporters=counts[s.tracking_id][0], supporters=counts[s.tracking_id][1],
+        )
+        for s in found
+    ])
+
+
 IdempotencyKeyHeader = Annotated[str | None, Header(
     min_length=1, max_length=200,
     description="Membuat tindakan aman diulang: kirim ulang permintaan yang sama dengan kunci yang sama setelah "
@@ -254,6 +285,8 @@ async def verify(
 ) -> CaseView:
     if body.decision == "accept" and not body.agency_id:
         raise Problem(422, "agency_id wajib untuk decision=accept")
+    if body.decision == "reject" and body.reason == "duplicate" and not body.duplicate_of:
+        raise Problem(422, "duplicate_of wajib untuk reason=duplicate: laporan asalnya.")
 
     def make_input(actor: Actor) -> VerificationInput:
         agency = None
@@ -261,6 +294,10 @@ async def verify(
             agency = get_agency_ref(session, body.agency_id)
             if agency is None:
                 raise Problem(422, f"Instansi {body.agency_id} tidak ada di direktori atau tidak aktif.")
+        if body.decision == "reject" and body.reason == "duplicate" and body.duplicate_of:
+            refused = may_be_original(session, tracking_id, body.duplicate_of)
+            if refused:
+                raise Problem(422, refused)
         return VerificationInput(
             actor=actor, decision=Action(body.decision), agency=agency, reason=body.reason,
             duplicate_of=body.duplicate_of, note=body.note,

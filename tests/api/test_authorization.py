@@ -63,6 +63,8 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     f"POST {C}/reroute":                                  (401, 403, 403, 401, 403, 200, 404, 404, 403, 403),
     f"POST {C}/replies":                                  (401, 403, 200, 401, 403, 403, 404, 404, 403, 200),
     f"POST {C}/rating":                                   (401, 403, 200, 401, 403, 403, 404, 404, 403, 403),
+    # Similar open cases: staff who see the case, each within what they may see (api/similar.py).
+    f"GET {C}/similar":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
     # Files: whoever sees the case sees them (the public too: not a confidential case); the reporter
     # adds report files, the case's agency and administrators add evidence (domain/attachments.py).
     f"GET {C}/attachments":                               (200, 200, 200, 401, 200, 200, 404, 404, 200, 200),
@@ -347,6 +349,11 @@ async def read_case(w: World) -> Target:
     return Target(f"/v1/complaints/{case.tracking_id}", case)
 
 
+async def similar_cases(w: World) -> Target:
+    case, _ = await w.attached()
+    return Target(f"/v1/complaints/{case.tracking_id}/similar", case)
+
+
 async def list_files(w: World) -> Target:
     case, _ = await w.attached()
     return Target(f"/v1/complaints/{case.tracking_id}/attachments", case)
@@ -452,6 +459,7 @@ TARGETS: dict[str, Maker] = {
     f"GET {C}": read_case,
     "GET /v1/complaints": fixed("/v1/complaints"),
     **{f"POST {C}/{name}": action(name) for name in ACTIONS},
+    f"GET {C}/similar": similar_cases,
     f"GET {C}/attachments": list_files,
     f"POST {C}/attachments": add_file,
     f"GET {C}/attachments/{{attachment_id}}": read_file,

@@ -56,3 +56,43 @@
     setInterval(tick, 30000);
   });
 })();
+
+// Similar reports while the report form is filled in: the server renders the same panel as the
+// no-JavaScript "check for similar reports" button, into the form's live region.
+(function () {
+  "use strict";
+  var FIELDS = ["title", "description", "category", "province", "regency", "district", "lat", "lon"];
+
+  function wire(form, slot) {
+    var timer = null, last = "";
+    function query() {
+      var params = new URLSearchParams();
+      FIELDS.forEach(function (name) {
+        var field = form.elements[name];
+        if (field && field.value) { params.set(name, name === "description" ? field.value.slice(0, 2000) : field.value); }
+      });
+      return params.toString();
+    }
+    function refresh() {
+      var title = form.elements.title ? form.elements.title.value.trim() : "";
+      if (title.length < 5) { return; }
+      var q = query();
+      if (q === last) { return; }
+      last = q;
+      fetch("/lapor/serupa?" + q, { headers: { Accept: "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) { if (html !== null && q === last) { slot.innerHTML = html; } })
+        .catch(function () { /* the no-JavaScript button still works */ });
+    }
+    function later() { clearTimeout(timer); timer = setTimeout(refresh, 500); }
+    FIELDS.forEach(function (name) {
+      var field = form.elements[name];
+      if (field) { field.addEventListener("input", later); field.addEventListener("change", later); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var slot = document.querySelector("[data-similar-slot]");
+    if (slot && slot.closest("form")) { wire(slot.closest("form"), slot); }
+  });
+})();

@@ -1,0 +1,83 @@
+"""Similar reports in the portal without JavaScript (issue 19): the form's "check for similar
+reports" button, "this is my problem too" instead of a new report, the queue's likely duplicates
+and its one-action merge, and the merged reporter's page pointing to the original."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from db.portal_models import CaseFollower
+from tests.api.conftest import ApiHarness
+from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, REPORT, browser, csrf_of, post_form, report, sign_in
+
+pytestmark = PORTAL
+
+SAME_LIGHT = REPORT | {"title": "Lampu PJU mati di Jl. Tjilik Riwut", "name": "", "email": "",
+                       "description": "Lampu penerangan jalan mati dua minggu, gelap dan rawan kecelakaan."}
+
+
+async def test_the_form_offers_similar_open_reports_and_supporting_one_follows_it(api: ApiHarness) -> None:
+    async with browser(api) as first, browser(api) as second:
+        original, _ = await report(api, first)
+        form = await second.get("/lapor")
+        checked = await second.post("/lapor", data={"csrf_token": csrf_of(form.text), **SAME_LIGHT, "similar": "1"})
+        assert checked.status_code == 200
+        assert re.search(rf'data-testid="similar-item" data-tracking-id="{original}"', checked.text)
+        assert "Ini masalah saya juga" in checked.text and 'data-testid="similar-reasons"' in checked.text
+        assert "Siti Rahma" not in checked.text and "siti@example.id" not in checked.text
+        assert SAME_LIGHT["description"] in checked.text  # the typed report is kept
+
+        # The script's panel is the same, from the query string.
+        panel = await second.get("/lapor/serupa", params={"title": SAME_LIGHT["title"], "province": "62",
+                                                          "regency": "62.71"})
+        assert f'data-tracking-id="{original}"' in panel.text
+
+        supported = await second.post(f"/lapor/dukung/{original}", data={
+            "csrf_token": csrf_of(checked.text), **SAME_LIGHT, "email": "tetangga@warga.example"},
+            follow_redirects=False)
+        assert supported.status_code == 303 and supported.headers["location"].startswith(f"/kasus/{original}")
+        page = await second.get(supported.headers["location"])
+        assert 'data-testid="supported-notice"' in page.text and "email Anda" in page.text
+        assert re.search(r'data-testid="support-count">1<', page.text)
+        assert "tetangga@warga.example" not in page.text
+        with api.sessions() as session:
+            followers = session.scalars(select(CaseFollower).where(CaseFollower.tracking_id == original)).all()
+        assert [f.email for f in followers] == ["tetangga@warga.example"]
+        listed = await api.listing()
+        assert len(listed["items"]) == 1  # no second case was opened
+
+        wrong = await second.post(f"/lapor/dukung/{original}", data={
+            "csrf_token": csrf_of(checked.text), **SAME_LIGHT, "email": "bukan-email"}, follow_redirects=False)
+        assert wrong.status_code == 422
+
+
+async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarness) -> None:
+    async with browser(api) as first, browser(api) as second, browser(api) as admin:
+        original, _ = await report(api, first)
+        duplicate, private = await report(api, second, **{k: SAME_LIGHT[k] for k in ("title", "description")},
+                                          email="kedua@warga.example", name="Warga Kedua")
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        queue = await admin.get("/admin/verifikasi")
+        item = queue.text.split(f'data-tracking-id="{duplicate}"', 1)[1]
+        assert re.search(rf'data-testid="duplicate-candidate" data-tracking-id="{original}"', item)
+        assert 'data-testid="duplicate-score"' in item
+
+        merged = await admin.post(f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi", data={
+            "csrf_token": csrf_of(queue.text), "decision": "reject", "reason": "duplicate",
+            "duplicate_of": original, "duplicate_other": ""}, follow_redirects=False)
+        assert merged.status_code == 303, merged.text
+        await api.settle()
+        case = await api.case(duplicate)
+        assert case["archive_reason"] == "duplicate" and case["duplicate_of"] == original
+
+        own_page = await second.get(private)
+        assert 'data-testid="merged"' in own_page.text and f'href="/kasus/{original}"' in own_page.text
+        original_page = await first.get(f"/kasus/{original}")
+        assert re.search(r'data-testid="voices">2 orang melaporkan', original_page.text)
+        assert "Warga Kedua" not in original_page.text and "kedua@warga.example" not in original_page.text
+
+        typo = await post_form(admin, "/admin/verifikasi", f"/kasus/{original}/verifikasi", {
+            "decision": "reject", "reason": "duplicate", "duplicate_other": "LAP-TIDAKADA"})
+        assert typo.status_code == 422 and "LAP-TIDAKADA" in typo.text
