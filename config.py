@@ -35,6 +35,27 @@ class Settings(BaseSettings):
     # Submissions per client (token, or address when anonymous) per minute; 0 turns it off.
     submission_rate_limit_per_minute: int = 60
     page_size_max: int = 200
+    # --- Hostile input (issue 13; README "Safety limits") ----------------------------------------
+    # Country calling codes a reporter's (or a token's) phone number may have: Indonesia alone by
+    # default, so that nobody can make the service send SMS to a premium-rate number abroad.
+    # JSON in the environment: PHONE_COUNTRY_CODES='[62, 65]'.
+    phone_country_codes: list[int] = Field(default=[62], min_length=1)
+    # Proxies whose X-Forwarded-For names the client (uvicorn's --forwarded-allow-ips): the address
+    # that submission and sign-in limits count. Uvicorn's own default, 127.0.0.1, unless set;
+    # a comma-separated list of addresses or networks; "*" only behind a proxy that rewrites it.
+    trusted_proxies: str = "127.0.0.1"
+    # Staff sign-in (api/portal/throttle.py): failures from one address on one account before the
+    # wait between attempts starts doubling, from SIGN_IN_BACKOFF_BASE_SECONDS up to the maximum;
+    # an account's failures from all addresses together before each new attempt waits (never a
+    # lockout: the owner from another address waits at most SIGN_IN_ACCOUNT_DELAY_MAX_SECONDS).
+    sign_in_free_failures: int = Field(default=5, ge=1)
+    sign_in_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    sign_in_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    sign_in_account_free_failures: int = Field(default=50, ge=1)
+    sign_in_account_delay_max_seconds: float = Field(default=30.0, gt=0)
+    # Sign-in attempts per address per minute across all accounts (one password tried on many).
+    sign_in_per_address_per_minute: int = Field(default=30, ge=1)
+    # --- end of hostile input ----------------------------------------------------------------------
     # Inbound SMS (POST /v1/channels/sms): the gateway's bearer token; unset, the webhook answers 401.
     sms_gateway_inbound_token: str | None = None
     # The policy version new cases are stamped with (domain/policy.py POLICIES). `latihan.v1` is
@@ -120,6 +141,8 @@ class Settings(BaseSettings):
                 raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
             if self.secret_key == Settings.model_fields["secret_key"].default:
                 raise ValueError("SECRET_KEY must be set in production")
+        if any(not 1 <= code <= 999 for code in self.phone_country_codes):
+            raise ValueError("PHONE_COUNTRY_CODES are country calling codes (1-999), e.g. [62]")
         if self.attachment_storage == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET must be set when ATTACHMENT_STORAGE=s3")
         return self

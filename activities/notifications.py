@@ -31,7 +31,7 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -54,6 +54,7 @@ from db.notification_models import (
     Webhook,
 )
 from db.upsert import dialect_insert
+from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Party, Role
 from domain.tokens import private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
@@ -232,16 +233,21 @@ class Target:
     opted_out: bool
 
 
-def _channels_for(pref: NotificationPreference | None, email: str | None, phone: str | None) -> list[tuple[DeliveryChannel, str]]:
-    available = {DeliveryChannel.EMAIL: email, DeliveryChannel.SMS: phone}
+def _channels_for(pref: NotificationPreference | None, email: str | None, phone: str | None,
+                  phone_country_codes: Collection[int]) -> list[tuple[DeliveryChannel, str]]:
+    # Only an address that passes domain/contacts.py's checks, whatever was stored before them.
+    available = {DeliveryChannel.EMAIL: usable_email(email),
+                 DeliveryChannel.SMS: usable_phone(phone, phone_country_codes)}
     wanted = [DeliveryChannel(c) for c in (pref.channels if pref and pref.channels else []) if c in available]
     if not wanted:  # default: email, else SMS
-        wanted = [DeliveryChannel.EMAIL] if email else [DeliveryChannel.SMS]
+        wanted = [DeliveryChannel.EMAIL] if available[DeliveryChannel.EMAIL] else [DeliveryChannel.SMS]
     return [(channel, available[channel]) for channel in wanted if available[channel]]
 
 
-def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint | None) -> list[Target]:
-    """The people an outbox row's party stands for, with their addresses and language."""
+def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint | None,
+                    phone_country_codes: Collection[int] = (INDONESIA,)) -> list[Target]:
+    """The people an outbox row's party stands for, with their addresses and language. A
+    reporter's contact comes from their own case's row only, for their own case's messages."""
     party = Party(row.recipient)
     essential = is_essential(row.event, party)
     if party == Party.FOLLOWER:
@@ -254,7 +260,7 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
         return [
             Target("reporter", channel, address, (pref.language if pref else DEFAULT_LANGUAGE),
                    bool(pref and pref.opt_out_non_essential and not essential))
-            for channel, address in _channels_for(pref, complaint.reporter_email, phone)
+            for channel, address in _channels_for(pref, complaint.reporter_email, phone, phone_country_codes)
         ]
     query = select(ApiToken).where(ApiToken.role == STAFF_ROLE[party].value, ApiToken.revoked_at.is_(None))
     if party in (Party.AGENCY_ADMIN, Party.OFFICER):
@@ -266,7 +272,7 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
         pref = session.get(NotificationPreference, f"token:{token.id}")
         if party == Party.OFFICER and pref and pref.unit_id and pref.unit_id != row.unit_id:
             continue  # an officer of another unit of the same agency
-        for channel, address in _channels_for(pref, token.email, pref.phone if pref else None):
+        for channel, address in _channels_for(pref, token.email, pref.phone if pref else None, phone_country_codes):
             targets.append(Target(f"token:{token.id}", channel, address,
                                   pref.language if pref else DEFAULT_LANGUAGE,
                                   bool(pref and pref.opt_out_non_essential and not essential)))
@@ -394,7 +400,7 @@ class Dispatcher:
         now = self.now()
         base = row.key.removesuffix(":outbox")
         deliveries: list[dict[str, Any]] = []
-        targets = resolve_targets(session, row, complaint)
+        targets = resolve_targets(session, row, complaint, self.settings.phone_country_codes)
         for target in targets:
             if template_for(row.event, row.recipient, target.language) is None:
                 continue

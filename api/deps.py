@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -15,32 +13,9 @@ from api.auth import Caller, caller_for_token, public_caller
 from api.problems import Problem
 from api.storage import AttachmentStorage
 from api.temporal import TemporalGateway
+from api.throttle import SignInThrottle, SubmissionRateLimiter
 from config import Settings
 from domain.enums import Role
-
-
-class SubmissionRateLimiter:
-    """A sliding one-minute window per client, in this process (enough for one API replica)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, client_key: str) -> None:
-        if self.per_minute <= 0:
-            return
-        now = time.monotonic()
-        if len(self._seen) > 10_000:  # forget clients quiet for a minute (keys are anyone's)
-            for key in [k for k, w in self._seen.items() if not w or now - w[-1] > 60]:
-                del self._seen[key]
-        window = self._seen[client_key]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            retry_after = max(1, int(60 - (now - window[0])) + 1)
-            raise Problem(429, f"Batas {self.per_minute} laporan per menit terlampaui.",
-                          headers={"Retry-After": str(retry_after)})
-        window.append(now)
 
 
 @dataclass
@@ -48,7 +23,8 @@ class Services:
     settings: Settings
     sessions: sessionmaker[Session]
     temporal: TemporalGateway
-    rate_limiter: SubmissionRateLimiter
+    rate_limiter: SubmissionRateLimiter  # shared by every API process (api/throttle.py)
+    sign_in: SignInThrottle
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
 
 

@@ -20,6 +20,7 @@ from api.schemas import SubmissionReceipt
 from db.directory import check_region_code
 from db.models import IdempotencyKey
 from domain.calendar import calendar_for
+from domain.contacts import ContactRefused, normalise_email, normalise_phone
 from domain.lifecycle import CaseMachine
 from domain.models import ComplaintDetails, ComplaintInput
 from ops.metrics import CASES_SUBMITTED
@@ -59,6 +60,32 @@ def claim_idempotency_key(session: Session, scope_key: str, digest: str, now: da
     return existing.tracking_id, existing.submitted_at
 
 
+def contact_problem(field: str, refused: ContactRefused) -> Problem:
+    """422 naming the field (its path in the v1 body), like FastAPI's own validation errors."""
+    loc = ["body", *field.split(".")]
+    return Problem(422, f"{field}: {refused}", errors=[{"loc": loc, "msg": str(refused), "type": "value_error"}])
+
+
+def checked_contacts(details: ComplaintDetails, phone_country_codes: list[int]) -> ComplaintDetails:
+    """The details with the reporter's e-mail and phone checked and normalised (domain/contacts.py),
+    or a 422 naming the field: nothing is ever sent to a contact that did not pass."""
+    reporter = details.reporter
+    if reporter is None or not (reporter.email or reporter.phone):
+        return details
+    changes = {}
+    try:
+        if reporter.email:
+            changes["email"] = normalise_email(reporter.email)
+    except ContactRefused as refused:
+        raise contact_problem("reporter.email", refused) from refused
+    try:
+        if reporter.phone:
+            changes["phone"] = normalise_phone(reporter.phone, phone_country_codes)
+    except ContactRefused as refused:
+        raise contact_problem("reporter.phone", refused) from refused
+    return details.model_copy(update={"reporter": reporter.model_copy(update=changes)})
+
+
 def find_idempotency_key(session: Session, scope_key: str) -> str | None:
     """The tracking id an idempotency scope was claimed for, if it was."""
     existing = session.get(IdempotencyKey, scope_key)
@@ -76,7 +103,8 @@ async def open_case(
 ) -> SubmissionReceipt:
     """Start the case's workflow (or meet the one an idempotency scope already started) and answer
     with the receipt: tracking id, reporter token, status and the deadlines of the opening.
-    Without an idempotency scope no database is needed (`session` may be None); with one, the
+    The reporter's contact is checked first (422 naming the field). Without an idempotency scope
+    no database is needed (`session` may be None); with one, the
     claim is committed on the thread pool, never on the event loop."""
     now = now or datetime.now(timezone.utc)
     try:
@@ -84,6 +112,7 @@ async def open_case(
     except ValueError as error:
         raise Problem(422, f"region_code {details.region_code} tidak dikenal: {error}",
                       type_="urn:sp4n:unknown-region") from error
+    details = checked_contacts(details, svc.settings.phone_country_codes)  # every door comes here
     if idempotency_scope:
         if session is None:
             raise ValueError("an idempotency scope is claimed in a database session")

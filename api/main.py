@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_plus
 
 import structlog
 from fastapi import FastAPI, Request
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from api.deps import Services, SubmissionRateLimiter
+from api.deps import Services
 from api.observe import RequestObserver
 from api.portal import install as install_portal
 from api.portal.security import ensure_bootstrap_admin
@@ -28,6 +29,7 @@ from api.routes import agencies, calendar, complaints, open311, operations, sms,
 from api.routes import attachments, notifications, webhooks
 from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
+from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
 from config import Settings, get_settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
@@ -102,6 +104,40 @@ class _TooLarge(StarletteHTTPException):
         super().__init__(413, f"Isi permintaan melebihi {max_bytes} byte.")
 
 
+class RefuseControlCharacters:
+    """422 for a request whose address (path, query) or a header carries a control character
+    (domain/text.py's rule; nothing in an address or header needs even a tab): such a value
+    would reach a database query (PostgreSQL refuses NUL) or be echoed in a page or XML."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (where := self.control_character_in(scope)):
+            response = problem_response(Request(scope), 422, f"{where} berisi karakter kendali (control character).",
+                                        errors=[{"loc": [where], "msg": "control character not allowed",
+                                                 "type": "value_error"}])
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def control_character_in(scope: Scope) -> str | None:
+        if CONTROL.search(scope.get("path", "")):
+            return "path"
+        query = scope.get("query_string", b"").decode("latin-1")
+        if CONTROL.search(unquote_plus(query, errors="replace")):
+            return "query"
+        for name, value in scope.get("headers") or []:
+            if CONTROL_BYTES.search(value):
+                return "header " + name.decode("latin-1")
+        return None
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_BYTES = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def create_app(
     settings: Settings | None = None, temporal_client: Client | None = None, *, configure_process: bool = False
 ) -> FastAPI:
@@ -121,9 +157,11 @@ def create_app(
                 if ensure_bootstrap_admin(session, settings.sp4n_admin_email, settings.sp4n_admin_password):
                     session.commit()
                     log.info("portal administrator account created", email=settings.sp4n_admin_email)
+        sessions = make_sessionmaker(engine)
+        throttle = ThrottleStore(sessions, settings.secret_key)
         app.state.services = Services(
             settings=settings,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             temporal=TemporalGateway(
                 settings.temporal_address,
                 settings.temporal_namespace,
@@ -131,7 +169,8 @@ def create_app(
                 settings.dependency_timeout_seconds,
                 client=temporal_client,
             ),
-            rate_limiter=SubmissionRateLimiter(settings.submission_rate_limit_per_minute),
+            rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
+            sign_in=SignInThrottle(throttle, settings),
             storage=storage_from_settings(settings),
         )
         app.state.read_model_metrics = CollectorRegistry(auto_describe=False)
@@ -161,6 +200,7 @@ def create_app(
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_body_bytes)
+    app.add_middleware(RefuseControlCharacters)
     # Outside it: the access log, request metrics and the request's span (pure ASGI, api/observe.py).
     app.add_middleware(RequestObserver)
     app.get("/metrics", include_in_schema=False)(metrics_endpoint)

@@ -7,7 +7,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.enums import ArchiveReason, Role
-from domain.models import ComplaintDetails, Deadlines, LongText, NonBlank
+from domain.contacts import Email
+from domain.models import Comment, ComplaintDetails, Deadlines, LongText, Name, NonBlank, Note
 
 T = TypeVar("T")
 
@@ -50,10 +51,10 @@ class SubmissionReceipt(BaseModel):
 
 class VerificationRequest(Body):
     decision: Literal["accept", "hold", "reject"]
-    agency_id: str | None = Field(default=None, description="Wajib untuk accept: instansi tujuan.")
+    agency_id: NonBlank | None = Field(default=None, max_length=100, description="Wajib untuk accept: instansi tujuan.")
     reason: ArchiveReason | None = Field(default=None, description="Wajib untuk reject.")
-    duplicate_of: str | None = Field(default=None, description="Untuk reason=duplicate: laporan asal.")
-    note: str | None = Field(default=None, max_length=20_000)
+    duplicate_of: NonBlank | None = Field(default=None, max_length=64, description="Untuk reason=duplicate: laporan asal.")
+    note: Note | None = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -71,7 +72,7 @@ class DispositionRequest(Body):
     model_config = with_example({"unit_id": "pemkot-62.71/pupr", "note": "Mohon segera ditindaklanjuti."})
 
     unit_id: NonBlank = Field(examples=["pemkot-62.71/pupr"])
-    note: str | None = Field(default=None, max_length=20_000, examples=["Mohon segera ditindaklanjuti."])
+    note: Note | None = Field(default=None, examples=["Mohon segera ditindaklanjuti."])
 
 
 class FollowUpRequest(Body):
@@ -84,7 +85,7 @@ class RerouteRequest(Body):
     model_config = with_example({"reason": "Jalan nasional, kewenangan Kementerian PU.", "suggested_agency_id": "kemenpu"})
 
     reason: LongText = Field(examples=["Jalan nasional, kewenangan Kementerian PU."])
-    suggested_agency_id: str | None = Field(default=None, examples=["kemenpu"])
+    suggested_agency_id: NonBlank | None = Field(default=None, max_length=100, examples=["kemenpu"])
 
 
 class ReplyRequest(Body):
@@ -97,16 +98,16 @@ class RatingRequest(Body):
     model_config = with_example({"score": 4, "comment": "Cepat ditangani, terima kasih."})
 
     score: int = Field(ge=1, le=5, examples=[4])
-    comment: str | None = Field(default=None, max_length=2000, examples=["Cepat ditangani, terima kasih."])
+    comment: Comment | None = Field(default=None, examples=["Cepat ditangani, terima kasih."])
 
 
 class TokenCreate(Body):
     model_config = with_example({"role": "officer", "agency_id": "pemkot-62.71", "name": "Budi, PUPR Kota Palangkaraya"})
 
     role: Literal["admin", "agency_admin", "officer", "observer", "client"]
-    agency_id: str | None = Field(default=None, description="Wajib untuk agency_admin dan officer.")
-    name: NonBlank = Field(max_length=200, examples=["Budi, PUPR Kota Palangkaraya"])
-    email: str | None = Field(default=None, max_length=320)
+    agency_id: NonBlank | None = Field(default=None, max_length=100, description="Wajib untuk agency_admin dan officer.")
+    name: Name = Field(min_length=1, examples=["Budi, PUPR Kota Palangkaraya"])
+    email: Email | None = Field(default=None, max_length=320, description="Alamat notifikasi (diperiksa).")
 
 
 class TokenIssued(BaseModel):

@@ -225,7 +225,8 @@ async def submit_report(page: PageDep) -> Response:
         similar = await run_in_threadpool(public_similar, page, typed_report(values))
         return render_form(page, values, [], similar=similar)
     try:
-        page.svc.rate_limiter.check(page.caller.client_key)  # before decoding anyone's pictures
+        # Before decoding anyone's pictures; counted in the shared store (api/throttle.py).
+        await run_in_threadpool(page.svc.rate_limiter.check, page.caller.client_key)
     except Problem as problem:
         return render_form(page, values, [problem.detail], status=problem.status)
     details, errors = details_from_form(values, flags)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import nulls_last, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import SubmissionRateLimiter
 from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
 from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, form_action_key, require_staff
@@ -24,19 +24,6 @@ from domain.visibility import AGENCY_ROLES, redact
 
 router = portal_router()
 
-# Sign-in attempts per minute: per account from anywhere (guessing one password), and per address
-# across accounts (trying one password on many); argon2 makes each cost ~50 ms of CPU as well.
-SIGN_INS_PER_ACCOUNT_PER_MINUTE = 10
-SIGN_INS_PER_ADDRESS_PER_MINUTE = 30
-
-
-def sign_in_limiters(page: Page) -> tuple[SubmissionRateLimiter, SubmissionRateLimiter]:
-    """One pair per app (like the submission limiter), made on first use."""
-    state = page.request.app.state
-    if not hasattr(state, "sign_in_limiters"):
-        state.sign_in_limiters = (SubmissionRateLimiter(SIGN_INS_PER_ACCOUNT_PER_MINUTE),
-                                  SubmissionRateLimiter(SIGN_INS_PER_ADDRESS_PER_MINUTE))
-    return state.sign_in_limiters
 INBOX_LIMIT = 200
 
 
@@ -55,13 +42,15 @@ async def sign_in(page: PageDep) -> Response:
     await check_csrf(page, form)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""))
-    try:
-        per_account, per_address = sign_in_limiters(page)
-        per_account.check(f"sign-in:{email.strip().lower()[:320]}")
-        per_address.check(f"sign-in:{page.caller.client_key}")
-    except Problem:
-        return page.render("sign_in.html", 429, next=next_url, failed=True, message_key="signin.throttled",
-                           email=email)
+    # Failed passwords slow the one guessing (per account and address), never lock the owner
+    # out from another address (api/throttle.py; the limits are settings, README "Safety limits").
+    throttle, address = page.svc.sign_in, page.caller.client_key
+    wait = await run_in_threadpool(throttle.wait_before, email, address)
+    if wait > 0:
+        response = page.render("sign_in.html", 429, next=next_url, failed=True, message_key="signin.throttled",
+                               email=email, wait_seconds=math.ceil(wait))
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
 
     def attempt() -> tuple[str, str] | None:
         with page.svc.sessions() as session:
@@ -73,6 +62,7 @@ async def sign_in(page: PageDep) -> Response:
             return token, account.role
 
     signed_in = await run_in_threadpool(attempt)
+    await run_in_threadpool(throttle.failed if signed_in is None else throttle.succeeded, email, address)
     if signed_in is None:
         return page.render("sign_in.html", 401, next=next_url, failed=True, message_key="signin.failed", email=email)
     token, role = signed_in

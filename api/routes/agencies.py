@@ -24,6 +24,7 @@ from db.directory import check_region_code, get_agency, get_agency_ref, list_age
 from db.models import Agency, AgencyKind, AgencyUnit, Complaint
 from domain.calendar import ZONES, zone_for_region
 from domain.enums import OPEN_STATUSES
+from domain.text import line
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
 
@@ -33,13 +34,13 @@ class AgencyCreate(BaseModel):
                              "kind": "agency", "region_code": "63", "aliases": ["BRIDA Kalsel"]})
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$", examples=["kementerian-baru"])
-    name: str = Field(min_length=3, max_length=300, examples=["Kementerian Baru"])
+    name: line(300, min_length=3) = Field(examples=["Kementerian Baru"])
     kind: AgencyKind
     region_code: str | None = Field(default=None, pattern=r"^\d{2}(\.\d{2})*$")
     timezone: str | None = Field(default=None, description="Asia/Jakarta, Asia/Makassar atau Asia/Jayapura; "
                                  "bawaan: zona wilayahnya (WIB untuk instansi pusat)")
     parent_id: str | None = None
-    aliases: list[str] = Field(default=[], max_length=100)
+    aliases: list[line(300, min_length=1)] = Field(default=[], max_length=100)
 
     @field_validator("region_code")
     @classmethod
@@ -52,9 +53,9 @@ class AgencyCreate(BaseModel):
 class AgencyUpdate(BaseModel):
     model_config = with_example({"name": "Pemerintah Kota Palangka Raya"})
 
-    name: str | None = Field(default=None, min_length=3, max_length=300,
-                             description="Nama baru; nama lama tetap dikenal sebagai alias.")
-    aliases: list[str] | None = Field(default=None, max_length=100, description="Menggantikan daftar alias.")
+    name: line(300, min_length=3) | None = Field(default=None,
+                                                 description="Nama baru; nama lama tetap dikenal sebagai alias.")
+    aliases: list[line(300, min_length=1)] | None = Field(default=None, max_length=100, description="Menggantikan daftar alias.")
     timezone: str | None = None
 
 

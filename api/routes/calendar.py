@@ -11,7 +11,7 @@ from api.deps import AdminDep, ServicesDep
 from api.problems import Problem, problem_responses
 from api.schemas import Body, with_example
 from domain.calendar import NATIONAL_ZONE, ZONES, amendment_calendar
-from domain.models import CalendarAmendment, NonBlank
+from domain.models import CalendarAmendment, Comment, NonBlank
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 
@@ -28,7 +28,7 @@ class AmendmentRequest(Body):
     )
 
     holidays: list[DeclaredDay] = Field(min_length=1, max_length=50)
-    note: str | None = Field(default=None, max_length=2000, examples=["SKB perubahan cuti bersama 2026"])
+    note: Comment | None = Field(default=None, examples=["SKB perubahan cuti bersama 2026"])
 
 
 class AmendmentResult(BaseModel):

@@ -72,7 +72,7 @@ async def submit_complaint(
     caller = await submission_caller(request, svc)
     if body.channel == Channel.WALK_IN and caller.role not in STAFF_ROLES:
         raise Problem(403, "Saluran walk_in hanya untuk petugas yang mencatat laporan warga.")
-    svc.rate_limiter.check(caller.client_key)
+    await run_in_threadpool(svc.rate_limiter.check, caller.client_key)  # counted in the shared store
     now = datetime.now(timezone.utc)
     scope = None
     if idempotency_key:

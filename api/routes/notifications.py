@@ -11,11 +11,14 @@ from sqlalchemy import select
 
 from activities.notifications import resend
 from api.auth import Caller
-from api.deps import AdminDep, CallerDep, SessionDep, require_roles
+from api.deps import AdminDep, CallerDep, ServicesDep, SessionDep, require_roles
 from api.problems import Problem, problem_responses
 from db.models import Complaint
 from db.notification_models import DeliveryStatus, NotificationDelivery, NotificationPreference
+from config import Settings
+from domain.contacts import ContactRefused, normalise_phone
 from domain.enums import Role
+from domain.models import NonBlank
 
 router = APIRouter(tags=["notifications"])
 
@@ -51,7 +54,7 @@ class PreferencesIn(BaseModel):
     language: Language = "id"
     channels: list[ChannelName] = Field(default_factory=list, description="Kosong: email, atau SMS bila tanpa email.")
     phone: str | None = Field(default=None, max_length=40)
-    unit_id: str | None = Field(default=None, max_length=100, description="Petugas: hanya laporan unit ini.")
+    unit_id: NonBlank | None = Field(default=None, max_length=100, description="Petugas: hanya laporan unit ini.")
     opt_out_non_essential: bool = False
 
 
@@ -101,9 +104,16 @@ def resend_delivery(delivery_id: str, caller: AdminDep, session: SessionDep) -> 
     return None if none_channel else _info(row)
 
 
-def _save(session, subject: str, body: PreferencesIn) -> Preferences:
+def _save(session, subject: str, body: PreferencesIn, settings: Settings) -> Preferences:
+    phone = None
+    if body.phone:
+        try:  # only a checked number ever gets an SMS (domain/contacts.py)
+            phone = normalise_phone(body.phone, settings.phone_country_codes)
+        except ContactRefused as refused:
+            raise Problem(422, f"phone: {refused}", errors=[{"loc": ["body", "phone"], "msg": str(refused),
+                                                             "type": "value_error"}]) from refused
     row = session.get(NotificationPreference, subject) or NotificationPreference(subject=subject)
-    row.language, row.channels, row.phone = body.language, list(body.channels), body.phone
+    row.language, row.channels, row.phone = body.language, list(body.channels), phone
     row.unit_id, row.opt_out_non_essential = body.unit_id, body.opt_out_non_essential
     row.updated_at = datetime.now(UTC)
     session.merge(row)
@@ -117,21 +127,22 @@ StaffTokenDep = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.AGENCY_
 @router.put("/v1/notifications/preferences", response_model=Preferences,
             summary="Preferensi notifikasi pemegang token (bahasa, kanal, berhenti dari pesan tidak penting)",
             responses=problem_responses(401, 403, 422))
-def put_staff_preferences(body: PreferencesIn, caller: StaffTokenDep, session: SessionDep) -> Preferences:
+def put_staff_preferences(body: PreferencesIn, caller: StaffTokenDep, session: SessionDep,
+                          svc: ServicesDep) -> Preferences:
     if not caller.token_id or caller.token_id == "bootstrap":
         raise Problem(403, "Token bootstrap tidak menerima notifikasi; terbitkan token dengan email.")
-    return _save(session, f"token:{caller.token_id}", body)
+    return _save(session, f"token:{caller.token_id}", body, svc.settings)
 
 
 @router.put("/v1/complaints/{tracking_id}/notification-preferences", response_model=Preferences,
             summary="Preferensi notifikasi pelapor untuk laporannya (token pelapor)",
             responses=problem_responses(401, 403, 404, 422))
 def put_reporter_preferences(tracking_id: str, body: PreferencesIn, caller: CallerDep,
-                             session: SessionDep) -> Preferences:
+                             session: SessionDep, svc: ServicesDep) -> Preferences:
     if caller.role != Role.REPORTER or caller.reporter_of != tracking_id:
         raise Problem(403, "Hanya pelapor laporan ini yang dapat mengatur notifikasinya.")
     if session.get(Complaint, tracking_id) is None:
         raise Problem(404, "Laporan tidak ditemukan.")
     if body.unit_id:
         raise Problem(422, "unit_id hanya untuk petugas.")
-    return _save(session, f"reporter:{tracking_id}", body)
+    return _save(session, f"reporter:{tracking_id}", body, svc.settings)

@@ -22,10 +22,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import caller_for_token
 from api.deps import ServicesDep, SessionDep
-from api.intake import TRACKING_ID, body_hash, find_idempotency_key, open_case, title_from_text
+from api.intake import TRACKING_ID, body_hash, checked_contacts, find_idempotency_key, open_case, title_from_text
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.routes.complaints import _current_view
@@ -49,6 +50,7 @@ from domain.open311 import (
     statuses_for,
     update_description,
 )
+from domain.text import forbidden_character
 from domain.visibility import PUBLIC, CaseView, redact
 
 log = structlog.get_logger("sp4n.open311")
@@ -400,6 +402,22 @@ def details_from_form(form: dict[str, str]) -> ComplaintDetails:
         raise Open311Error(400, f"Isian tidak valid: {fields}") from error
 
 
+def refuse_control_characters(fields: dict[str, str]) -> None:
+    """The same rule as every other door (domain/text.py), for every field sent, stored or not."""
+    for name, value in fields.items():
+        if character := forbidden_character(value):
+            raise Open311Error(400, f"{name[:64]}: karakter kendali {character} tidak diizinkan")
+
+
+def checked_open311_contacts(details: ComplaintDetails, phone_country_codes: list[int]) -> ComplaintDetails:
+    """email and phone checked and normalised as at every door (api/intake.py), named as sent."""
+    try:
+        return checked_contacts(details, phone_country_codes)
+    except Problem as problem:
+        field = problem.extensions["errors"][0]["loc"][-1]
+        raise Open311Error(400, f"{field}: {problem.extensions['errors'][0]['msg']}") from problem
+
+
 async def _client(request: Request, svc, session: Session, api_key: str | None):
     if not api_key:
         raise Open311Error(403, "api_key wajib: minta token peran client kepada administrator")
@@ -426,9 +444,10 @@ async def post_request(request: Request, svc: ServicesDep, session: SessionDep) 
         except Exception as error:  # noqa: BLE001 - a body that is no form at all
             raise Open311Error(400, "Isi permintaan harus application/x-www-form-urlencoded") from error
         fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        refuse_control_characters(fields)
         caller = await _client(request, svc, session, fields.get("api_key") or request.query_params.get("api_key"))
-        details = details_from_form(fields)
-        svc.rate_limiter.check(caller.client_key)
+        details = checked_open311_contacts(details_from_form(fields), svc.settings.phone_country_codes)
+        await run_in_threadpool(svc.rate_limiter.check, caller.client_key)
         key = request.headers.get("idempotency-key")
         scope = f"open311:{caller.token_id}:{key[:200]}" if key else None
         receipt = await open_case(svc, session, details, idempotency_scope=scope,

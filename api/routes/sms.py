@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep, SessionDep
 from api.intake import TRACKING_ID, body_hash, claim_idempotency_key, find_idempotency_key, open_case, title_from_text
@@ -30,7 +31,10 @@ from api.read_model import get_case_row, view_of_row
 from db.models import Agency, Complaint
 from domain.enums import Channel, Role, Status
 from domain.models import Actor, ComplaintDetails, Reporter, ReplyInput
+from domain.contacts import ContactRefused, normalise_phone
 from domain.open311 import expected_datetime, status_notes
+from domain.text import line
+from domain.text import text as free_text
 from domain.visibility import PUBLIC, CaseView, Viewer, redact, view_of_state
 from workflows.complaint import ComplaintWorkflow
 
@@ -63,8 +67,9 @@ class SmsInbound(BaseModel):
 
     sender: str = Field(alias="from", min_length=3, max_length=40, pattern=r"^\+?[0-9][0-9 ()-]*$",
                         description="Nomor pengirim, mis. +6281234567890 atau 081234567890")
-    text: str = Field(max_length=4000, description="Isi SMS apa adanya (boleh kosong: dijawab dengan petunjuk)")
-    message_id: str | None = Field(default=None, max_length=200, description="Id pesan di gateway (untuk pengiriman ulang)")
+    text: free_text(4000) = Field(description="Isi SMS apa adanya (boleh kosong: dijawab dengan petunjuk); "
+                             "karakter kendali ditolak (422)")
+    message_id: line(200) | None = Field(default=None, description="Id pesan di gateway (untuk pengiriman ulang)")
     received_at: AwareDatetime | None = None
 
 
@@ -182,7 +187,7 @@ async def _reply(phone: str, tracking_id: str, message: str, body: SmsInbound, s
 async def _complaint(phone: str, text: str, body: SmsInbound, svc, session: Session, prefix: str = "") -> SmsAnswer:
     if len(text) < MIN_COMPLAINT_CHARS:
         return _help(phone, "Pesan terlalu pendek untuk dijadikan laporan.")
-    svc.rate_limiter.check(f"sms:{phone}")
+    await run_in_threadpool(svc.rate_limiter.check, f"sms:{phone}")
     details = ComplaintDetails(
         title=title_from_text(text), description=text, channel=Channel.SMS, reporter=Reporter(phone=phone),
     )
@@ -207,7 +212,11 @@ async def _complaint(phone: str, text: str, body: SmsInbound, svc, session: Sess
 )
 async def inbound_sms(request: Request, body: SmsInbound, svc: ServicesDep, session: SessionDep) -> SmsAnswer:
     _gateway(request, svc)
-    phone = normalize_phone(body.sender)
+    try:  # a number we will not answer (another country, a premium-rate line) opens nothing either
+        phone = normalise_phone(body.sender, svc.settings.phone_country_codes)
+    except ContactRefused as refused:
+        raise Problem(422, f"from: {refused}", errors=[{"loc": ["body", "from"], "msg": str(refused),
+                                                        "type": "value_error"}]) from refused
     text = body.text.strip()
     words = text.split()
     command = words[0].upper() if words else ""

@@ -369,8 +369,8 @@ async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(
 
 async def test_guessing_a_password_is_throttled(api: ApiHarness) -> None:
     async with browser(api) as guesser:
-        statuses = [(await sign_in(guesser, ADMIN_EMAIL, f"guess-{n}")).status_code for n in range(11)]
-        assert statuses[:10] == [401] * 10 and statuses[10] == 429
+        statuses = [(await sign_in(guesser, ADMIN_EMAIL, f"guess-{n}")).status_code for n in range(6)]
+        assert statuses[:5] == [401] * 5 and statuses[5] == 429
         assert (await sign_in(guesser, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 429  # even the right one, for now
 
 

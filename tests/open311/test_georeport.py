@@ -110,7 +110,7 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
     case = await api.case(tracking_id)
     assert case["channel"] == "open311" and case["category"] == JALAN and case["region_code"] == "62.71"
     assert case["title"] == "Jalan berlubang besar di depan pasar"
-    assert case["reporter"] == {"name": "Siti Rahma", "email": "siti@example.id", "phone": "081234567890"}
+    assert case["reporter"] == {"name": "Siti Rahma", "email": "siti@example.id", "phone": "+6281234567890"}  # E.164
     assert case["location"]["address"].startswith("Jl. Tjilik Riwut")
 
     # Submitted: open, nobody responsible yet, expected by the verification deadline (WIB).
