@@ -234,7 +234,7 @@ class Target:
 
 
 def _channels_for(pref: NotificationPreference | None, email: str | None, phone: str | None,
-                  phone_country_codes: Collection[int]) -> list[tuple[DeliveryChannel, str]]:
+                  phone_country_codes: Collection[int] = (INDONESIA,)) -> list[tuple[DeliveryChannel, str]]:
     # Only an address that passes domain/contacts.py's checks, whatever was stored before them.
     available = {DeliveryChannel.EMAIL: usable_email(email),
                  DeliveryChannel.SMS: usable_phone(phone, phone_country_codes)}
@@ -251,7 +251,7 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
     party = Party(row.recipient)
     essential = is_essential(row.event, party)
     if party == Party.FOLLOWER:
-        return follower_targets(session, row.tracking_id, essential)
+        return follower_targets(session, row.tracking_id, essential, phone_country_codes)
     if party == Party.REPORTER:
         if complaint is None:
             return []
@@ -279,7 +279,8 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
     return targets
 
 
-def follower_targets(session: Session, tracking_id: str, essential: bool) -> list[Target]:
+def follower_targets(session: Session, tracking_id: str, essential: bool,
+                     phone_country_codes: Collection[int] = (INDONESIA,)) -> list[Target]:
     """The followers of a case: merged duplicates' reporters (their contact and preferences from
     their own case) and supporters who left an address. Nobody's identity crosses over: each is
     told of the case, never of who else reported or follows it."""
@@ -296,11 +297,10 @@ def follower_targets(session: Session, tracking_id: str, essential: bool) -> lis
             targets += [
                 Target(f"follower:{own.tracking_id}", channel, address, pref.language if pref else DEFAULT_LANGUAGE,
                        bool(pref and pref.opt_out_non_essential and not essential))
-                for channel, address in _channels_for(pref, own.reporter_email, phone)
+                for channel, address in _channels_for(pref, own.reporter_email, phone, phone_country_codes)
             ]
-        elif follower.email:
-            targets.append(Target("follower:support", DeliveryChannel.EMAIL, follower.email, follower.language,
-                                  False))
+        elif address := usable_email(follower.email):  # checked like every contact (domain/contacts.py)
+            targets.append(Target("follower:support", DeliveryChannel.EMAIL, address, follower.language, False))
     return targets
 
 

@@ -1,7 +1,7 @@
 """The limiters' shared counters (submissions, sign-in backoff), so limits hold across API processes.
 
-Revision ID: 0009_hostile
-Revises: 0008
+Revision ID: 0010_hostile
+Revises: 0009_similar
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_hostile"
-down_revision: str | None = "0008"
+revision: str = "0010_hostile"
+down_revision: str | None = "0009_similar"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
