@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -13,9 +14,12 @@ from temporalio.common import TypedSearchAttributes, SearchAttributePair, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from api.problems import Problem
 from domain.models import CalendarAmendment, CaseState, ComplaintInput
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
+from ops.reconcile import ReconcileReport, reconcile
 from workflows.client import amend_open_cases, connect
 from workflows.complaint import ComplaintWorkflow
 
@@ -116,14 +120,14 @@ class TemporalGateway:
     async def amend_open_cases(self, amendment: CalendarAmendment) -> int:
         """Broadcast a calendar amendment (no overall timeout: it visits every open case)."""
         client = await self.client()
-        try:
+        with listing_errors():
             return await amend_open_cases(client, amendment)
-        except RPCError as error:
-            if error.status == RPCStatusCode.UNIMPLEMENTED:
-                raise unavailable("Server Temporal ini tidak dapat mendaftar workflow (visibility)") from error
-            if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-                raise unavailable("Temporal tidak tersedia") from error
-            raise
+
+    async def reconcile(self, sessions: sessionmaker[Session], *, repair: bool) -> ReconcileReport:
+        """Every open case's workflow against the read model (ops/reconcile.py; no overall timeout)."""
+        client = await self.client()
+        with listing_errors():
+            return await reconcile(client, sessions, repair=repair, query_timeout=self._timeout)
 
     async def healthy(self) -> bool:
         try:
@@ -133,6 +137,19 @@ class TemporalGateway:
             return False
         except Exception:
             return False
+
+
+@contextmanager
+def listing_errors() -> Iterator[None]:
+    """What visiting every open case may meet: a server that cannot list workflows, or none."""
+    try:
+        yield
+    except RPCError as error:
+        if error.status == RPCStatusCode.UNIMPLEMENTED:
+            raise unavailable("Server Temporal ini tidak dapat mendaftar workflow (visibility)") from error
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise unavailable("Temporal tidak tersedia") from error
+        raise
 
 
 def closed_case() -> Problem:

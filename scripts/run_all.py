@@ -142,6 +142,10 @@ def main() -> int:
         print(f"run_all: portal       http://localhost:{API_PORT}/  (staff sign-in: http://localhost:{API_PORT}/masuk)")
         print(f"run_all: admin        {env['SP4N_ADMIN_EMAIL']} / {env['SP4N_ADMIN_PASSWORD']}")
         print(f"run_all: API          http://{HOST}:{API_PORT}  (health: http://{HOST}:{API_PORT}/healthz)")
+        print(f"run_all: API metrics  http://{HOST}:{API_PORT}/metrics")
+    if "worker" in wanted:
+        print(f"run_all: worker metrics http://{env.get('WORKER_METRICS_HOST', HOST)}:"
+              f"{env.get('WORKER_METRICS_PORT', '9464')}/metrics  (Prometheus: ops/prometheus/prometheus.yml)")
     if "temporal" in wanted:
         print(f"run_all: Temporal UI  http://{HOST}:{UI_PORT}")
     print("run_all: press Ctrl-C to stop everything\n", flush=True)

@@ -18,6 +18,7 @@ from api.read_model import case_statistics
 from api.schemas import Health, Stats
 from domain.models import RoutingSuggestion, SuggestionRequest
 from domain.visibility import AGENCY_ROLES
+from ops.reconcile import ReconcileReport
 
 router = APIRouter()
 
@@ -47,6 +48,16 @@ def routing_suggestions(
 def stats(caller: StaffDep, session: SessionDep) -> Stats:
     agency = caller.agency_id if caller.role in AGENCY_ROLES else None
     return Stats.model_validate(case_statistics(session, agency))
+
+
+@router.post("/v1/operations/reconcile", response_model=ReconcileReport, tags=["operations"],
+             summary="Cocokkan read model dengan workflow setiap laporan terbuka, perbaiki yang berbeda (admin)",
+             description="Setiap laporan terbuka ditanya ke workflow-nya (sumber kebenaran) dan dibandingkan "
+             "dengan read model; yang berbeda diproyeksikan ulang (kecuali `dry_run=true`). Sama dengan "
+             "`python -m ops reconcile`. Notifikasi tidak dikirim ulang.",
+             responses=problem_responses(401, 403, 503))
+async def reconcile_read_model(caller: AdminDep, svc: ServicesDep, dry_run: bool = False) -> ReconcileReport:
+    return await svc.temporal.reconcile(svc.sessions, repair=not dry_run)
 
 
 @router.get("/healthz", response_model=Health, tags=["health"], summary="Kesehatan API, Temporal dan basis data",

@@ -1,0 +1,160 @@
+"""Reconciliation: every open case's workflow (the source of truth, asked by query) against its
+read-model rows (a projection), re-projecting what differs.
+
+For each running ComplaintWorkflow: the case row (every column the projection writes), its
+timeline events and its escalations are compared with what the workflow's state projects to
+(`CaseMachine.record_since(0)`, the same record the workflow's `record_case` writes). A case that
+differs is written again in one transaction: its row forced to the workflow's `seq` (a corrupted
+row with a higher seq would otherwise refuse the projection), its events and escalations replaced.
+The notification outbox is not replayed: those messages were sent (or are queued) already, and a
+restored database would send them twice. Closed cases are not visited (their workflows may be gone).
+
+`python -m ops reconcile` and `POST /v1/operations/reconcile` (administrators) run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.records import _escalation_row, _event_row, complaint_row, write_record
+from db.models import Complaint, EscalationRow, TimelineEventRow, utc_now
+from domain.lifecycle import CaseMachine
+from domain.models import CaseRecord, CaseState
+from workflows.complaint import ComplaintWorkflow
+
+OPEN_CASES_QUERY = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+IGNORED_COLUMNS = {"updated_at", "needs_rerouting"}  # the projection's clock; the administrators' flag
+
+
+class ReconcileReport(BaseModel):
+    checked: int = Field(0, description="Laporan terbuka yang workflow-nya ditanya")
+    in_sync: int = Field(0, description="Sama dengan read model")
+    repaired: int = Field(0, description="Berbeda, lalu diproyeksikan ulang")
+    differing: int = Field(0, description="Berbeda (dry run: tidak diperbaiki)")
+    missing_rows: int = Field(0, description="Tidak ada di read model sama sekali (termasuk dalam repaired/differing)")
+    unanswered: int = Field(0, description="Workflow tidak menjawab query (coba lagi)")
+    differences: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per nomor laporan: kolom atau bagian yang berbeda (paling banyak 100 laporan)"
+    )
+
+
+def projection_of(state: CaseState) -> CaseRecord:
+    """What the read model must hold for this state (no notifications: see the module doc)."""
+    record = CaseMachine(state.model_copy(deep=True)).record_since(0)
+    return record.model_copy(update={"notifications": []})
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a.astimezone(UTC) == b.astimezone(UTC)
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(float(a) - float(b)) < 1e-9 or a == b
+    return a == b
+
+
+def _rows(session: Session, model: type, tracking_id: str) -> dict[int, dict[str, Any]]:
+    columns = model.__table__.columns
+    found = session.execute(select(model).where(model.tracking_id == tracking_id)).scalars()
+    return {row.seq: {c.key: getattr(row, c.key) for c in columns} for row in found}
+
+
+def differences(session: Session, record: CaseRecord) -> list[str]:
+    """What of the read model differs from the record: column names, `missing`, `timeline`, `escalations`."""
+    row = session.get(Complaint, record.tracking_id, populate_existing=True)
+    if row is None:
+        return ["missing"]
+    expected = complaint_row(record, utc_now())
+    differing = [name for name, value in expected.items()
+                 if name not in IGNORED_COLUMNS and not _same(getattr(row, name), value)]
+    for part, model, wanted in (
+        ("timeline", TimelineEventRow, [_event_row(record.tracking_id, e) for e in record.new_events]),
+        ("escalations", EscalationRow, [_escalation_row(record.tracking_id, e) for e in record.new_escalations]),
+    ):
+        stored = _rows(session, model, record.tracking_id)
+        wanted_by_seq = {w["seq"]: w for w in wanted}
+        if set(stored) != set(wanted_by_seq) or any(
+            not _same(stored[seq].get(k), v) for seq, w in wanted_by_seq.items() for k, v in w.items()
+        ):
+            differing.append(part)
+    return differing
+
+
+def reproject(session: Session, record: CaseRecord) -> None:
+    """Write the case again as the workflow has it (in the caller's transaction)."""
+    session.execute(update(Complaint).where(Complaint.tracking_id == record.tracking_id,
+                                            Complaint.seq > record.seq).values(seq=record.seq))
+    session.execute(delete(TimelineEventRow).where(TimelineEventRow.tracking_id == record.tracking_id))
+    session.execute(delete(EscalationRow).where(EscalationRow.tracking_id == record.tracking_id))
+    write_record(session, record)
+
+
+@dataclass
+class _Tally:
+    report: ReconcileReport = field(default_factory=ReconcileReport)
+
+    def note(self, tracking_id: str, differing: list[str], repaired: bool) -> None:
+        report = self.report
+        report.checked += 1
+        if not differing:
+            report.in_sync += 1
+            return
+        if repaired:
+            report.repaired += 1
+        else:
+            report.differing += 1
+        if "missing" in differing:
+            report.missing_rows += 1
+        if len(report.differences) < 100:
+            report.differences[tracking_id] = differing
+
+
+def check_and_repair(sessions: sessionmaker[Session], state: CaseState, repair: bool) -> list[str]:
+    record = projection_of(state)
+    with sessions.begin() as session:
+        differing = differences(session, record)
+        if differing and repair:
+            reproject(session, record)
+    return differing
+
+
+async def reconcile(
+    client: Client, sessions: sessionmaker[Session], *, repair: bool = True, concurrency: int = 8,
+    query_timeout: float = 10.0,
+) -> ReconcileReport:
+    """Visit every open case (at most `concurrency` at a time); see the module doc."""
+    tally = _Tally()
+    limit = asyncio.Semaphore(concurrency)
+
+    async def visit(workflow_id: str) -> None:
+        async with limit:
+            try:
+                state = await asyncio.wait_for(
+                    client.get_workflow_handle(workflow_id).query(ComplaintWorkflow.state), query_timeout
+                )
+            except (asyncio.TimeoutError, RPCError) as error:
+                if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+                    return  # closed meanwhile
+                tally.report.unanswered += 1
+                return
+            differing = await asyncio.to_thread(check_and_repair, sessions, state, repair)
+            tally.note(workflow_id, differing, repair)
+
+    pending: set[asyncio.Task[None]] = set()
+    async for execution in client.list_workflows(OPEN_CASES_QUERY):
+        pending.add(asyncio.create_task(visit(execution.id)))
+        if len(pending) >= concurrency * 4:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a database error stops the run (and says why)
+    if pending:
+        await asyncio.gather(*pending)
+    return tally.report
