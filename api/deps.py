@@ -8,12 +8,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, caller_for_token, public_caller
 from api.problems import Problem
 from api.storage import AttachmentStorage
 from api.temporal import TemporalGateway
 from api.throttle import SignInThrottle, SubmissionRateLimiter
+from db.calendar import AmendmentBook
+from domain.calendar import DayAmendment
 from config import Settings
 from domain.enums import Role
 
@@ -26,6 +29,13 @@ class Services:
     rate_limiter: SubmissionRateLimiter  # shared by every API process (api/throttle.py)
     sign_in: SignInThrottle
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
+    calendar: AmendmentBook  # calendar amendments in force (db/calendar.py)
+
+    async def amendments(self) -> tuple[DayAmendment, ...]:
+        """The calendar amendments in force; the database is read on the thread pool, at most every
+        second (intake's hot path)."""
+        cached = self.calendar.fresh()
+        return cached if cached is not None else await run_in_threadpool(self.calendar.load)
 
 
 def services(request: Request) -> Services:

@@ -121,7 +121,9 @@ async def open_case(
         )
     else:
         tracking_id, submitted_at = new_tracking_id(), now
-    policy, calendar = svc.settings.policy(), calendar_for(submitted_at)
+    # The package's calendar plus every amendment in force (an amendment declared before this case
+    # is in its calendar; one declared after reaches it by the broadcast).
+    policy, calendar = svc.settings.policy(), calendar_for(submitted_at, amendments=await svc.amendments())
     # The receipt's deadlines come from the same pure rules the workflow runs: intake never waits
     # for the worker.
     opening = CaseMachine.open(tracking_id, details, submitted_at, policy, calendar).state

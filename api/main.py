@@ -31,6 +31,7 @@ from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
 from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
 from config import Settings, get_settings
+from db.calendar import AmendmentBook
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
 from ops.metrics import ReadModelGauges, api_registry
@@ -162,6 +163,7 @@ def create_app(
         app.state.services = Services(
             settings=settings,
             sessions=sessions,
+            calendar=AmendmentBook(sessions),
             temporal=TemporalGateway(
                 settings.temporal_address,
                 settings.temporal_namespace,

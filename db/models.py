@@ -6,7 +6,7 @@ activities/records.py), plus the outbox of notifications and the directory of ag
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -306,6 +307,22 @@ class IdempotencyKey(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     tracking_id: Mapped[str] = mapped_column(String(64))
     submitted_at: Mapped[datetime]
+
+
+class CalendarAmendmentRow(Base):
+    """A declared or cancelled non-working day (domain.calendar.DayAmendment), kept for good: the
+    effective calendar is the package's plus, per day, the latest amendment. Never updated or
+    deleted: taking a day back is a new `cancelled` row."""
+
+    __tablename__ = "calendar_amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # holiday, cuti_bersama, cancelled
+    name: Mapped[str] = mapped_column(String(200))
+    decree: Mapped[str] = mapped_column(String(300))
+    declared_by: Mapped[str] = mapped_column(String(200))
+    declared_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 # Tables defined in their own modules register on the same metadata.

@@ -8,8 +8,10 @@ workflows as data (`HolidayCalendar`), so a workflow never reads the package or 
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -108,15 +110,93 @@ def indonesian_calendar(years: range | list[int], version_tag: str | None = None
     return HolidayCalendar(version=version, holidays=frozenset(names), names=names)
 
 
-def calendar_for(instant: datetime, years_ahead: int = 2) -> HolidayCalendar:
-    """The calendar a case submitted at `instant` needs: its year and the next ones."""
-    return _calendar_from(instant.astimezone(ZONES[NATIONAL_ZONE]).year, years_ahead)
+AmendmentKind = Literal["holiday", "cuti_bersama", "cancelled"]
 
 
-def amendment_calendar(declared: dict[date, str], today: date) -> HolidayCalendar:
+class DayAmendment(BaseModel):
+    """One change to the package's calendar, as declared by an administrator and stored for good:
+    a day off declared (a national holiday or a cuti bersama) or cancelled (a working day after
+    all, e.g. a cuti bersama taken back). For each day the latest amendment is in force."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    kind: AmendmentKind
+    name: str
+    decree: str
+    declared_by: str
+    declared_at: datetime
+
+
+def amendments_in_force(amendments: Iterable[DayAmendment]) -> dict[date, DayAmendment]:
+    """The amendment in force for each amended day: the latest one (ties: the later in order)."""
+    in_force: dict[date, DayAmendment] = {}
+    for amendment in amendments:
+        current = in_force.get(amendment.day)
+        if current is None or amendment.declared_at >= current.declared_at:
+            in_force[amendment.day] = amendment
+    return in_force
+
+
+def effective_calendar(first_year: int, years_ahead: int, amendments: Iterable[DayAmendment]) -> HolidayCalendar:
+    return _effective_calendar(first_year, years_ahead, tuple(amendments))
+
+
+@lru_cache(maxsize=32)
+def _effective_calendar(first_year: int, years_ahead: int, amendments: tuple[DayAmendment, ...]) -> HolidayCalendar:
+    """The package's calendar for these years plus every amendment in force (cumulative: a second
+    amendment never drops the first). The version names the package and what the amendments change,
+    not the years covered, so intake's calendar and the broadcast's agree when the days do."""
+    import holidays  # noqa: PLC0415
+
+    base = _calendar_from(first_year, years_ahead)
+    off, names = set(base.holidays), dict(base.names)
+    for day, amendment in amendments_in_force(amendments).items():
+        if amendment.kind == "cancelled":
+            off.discard(day)
+            names.pop(day, None)
+        else:
+            off.add(day)
+            names[day] = amendment.name
+    changes = sorted(f"+{d.isoformat()}" for d in off - base.holidays) + sorted(
+        f"-{d.isoformat()}" for d in base.holidays - off
+    )
+    version = f"holidays-{holidays.__version__}"
+    if changes:
+        version += "+amend-" + hashlib.sha256(",".join(changes).encode()).hexdigest()[:10]
+    return HolidayCalendar(version=version, holidays=frozenset(off), names=names)
+
+
+def amendments_issued_at(amendments: Iterable[DayAmendment]) -> datetime | None:
+    """When the calendar last changed: a later broadcast never loses to an older one arriving late."""
+    return max((a.declared_at for a in amendments), default=None)
+
+
+def cuti_bersama_years(years: Iterable[int], amendments: Iterable[DayAmendment]) -> set[int]:
+    """The years for which the package or an amendment in force gives cuti bersama (the joint leave
+    days decreed yearly by SKB 3 Menteri; the package knows them only once decreed)."""
+    import holidays  # noqa: PLC0415
+
+    wanted = sorted(set(years))
+    if not wanted:
+        return set()
+    in_force = amendments_in_force(amendments)
+    cancelled = {day for day, a in in_force.items() if a.kind == "cancelled"}
+    joint = holidays.Indonesia(years=wanted, categories=("government",))
+    found = {day.year for day in joint if day not in cancelled}
+    found |= {day.year for day, a in in_force.items() if a.kind == "cuti_bersama"}
+    return found & set(wanted)
+
+
+def calendar_for(instant: datetime, years_ahead: int = 2, amendments: Iterable[DayAmendment] = ()) -> HolidayCalendar:
+    """The calendar a case submitted at `instant` needs: its year and the next ones, amended."""
+    return effective_calendar(instant.astimezone(ZONES[NATIONAL_ZONE]).year, years_ahead, amendments)
+
+
+def amendment_calendar(amendments: Iterable[DayAmendment], today: date) -> HolidayCalendar:
     """One calendar for every open case, whatever year it started: last year to five years ahead,
-    plus the newly declared days off."""
-    return _calendar_from(today.year - 1, 6).with_declared(declared)
+    with every amendment in force."""
+    return effective_calendar(today.year - 1, 6, amendments)
 
 
 @lru_cache(maxsize=8)

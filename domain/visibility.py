@@ -102,6 +102,8 @@ class CaseView(BaseModel):
     completed_at: AwareDatetime | None = None
     suggestions: list[RoutingSuggestion] | None = None
     notifications: list[NotificationEntry] | None = None
+    # Administrators and observers: deadlines in a year without a known cuti bersama decree.
+    calendar_warnings: list[str] | None = None
 
 
 def view_of_state(state: CaseState) -> CaseView:

@@ -26,6 +26,7 @@ from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_err
 from api.problems import Problem
 from api.read_model import list_cases, view_of_row
 from api.routes import complaints as actions
+from api.routes.calendar import years_without_cuti_bersama
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.directory import get_agency
 from db.models import Agency, Complaint
@@ -36,7 +37,7 @@ from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails
 from domain.similar import Report
-from domain.visibility import PUBLIC as PUBLIC_VIEWER, CaseView
+from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, CaseView
 
 router = portal_router()
 log = structlog.get_logger("sp4n.portal")
@@ -305,10 +306,13 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
         from api.portal.staff import agency_choices
 
         agencies = await run_in_threadpool(agency_choices, page)
+    warning_years = []
+    if caller.role in SEES_EVERYTHING and view.deadlines is not None:
+        warning_years = years_without_cuti_bersama(view.deadlines.model_dump().values(), await page.svc.amendments())
     return page.render(
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
         allowed={a.value for a in allowed}, done=done, failed=failed, agencies=agencies,
-        just_supported=supported, **extras,
+        just_supported=supported, calendar_warning_years=warning_years, **extras,
     )
 
 

@@ -106,6 +106,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Didukung",
         "case.supports": "dukungan",
         "case.not_found": "Laporan tidak ditemukan.",
+        "case.calendar_warning": "Tenggat laporan ini jatuh pada tahun {year}, yang belum memiliki cuti bersama "
+        "(paket hari libur maupun amandemen): tenggat dapat bergeser bila SKB cuti bersama terbit.",
         "case.done": "Tersimpan.",
         "feed.title": "Laporan publik",
         "feed.search": "Cari",
@@ -345,6 +347,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Supported",
         "case.supports": "supports",
         "case.not_found": "Report not found.",
+        "case.calendar_warning": "A deadline of this case falls in {year}, a year with no cuti bersama (joint "
+        "leave) known yet from the holiday package or an amendment: it may move once the decree is out.",
         "case.done": "Saved.",
         "feed.title": "Public reports",
         "feed.search": "Search",

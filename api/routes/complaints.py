@@ -12,6 +12,7 @@ from api.auth import Caller, public_caller
 from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bearer_token, current_caller
 from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
+from api.routes.calendar import missing_cuti_bersama_warning, years_without_cuti_bersama
 from api.temporal import action_update_id
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row
 from api.similar import may_be_original, report_of_case, similar_cases, voices
@@ -198,7 +199,18 @@ async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, s
     view = await _current_view(tracking_id, caller, svc, session)
     if caller.role in SEES_EVERYTHING:  # which messages each event and escalation produced
         view.notifications = await run_in_threadpool(notifications_of, session, tracking_id)
+        warnings = await deadline_calendar_warnings(view, svc)
+        if warnings:
+            view.calendar_warnings = warnings
     return view
+
+
+async def deadline_calendar_warnings(view: CaseView, svc: Services) -> list[str]:
+    """For administrators: a deadline of this case falls in a year without a cuti bersama decree."""
+    if view.deadlines is None:
+        return []
+    years = years_without_cuti_bersama(view.deadlines.model_dump().values(), await svc.amendments())
+    return [missing_cuti_bersama_warning(year) for year in years]
 
 
 @router.get(

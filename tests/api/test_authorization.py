@@ -97,7 +97,11 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     "DELETE /v1/tokens/{token_id}":                       (401, 403, 401, 401, 403, 403, 403, 403, 403, 204),
     # The administrator's success needs workflow listing, which the time-skipping server lacks: it
     # answers a clear 503 here (tests/integration runs the broadcast on the dev server).
+    # Stored, then 503 for the broadcast: send again to deliver it (nothing stored twice).
     "POST /v1/calendar/amendments":                       (401, 403, 401, 401, 403, 403, 403, 403, 403, 503),
+    # The effective calendar is public (a reporter token is for its case's paths only); who declared
+    # an amendment is shown to administrators and observers.
+    "GET /v1/calendar":                                   (200, 200, 401, 401, 200, 200, 200, 200, 200, 200),
     "GET /healthz":                                       (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     # Reconciliation visits every open case through workflow listing, like the calendar broadcast:
     # a clear 503 on the time-skipping server (tests/ops/test_operator_cli.py runs it for real).
@@ -142,6 +146,7 @@ ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 PARAMS: dict[str, dict[str, str]] = {
     "GET /v1/routing/suggestions": {"text": "Kartu BPJS Kesehatan saya tidak aktif", "region_code": "62.71"},
     "GET /v1/agencies": {"q": "palangkaraya"},
+    "GET /v1/calendar": {"year": "2026"},
     "GET /v1/complaints": {"limit": "200"},
 }
 
@@ -447,7 +452,7 @@ async def token_ids(w: World) -> list[str]:
 async def amend_calendar(w: World) -> Target:
     case = await w.new_case("awaiting_agency")  # its deadlines must not move for a refused caller
     return Target("/v1/calendar/amendments", case,
-                  json={"holidays": [{"date": "2030-01-02", "name": "Cuti bersama"}]},
+                  json={"holidays": [{"date": "2030-01-02", "name": "Cuti bersama"}], "decree": "SKB uji"},
                   state=lambda: w.fingerprint(case))
 
 
@@ -484,6 +489,7 @@ TARGETS: dict[str, Maker] = {
     "POST /v1/agencies/{agency_id}/deactivate": deactivate_agency,
     "GET /v1/routing/suggestions": fixed("/v1/routing/suggestions"),
     "GET /v1/stats": fixed("/v1/stats"),
+    "GET /v1/calendar": fixed("/v1/calendar"),
     "POST /v1/tokens": fixed("/v1/tokens", {"role": "observer", "name": "Pengamat uji"}, state=token_ids),
     "GET /v1/tokens": fixed("/v1/tokens"),
     "DELETE /v1/tokens/{token_id}": revoke_token,

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle
 
 from db.directory import get_agency_ref
 from db.models import Complaint, NotificationRow, TimelineEventRow
-from domain.calendar import amendment_calendar, calendar_for
+from domain.calendar import DayAmendment, amendment_calendar, calendar_for
 from domain.enums import Action, ClockKind, Role, Status
 from domain.models import (
     Actor,
@@ -212,7 +212,9 @@ async def test_a_declared_holiday_reaches_every_open_case_once(running_worker: R
                 day -= timedelta(days=1)
             declared[day] = "Cuti bersama (diumumkan)"
     today = datetime.now(UTC).date()
-    amendment = CalendarAmendment(calendar=amendment_calendar(declared, today), issued_at=datetime.now(UTC))
+    days = [DayAmendment(day=day, kind="cuti_bersama", name=name, decree="SKB uji", declared_by="uji",
+                         declared_at=datetime.now(UTC)) for day, name in declared.items()]
+    amendment = CalendarAmendment(calendar=amendment_calendar(days, today), issued_at=datetime.now(UTC))
 
     async def applied_everywhere() -> bool | None:
         await amend_open_cases(running_worker.client, amendment)  # visibility is eventually consistent

@@ -16,6 +16,9 @@ import pytest
 
 from db.directory import check_region_code, load_regions
 from domain.calendar import (
+    DayAmendment,
+    amendment_calendar,
+    cuti_bersama_years,
     NATIONAL_ZONE,
     WIB,
     WIT,
@@ -295,3 +298,53 @@ def test_regencies_and_districts_under_a_province_are_known(code: str) -> None:
 def test_regions_outside_the_provinces_and_their_regencies_are_refused(code: str) -> None:
     with pytest.raises(ValueError):
         check_region_code(code)
+
+
+# --- amendments: cumulative, removable, idempotent ----------------------------------------------
+
+SUBMITTED = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+
+
+def amendment(day: date, kind: str = "cuti_bersama", minute: int = 0) -> DayAmendment:
+    return DayAmendment(day=day, kind=kind, name=f"{kind} {day}", decree="SKB 3 Menteri (uji)",
+                        declared_by="admin", declared_at=datetime(2026, 12, 1, 4, minute, tzinfo=timezone.utc))
+
+
+def test_a_second_amendment_keeps_the_first() -> None:
+    first, second = amendment(date(2026, 12, 28)), amendment(date(2026, 12, 29), minute=1)
+    cal = calendar_for(SUBMITTED, amendments=[first, second])
+    assert {date(2026, 12, 28), date(2026, 12, 29)} <= cal.holidays
+    assert calendar_for(SUBMITTED).holidays | {date(2026, 12, 28), date(2026, 12, 29)} == cal.holidays
+    # 5 working days after Wed 2026-12-23: 28 and 29 are off now, so 30, 31, Jan 4, 6, 7.
+    wib = ZoneInfo(WIB)
+    assert cal.deadline(datetime(2026, 12, 23, 10, tzinfo=wib), 5, WIB).date() == date(2027, 1, 7)
+
+
+def test_a_cancellation_takes_a_day_back_and_the_deadline_with_it() -> None:
+    declared = amendment(date(2026, 12, 28))
+    taken_back = amendment(date(2026, 12, 28), "cancelled", minute=5)
+    package_day = sorted(d for d in calendar_for(SUBMITTED).holidays if d.year == 2026 and d.weekday() < 5)[-1]
+    cal = calendar_for(SUBMITTED, amendments=[declared, taken_back, amendment(package_day, "cancelled", minute=6)])
+    assert date(2026, 12, 28) not in cal.holidays and package_day not in cal.holidays
+    plain = calendar_for(SUBMITTED)
+    assert cal.holidays == plain.holidays - {package_day}
+    wib = ZoneInfo(WIB)
+    start = datetime(2026, 12, 22, 10, tzinfo=wib)
+    assert cal.deadline(start, 5, WIB) < calendar_for(SUBMITTED, amendments=[declared]).deadline(start, 5, WIB)
+
+
+def test_the_version_names_the_changes_not_the_years_covered() -> None:
+    days = [amendment(date(2026, 12, 28))]
+    assert calendar_for(SUBMITTED, amendments=days).version == amendment_calendar(days, date(2026, 12, 1)).version
+    assert calendar_for(SUBMITTED).version == amendment_calendar([], date(2026, 12, 1)).version
+    assert calendar_for(SUBMITTED, amendments=days).version != calendar_for(SUBMITTED).version
+    # Declared, then taken back: the calendar is the package's again, and so is its version.
+    back = [*days, amendment(date(2026, 12, 28), "cancelled", minute=1)]
+    assert calendar_for(SUBMITTED, amendments=back).version == calendar_for(SUBMITTED).version
+
+
+def test_years_without_a_cuti_bersama_decree_are_known() -> None:
+    # The package (holidays 0.108) has cuti bersama up to 2027 and none for 2028.
+    assert cuti_bersama_years([2026, 2027, 2028], []) == {2026, 2027}
+    assert cuti_bersama_years([2028], [amendment(date(2028, 1, 3))]) == {2028}
+    assert cuti_bersama_years([2028], [amendment(date(2028, 1, 3), "holiday")]) == set()
