@@ -1,7 +1,7 @@
 """Calendar amendments kept for good: each declared or cancelled non-working day (issue 17).
 
-Revision ID: 0010_calendar
-Revises: 0009_hostile, 0009_similar (a merge point: both were added on 0008)
+Revision ID: 0011_calendar
+Revises: 0010_hostile
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_calendar"
-down_revision: str | tuple[str, ...] | None = ("0009_hostile", "0009_similar")
+revision: str = "0011_calendar"
+down_revision: str | None = "0010_hostile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
