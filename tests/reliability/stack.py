@@ -48,13 +48,15 @@ class Stack:
         self.temporal_port, self.api_port = free_port(), free_port()
         self.api_ports: dict[str, int] = {"api": self.api_port}
         self.metrics_ports: dict[str, int] = {}
-        self.env = os.environ | settings | {
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
-            "TEMPORAL_TASK_QUEUE": "complaints-reliability",
+        # The stack's defaults, then the caller's settings (a limit under test, say).
+        self.env = os.environ | {
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'sp4n.db'}",
             "SP4N_ADMIN_TOKEN": ADMIN_TOKEN,
             "SUBMISSION_RATE_LIMIT_PER_MINUTE": "0",
             "ATTACHMENT_DIR": str(workdir / "attachments"),
+        } | settings | {
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+            "TEMPORAL_TASK_QUEUE": "complaints-reliability",
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
