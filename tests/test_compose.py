@@ -101,7 +101,7 @@ def flag_value(argv: list[str], flag: str) -> str:
 
 
 def test_expected_services_exist(services):
-    for name in ("postgresql", "temporal", "temporal-ui", "api", "worker"):
+    for name in ("postgresql", "temporal", "temporal-ui", "api", "worker", "proxy", "prometheus"):
         assert name in services, f"docker-compose.yml lacks service {name!r}"
 
 
@@ -197,10 +197,47 @@ def test_temporal_ui_points_at_temporal(services):
 def test_api_port_matches_dockerfile_cmd(services):
     cmd = dockerfile_cmd()
     port = int(flag_value(cmd, "--port"))
-    assert (8000, port) in ports_of(services["api"])
     assert port == 8000
+    # The compose API runs the Dockerfile's command, plus trusting the proxy's X-Forwarded-For.
+    api_cmd = services["api"]["command"]
+    assert api_cmd[:len(cmd)] == cmd
+    assert "--proxy-headers" in api_cmd[len(cmd):]
+    assert str(port) in [str(p) for p in services["api"]["expose"]]
     check = " ".join(services["api"]["healthcheck"]["test"])
     assert f":{port}/healthz" in check
+
+
+def test_api_and_worker_run_as_replicas_behind_a_proxy(services):
+    for name in APP_SERVICES:
+        assert services[name]["deploy"]["replicas"] > 1, f"{name} must run more than one replica"
+        # A published host port would stop a second replica from starting.
+        assert "ports" not in services[name], f"{name} replicas must not publish a host port"
+    proxy = services["proxy"]
+    assert (8000, 8080) in ports_of(proxy)
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    source, target = proxy["volumes"][0].split(":")[:2]
+    conf = (ROOT / source).read_text()
+    assert target == "/etc/nginx/conf.d/default.conf"
+    api_port = int(flag_value(services["api"]["command"], "--port"))
+    assert re.search(rf"server\s+api:{api_port}\b", conf), "the proxy's upstream is not the api service"
+    assert re.search(r"listen\s+8080;", conf)
+    assert "proxy_pass http://sp4n_api;" in conf
+    assert re.search(r"location = /metrics \{\s*return 404;", conf), "the proxy must not serve /metrics"
+    assert "X-Forwarded-For $remote_addr" in conf
+
+
+def test_prometheus_scrapes_every_replica(services):
+    prometheus = services["prometheus"]
+    mounts = dict(volume.split(":")[:2][::-1] for volume in prometheus["volumes"] if volume.startswith("./"))
+    config = yaml.safe_load((ROOT / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    assert (ROOT / mounts["/etc/prometheus/alerts.yml"]) == ROOT / "ops/prometheus/alerts.yml"
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    jobs = {job["job_name"]: job["dns_sd_configs"][0] for job in config["scrape_configs"]}
+    assert jobs["sp4n-api"]["names"] == ["api"] and jobs["sp4n-api"]["port"] == 8000
+    worker_env = env_of(services["worker"])
+    assert jobs["sp4n-worker"]["names"] == ["worker"]
+    assert jobs["sp4n-worker"]["port"] == int(worker_env["WORKER_METRICS_PORT"])
+    assert worker_env["WORKER_METRICS_HOST"] == "0.0.0.0"
 
 
 def test_worker_runs_worker_py_from_the_app_image(services):
