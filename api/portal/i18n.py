@@ -106,6 +106,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Didukung",
         "case.supports": "dukungan",
         "case.not_found": "Laporan tidak ditemukan.",
+        "error.outcome_unknown": "Sistem sedang lambat menjawab, jadi belum pasti tindakan Anda sudah tercatat (bisa jadi "
+        "tetap tercatat). Tunggu sebentar, lalu kembali ke halaman sebelumnya dan kirim formulir yang sama sekali lagi: "
+        "tindakan itu tidak akan tercatat dua kali.",
         "case.calendar_warning": "Tenggat laporan ini jatuh pada tahun {year}, yang belum memiliki cuti bersama "
         "(paket hari libur maupun amandemen): tenggat dapat bergeser bila SKB cuti bersama terbit.",
         "case.done": "Tersimpan.",
@@ -347,6 +350,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Supported",
         "case.supports": "supports",
         "case.not_found": "Report not found.",
+        "error.outcome_unknown": "The system is slow to answer, so it is not certain yet that your action was recorded "
+        "(it may still be). Wait a moment, go back to the previous page and send the same form again: the action will "
+        "not be recorded twice.",
         "case.calendar_warning": "A deadline of this case falls in {year}, a year with no cuti bersama (joint "
         "leave) known yet from the holiday package or an amendment: it may move once the decree is out.",
         "case.done": "Saved.",

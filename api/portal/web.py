@@ -295,6 +295,8 @@ class PortalRoute(APIRoute):
                 # A conflict's or refusal's detail is the workflow's technical reason: say it in the
                 # person's words.
                 key = {409: "error.conflict", 403: "error.forbidden"}.get(problem.status)
+                if problem.type == "urn:sp4n:outcome-unknown":  # a form carries its own key: resend it
+                    key = "error.outcome_unknown"
                 return await error_page(request, problem.status, key, problem.detail, headers=problem.headers)
             except RequestValidationError:
                 return await error_page(request, 422, None, "Alamat atau isian tidak valid.")

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ServicesDep, SessionDep
 from api.intake import TRACKING_ID, body_hash, claim_idempotency_key, find_idempotency_key, open_case, title_from_text
 from api.problems import Problem, problem_responses
+from api.temporal import action_update_id
 from api.read_model import get_case_row, view_of_row
 from db.models import Agency, Complaint
 from domain.enums import Channel, Role, Status
@@ -170,9 +171,12 @@ def _awaiting_reply(session: Session, phone: str) -> list[str]:
 async def _reply(phone: str, tracking_id: str, message: str, body: SmsInbound, svc, session: Session) -> SmsAnswer | None:
     """Record the SMS as the reporter's reply; None when the case no longer takes one."""
     scope = f"sms-reply:{body.message_id}" if body.message_id else None
+    data = ReplyInput(actor=Actor(role=Role.REPORTER), message=message)
+    # The gateway's message id is the SMS's Idempotency-Key: a redelivery after a timeout attaches to
+    # the same update instead of replying twice (or answering that the case no longer takes one).
+    update_id = action_update_id(f"{tracking_id}:sms", "reply", body.message_id, data) if body.message_id else None
     try:
-        await svc.temporal.update(tracking_id, ComplaintWorkflow.reply,
-                                  ReplyInput(actor=Actor(role=Role.REPORTER), message=message))
+        await svc.temporal.update(tracking_id, ComplaintWorkflow.reply, data, update_id=update_id)
     except Problem as problem:
         if problem.status in (409, 422, 403):
             log.info("sms reply not accepted", tracking_id=tracking_id, status=problem.status)
