@@ -45,6 +45,7 @@ UPLOAD_PATHS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^/v1/complaints/[^/]+/attachments$"),
     re.compile(r"^/lapor$"),
     re.compile(r"^/kasus/[^/]+/tindak-lanjut$"),  # the portal's follow-up with evidence
+    re.compile(r"^/open311/v2/(requests|servicerequestupdates)\.[a-z]+$"),  # Open311 with its files
 )
 
 

@@ -4,15 +4,23 @@ the service definition's attributes, and how a status reads to an Open311 client
 GeoReport v2 has two statuses: `open` (reported) and `closed` (resolved). Ours map onto them with a
 `status_notes` sentence saying where the case stands, and `expected_datetime` is the deadline of
 the clock the case is waiting on (verification, hold, response, silence); a closed case has none.
+Every request and update also carries an extended status (`EXTENDED_STATUSES`, the codes
+FixMyStreet understands) derived from the lifecycle status, the action that led there and the
+archive reason: README "Open311" has the table.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from domain.enums import ArchiveReason, Status
+from domain.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_CASE
+from domain.enums import Action, ArchiveReason, Status
 from domain.models import Deadlines
+from domain.regions import Gazetteer
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 OPEN, CLOSED = "open", "closed"
@@ -101,9 +109,42 @@ REPORT_TYPES = (
 )
 YES_NO = (("false", "Tidak"), ("true", "Ya"))
 
+# What POST requests takes (advertised in every service definition, checked in api/routes/open311.py).
+DESCRIPTION_MAX = 20_000  # characters: the case's own limit (ComplaintDetails.description)
+DESCRIPTION_SHOWN_MAX = 4_000  # characters of `description` in GET answers (GeoReport's limit)
+MEDIA_URLS_MAX = 20  # media_url values kept per request
+MEDIA_URL_MAX = 2_000  # characters of one media_url
+MEDIA_SCHEMES = ("http", "https")
 
-def service_definition(service: Service) -> dict:
-    """GeoReport v2 service definition: the same attributes for every category."""
+
+@dataclass(frozen=True)
+class RegionChoice:
+    code: str  # Kemendagri code: "62" (province) or "62.71" (regency/city)
+    name: str  # "Kalimantan Tengah", "Kota Palangka Raya"
+
+
+def _number(value: int) -> str:
+    return f"{value:,}".replace(",", ".")  # 20.000, as Indonesian writes it
+
+
+def rules_text() -> str:
+    """Every constraint of POST requests, in one sentence list (the definition's `ketentuan`)."""
+    mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+    return (
+        f"description wajib, paling panjang {_number(DESCRIPTION_MAX)} karakter (jawaban GET memuat "
+        f"{_number(DESCRIPTION_SHOWN_MAX)} karakter pertama; teks lengkap tersimpan pada laporan). "
+        "Lokasi wajib: lat dan long bersama (derajat desimal), address_string, address_id atau "
+        f"attribute[region]. media_url boleh diulang, paling banyak {MEDIA_URLS_MAX} tautan http(s) "
+        f"masing-masing paling panjang {_number(MEDIA_URL_MAX)} karakter; tautan disimpan, tidak diunduh "
+        "server, dan tidak diperlihatkan kepada publik bila pelapor anonim. Berkas (multipart, "
+        f"nama bidang bebas) JPEG, PNG atau PDF, paling besar {mb} MB per berkas, paling banyak "
+        f"{MAX_ATTACHMENTS_PER_CASE} berkas per laporan; metadata foto dihapus."
+    )
+
+
+def service_definition(service: Service, regions: Iterable[RegionChoice] = ()) -> dict:
+    """GeoReport v2 service definition: the same attributes for every category, each constraint
+    of POST requests stated (`ketentuan`, which asks for no input)."""
     return {
         "service_code": service.code,
         "attributes": [
@@ -126,12 +167,57 @@ def service_definition(service: Service) -> dict:
                 "values": [{"key": key, "name": name} for key, name in YES_NO],
             },
             {
-                "variable": True, "code": "region", "datatype": "string", "required": False,
-                "datatype_description": "Kode wilayah Kemendagri, mis. 62.71 (Kota Palangkaraya)", "order": 4,
+                "variable": True, "code": "region", "datatype": "singlevaluelist", "required": False,
+                "datatype_description": "Kode wilayah Kemendagri provinsi atau kabupaten/kota (mis. 62.71); "
+                "nama juga diterima (mis. Kota Palangka Raya, Palangkaraya) dan kode kecamatan (62.71.01)",
+                "order": 4,
                 "description": "Wilayah kejadian",
+                "values": [{"key": region.code, "name": region.name} for region in regions],
+            },
+            {
+                "variable": False, "code": "ketentuan", "datatype": "text", "required": False,
+                "datatype_description": None, "order": 5,
+                "description": rules_text(),
             },
         ],
     }
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+_NAME_PREFIXES = ("provinsi", "prov", "kabupaten", "kab", "kota", "pemkot", "pemkab", "pemprov", "administrasi")
+
+
+def _compact_forms(text: str) -> set[str]:
+    """A name without case, spaces and punctuation, with and without its "Kota"/"Kabupaten"/... word."""
+    key = _compact(text)
+    forms = {key}
+    for prefix in _NAME_PREFIXES:
+        if key.startswith(prefix) and len(key) > len(prefix) + 2:
+            forms.add(key[len(prefix):])
+            break
+    return forms
+
+
+def resolve_region(value: str, choices: Iterable[RegionChoice], gazetteer: Gazetteer) -> str | None:
+    """The region code `attribute[region]` names: a known code (province, regency/city or
+    district), a name the region resolver knows ("Kota Palangka Raya", "Jaksel", "DKI"), or a name
+    written without its spaces ("Palangkaraya"); None when it names no region."""
+    value = value.strip()
+    if value in gazetteer.names:
+        return value
+    match = gazetteer.resolve(value)
+    if match is not None:
+        return match.code
+    wanted = _compact_forms(value) - {""}
+    if not wanted:
+        return None
+    found = [choice for choice in choices if _compact_forms(choice.name) & wanted]
+    cities = [choice for choice in found if choice.name.startswith("Kota ")]
+    found = cities or found  # a bare name shared by a city and a regency means the city
+    return found[0].code if len(found) == 1 else None
 
 
 # --- statuses -------------------------------------------------------------------------------------
@@ -150,6 +236,55 @@ CLOSED_STATUSES = frozenset({Status.COMPLETED, Status.ARCHIVED})
 
 def open311_status(status: Status | str) -> str:
     return CLOSED if Status(status) in CLOSED_STATUSES else OPEN
+
+
+class Extended(StrEnum):
+    """The extended statuses of mySociety's GeoReport extension, as FixMyStreet reads them (its
+    `map_state` lower-cases them and turns `_` into a space: `NOT_COUNCILS_RESPONSIBILITY` is its
+    state "not councils responsibility" → "not responsible")."""
+
+    OPEN = "OPEN"
+    INVESTIGATING = "INVESTIGATING"
+    IN_PROGRESS = "IN_PROGRESS"
+    ACTION_SCHEDULED = "ACTION_SCHEDULED"
+    INTERNAL_REFERRAL = "INTERNAL_REFERRAL"
+    FIXED = "FIXED"
+    DUPLICATE = "DUPLICATE"
+    NOT_COUNCILS_RESPONSIBILITY = "NOT_COUNCILS_RESPONSIBILITY"
+    NO_FURTHER_ACTION = "NO_FURTHER_ACTION"
+
+
+# The extended status of a case in each lifecycle status (README "Open311" has this table).
+EXTENDED_BY_STATUS = {
+    Status.AWAITING_VERIFICATION: Extended.OPEN,
+    Status.ON_HOLD: Extended.INVESTIGATING,  # being checked: the reporter is asked for more
+    Status.AWAITING_AGENCY: Extended.IN_PROGRESS,
+    Status.AWAITING_REPORTER: Extended.ACTION_SCHEDULED,  # answered; the reporter may still reply
+    Status.COMPLETED: Extended.FIXED,  # LAPOR!'s "Selesai": the answer stood (by silence or rating)
+}
+EXTENDED_BY_ARCHIVE_REASON = {
+    ArchiveReason.DUPLICATE: Extended.DUPLICATE,
+    ArchiveReason.OUT_OF_SCOPE: Extended.NOT_COUNCILS_RESPONSIBILITY,
+    ArchiveReason.NOT_A_COMPLAINT: Extended.NO_FURTHER_ACTION,
+    ArchiveReason.INCOMPLETE: Extended.NO_FURTHER_ACTION,
+    ArchiveReason.ABUSIVE: Extended.NO_FURTHER_ACTION,
+    ArchiveReason.WITHDRAWN: Extended.NO_FURTHER_ACTION,
+}
+
+
+def extended_status(
+    status: Status | str, *, archive_reason: ArchiveReason | str | None = None, action: Action | str | None = None
+) -> Extended:
+    """The extended status of a case in `status`, reached by `action` (the last shown step), archived
+    for `archive_reason`. An agency's "not our authority" sends the case back to the national
+    administrator to forward elsewhere: `INTERNAL_REFERRAL` until it is forwarded again."""
+    status = Status(status)
+    if status == Status.ARCHIVED:
+        return EXTENDED_BY_ARCHIVE_REASON.get(ArchiveReason(archive_reason), Extended.NO_FURTHER_ACTION) \
+            if archive_reason else Extended.NO_FURTHER_ACTION
+    if status == Status.AWAITING_VERIFICATION and action == Action.REROUTE:
+        return Extended.INTERNAL_REFERRAL
+    return EXTENDED_BY_STATUS[status]
 
 
 def statuses_for(open311: str) -> list[str]:

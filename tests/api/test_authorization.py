@@ -127,9 +127,13 @@ EXCLUDED: dict[str, str] = {
     # Open311 submission: the client application's token as the form's `api_key` (GeoReport v2),
     # a bearer header is not read (tests/open311/test_georeport.py::test_post_errors).
     f"POST {O311}/requests.{{fmt}}": "Open311 api_key (client role)",
-    # Open311's Idempotency-Key lookup: the `api_key` of the client that sent the request
-    # (tests/open311/test_georeport.py: another client's key 404, none or a wrong one 403).
-    f"GET {O311}/tokens/{{token}}.{{fmt}}": "Open311 api_key (the sending client)",
+    # Open311's token lookup: the token of POST requests' answer needs no key (the spec); a
+    # client's own Idempotency-Key needs its `api_key` (tests/open311/test_georeport.py: another
+    # client's key 404, a wrong one 403).
+    f"GET {O311}/tokens/{{token}}.{{fmt}}": "Open311 token, or api_key (the sending client)",
+    # A citizen's comment from the client that sent the request: its `api_key`
+    # (tests/open311/test_fixmystreet_flow.py: another client's key 404, a wrong one 403).
+    f"POST {O311}/servicerequestupdates.{{fmt}}": "Open311 api_key (the sending client)",
 }
 
 # The status a case must be in for an action, and the action's body.
@@ -645,13 +649,14 @@ async def test_operations_with_their_own_scheme_take_no_role_token(api: ApiHarne
     form = {"service_code": "jalan-jembatan", "description": "Jalan berlubang besar di depan pasar.",
             "attribute[region]": "62.71", "lat": "-2.2096", "long": "113.9213"}
     sent: dict[str, str] = {}  # role -> Idempotency-Key of an accepted request
+    sent_id = ""
     for role in ROLES:
         key = f"matriks-{role}"
         data = form | ({"api_key": tokens[role]} if tokens[role] else {})
         response = await api.http.post(f"{O311}/requests.json", data=data, headers={"Idempotency-Key": key})
         check(f"POST {O311}/requests.json with api_key", role, response, 200 if role == "client" else 403)
         if response.status_code == 200:
-            sent[role] = key
+            sent[role], sent_id = key, response.json()[0]["service_request_id"]
         # The bearer header is not Open311's scheme, not even the administrator's.
         response = await api.http.post(f"{O311}/requests.json", data=form, headers=await w.headers(role, target))
         check(f"POST {O311}/requests.json with a bearer header", role, response, 403)
@@ -659,7 +664,15 @@ async def test_operations_with_their_own_scheme_take_no_role_token(api: ApiHarne
     for role in ROLES:
         params = {"api_key": tokens[role]} if tokens[role] else {}
         response = await api.http.get(f"{O311}/tokens/{sent['client']}.json", params=params)
-        check(f"GET {O311}/tokens/{{token}}.json", role, response, 200 if role == "client" else 403)
+        check(f"GET {O311}/tokens/{{token}}.json", role, response,
+              200 if role == "client" else 403 if tokens[role] else 404)
+        comment = {"service_request_id": sent_id, "update_id": f"matriks-{role}", "description": "Masih rusak."}
+        response = await api.http.post(f"{O311}/servicerequestupdates.json",
+                                       data=comment | ({"api_key": tokens[role]} if tokens[role] else {}))
+        check(f"POST {O311}/servicerequestupdates.json with api_key", role, response, 200 if role == "client" else 403)
+        response = await api.http.post(f"{O311}/servicerequestupdates.json", data=comment,
+                                       headers=await w.headers(role, target))
+        check(f"POST {O311}/servicerequestupdates.json with a bearer header", role, response, 403)
 
     confidential = (await api.submit(region_code="62.71", confidential=True))["tracking_id"]
     for role in ROLES:

@@ -81,7 +81,12 @@ async def test_discovery_services_and_definitions(api: ApiHarness) -> None:
         assert status == 200
         assert_valid("service-definition", definition)
         attributes = {a["code"]: a for a in definition["attributes"]}
-        assert set(attributes) == {"report_type", "anonymous", "confidential", "region"}
+        assert set(attributes) == {"report_type", "anonymous", "confidential", "region", "ketentuan"}
+        regions = {v["key"]: v["name"] for v in attributes["region"]["values"]}
+        assert attributes["region"]["datatype"] == "singlevaluelist"
+        assert regions["62"] == "Kalimantan Tengah" and regions["62.71"] == "Kota Palangkaraya"
+        assert len(regions) == 38 + 514
+        assert attributes["ketentuan"]["variable"] is False and "20.000" in attributes["ketentuan"]["description"]
         assert {v["key"] for v in attributes["report_type"]["values"]} == {
             "pengaduan", "aspirasi", "permintaan_informasi", "pengaduan_berkadar_pengawasan"}
 
@@ -153,9 +158,10 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
         assert status == 200
         return data
 
-    listed = await api.eventually(updates, lambda data: any(u["external_status_code"] == "awaiting_reporter" for u in data))
-    follow = next(u for u in listed if u["external_status_code"] == "awaiting_reporter")
-    assert "ditambal" in follow["description"] and follow["status"] == "open"
+    listed = await api.eventually(updates, lambda data: any(u["external_status_code"] == "ACTION_SCHEDULED" for u in data))
+    follow = next(u for u in listed if u["external_status_code"] == "ACTION_SCHEDULED")
+    assert "ditambal" in follow["description"] and follow["status"] == "ACTION_SCHEDULED"
+    assert follow["extended_attributes"]["sp4n_status"] == "awaiting_reporter"
     assert follow["update_id"] == f"{tracking_id}-{followed['timeline'][-1]['seq']}"
     assert offset_of(follow["updated_datetime"]) == "+07:00"
 
@@ -169,8 +175,9 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
     assert request["expected_datetime"] is None
     assert request["agency_responsible"] == agency_name
     assert request["status_notes"].startswith("Selesai")
-    listed = await api.eventually(updates, lambda data: data and data[-1]["status"] == "closed")
-    assert listed[-1]["status"] == "closed" and listed[-1]["external_status_code"] == "completed"
+    listed = await api.eventually(updates, lambda data: data and data[-1]["status"] == "FIXED")
+    assert listed[-1]["external_status_code"] == "FIXED"
+    assert listed[-1]["extended_attributes"]["sp4n_status"] == "completed"
 
 
 async def test_post_errors(api: ApiHarness) -> None:
@@ -179,7 +186,7 @@ async def test_post_errors(api: ApiHarness) -> None:
     cases = [
         (form(""), 403), (form("sp4n_bukan-token"), 403), (form(officer), 403),
         (form(key, service_code=""), 400), (form(key, service_code="tidak-ada"), 404),
-        (form(key, description="  "), 400), (form(key, description="x" * 4001), 400),
+        (form(key, description="  "), 400), (form(key, description="x" * 20_001), 400),
         (form(key, lat="", long="", address_string="", **{"attribute[region]": ""}), 400),
         (form(key, long=""), 400), (form(key, lat="utara"), 400), (form(key, lat="91"), 400),
         (form(key, **{"attribute[region]": "99.99"}), 400),
@@ -213,7 +220,8 @@ async def test_anonymous_confidential_and_address_only(api: ApiHarness) -> None:
     assert by_id[address_only]["lat"] is None
     assert "Jl. Tjilik Riwut" in by_id[address_only]["address"]  # a location: hidden when anonymous
     assert "Jl. Tjilik Riwut" not in by_id[address_only]["description"]
-    assert "https://foto.example.id/1.jpg" in by_id[address_only]["description"]
+    assert "https://foto.example.id/1.jpg" not in by_id[address_only]["description"]
+    assert by_id[address_only]["media_url"] == "https://foto.example.id/1.jpg"
     assert (await api.case(address_only))["report_type"] == "aspirasi"
     # Not by id either, in the list or alone.
     status, listed = await both(api.http, "GET", f"{BASE}/requests", "service_requests",
@@ -289,7 +297,12 @@ async def test_tokens_resolve_a_clients_idempotency_key(api: ApiHarness) -> None
 
     status, data = await both(api.http, "GET", f"{BASE}/tokens/app-42", "service_requests", params={"api_key": key})
     assert status == 200 and data == [{"service_request_id": tracking_id, "token": "app-42"}]
-    for params, expected in [({"api_key": other}, 404), ({}, 403), ({"api_key": "salah"}, 403)]:
+    # The token of the answer finds the request without any api_key, as the spec says.
+    token = first.json()[0]["token"]
+    assert token and again.json()[0]["token"] == token
+    status, data = await both(api.http, "GET", f"{BASE}/tokens/{token}", "service_requests")
+    assert status == 200 and data == [{"service_request_id": tracking_id, "token": token}]
+    for params, expected in [({"api_key": other}, 404), ({}, 404), ({"api_key": "salah"}, 403)]:
         status, errors = await both(api.http, "GET", f"{BASE}/tokens/app-42", "errors", params=params)
         assert status == expected and errors[0]["code"] == expected
     status, errors = await both(api.http, "GET", f"{BASE}/tokens/tidak-ada", "errors", params={"api_key": key})
