@@ -35,6 +35,7 @@ from starlette.datastructures import UploadFile
 
 from api.attachments import REFUSAL_STATUS, check_image_decodes, sanitize_pdf, store_attachment
 from api.auth import caller_for_token, reporter_caller
+from api.temporal import action_update_id
 from api.deps import ServicesDep, SessionDep
 from api.intake import TRACKING_ID, body_hash, checked_contacts, find_idempotency_key, open_case, title_from_text
 from api.problems import Problem, register_error_format
@@ -889,6 +890,8 @@ def _settle_update(session: Session, scope_key: str, recorded_as: str | None, up
                    note: str | None = None) -> None:
     """Record how the comment was kept (None: it was not, and the claim is given back)."""
     row = session.get(Open311ClientUpdate, scope_key)
+    if row is None:
+        return
     if recorded_as is None:
         session.delete(row)
     else:
@@ -935,24 +938,26 @@ async def post_update(request: Request, svc: ServicesDep, session: SessionDep) -
         if earlier is not None:
             if earlier.body_hash != digest or earlier.tracking_id != tracking_id:
                 raise Open311Error(422, "update_id ini sudah dipakai untuk komentar yang berbeda")
-            if earlier.recorded_as == "pending":
-                raise Open311Error(409, "Komentar dengan update_id ini sedang dicatat; ulangi sebentar lagi",
-                                   headers={"Retry-After": "2"})
-            return render(fmt, "service_request_updates", [{"update_id": earlier.update_id}])
+            if earlier.recorded_as != "pending":
+                return render(fmt, "service_request_updates", [{"update_id": earlier.update_id}])
+            # Still pending (sent at the same moment, or its first attempt failed half-way): sent
+            # again under the same Temporal update id, which Temporal applies once.
         try:
-            update_id, recorded_as, note = await _record_comment(svc, session, tracking_id, text)
+            update_id, recorded_as, note = await _record_comment(svc, session, tracking_id, text, scope_key)
         except BaseException:
-            await run_in_threadpool(_settle_update, session, scope_key, None)
+            if earlier is None:
+                await run_in_threadpool(_settle_update, session, scope_key, None)
             raise
         await run_in_threadpool(_settle_update, session, scope_key, recorded_as, update_id, note)
         log.info("open311 comment", tracking_id=tracking_id, client=caller.token_id, recorded_as=recorded_as)
-        return render(fmt, "service_request_updates", [{"update_id": update_id or (
-            await run_in_threadpool(session.get, Open311ClientUpdate, scope_key)).update_id}])
+        row = await run_in_threadpool(session.get, Open311ClientUpdate, scope_key)
+        return render(fmt, "service_request_updates", [{"update_id": row.update_id}])
 
     return await _answer(request, produce)
 
 
-async def _record_comment(svc, session: Session, tracking_id: str, text: str) -> tuple[str | None, str, str | None]:
+async def _record_comment(svc, session: Session, tracking_id: str, text: str,
+                          scope_key: str) -> tuple[str | None, str, str | None]:
     """The comment as the reporter's reply (the case waits for their answer to a follow-up) or
     supplement (on hold), or else a note for staff: (our update id or None, how, the note)."""
     await run_in_threadpool(session.close)  # no connection held while waiting on Temporal
@@ -964,8 +969,10 @@ async def _record_comment(svc, session: Session, tracking_id: str, text: str) ->
     }.get(state.status)
     if action is not None:
         update, make_input, recorded_as = action
+        data = make_input()
         try:
-            state = await svc.temporal.update(tracking_id, update, make_input())
+            state = await svc.temporal.update(tracking_id, update, data, update_id=action_update_id(
+                f"open311:{scope_key}", recorded_as, "comment", data))
             return f"{tracking_id}-{state.timeline[-1].seq}", recorded_as, None
         except Problem as problem:
             if problem.status != 409:  # the case moved on meanwhile: kept as a note below
