@@ -1,7 +1,7 @@
 """Open311: the client that sent each request, its media links, the comments clients posted.
 
 Revision ID: 0009_open311
-Revises: 0008
+Revises: 0009_hostile, 0009_similar (both 0008's children: this one joins them)
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_open311"
-down_revision: str | None = "0009_similar"
+down_revision: str | tuple[str, ...] | None = ("0009_hostile", "0009_similar")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
