@@ -1,7 +1,7 @@
 """Open311: the client that sent each request, its media links, the comments clients posted.
 
-Revision ID: 0009_open311
-Revises: 0009_hostile, 0009_similar (both 0008's children: this one joins them)
+Revision ID: 0011_open311
+Revises: 0010_hostile
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_open311"
-down_revision: str | tuple[str, ...] | None = ("0009_hostile", "0009_similar")
+revision: str = "0011_open311"
+down_revision: str | None = "0010_hostile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
