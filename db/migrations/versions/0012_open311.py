@@ -1,7 +1,7 @@
 """Open311: the client that sent each request, its media links, the comments clients posted.
 
-Revision ID: 0011_open311
-Revises: 0010_hostile
+Revision ID: 0012_open311
+Revises: 0011_calendar
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_open311"
-down_revision: str | None = "0010_hostile"
+revision: str = "0012_open311"
+down_revision: str | None = "0011_calendar"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
