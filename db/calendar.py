@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import CalendarAmendmentRow
-from domain.calendar import AmendmentKind, DayAmendment, amendments_in_force, calendar_for
+from domain.calendar import AmendmentKind, DayAmendment, HolidayCalendar, amendments_in_force, effective_calendar
 
 log = structlog.get_logger(__name__)
 
@@ -67,11 +67,9 @@ def record_amendments(
     return stored, unchanged
 
 
-def calendar_for_day(day: date, amendments: Sequence[DayAmendment]):
+def calendar_for_day(day: date, amendments: Sequence[DayAmendment]) -> HolidayCalendar:
     """The effective calendar of the year holding `day` (for checks on one day)."""
-    from datetime import timezone  # noqa: PLC0415
-
-    return calendar_for(datetime(day.year, 6, 1, tzinfo=timezone.utc), 0, amendments)
+    return effective_calendar(day.year, 0, amendments)
 
 
 class AmendmentBook:

@@ -30,7 +30,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.calendar import HolidayCalendar
+from domain.calendar import DayAmendment, HolidayCalendar, amendments_issued_at, effective_calendar
 from domain.enums import Action, ArchiveReason, ClockKind, ReportType, Status
 from domain.models import (
     Actor,
@@ -345,6 +345,53 @@ async def action_while_recording(harness: Harness) -> dict[str, WorkflowHandle]:
     return {"action_while_recording": case.handle}
 
 
+async def calendar_amendments(harness: Harness) -> dict[str, WorkflowHandle]:
+    """Cumulative amendments (issue 17): the effective calendar with one declared day, then with a
+    second one too; the second sent again and the first arriving late are ignored; the first day is
+    taken back (its deadline moves back). Then follow-up, completion, rating 5 (ends)."""
+    case = await open_case(harness)
+    state = await case.accept()
+    response_due = state.clocks[ClockKind.RESPONSE].due_at
+    first_day = response_due.date() - timedelta(days=1)
+    while not state.calendar.is_working_day(first_day):
+        first_day -= timedelta(days=1)
+    second_day = first_day - timedelta(days=1)
+    while not state.calendar.is_working_day(second_day):
+        second_day -= timedelta(days=1)
+    issued = await harness.env.get_current_time()
+
+    def day(on, kind: str, minute: int) -> DayAmendment:
+        return DayAmendment(day=on, kind=kind, name=f"{kind} {on}", decree="SKB (rekaman)", declared_by="admin",
+                            declared_at=issued + timedelta(minutes=minute))
+
+    history = [day(first_day, "cuti_bersama", 1)]
+    broadcasts = []
+    for change in (None, day(second_day, "holiday", 2), day(first_day, "cancelled", 3)):
+        history += [change] if change else []
+        broadcasts.append(CalendarAmendment(calendar=effective_calendar(issued.year - 1, 6, history),
+                                            issued_at=amendments_issued_at(history)))
+    first, second, removal = broadcasts
+    for broadcast in (first, second, second, first):  # the second sent again, the first arriving late
+        await case.handle.signal(ComplaintWorkflow.amend_calendar, broadcast)
+    await case.settle()
+    state = await case.state()
+    assert state.calendar.version == second.calendar.version
+    assert {first_day, second_day} <= state.calendar.holidays
+    assert [e.action for e in state.timeline].count(Action.CALENDAR_AMENDED) == 2
+    moved = state.clocks[ClockKind.RESPONSE].due_at
+    await case.handle.signal(ComplaintWorkflow.amend_calendar, removal)
+    await case.settle()
+    state = await case.state()
+    assert first_day not in state.calendar.holidays and second_day in state.calendar.holidays
+    assert response_due < state.clocks[ClockKind.RESPONSE].due_at < moved
+    state = await case.follow_up()
+    await case.complete_by_silence(state)
+    await case.rate(5)
+    final = await case.result()
+    assert final.status == Status.COMPLETED and [e.action for e in final.timeline].count(Action.CALENDAR_AMENDED) == 3
+    return {"calendar_amendments": case.handle}
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -356,6 +403,7 @@ SCENARIOS: dict[str, Scenario] = {
         overdue_ombudsman,
         continue_as_new,
         action_while_recording,
+        calendar_amendments,
     )
 }
 

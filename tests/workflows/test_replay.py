@@ -33,6 +33,7 @@ EXPECTED = {
     "continue_as_new",
     "continue_as_new_second_run",
     "action_while_recording",
+    "calendar_amendments",
 }
 
 
