@@ -125,6 +125,23 @@ class Settings(BaseSettings):
     # Bodies of the upload paths (api.main.UPLOAD_PATHS) may be this large: five 10 MB files and
     # 1 MB of multipart overhead. Each file's own limit is enforced where it is stored.
     max_upload_body_bytes: int = 5 * 10 * 1024 * 1024 + 1024 * 1024
+    # Cleaning (api/cleaning.py): each file is decoded in a child process of its own, refused from
+    # its header over the pixel limit, killed past the time limit, its address space capped; at
+    # most `concurrency` at once (an upload waits up to the timeout for one, then 503).
+    attachment_max_image_pixels: int = Field(default=40_000_000, ge=1)
+    attachment_max_pdf_pages: int = Field(default=100, ge=1)
+    attachment_cleaning_timeout_seconds: float = Field(default=30.0, gt=0)
+    attachment_cleaning_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=128 * 1024 * 1024)
+    attachment_cleaning_concurrency: int = Field(default=2, ge=1)
+    # Quotas (api/attachments.py): bytes kept per case (413), per submitter (the token of staff,
+    # the address of anyone else) per UTC day (429), and what must stay free on the local disk or
+    # what all attachments together may take (507). 0 turns the total off.
+    attachment_case_max_bytes: int = Field(default=30 * 1024 * 1024, ge=1)
+    attachment_submitter_daily_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    attachment_min_free_disk_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    attachment_total_max_bytes: int = Field(default=50 * 1024 * 1024 * 1024, ge=0)
+    # Files per minute per submitter, on top of SUBMISSION_RATE_LIMIT_PER_MINUTE; 0 turns it off.
+    attachment_files_per_minute: int = Field(default=20, ge=0)
     # --- end of attachments ----------------------------------------------------------------------
 
     def policy(self) -> Policy:

@@ -1,30 +1,37 @@
-"""Attachments of a case: checked, stripped of metadata, stored, listed and served.
+"""Attachments of a case: checked, cleaned under limits, held to quotas, stored, listed and served.
 
-Used by the API (api/routes/attachments.py) and the web portal alike. Every function here blocks
-(Pillow, storage, the database): call them on the thread pool from async code.
+Used by the API (api/routes/attachments.py) and the web portal alike. An upload passes, in order:
+the pace per submitter (`Uploads.pace`), what the caller may add and the room left
+(`check_may_store`: the case's count and bytes, the submitter's bytes today, the disk or the
+total), the cleaning in a child process under limits (`Uploads.clean`, api/cleaning.py), and the
+same checks again with the cleaned size inside the transaction that records it
+(`store_attachment`). The functions that take a session block: call them on the thread pool.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from io import BytesIO
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import structlog
-from pypdf import PdfReader, PdfWriter
-from PIL import Image
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from api.auth import Caller
+from api.cleaning import CleanFile, CleaningLimits, IsolatedCleaner, Unacceptable
 from api.problems import Problem
 from api.storage import AttachmentStorage, new_storage_key
-from db.portal_models import Attachment
+from api.throttle import SubmissionRateLimiter, ThrottleStore
+from config import Settings
+from db.portal_models import Attachment, UploadUsage
+from db.upsert import dialect_insert
 from domain.attachments import (
     KIND_BY_CONTENT_TYPE,
+    MAX_ATTACHMENTS_PER_CASE,
     AttachmentRefused,
     FileKind,
     Purpose,
@@ -34,6 +41,8 @@ from domain.attachments import (
     check_may_add,
     default_purpose,
 )
+from domain.enums import Role
+from domain.tokens import keyed_digest
 from domain.visibility import CaseView, Viewer, sees_reporter
 
 log = structlog.get_logger("sp4n.attachments")
@@ -45,22 +54,7 @@ REFUSAL_STATUS = {
     Refusal.FORBIDDEN: 403,
     Refusal.CLOSED: 409,
 }
-PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
-JPEG_QUALITY = 90
-# The only entry of Image.info carried into the new file: a PNG's transparent colour is pixels.
-KEPT_IMAGE_INFO = ("transparency",)
-# EXIF Orientation → the turn that shows the picture upright, as ImageOps.exif_transpose does
-# (not used: it writes back the EXIF it reads, and fails on some malformed EXIF).
-ORIENTATION_TAG = 0x0112
-UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+MB = 1024 * 1024
 
 
 class AttachmentInfo(BaseModel):
@@ -82,94 +76,167 @@ def attachment_path(tracking_id: str, attachment_id: str) -> str:
     return f"/v1/complaints/{tracking_id}/attachments/{attachment_id}"
 
 
-def check_image_decodes(data: bytes, content_type: str) -> None:
-    """Problem 413/422 unless the image is a whole, decodable picture of a sane size (cheap: the
-    portal checks every file this way before it opens a case)."""
-    with _decoding():
-        _probe(data, PILLOW_FORMATS[content_type])
+# --- the limits an upload passes -------------------------------------------------------------------
 
 
-@contextmanager
-def _decoding() -> Iterator[None]:
-    """Whatever decoding a file raises, as a problem: 413 too many pixels, 422 anything else."""
-    try:
-        yield
-    except Image.DecompressionBombError as error:
-        raise Problem(
-            413, f"Gambar terlalu besar: paling banyak {Image.MAX_IMAGE_PIXELS // 1_000_000} megapiksel."
-        ) from error
-    except Exception as error:  # noqa: BLE001 - a malformed file makes decoders raise anything
-        raise Problem(422, "Gambar rusak atau tidak dapat dibaca.") from error
+@dataclass(frozen=True)
+class Quotas:
+    case_max_bytes: int
+    submitter_daily_max_bytes: int
+    min_free_disk_bytes: int
+    total_max_bytes: int  # 0: no total
+    secret_key: str
+
+    def submitter_hash(self, submitter: str, day: date) -> str:
+        """The day's key of a submitter: keyed, so no address can be read back or tried."""
+        return keyed_digest(self.secret_key, "upload-usage", f"{day.isoformat()}:{submitter}")
 
 
-def _probe(data: bytes, pillow_format: str) -> None:
-    with Image.open(BytesIO(data), formats=[pillow_format]) as probe:
-        width, height = probe.size
-        if width * height > Image.MAX_IMAGE_PIXELS:
-            raise Image.DecompressionBombError(f"{width}x{height}")
-        probe.verify()  # a truncated or corrupt file fails here; verify() spends the image
+def problem_of(refused: Unacceptable) -> Problem:
+    return Problem(refused.status, refused.message_id, headers=refused.headers, detail_en=refused.message_en)
 
 
-def _orientation(image: Image.Image) -> int | None:
-    try:
-        value = image.getexif().get(ORIENTATION_TAG)
-    except Exception:  # noqa: BLE001 - unreadable EXIF: the picture is kept as it is stored
-        return None
-    return value if isinstance(value, int) else None
+class Uploads:
+    """What every upload passes before it is stored: the pace per submitter, the cleaning under
+    limits in a child process, the quotas. One per API process (Services.uploads)."""
 
+    def __init__(self, settings: Settings, throttle: ThrottleStore) -> None:
+        self.cleaner = IsolatedCleaner(CleaningLimits(
+            max_image_pixels=settings.attachment_max_image_pixels,
+            max_pdf_pages=settings.attachment_max_pdf_pages,
+            timeout_seconds=settings.attachment_cleaning_timeout_seconds,
+            memory_bytes=settings.attachment_cleaning_memory_bytes,
+            concurrency=settings.attachment_cleaning_concurrency,
+            queue_timeout_seconds=settings.attachment_cleaning_timeout_seconds,
+        ))
+        self.quotas = Quotas(
+            case_max_bytes=settings.attachment_case_max_bytes,
+            submitter_daily_max_bytes=settings.attachment_submitter_daily_max_bytes,
+            min_free_disk_bytes=settings.attachment_min_free_disk_bytes,
+            total_max_bytes=settings.attachment_total_max_bytes,
+            secret_key=settings.secret_key,
+        )
+        self.pace = SubmissionRateLimiter(throttle, settings.attachment_files_per_minute, purpose="files",
+                                          what="berkas", what_en="files")  # blocks: on the thread pool
 
-def sanitize_pdf(data: bytes) -> bytes:
-    """The document without its metadata: the Info dictionary (author, creator, dates) and XMP, of
-    the document and of each page, can name an anonymous reporter. Written anew without the objects
-    nothing refers to any more, which also drops earlier revisions kept by incremental saves."""
-    try:
-        reader = PdfReader(BytesIO(data))
-        if reader.is_encrypted:
-            raise Problem(422, "PDF yang dikunci (terenkripsi) tidak dapat diterima: kirim tanpa kata sandi.")
-        writer = PdfWriter(clone_from=reader)
-        writer.metadata = None
-        for holder in (writer._root_object, *writer.pages):
-            for key in ("/Metadata", "/PieceInfo"):
-                if key in holder:
-                    del holder[key]
-        writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)  # the cut XMP
-        out = BytesIO()
-        writer.write(out)
-    except Problem:
-        raise
-    except Exception as error:  # a malformed PDF fails in many ways inside pypdf: each is the sender's
-        raise Problem(422, "PDF rusak atau tidak dapat dibaca.") from error
-    return out.getvalue()
-
-
-def sanitize_image(data: bytes, content_type: str) -> bytes:
-    """The picture alone: decoded, turned upright by its EXIF orientation and encoded again with no
-    EXIF (GPS, camera, time), XMP, ICC profile, comment or PNG text chunk."""
-    pillow_format = PILLOW_FORMATS[content_type]
-    with _decoding():
-        _probe(data, pillow_format)
-        with Image.open(BytesIO(data), formats=[pillow_format]) as image:
-            image.load()
-            turn = UPRIGHT.get(_orientation(image))
-            upright = image.transpose(turn) if turn is not None else image.copy()
-    # The pixels only: the new image still carries the file's metadata in `info`, which save() reads.
-    upright.info = {key: upright.info[key] for key in KEPT_IMAGE_INFO if key in upright.info}
-    out = BytesIO()
-    if pillow_format == "JPEG":
-        if upright.mode not in ("L", "RGB", "CMYK"):
-            upright = upright.convert("RGB")
-        upright.save(out, "JPEG", quality=JPEG_QUALITY)
-    else:
+    async def clean(self, data: bytes) -> CleanFile:
+        """The file as it will be kept. Problems: 413 over 10 MB or the pixel or page limit, 415 not
+        a JPEG, PNG or PDF, 422 unreadable, too heavy or not cleanable, 503 every cleaner busy."""
         try:
-            upright.save(out, "PNG")
-        except (OSError, KeyError, ValueError):  # a mode PNG cannot write back as it is
-            out = BytesIO()
-            upright.convert("RGBA").save(out, "PNG")
-    return out.getvalue()
+            check_file(data)
+        except AttachmentRefused as error:
+            raise _refused(error) from error
+        try:
+            return await self.cleaner.clean(data)
+        except Unacceptable as refused:
+            raise problem_of(refused) from refused
+
+
+def upload_submitter(caller: Caller, client_address: str | None) -> str:
+    """Whose daily quota an upload counts against: a staff token's or account's own; anyone
+    else's address (a reporter token is one per case, and cases are free to open)."""
+    if caller.role in (None, Role.REPORTER):
+        return f"ip:{client_address or 'unknown'}"
+    return caller.client_key
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _case_bytes(session: Session, tracking_id: str) -> int:
+    return session.scalar(select(func.coalesce(func.sum(Attachment.size_bytes), 0))
+                          .where(Attachment.tracking_id == tracking_id)) or 0
+
+
+def _submitter_bytes(session: Session, quotas: Quotas, submitter: str, day: date) -> int:
+    return session.scalar(select(UploadUsage.bytes).where(
+        UploadUsage.day == day, UploadUsage.submitter_hash == quotas.submitter_hash(submitter, day))) or 0
+
+
+def readable_size(size: int) -> str:
+    """30 MB, 146 KB: a limit as people read it."""
+    return f"{size // MB} MB" if size >= MB else f"{size // 1024} KB"
+
+
+def _case_full(quotas: Quotas) -> Problem:
+    limit = readable_size(quotas.case_max_bytes)
+    return Problem(413, f"Lampiran laporan ini sudah mencapai batas {limit} per laporan.",
+                   detail_en=f"This case's attachments have reached the limit of {limit} per case.")
+
+
+def _submitter_full(quotas: Quotas) -> Problem:
+    limit = readable_size(quotas.submitter_daily_max_bytes)
+    now = datetime.now(timezone.utc)
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+    return Problem(429, f"Batas unggahan {limit} per hari dari pengirim ini tercapai; coba lagi besok.",
+                   headers={"Retry-After": str(int((tomorrow - now).total_seconds()) + 1)},
+                   detail_en=f"This sender's upload limit of {limit} per day is reached; try again tomorrow.")
+
+
+def storage_full() -> Problem:
+    return Problem(507, "Ruang penyimpanan lampiran hampir habis: berkas tidak dapat diterima saat ini. "
+                   "Laporan tanpa lampiran tetap dapat dikirim.",
+                   detail_en="Attachment storage is nearly full: files cannot be accepted now. "
+                   "Reports without attachments can still be sent.")
+
+
+def check_storage_room(session: Session, storage: AttachmentStorage, quotas: Quotas, adding: int) -> None:
+    """507 when `adding` bytes more would leave less than the floor on the local disk, or take
+    all attachments together over the total (the total counts the rows this session sees)."""
+    try:
+        free = storage.free_bytes()
+    except OSError:
+        free = None  # an unreadable disk shows up when the file is written
+    if free is not None and free - adding < quotas.min_free_disk_bytes:
+        log.warning("attachment storage below its floor", free_bytes=free, floor=quotas.min_free_disk_bytes)
+        raise storage_full()
+    if quotas.total_max_bytes:
+        total = session.scalar(select(func.coalesce(func.sum(Attachment.size_bytes), 0))) or 0
+        if total + adding > quotas.total_max_bytes:
+            log.warning("attachments over their total", total_bytes=total, limit=quotas.total_max_bytes)
+            raise storage_full()
+
+
+def check_may_store(
+    session: Session, storage: AttachmentStorage, quotas: Quotas, *, case: CaseView | None, added_by: Viewer,
+    submitter: str, purpose: Purpose | None = None, files: int = 1,
+) -> None:
+    """Before any file is cleaned: may this caller add `files` files to the case (None: a case
+    not opened yet), and is there room left? Problems 403/409 as store_attachment; 413 the case's
+    bytes, 429 the submitter's bytes today, 507 the storage (the limits' values: README)."""
+    try:
+        if case is not None:
+            check_may_add(added_by, purpose or default_purpose(added_by), tracking_id=case.tracking_id,
+                          agency_id=case.agency_id, status=case.status)
+            existing = _count(session, case.tracking_id)
+            if existing + files > MAX_ATTACHMENTS_PER_CASE:
+                raise AttachmentRefused(f"Laporan ini sudah memiliki {existing} lampiran; batasnya "
+                                        f"{MAX_ATTACHMENTS_PER_CASE}.", Refusal.TOO_MANY)
+    except AttachmentRefused as error:
+        raise _refused(error) from error
+    if case is not None and _case_bytes(session, case.tracking_id) >= quotas.case_max_bytes:
+        raise _case_full(quotas)
+    if _submitter_bytes(session, quotas, submitter, _today()) >= quotas.submitter_daily_max_bytes:
+        raise _submitter_full(quotas)
+    check_storage_room(session, storage, quotas, adding=1)
+    session.commit()  # end the reads: nothing is held while the files are cleaned
+
+
+def _count_usage(session: Session, quotas: Quotas, submitter: str, size: int) -> int:
+    """Add `size` to the submitter's bytes of today (atomically) and answer the new total."""
+    day = _today()
+    key = quotas.submitter_hash(submitter, day)
+    statement = dialect_insert(session, UploadUsage.__table__).values(day=day, submitter_hash=key, bytes=size)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["day", "submitter_hash"], set_={"bytes": UploadUsage.bytes + statement.excluded.bytes}))
+    session.execute(delete(UploadUsage).where(UploadUsage.day < day - timedelta(days=1)))
+    return _submitter_bytes(session, quotas, submitter, day)
 
 
 def _storage_down() -> Problem:
-    return Problem(503, "Penyimpanan lampiran tidak tersedia; coba lagi sebentar lagi.", headers={"Retry-After": "5"})
+    return Problem(503, "Penyimpanan lampiran tidak tersedia; coba lagi sebentar lagi.", headers={"Retry-After": "5"},
+                   detail_en="Attachment storage is unavailable; try again shortly.")
 
 
 def _refused(error: AttachmentRefused) -> Problem:
@@ -183,26 +250,26 @@ def _count(session: Session, tracking_id: str) -> int:
 def store_attachment(
     session: Session,
     storage: AttachmentStorage,
+    quotas: Quotas,
     *,
     case: CaseView,
     added_by: Viewer,
-    data: bytes,
+    file: CleanFile,
+    submitter: str,
     purpose: Purpose | None = None,
 ) -> Attachment:
-    """Check, clean and keep one file for a case the caller sees (`case`: their view of it).
+    """Keep one cleaned file (Uploads.clean) for a case the caller sees (`case`: their view of it).
 
     Problems: 403 not theirs to add, 409 the case is closed to them or already has 5 files, 413
-    over 10 MB, 415 not a JPEG, PNG or PDF by its content, 422 an image that does not decode.
+    the case's bytes, 429 the submitter's bytes today, 507 the storage's room, 503 storage down.
     """
     purpose = purpose or default_purpose(added_by)
     try:
         check_may_add(added_by, purpose, tracking_id=case.tracking_id, agency_id=case.agency_id, status=case.status)
-        kind = check_file(data)
-        check_count(_count(session, case.tracking_id) + 1)  # early, before the work; again below
     except AttachmentRefused as error:
         raise _refused(error) from error
-    session.commit()  # end the read above: the insert below starts the writing transaction
-    stored = sanitize_image(data, kind.content_type) if kind.is_image else sanitize_pdf(data)
+    session.commit()  # end any read: the insert below starts the writing transaction
+    stored, kind = file.data, file.kind
     attachment_id = secrets.token_hex(16)
     row = Attachment(
         id=attachment_id,
@@ -216,20 +283,31 @@ def store_attachment(
         added_by_agency_id=added_by.agency_id,
     )
     try:
+        check_storage_room(session, storage, quotas, adding=len(stored))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    try:
         storage.put(row.storage_key, stored, kind.content_type)
     except OSError as error:
         log.error("attachment storage failed", tracking_id=case.tracking_id, error=str(error))
         raise _storage_down() from error
     try:
-        # Count again inside the writing transaction, so concurrent uploads cannot pass 5 together:
-        # PostgreSQL serialises a case's uploads on an advisory lock held to commit; SQLite takes
-        # its database-wide write lock at the insert, before the count.
+        # Count again inside the writing transaction, so concurrent uploads cannot pass the limits
+        # together: PostgreSQL serialises a case's uploads on an advisory lock held to commit (and
+        # a submitter's on the row of their usage); SQLite takes its database-wide write lock at
+        # the insert, before the counts.
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                             {"key": f"attachments:{case.tracking_id}"})
         session.add(row)
         session.flush()
         check_count(_count(session, case.tracking_id))
+        if _case_bytes(session, case.tracking_id) > quotas.case_max_bytes:
+            raise _case_full(quotas)
+        if _count_usage(session, quotas, submitter, len(stored)) > quotas.submitter_daily_max_bytes:
+            raise _submitter_full(quotas)
         session.commit()
     except BaseException as error:
         session.rollback()

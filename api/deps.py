@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +20,9 @@ from domain.calendar import DayAmendment
 from config import Settings
 from domain.enums import Role
 
+if TYPE_CHECKING:
+    from api.attachments import Uploads
+
 
 @dataclass
 class Services:
@@ -29,6 +32,7 @@ class Services:
     rate_limiter: SubmissionRateLimiter  # shared by every API process (api/throttle.py)
     sign_in: SignInThrottle
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
+    uploads: Uploads  # what a file passes before it is stored (api/attachments.py)
     calendar: AmendmentBook  # calendar amendments in force (db/calendar.py)
 
     async def amendments(self) -> tuple[DayAmendment, ...]:

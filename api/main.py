@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from api.attachments import Uploads
 from api.deps import Services
 from api.observe import RequestObserver
 from api.portal import install as install_portal
@@ -175,6 +176,7 @@ def create_app(
             rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
             sign_in=SignInThrottle(throttle, settings),
             storage=storage_from_settings(settings),
+            uploads=Uploads(settings, throttle),
         )
         app.state.read_model_metrics = CollectorRegistry(auto_describe=False)
         app.state.read_model_metrics.register(

@@ -26,6 +26,7 @@ TITLES = {
     429: "Terlalu banyak permintaan",
     500: "Kesalahan internal",
     503: "Layanan sedang tidak tersedia",
+    507: "Ruang penyimpanan tidak cukup",
 }
 
 
@@ -87,7 +88,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": TITLES[status], "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+    for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,10 @@ class AttachmentStorage(Protocol):
         """Remove the object; nothing happens when there is none."""
         ...
 
+    def free_bytes(self) -> int | None:
+        """Room left where the bytes go, or None when the store cannot tell (object storage)."""
+        ...
+
 
 class LocalStorage:
     """Files under `root`; each written to a temporary file first and renamed into place, so a
@@ -81,6 +86,12 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def free_bytes(self) -> int | None:
+        directory = self.root
+        while not directory.exists() and directory != directory.parent:  # before the first file
+            directory = directory.parent
+        return shutil.disk_usage(directory).free
 
 
 class S3Storage:
@@ -126,6 +137,9 @@ class S3Storage:
     def delete(self, key: str) -> None:
         with _s3_errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    def free_bytes(self) -> int | None:
+        return None  # a bucket has no free space to read: ATTACHMENT_TOTAL_MAX_BYTES bounds it
 
 
 @contextmanager

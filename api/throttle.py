@@ -99,18 +99,22 @@ def retry_after(seconds: float) -> dict[str, str]:
 
 
 class SubmissionRateLimiter:
-    """`per_minute` submissions per client key and minute (a window that starts with the first)."""
+    """`per_minute` submissions per client key and minute (a window that starts with the first).
+    Another `purpose` counts something else apart (uploads count files: api/attachments.py)."""
 
-    def __init__(self, store: ThrottleStore, per_minute: int) -> None:
+    def __init__(self, store: ThrottleStore, per_minute: int, *, purpose: str = "submit",
+                 what: str = "laporan", what_en: str = "reports") -> None:
         self.store, self.per_minute = store, per_minute
+        self.purpose, self.what, self.what_en = purpose, what, what_en
 
     def check(self, client_key: str) -> None:
         if self.per_minute <= 0:
             return
-        counter = self.store.count_in_window(self.store.key("submit", client_key), 60)
+        counter = self.store.count_in_window(self.store.key(self.purpose, client_key), 60)
         if counter.count > self.per_minute:
-            raise Problem(429, f"Batas {self.per_minute} laporan per menit terlampaui.",
-                          headers=retry_after(counter.window_start + 60 - self.store.clock()))
+            raise Problem(429, f"Batas {self.per_minute} {self.what} per menit terlampaui.",
+                          headers=retry_after(counter.window_start + 60 - self.store.clock()),
+                          detail_en=f"The limit of {self.per_minute} {self.what_en} per minute is reached.")
 
 
 class SignInThrottle:

@@ -10,9 +10,9 @@ an anonymous reporter.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, true
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models import Base, utc_now
@@ -91,3 +91,18 @@ class CaseFollower(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(5), default="id")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class UploadUsage(Base):
+    """Bytes of attachments one submitter added on one UTC day (the daily quota, issue 13).
+
+    The submitter is an HMAC of the day and the key (a staff token's id or a client's address)
+    under SECRET_KEY: no address is stored, and one day's rows cannot be linked to another's.
+    No row names an attachment or a case. Rows of past days are removed as new ones come.
+    """
+
+    __tablename__ = "upload_usage"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    submitter_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.attachments import (attachment_response, attachments_of, check_image_decodes, get_attachment,
-                             sanitize_pdf, store_attachment)
+from api.attachments import (attachment_response, attachments_of, check_may_store, get_attachment, store_attachment,
+                             upload_submitter)
 from api.auth import Caller, reporter_caller
+from api.cleaning import CleanFile
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api.portal import security
@@ -32,7 +33,7 @@ from db.directory import get_agency
 from db.models import Agency, Complaint
 from api.similar import similar_cases, voices
 from db.portal_models import CaseFollower, CaseSupport
-from domain.attachments import MAX_ATTACHMENTS_PER_CASE, AttachmentRefused, Purpose, check_file
+from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails
@@ -170,38 +171,58 @@ def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[Complain
     return (details, []) if not errors else (None, errors)
 
 
-async def uploaded_files(form: Any, field: str = "attachments") -> tuple[list[bytes], list[str]]:
-    """The files of a form field, checked (content, size, an image that decodes) before anything
-    is stored, so that a bad file sends the person back to the form rather than half a report."""
+def problem_text(page: Page, problem: Problem) -> str:
+    """A problem's message in the page's language (English where the problem has one)."""
+    if page.language == "en":
+        return problem.extensions.get("detail_en") or problem.detail
+    return problem.detail
+
+
+def page_submitter(page: Page) -> str:
+    """Whose daily upload quota the page's files count against (api.attachments.upload_submitter)."""
+    return upload_submitter(page.caller, page.request.client.host if page.request.client else None)
+
+
+async def uploaded_files(
+    page: Page, form: Any, *, case: CaseView | None = None, added_by: Caller | None = None, field: str = "attachments",
+) -> tuple[list[CleanFile], list[str]]:
+    """The files of a form field, checked and cleaned (api/attachments.py) before anything is
+    stored, so that a bad file, or no room for files, sends the person back to the form rather
+    than half a report. `case` is None for a case not opened yet."""
     files = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
+    if not files:
+        return [], []
     if len(files) > MAX_ATTACHMENTS_PER_CASE:
         return [], [f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} lampiran."]
-    contents, errors = [], []
+    uploads, submitter = page.svc.uploads, page_submitter(page)
+    try:
+        for _ in files:
+            await run_in_threadpool(uploads.pace.check, submitter)
+        with page.svc.sessions() as session:
+            await run_in_threadpool(check_may_store, session, page.svc.storage, uploads.quotas, case=case,
+                                    added_by=added_by or page.caller, submitter=submitter, files=len(files))
+    except Problem as problem:
+        return [], [problem_text(page, problem)]
+    cleaned, errors = [], []
     for index, upload in enumerate(files, start=1):
-        data = await upload.read()
         try:
-            kind = check_file(data)
-            if kind.is_image:
-                await run_in_threadpool(check_image_decodes, data, kind.content_type)
-            else:  # a PDF that cannot be read (or cleaned of its metadata) is refused here, not later
-                await run_in_threadpool(sanitize_pdf, data)
-        except AttachmentRefused as refused:
-            errors.append(f"Lampiran {index}: {refused.message}")
+            cleaned.append(await uploads.clean(await upload.read()))
         except Problem as problem:
-            errors.append(f"Lampiran {index}: {problem.detail}")
-        contents.append(data)
-    return contents, errors
+            errors.append(f"Lampiran {index}: {problem_text(page, problem)}")
+    return cleaned, errors
 
 
-def store_files(page: Page, case: CaseView, contents: list[bytes], purpose: Purpose, caller: Caller) -> list[str]:
-    """Store checked files (images stripped of metadata); answer with what could not be stored."""
+def store_files(page: Page, case: CaseView, files: list[CleanFile], purpose: Purpose, caller: Caller) -> list[str]:
+    """Store cleaned files; answer with what could not be stored."""
     problems = []
+    submitter = page_submitter(page)
     with page.svc.sessions() as session:
-        for index, data in enumerate(contents, start=1):
+        for index, file in enumerate(files, start=1):
             try:
-                store_attachment(session, page.svc.storage, case=case, added_by=caller, data=data, purpose=purpose)
+                store_attachment(session, page.svc.storage, page.svc.uploads.quotas, case=case, added_by=caller,
+                                 file=file, submitter=submitter, purpose=purpose)
             except Problem as problem:
-                problems.append(f"Lampiran {index}: {problem.detail}")
+                problems.append(f"Lampiran {index}: {problem_text(page, problem)}")
             except Exception:  # the case exists already: the person must still get its receipt
                 log.exception("attachment not stored", tracking_id=case.tracking_id, index=index)
                 session.rollback()
@@ -231,7 +252,7 @@ async def submit_report(page: PageDep) -> Response:
     except Problem as problem:
         return render_form(page, values, [problem.detail], status=problem.status)
     details, errors = details_from_form(values, flags)
-    contents, file_errors = await uploaded_files(form)
+    contents, file_errors = await uploaded_files(page, form)
     errors += file_errors
     if details is None or errors:
         return render_form(page, values, errors, status=422)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import nulls_last, select
 from starlette.concurrency import run_in_threadpool
 
+from api.cleaning import CleanFile
 from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
 from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, form_action_key, require_staff
@@ -17,8 +18,7 @@ from api.read_model import IS_OPEN, view_of_row
 from api.routes import complaints as actions
 from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, VerificationRequest
 from db.models import Agency, Complaint
-from api.attachments import attachments_of
-from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
+from domain.attachments import Purpose
 from domain.enums import Role
 from domain.visibility import AGENCY_ROLES, redact
 
@@ -132,11 +132,12 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
     caller = require_staff(page)
     form = await page.request.form(max_files=10 if with_files else 0, max_fields=20)
     await check_csrf(page, form)
-    contents: list[bytes] = []
+    contents: list[CleanFile] = []
     if with_files:
-        contents, errors = await uploaded_files(form)
-        if contents and not errors:  # room for them all, checked before the action is taken
-            errors = await run_in_threadpool(room_for, page, tracking_id, len(contents))
+        with page.svc.sessions() as session:
+            case_now = await actions._current_view(tracking_id, caller, page.svc, session)
+        # Checked (the case's room among them) and cleaned before the action is taken.
+        contents, errors = await uploaded_files(page, form, case=case_now, added_by=caller)
         if errors:
             raise Problem(422, " ".join(errors))
     with page.svc.sessions() as session:
@@ -145,14 +146,6 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
     if contents:  # the action is recorded: whatever happens to a file, the officer sees the case
         failed = len(await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller))
     return page.redirect(f"/kasus/{tracking_id}", done="1", failed=str(failed) if failed else None)
-
-
-def room_for(page: Page, tracking_id: str, count: int) -> list[str]:
-    with page.svc.sessions() as session:
-        existing = len(attachments_of(session, tracking_id))
-    if existing + count > MAX_ATTACHMENTS_PER_CASE:
-        return [f"Laporan ini sudah memiliki {existing} lampiran; batasnya {MAX_ATTACHMENTS_PER_CASE}."]
-    return []
 
 
 @router.post("/kasus/{tracking_id}/verifikasi")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.attachments import (
@@ -12,8 +12,10 @@ from api.attachments import (
     attachment_info,
     attachment_response,
     attachments_of,
+    check_may_store,
     get_attachment,
     store_attachment,
+    upload_submitter,
 )
 from api.deps import CallerDep, ServicesDep, SessionDep
 from api.problems import Problem, problem_responses
@@ -33,14 +35,17 @@ FILE_CONTENT = {kind.content_type: {"schema": {"type": "string", "format": "bina
     summary="Lampirkan foto atau PDF (pelapor, petugas instansi, admin)",
     description=f"Multipart: berkas di bidang `file`. JPEG, PNG atau PDF (dikenali dari isinya), paling "
     f"besar {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB, paling banyak {MAX_ATTACHMENTS_PER_CASE} per laporan. "
-    "Semua metadata foto (EXIF, GPS) dihapus. Pelapor (reporter_token) melampirkan `report`, `supplement` "
-    "atau `reply` selama laporan terbuka; petugas instansi laporan dan admin melampirkan `evidence`. "
-    "Tanpa `purpose`: `report` untuk pelapor, `evidence` untuk petugas.",
-    responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
+    "Foto disimpan ulang tanpa metadata (EXIF, GPS); PDF disusun ulang tanpa skrip, aksi, anotasi, formulir, "
+    "berkas sisipan dan metadata. Batas piksel, halaman, waktu, memori dan kuota (per laporan, per pengirim "
+    "per hari, ruang penyimpanan) ada di README, bagian Safety limits. Pelapor (reporter_token) melampirkan "
+    "`report`, `supplement` atau `reply` selama laporan terbuka; petugas instansi laporan dan admin "
+    "melampirkan `evidence`. Tanpa `purpose`: `report` untuk pelapor, `evidence` untuk petugas.",
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 429, 503, 507),
 )
 async def add_attachment(
     tracking_id: str,
     file: Annotated[UploadFile, File(description="JPEG, PNG atau PDF")],
+    request: Request,
     caller: CallerDep,
     svc: ServicesDep,
     session: SessionDep,
@@ -50,9 +55,14 @@ async def add_attachment(
         raise Problem(401, "Diperlukan token untuk melampirkan berkas.", headers={"WWW-Authenticate": "Bearer"})
     case = await _current_view(tracking_id, caller, svc, session)
     data = await file.read(MAX_ATTACHMENT_BYTES + 1)  # one byte over is enough to refuse it
-    row = await run_in_threadpool(
-        store_attachment, session, svc.storage, case=case, added_by=caller, data=data, purpose=purpose
-    )
+    uploads = svc.uploads
+    submitter = upload_submitter(caller, request.client.host if request.client else None)
+    await run_in_threadpool(uploads.pace.check, submitter)
+    await run_in_threadpool(check_may_store, session, svc.storage, uploads.quotas, case=case, added_by=caller,
+                            submitter=submitter, purpose=purpose)
+    cleaned = await uploads.clean(data)
+    row = await run_in_threadpool(store_attachment, session, svc.storage, uploads.quotas, case=case,
+                                  added_by=caller, file=cleaned, submitter=submitter, purpose=purpose)
     return attachment_info(row, case, caller)
 
 

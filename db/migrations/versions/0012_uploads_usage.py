@@ -1,0 +1,30 @@
+"""Upload usage per submitter and day: the daily attachment quota (issue 13).
+
+Revision ID: 0012_uploads
+Revises: 0011_calendar
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012_uploads"
+down_revision: str | None = "0011_calendar"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "upload_usage",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("submitter_hash", sa.String(length=64), nullable=False),
+        sa.Column("bytes", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "submitter_hash", name=op.f("pk_upload_usage")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("upload_usage")
