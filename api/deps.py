@@ -42,11 +42,13 @@ class Services:
         return cached if cached is not None else await run_in_threadpool(self.calendar.load)
 
 
-def services(request: Request) -> Services:
-    # A plain `def` costs a thread-pool hop per request (py-spy under bench intake: ~7 % of the
-    # API's samples), but `async def` here made tests/reliability/test_database_outage.py fail
-    # every time (a public GET during the read-model outage timed out on its workflow query): kept
-    # sync until that is understood.
+async def services(request: Request) -> Services:
+    # async: a plain `def` dependency costs a thread-pool hop per request (py-spy under bench
+    # intake: ~7 % of the API's samples). It was once reverted because the read-model outage test
+    # then failed: the cause was the worker, whose event loop spent ~10-20 s rendering one logged
+    # exception as a rich traceback with locals (structlog's development default with `rich`
+    # installed), so queries timed out whenever a request met that window; ops/telemetry.py
+    # renders exceptions as plain text (bench/RESULTS.md, intake).
     return request.app.state.services
 
 

@@ -135,13 +135,13 @@ async def test_read_model_outage_is_503_then_projections_catch_up(stack: Stack, 
             assert response.status_code == 201, response.text
             during.append(response.json()["tracking_id"])
         # A case whose projections are done answers the public from its workflow (the source of
-        # truth), or 503 when the worker, busy retrying the other cases' projections, does not
-        # answer its query within the dependency timeout (seen under load on 2 cores): never stale.
-        # Administrators see the case's queued messages too, read from the read model: a 503 now.
+        # truth). (This once timed out for ~20 s: the worker's event loop was busy rendering the
+        # notification dispatcher's database error as a rich traceback with every frame's locals,
+        # structlog's development default when `rich` is installed; ops/telemetry.py renders
+        # exceptions as plain text.) Administrators see the case's queued messages too, read from
+        # the read model: for them it may be a 503 now.
         case = await api.get(f"/v1/complaints/{accepted[0]}")
-        assert case.status_code in (200, 503), case.text
-        if case.status_code == 200:
-            assert case.json()["status"] == "awaiting_agency", case.text
+        assert case.status_code == 200 and case.json()["status"] == "awaiting_agency", case.text
         case = await api.get(f"/v1/complaints/{accepted[0]}", headers=ADMIN)
         assert case.status_code in (200, 503), case.text
         # One whose projection is retrying cannot answer a query until that workflow task ends
