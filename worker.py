@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.notifications import Dispatcher
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
+from activities.routing_learning import Trainer
 from config import Settings, get_settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
@@ -80,6 +81,7 @@ async def main(settings: Settings | None = None) -> None:
         )
         log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address,
                  metrics_port=settings.worker_metrics_port or None)
+        trainer = Trainer(sessionmaker, settings.routing_retrain_seconds).start() if settings.routing_retrain_seconds else None
         async with worker:
             dispatcher = None
             if settings.notifications_enabled:
@@ -87,6 +89,8 @@ async def main(settings: Settings | None = None) -> None:
             await stop.wait()
             if dispatcher is not None:
                 await dispatcher
+        if trainer is not None:
+            trainer.stop()
     log.info("worker stopped")
 
 

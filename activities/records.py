@@ -12,7 +12,9 @@ from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from db.models import Agency, Complaint, EscalationRow, NotificationRow, RoutingFeedback, TimelineEventRow, utc_now
+from activities.routing_learning import example_rows
+from db.models import (Agency, Complaint, EscalationRow, NotificationRow, RoutingExample, RoutingFeedback,
+                       TimelineEventRow, utc_now)
 from db.portal_models import CaseFollower
 from db.upsert import dialect_insert
 from ops.metrics import PROJECTION_LAG
@@ -109,7 +111,8 @@ class GroupCommit:
 
 
 def write_record(session: Session, record: CaseRecord) -> None:
-    """One projection: the case row, its new events, escalations, notifications and feedback."""
+    """One projection: the case row, its new events, escalations, notifications, feedback and the
+    routing decisions as labelled examples."""
     _upsert_complaint(session, record)
     _insert_new(
         session,
@@ -130,6 +133,8 @@ def write_record(session: Session, record: CaseRecord) -> None:
         RoutingFeedback,
         [_feedback_row(record.tracking_id, e) for e in record.new_events if e.action == Action.REROUTE and e.agency_id],
     )
+    # Accept, dispose and "not our authority": labelled examples the router learns from.
+    _insert_new(session, RoutingExample, example_rows(record))
 
 
 def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
@@ -199,7 +204,11 @@ def _upsert_complaint(session: Session, record: CaseRecord) -> None:
     statement = statement.on_conflict_do_update(
         index_elements=["tracking_id"],
         set_={column: statement.excluded[column] for column in row if column not in ("tracking_id", "needs_rerouting")}
-        | {"needs_rerouting": true() if held_by_inactive else case((cleared, false()), else_=table.needs_rerouting)},
+        | {"needs_rerouting": true() if held_by_inactive else case((cleared, false()), else_=table.needs_rerouting)}
+        # The same for a unit merged or deactivated (its agency's edit): kept until disposed elsewhere.
+        | {"needs_redisposition": case((or_(new.status.not_in([s.value for s in OPEN_STATUSES]),
+                                             table.unit_id.is_distinct_from(new.unit_id)), false()),
+                                       else_=table.needs_redisposition)},
         # Equal seq rewrites the same state (a retry); an older one must not move the case back.
         where=Complaint.__table__.c.seq <= statement.excluded.seq,
     )

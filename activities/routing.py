@@ -12,18 +12,22 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+import structlog
 
+from activities.routing_memory import DecisionMemory
 from activities.routing_model import TextModel, shared_model
 from db.directory import STANDARD_REGIONAL_UNITS, gazetteer
 from db.models import REGIONAL_KINDS, Agency, AgencyKind, AgencyUnit, Complaint, RoutingFeedback
-from domain.models import RoutingSuggestion, SuggestionRequest
+from domain.models import RoutingSuggestion, SuggestionRequest, UnitSuggestion
 from domain.regions import Gazetteer
+
+log = structlog.get_logger(__name__)
 
 MAX_SUGGESTIONS = 5
 
@@ -52,9 +56,14 @@ class DirectoryEntry:
 
     @cached_property
     def terms(self) -> tuple[tuple[str, str], ...]:
-        """(normalized, as written) for the name and every alias worth matching."""
+        """(normalized, as written) for the name and every alias worth matching: not an ordinary
+        word ("LAPOR!" is also the verb *lapor*, "Pos" a post)."""
         written = (self.name, *self.aliases)
-        return tuple((needle, term) for term in written if len(needle := normalize(term)) > 3)
+        return tuple(
+            (needle, term)
+            for term in written
+            if len(needle := normalize(term)) > 3 and not is_ordinary_word(needle)
+        )
 
     @property
     def is_regional(self) -> bool:
@@ -64,6 +73,28 @@ class DirectoryEntry:
     def region_label(self) -> str:
         """'Kota Palangkaraya' for 'Pemerintah Kota Palangkaraya'."""
         return self.name.removeprefix("Pemerintah ")
+
+
+# Short words a name must not be: an alias that is one of them never matches as a name.
+ORDINARY_WORD_MAX_LETTERS = 6
+
+
+@lru_cache(maxsize=1)
+def _root_words() -> frozenset[str]:
+    """Indonesian root words (the dictionary Sastrawi ships for stemming); empty without it."""
+    try:
+        from importlib.resources import files
+
+        text = files("Sastrawi.Stemmer").joinpath("data/kata-dasar.txt").read_text(encoding="utf-8")
+    except (ImportError, OSError):  # pragma: no cover - Sastrawi is a dependency
+        return frozenset()
+    return frozenset(word.strip() for word in text.split() if word.strip())
+
+
+def is_ordinary_word(needle: str) -> bool:
+    """True for a normalized one-word term that is a short everyday word (*lapor*, *pos*)."""
+    words = needle.split()
+    return len(words) == 1 and len(words[0]) <= ORDINARY_WORD_MAX_LETTERS and words[0] in _root_words()
 
 
 def normalize(text: str) -> str:
@@ -76,12 +107,18 @@ def normalize(text: str) -> str:
 class _Evidence:
     scores: list[float]
     reasons: list[str]
-    unit_id: str | None = None
+    unit_id: str | None = None  # the unit a directory rule names (kept first among the units)
     factor: float = 1.0  # < 1 when the body bounced similar complaints (BOUNCE_PENALTY)
+    units: dict[str, _Evidence] = field(default_factory=dict)
+    strong: bool = False  # named as the subject, chosen by the reporter, or the region's own
+    named_place: bool = False  # a regional body whose region the text names
 
     def add(self, score: float, reason: str) -> None:
         self.scores.append(score)
         self.reasons.append(reason)
+
+    def add_unit(self, unit_id: str, score: float, reason: str) -> None:
+        self.units.setdefault(unit_id, _Evidence([], [])).add(score, reason)
 
     @property
     def score(self) -> float:
@@ -89,6 +126,22 @@ class _Evidence:
         for score in self.scores:
             remaining *= 1.0 - score
         return round((1.0 - remaining) * self.factor, 4)
+
+
+# A mention right after one of these words is where the problem is, or where the reporter already
+# went, not what the complaint is about: "jalan berlubang depan polsek", "sudah lapor ke polsek".
+LANDMARK_WORDS = frozenset(
+    "depan dekat samping sebelah belakang seberang sekitar sekitaran arah menuju jl jalan gang gg "
+    "lapor melapor dilaporkan mengadu lewat".split()
+)
+LANDMARK_WINDOW = 2  # words before the mention
+LANDMARK_SCORE = 0.15  # a body named only as a landmark
+
+
+@dataclass(frozen=True)
+class Mention:
+    terms: list[str]  # as written in the directory, longest first
+    as_subject: bool  # at least once not as a landmark
 
 
 class MentionIndex:
@@ -102,8 +155,8 @@ class MentionIndex:
                 words = tuple(needle.split())
                 self._by_first.setdefault(words[0], []).append((words, entry.id, term))
 
-    def find(self, text: str) -> dict[str, list[str]]:
-        """Which bodies `text` names, and with which of their terms (longest first).
+    def mentions(self, text: str) -> dict[str, Mention]:
+        """Which bodies `text` names, with which of their terms, and whether as the subject.
 
         A mention inside a longer mention of another body does not count: "Kabupaten Bandung
         Barat" names Bandung Barat, not Kabupaten Bandung.
@@ -115,6 +168,7 @@ class MentionIndex:
                 if tuple(tokens[i : i + len(words)]) == words:
                     found.append((i, i + len(words), agency_id, term))
         kept: dict[str, list[str]] = {}
+        subject: set[str] = set()
         for start, end, agency_id, term in found:
             inside_longer = any(
                 other_id != agency_id and s <= start and end <= e and (e - s) > (end - start)
@@ -122,9 +176,16 @@ class MentionIndex:
             )
             if not inside_longer:
                 kept.setdefault(agency_id, []).append(term)
+                if not LANDMARK_WORDS.intersection(tokens[max(0, start - LANDMARK_WINDOW) : start]):
+                    subject.add(agency_id)
         return {
-            agency_id: sorted(set(terms), key=len, reverse=True) for agency_id, terms in kept.items()
+            agency_id: Mention(sorted(set(terms), key=len, reverse=True), agency_id in subject)
+            for agency_id, terms in kept.items()
         }
+
+    def find(self, text: str) -> dict[str, list[str]]:
+        """Which bodies `text` names, and with which of their terms (longest first)."""
+        return {agency_id: mention.terms for agency_id, mention in self.mentions(text).items()}
 
 
 def _mentions(text: str, entries: Sequence[DirectoryEntry]) -> dict[str, list[str]]:
@@ -132,15 +193,15 @@ def _mentions(text: str, entries: Sequence[DirectoryEntry]) -> dict[str, list[st
     return MentionIndex(entries).find(text)
 
 
+_STANDARD_UNIT_TERMS = tuple(
+    (normalize(term), unit.slug, term) for unit in STANDARD_REGIONAL_UNITS for term in (unit.name, *unit.aliases)
+)
+
+
 def _named_unit(text: str) -> tuple[str, str] | None:
     """The standard regional unit the text names, if any: (slug, the term it used)."""
     haystack = normalize(text)
-    named = [
-        (len(term), unit.slug, term)
-        for unit in STANDARD_REGIONAL_UNITS
-        for term in (unit.name, *unit.aliases)
-        if normalize(term) in haystack
-    ]
+    named = [(len(term), slug, term) for needle, slug, term in _STANDARD_UNIT_TERMS if needle in haystack]
     if not named:
         return None
     _, slug, term = max(named)
@@ -177,29 +238,40 @@ def _directory_evidence(
     hint = (request.agency_hint or "").strip()
     if hint in by_id:
         evidence_for(hint).add(HINT_IS_ID_SCORE, f"dipilih pelapor: {by_id[hint].name}")
+        evidence_for(hint).strong = True
     elif hint:
         for agency_id, terms in _mentions(hint, candidates).items():
             evidence_for(agency_id).add(HINT_NAMES_SCORE, f"ditujukan pelapor ke {terms[0]}")
+            evidence_for(agency_id).strong = True
 
-    named = (index or MentionIndex(candidates)).find(request.text)
-    for agency_id, terms in named.items():
+    named = (index or MentionIndex(candidates)).mentions(request.text)
+    for agency_id, mention in named.items():
         if agency_id not in by_id:
             continue  # excluded
-        bonus = REPEATED_MENTION_BONUS * min(len(terms) - 1, 2)
-        evidence_for(agency_id).add(TEXT_NAMES_SCORE + bonus, f"menyebut {terms[0]}")
+        found = evidence_for(agency_id)
+        if mention.as_subject:
+            bonus = REPEATED_MENTION_BONUS * min(len(mention.terms) - 1, 2)
+            found.add(TEXT_NAMES_SCORE + bonus, f"menyebut {mention.terms[0]}")
+            found.strong = True
+            found.named_place = True
+        else:
+            found.add(LANDMARK_SCORE, f"menyebut {mention.terms[0]} sebagai patokan")
 
     if request.region_code:
         government = _region_government(request.region_code, _by_region(candidates))
         if government is not None:
             evidence_for(government.id).add(REGION_SCORE, f"wilayah {government.region_label}")
+            evidence_for(government.id).strong = True
 
     unit = _named_unit(f"{hint}\n{request.text}")
     if unit is not None:
         slug, term = unit
         for agency_id, found in evidence.items():
             if by_id[agency_id].is_regional:
-                found.unit_id = f"{agency_id}/{slug}"
+                unit_id = f"{agency_id}/{slug}"
+                found.unit_id = unit_id
                 found.add(UNIT_NAMED_SCORE, f"menyebut {term}")
+                found.add_unit(unit_id, UNIT_NAMED_SCORE * 4, f"menyebut {term}")
     return evidence, by_id
 
 
@@ -207,21 +279,60 @@ def _by_region(entries: Sequence[DirectoryEntry]) -> dict[tuple[str, str], Direc
     return {(e.kind, e.region_code): e for e in entries if e.is_regional and e.region_code}
 
 
-def _ranked(
-    evidence: dict[str, _Evidence], by_id: dict[str, DirectoryEntry], limit: int
-) -> list[RoutingSuggestion]:
-    ranked = sorted(evidence.items(), key=lambda item: (-item[1].score, by_id[item[0]].name))
+def _unit_suggestions(found: _Evidence, entry: DirectoryEntry) -> list[UnitSuggestion]:
+    names = dict(entry.units)
+    ranked = sorted(
+        ((unit_id, e) for unit_id, e in found.units.items() if unit_id in names),
+        key=lambda item: (-item[1].score, names[item[0]]),
+    )
     return [
-        RoutingSuggestion(
-            agency_id=agency_id,
-            score=found.score,
-            reason="; ".join(found.reasons),
-            unit_id=found.unit_id,
-            agency_name=by_id[agency_id].name,
-            timezone=by_id[agency_id].timezone,
-        )
-        for agency_id, found in ranked[:limit]
+        UnitSuggestion(unit_id=unit_id, name=names[unit_id], score=e.score, reason="; ".join(e.reasons))
+        for unit_id, e in ranked[:MAX_UNITS_PER_AGENCY]
     ]
+
+
+def _ranked(
+    evidence: dict[str, _Evidence],
+    by_id: dict[str, DirectoryEntry],
+    limit: int,
+    government: DirectoryEntry | None = None,
+    model_version: str | None = None,
+) -> list[RoutingSuggestion]:
+    """Best first. With the complaint's region known, no body outranks that region's government
+    without strong evidence of its own: another region's government only when the text names its
+    region, a national body only when named as the subject or chosen by the reporter."""
+    ceiling = evidence[government.id].score if government is not None and government.id in evidence else None
+
+    def key(item: tuple[str, _Evidence]) -> tuple[float, bool, str]:
+        agency_id, found = item
+        score = found.score
+        if ceiling is not None and agency_id != government.id and _held_below(found, by_id[agency_id]):
+            score = min(score, ceiling)
+        return (-score, agency_id != (government.id if government else None), by_id[agency_id].name)
+
+    ranked = sorted(evidence.items(), key=key)
+    out = []
+    for agency_id, found in ranked[:limit]:
+        units = _unit_suggestions(found, by_id[agency_id])
+        out.append(
+            RoutingSuggestion(
+                agency_id=agency_id,
+                score=found.score,
+                reason="; ".join(found.reasons),
+                unit_id=units[0].unit_id if units else found.unit_id,
+                agency_name=by_id[agency_id].name,
+                timezone=by_id[agency_id].timezone,
+                units=units,
+                model_version=model_version,
+            )
+        )
+    return out
+
+
+def _held_below(found: _Evidence, entry: DirectoryEntry) -> bool:
+    if entry.is_regional:
+        return not found.named_place
+    return not found.strong
 
 
 def rank_agencies(
@@ -232,38 +343,56 @@ def rank_agencies(
     excluded = set(request.exclude_agency_ids)
     candidates = [entry for entry in entries if entry.id not in excluded]
     evidence, by_id = _directory_evidence(candidates, request)
-    return _ranked(evidence, by_id, limit)
+    government = None
+    if request.region_code:
+        government = _region_government(request.region_code, _by_region(candidates))
+    return _ranked(evidence, by_id, limit, government)
 
 
 # Sector rules: what a complaint is about -> the unit of the region's government that handles it.
-# Keywords are whole words of the text (normalized); the first rule that matches wins.
+# Keywords are whole words of the text (normalized); every rule that matches is evidence for its
+# unit, more keywords more evidence.
 SECTOR_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("dukcapil", "KTP/KK/akta", ("ktp", "e ktp", "ektp", "kartu keluarga", "akta kelahiran",
-                                   "akta kematian", "akte", "kependudukan", "kia", "nik")),
+                                   "akta kematian", "akte", "kependudukan", "kia", "pindah domisili")),
     ("pupr", "jalan/drainase", ("jalan rusak", "jalan berlubang", "berlubang", "aspal", "drainase",
                                 "gorong gorong", "saluran air", "jembatan", "banjir", "trotoar")),
     ("dishub", "lalu lintas/angkutan", ("parkir", "angkot", "angkutan umum", "lampu merah",
-                                         "traffic light", "terminal", "macet", "kemacetan", "ngetem")),
-    ("dlh", "sampah/lingkungan", ("sampah", "limbah", "pencemaran", "polusi", "bau busuk")),
+                                         "traffic light", "terminal", "macet", "kemacetan", "ngetem",
+                                         "lampu jalan", "penerangan jalan", "pju")),
+    ("dlh", "sampah/lingkungan", ("sampah", "limbah", "pencemaran", "polusi", "bau busuk", "pohon",
+                                  "pohon tumbang", "taman")),
     ("dinkes", "layanan kesehatan", ("puskesmas", "rsud", "dokter", "vaksin", "posyandu")),
     ("disdik", "sekolah", ("sekolah", "ppdb", "guru", "sd negeri", "smp negeri")),
+    ("dinsos", "bantuan sosial", ("bansos", "bantuan sosial", "pkh", "bpnt", "kis", "kartu indonesia sehat",
+                                  "dtks", "fakir miskin", "sembako", "blt", "penerima bantuan")),
     ("satpolpp", "ketertiban", ("pkl", "pedagang kaki lima", "satpol pp", "bangunan liar")),
 )
 # A region named in the text is worth less than a region_code the reporter chose.
 TEXT_REGION_SCORE = 0.45
 SECTOR_SCORE = 0.25
+SECTOR_UNIT_SCORE = 0.4  # per keyword, for the unit among its body's units
 BRANCH_SCORE = 0.05
 # How much the trained model's probability counts against the directory evidence (noisy-or):
 # chosen by 5-fold cross-validation on the train split (bench/routing.py --tune), never on test.
 MODEL_WEIGHT = 0.9
+# With the complaint's region known, the model's belief that the complaint is a regional
+# government's matter (its probabilities summed over regional bodies) counts for that region's own
+# government, at this weight: a model trained on one city's reports recognises road damage as a
+# city matter, wherever the city.
+REGIONAL_MATTER_WEIGHT = 0.6
+# Decisions learned (activities/routing_memory.py): the share of similar decided complaints that
+# went to a body, at this weight; for units, within their body.
+LEARNED_WEIGHT = 0.8
+LEARNED_UNIT_WEIGHT = 0.9
+MAX_UNITS_PER_AGENCY = 3
 
 
 # "Not our authority" bounces (routing_feedback): a body that bounced a complaint has its score
 # multiplied by 1 - BOUNCE_PENALTY * s, s the highest word-set (Jaccard) similarity between the new
 # text and a text it bounced, when s >= BOUNCE_MIN_SIMILARITY. The same text bounced again loses
-# 80% of its score; unrelated texts are untouched. Deliberately simple and explainable: the text
-# model is not retrained on bounces (it is fixed to the LAPOR! train split that bench.routing
-# measures), so the penalty is a correction on top of it, visible in the reason.
+# 80% of its score; unrelated texts are untouched. The learned memory's bounces (negative examples)
+# count the same way, with its cosine similarity.
 BOUNCE_PENALTY = 0.8
 BOUNCE_MIN_SIMILARITY = 0.3
 
@@ -272,18 +401,34 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(word for word in normalize(text).split() if len(word) > 2)
 
 
-def _sector(text: str) -> tuple[str, str] | None:
+def _sectors(text: str) -> list[tuple[str, str, int]]:
+    """Every sector the text is about: (unit slug, label, how many of its keywords), most first."""
     haystack = normalize(text)
+    found = []
     for slug, label, keywords in SECTOR_RULES:
-        for keyword in keywords:
-            if f" {keyword} " in haystack:
-                return slug, label
-    return None
+        hits = sum(1 for keyword in keywords if f" {keyword} " in haystack)
+        if hits:
+            found.append((slug, label, hits))
+    return sorted(found, key=lambda item: -item[2])
+
+
+def _unit_name_terms(entry: DirectoryEntry) -> list[tuple[str, str]]:
+    """(normalized name without the body's own region, unit id) of each unit: "Kelurahan Menteng",
+    "Dinas Pertamanan"."""
+    label = normalize(entry.region_label)
+    out = []
+    for unit_id, name in entry.units:
+        needle = normalize(name).replace(label, " ")
+        needle = " " + " ".join(needle.split()) + " "
+        if len(needle.split()) >= 2:
+            out.append((needle, unit_id))
+    return out
 
 
 class Router:
     """The whole ranking: directory rules, the region (code or place names in the text), sector
-    rules and the trained model. Built once per directory snapshot; `rank` is pure and cheap."""
+    rules, the trained model and the learned decisions. Built once per directory snapshot and
+    model version; `rank` is pure and cheap."""
 
     def __init__(
         self,
@@ -292,6 +437,7 @@ class Router:
         model: TextModel | None = None,
         model_weight: float = MODEL_WEIGHT,
         bounces: Sequence[tuple[str, str]] = (),
+        memory: DecisionMemory | None = None,
     ) -> None:
         """`bounces`: (agency id, complaint text) of each "not our authority" bounce."""
         self.entries = list(entries)
@@ -301,34 +447,56 @@ class Router:
         self.gazetteer = gazetteer
         self.model = model
         self.model_weight = model_weight
+        self.memory = memory
         self._regions = _by_region(self.entries)
         self._index = MentionIndex(self.entries)
+        self._kinds = {e.id: e.is_regional for e in self.entries}
+        self._unit_terms = {e.id: _unit_name_terms(e) for e in self.entries if e.units}
+
+    @property
+    def model_version(self) -> str:
+        """Which model made a suggestion: the shipped text model ("lapor2017") or none ("rules"),
+        and the learned memory's version."""
+        base = "lapor2017" if self.model is not None else "rules"
+        return f"{base}+{self.memory.version}" if self.memory is not None else base
 
     def rank(self, request: SuggestionRequest, limit: int = MAX_SUGGESTIONS) -> list[RoutingSuggestion]:
         excluded = set(request.exclude_agency_ids)
         candidates = [e for e in self.entries if e.id not in excluded]
         evidence, by_id = _directory_evidence(candidates, request, self._index)
         text = request.text
+        haystack = normalize(text)
         government: DirectoryEntry | None = None
+        places = self.gazetteer.find(text) if self.gazetteer is not None else []
+        for place in places:  # another region named as the place: that region's government may lead
+            named = _region_government(place.code, self._regions)
+            if named is not None and named.id in evidence:
+                evidence[named.id].named_place = True
         if request.region_code:
             government = _region_government(request.region_code, self._regions)
         elif self.gazetteer is not None:
-            place = self.gazetteer.resolve(text)
+            place = self.gazetteer.pick(places)
             if place is not None:
                 government = _region_government(place.code, self._regions)
                 if government is not None and government.id in by_id:
-                    evidence.setdefault(government.id, _Evidence([], [])).add(
+                    found = evidence.setdefault(government.id, _Evidence([], []))
+                    found.add(
                         TEXT_REGION_SCORE * place.strength,
                         f"wilayah {government.region_label} (disebut \"{place.term}\")",
                     )
-        if government is not None and government.id in by_id:
-            sector = _sector(text)
-            if sector is not None:
-                slug, label = sector
-                found = evidence.setdefault(government.id, _Evidence([], []))
+                    found.named_place = True
+        if government is not None and government.id not in by_id:
+            government = None
+        if government is not None:
+            sectors = _sectors(text)
+            found = evidence.setdefault(government.id, _Evidence([], []))
+            if sectors:
+                slug, label, _ = sectors[0]
                 if found.unit_id is None:
                     found.unit_id = f"{government.id}/{slug}"
                 found.add(SECTOR_SCORE, f"urusan {label}")
+                for slug, label, hits in sectors:
+                    found.add_unit(f"{government.id}/{slug}", 1 - (1 - SECTOR_UNIT_SCORE) ** hits, f"urusan {label}")
             # A national body with branches: the branch of that region, when it has one.
             base = normalize(government.region_label.split(" ", 1)[-1].removeprefix("Administrasi "))
             for agency_id, found in evidence.items():
@@ -338,7 +506,13 @@ class Router:
                         if base in normalize(unit_name):
                             found.unit_id = unit_id
                             found.add(BRANCH_SCORE, f"cabang {unit_name}")
+                            found.add_unit(unit_id, 0.5, f"cabang {unit_name}")
                             break
+        # Units the text names by their own name (a kelurahan, a city's own department).
+        for agency_id, found in evidence.items():
+            for needle, unit_id in self._unit_terms.get(agency_id, ()):
+                if needle in haystack:
+                    found.add_unit(unit_id, 0.6, f"menyebut {needle.strip()}")
         if self.model is not None:
             probabilities = self.model.probabilities(text)
             for agency_id, p in sorted(probabilities.items(), key=lambda kv: -kv[1])[:10]:
@@ -346,17 +520,48 @@ class Router:
                     evidence.setdefault(agency_id, _Evidence([], [])).add(
                         self.model_weight * p, f"mirip laporan ke {by_id[agency_id].name} ({p:.0%})"
                     )
-        if self._bounced:
+            if request.region_code and government is not None:
+                regional = sum(p for agency_id, p in probabilities.items() if self._kinds.get(agency_id))
+                if regional >= 0.05:
+                    evidence[government.id].add(
+                        REGIONAL_MATTER_WEIGHT * regional, f"urusan pemerintah daerah ({regional:.0%})"
+                    )
+        against: dict[str, float] = {}
+        if self.memory is not None and len(self.memory):
+            vote = self.memory.vote(text)
+            for agency_id, share in vote.agencies.items():
+                if agency_id in by_id:
+                    n = vote.agency_counts[agency_id]
+                    evidence.setdefault(agency_id, _Evidence([], [])).add(
+                        LEARNED_WEIGHT * share, f"{n} keputusan serupa ke {by_id[agency_id].name} ({share:.0%})"
+                    )
+            for unit_id, share in vote.units.items():
+                found = evidence.get(unit_id.split("/", 1)[0])
+                if found is not None:
+                    n = vote.unit_counts[unit_id]
+                    found.add_unit(unit_id, LEARNED_UNIT_WEIGHT * share, f"{n} disposisi serupa ({share:.0%})")
+            against = vote.against
+        if self._bounced or against:
             words = _words(text)
             for agency_id, found in evidence.items():
                 similarity = max(
                     (len(words & other) / len(words | other) for other in self._bounced.get(agency_id, ()) if words | other),
                     default=0.0,
                 )
+                similarity = max(similarity, against.get(agency_id, 0.0))
                 if similarity >= BOUNCE_MIN_SIMILARITY:
                     found.factor = 1.0 - BOUNCE_PENALTY * similarity
                     found.reasons.append(f"pernah menolak laporan serupa ({similarity:.0%} mirip)")
-        return _ranked(evidence, by_id, limit)
+        return _ranked(evidence, by_id, limit, government if request.region_code else None, self.model_version)
+
+    def units_for(self, request: SuggestionRequest, agency_id: str) -> list[UnitSuggestion]:
+        """The units of one body (the one holding the case) ranked for a complaint: the dispose
+        form's suggestions, by the same ranking."""
+        entry = next((e for e in self.entries if e.id == agency_id), None)
+        if entry is None or not entry.units:
+            return []
+        ranked = self.rank(request.model_copy(update={"agency_hint": agency_id}), limit=len(self.entries))
+        return next((s.units for s in ranked if s.agency_id == agency_id), [])
 
 
 def load_directory_entries(session: Session) -> list[DirectoryEntry]:
@@ -366,7 +571,9 @@ def load_directory_entries(session: Session) -> list[DirectoryEntry]:
         )
     )
     units: dict[str, list[tuple[str, str]]] = {}
-    for unit in session.execute(select(AgencyUnit.id, AgencyUnit.agency_id, AgencyUnit.name)):
+    for unit in session.execute(
+        select(AgencyUnit.id, AgencyUnit.agency_id, AgencyUnit.name).where(AgencyUnit.active).order_by(AgencyUnit.id)
+    ):
         units.setdefault(unit.agency_id, []).append((unit.id, unit.name))
     return [
         DirectoryEntry(
@@ -398,13 +605,15 @@ class RoutingActivities:
     `model="shared"` (the default) trains the text model from the shipped train split in a
     background thread at the first suggestion (about 15 s on two cores; once per process) and
     ranks with the directory rules alone until it is ready; `model=None` never uses one; a TextModel is used as given.
+    The learned memory is the active version in the database (activities/routing_learning.py),
+    looked up with the directory once a minute and loaded when it changed (`learned=False`: never).
     """
 
     # The directory changes rarely; reading it once a minute keeps suggestions cheap.
     DIRECTORY_TTL_SECONDS = 60.0
 
     def __init__(
-        self, sessions: sessionmaker[Session], model: TextModel | str | None = "shared"
+        self, sessions: sessionmaker[Session], model: TextModel | str | None = "shared", *, learned: bool = True
     ) -> None:
         self._sessions = sessions
         self._lock = threading.Lock()
@@ -412,12 +621,31 @@ class RoutingActivities:
         self._loaded_at: float | None = None
         self._model: TextModel | None = model if isinstance(model, TextModel) else None
         self._train_pending = model == "shared"
+        self._learned = learned
+        self._memory: DecisionMemory | None = None
+        self._memory_key: tuple[int, str] | None = None
 
     def _train(self) -> None:
         trained = shared_model()
         with self._lock:
             self._model = trained
             self._loaded_at = None  # rebuild the router with the model
+
+    def refresh(self) -> None:
+        """Read the directory and the active learned version again at the next suggestion."""
+        with self._lock:
+            self._loaded_at = None
+
+    def _load_memory(self, session: Session) -> None:
+        from activities.routing_learning import active_version, load_memory
+
+        key = active_version(session)
+        if key != self._memory_key:
+            try:
+                self._memory = load_memory(session, key[0]) if key is not None else None
+            except (LookupError, ValueError, OSError, KeyError):  # a broken artefact: keep ranking as before
+                log.exception("routing model version not loaded", version=key)
+            self._memory_key = key
 
     def router(self) -> Router:
         with self._lock:
@@ -429,10 +657,15 @@ class RoutingActivities:
                 with self._sessions() as session:
                     entries = load_directory_entries(session)
                     bounces = load_bounces(session)
-                self._router = Router(entries, gazetteer(), self._model, bounces=bounces)
+                    if self._learned:
+                        self._load_memory(session)
+                self._router = Router(entries, gazetteer(), self._model, bounces=bounces, memory=self._memory)
                 self._loaded_at = now
             assert self._router is not None
             return self._router
+
+    def suggest_units(self, request: SuggestionRequest, agency_id: str) -> list[UnitSuggestion]:
+        return self.router().units_for(request, agency_id)
 
     @activity.defn(name="suggest_agencies")
     def suggest_agencies(self, request: SuggestionRequest) -> list[RoutingSuggestion]:

@@ -133,6 +133,7 @@ def list_cases(
     cursor: str | None,
     limit: int,
     needs_rerouting: bool | None = None,
+    needs_redisposition: bool | None = None,
     confidential: bool | None = None,
     region_code: str | None = None,
 ) -> tuple[list[Complaint], str | None]:
@@ -149,6 +150,8 @@ def list_cases(
         statement = statement.where(Complaint.overdue.is_(overdue))
     if needs_rerouting is not None:
         statement = statement.where(Complaint.needs_rerouting.is_(needs_rerouting))
+    if needs_redisposition is not None:
+        statement = statement.where(Complaint.needs_redisposition.is_(needs_redisposition))
     if confidential is not None:
         statement = statement.where(Complaint.confidential.is_(confidential))
     if region_code:  # the region and every place inside it ("62" → its regencies and districts)

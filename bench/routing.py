@@ -1,6 +1,6 @@
 """Routing evaluation on the LAPOR! 2017 reports shipped in data/ (issue 4, ARCHITECTURE.md §4).
 
-    python -m bench.routing            # train on the train split, score the test split
+    python -m bench.routing            # train on the train split, score the test split, learning curves
     python -m bench.routing --tune     # 5-fold cross-validation on the train split only
 
 A report counts when its label (the LAPOR! name it was addressed to) maps to one directory body
@@ -8,6 +8,16 @@ through db/seed/lapor2017_aliases.csv; a suggestion is correct when it names tha
 level, which is what the administrator forwards to). The unit-level figure (the branch or dinas
 too, for labels that name one) is printed as well. The last line is
 `top1=… top3=… p99_ms=…`, p99 of one whole suggestion (rules + model) over the test reports.
+
+Learning curves (issue 15; `--no-curve` skips them): reports replayed in id order, each ranked
+first, then learned as the decision it was (activities/routing_memory.py, as production learns
+from accept/dispose), accuracy over each next block of the stream (up to 10 %, 25 %, 50 %, 100 %):
+- `all reports, from the rules`: every labelled report, starting from the directory rules alone (the
+  shipped text model is left out: it was trained on 80 % of these very reports);
+- `test split, from the shipped model`: the held-out fifth, starting from the shipped LAPOR! 2017 model.
+Unit figures count the reports whose label names a unit (a branch or a dinas): unit top-1 is the
+first suggestion's body and first unit; unit top-3 the right unit among the right body's units.
+p99 is per suggestion (learning happens between suggestions, not counted in it).
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import time
 from collections.abc import Sequence
 
 from activities.routing import DirectoryEntry, Router
+from activities.routing_memory import DecisionMemory, LabelledExample
 from activities.routing_model import Example, TextModel, load_examples
 from db.directory import directory_seed, gazetteer
 from domain.models import SuggestionRequest
@@ -67,6 +78,62 @@ def evaluate(router: Router, examples: Sequence[Example]) -> dict[str, float]:
     }
 
 
+CURVE_POINTS = (0.10, 0.25, 0.50, 1.00)
+
+
+def learning_curve(entries: list[DirectoryEntry], stream: Sequence[Example], model: TextModel | None) -> dict:
+    """Replay `stream` (id order): rank, score, then learn the decision. Per block and overall."""
+    scored = sorted((e for e in stream if e.agency_id), key=lambda e: int(e.lapor_id))
+    memory = DecisionMemory()
+    router = Router(entries, gazetteer(), model, memory=memory)
+    ends = [max(1, round(p * len(scored))) for p in CURVE_POINTS]
+    hits: list[tuple[bool, bool, bool | None, bool | None]] = []  # top1, top3, unit top1, unit top3
+    latencies: list[float] = []
+    learn_ms: list[float] = []
+    for example in scored:
+        start = time.perf_counter()
+        ranked = router.rank(SuggestionRequest(tracking_id="bench", text=example.text))
+        latencies.append((time.perf_counter() - start) * 1000)
+        ids = [s.agency_id for s in ranked]
+        unit1 = unit3 = None
+        if example.unit_id:
+            unit1 = bool(ranked) and ranked[0].agency_id == example.agency_id and ranked[0].unit_id == example.unit_id
+            mine = next((s for s in ranked if s.agency_id == example.agency_id), None)
+            unit3 = mine is not None and example.unit_id in [u.unit_id for u in mine.units]
+        hits.append((ids[:1] == [example.agency_id], example.agency_id in ids[:3], unit1, unit3))
+        start = time.perf_counter()
+        memory.add(LabelledExample(example.text, example.agency_id, example.unit_id))
+        learn_ms.append((time.perf_counter() - start) * 1000)
+    blocks = []
+    begin = 0
+    for point, end in zip(CURVE_POINTS, ends, strict=True):
+        block = hits[begin:end]
+        units = [h for h in block if h[2] is not None]
+        blocks.append({
+            "upto": point, "n": len(block),
+            "top1": sum(h[0] for h in block) / max(1, len(block)),
+            "top3": sum(h[1] for h in block) / max(1, len(block)),
+            "unit_n": len(units),
+            "unit_top1": sum(bool(h[2]) for h in units) / len(units) if units else float("nan"),
+            "unit_top3": sum(bool(h[3]) for h in units) / len(units) if units else float("nan"),
+        })
+        begin = end
+    latencies.sort()
+    return {"n": len(scored), "blocks": blocks,
+            "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+            "p50_ms": statistics.median(latencies), "learn_ms_p50": statistics.median(learn_ms)}
+
+
+def print_curve(name: str, curve: dict) -> None:
+    print(f"learning curve, {name}: {curve['n']} reports in id order; "
+          f"p50_ms={curve['p50_ms']:.1f} p99_ms={curve['p99_ms']:.1f} per suggestion, "
+          f"learning one decision p50 {curve['learn_ms_p50']:.1f} ms")
+    for block in curve["blocks"]:
+        print(f"  next block up to {block['upto']:>4.0%} (n={block['n']:>4}): top1={block['top1']:.3f} "
+              f"top3={block['top3']:.3f}  unit top1={block['unit_top1']:.3f} top3={block['unit_top3']:.3f} "
+              f"(n={block['unit_n']})", flush=True)
+
+
 def tune(train: list[Example], entries: list[DirectoryEntry]) -> None:
     """Regularisation, softmax temperature and model weight by 5-fold cross-validation inside the
     train split (the test split is not read)."""
@@ -95,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.routing", description=__doc__.split("\n")[0])
     parser.add_argument("--tune", action="store_true", help="cross-validate on the train split")
     parser.add_argument("--rules-only", action="store_true", help="directory rules without the model")
+    parser.add_argument("--no-curve", action="store_true", help="skip the learning curves")
     args = parser.parse_args(argv)
     entries = seeded_entries()
     train = load_examples("train")
@@ -118,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         f"unit-level top1={result['unit_top1']:.3f} on {result['unit_n']} reports whose label names a unit; "
         f"p50_ms={result['p50_ms']:.1f}"
     )
+    if not args.no_curve:
+        print_curve("all reports, from the rules", learning_curve(entries, [*train, *test], None))
+        print_curve("test split, from the shipped model", learning_curve(entries, test, model))
     print(f"top1={result['top1']:.3f} top3={result['top3']:.3f} p99_ms={result['p99_ms']:.1f}")
     return 0
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    LargeBinary,
     CheckConstraint,
     Date,
     Float,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
     true,
 )
@@ -114,6 +116,9 @@ class Complaint(Base):
     # Set by an administrator's directory edit (its body deactivated or merged away) on an open
     # case; the projection keeps it until the case is accepted to another body or closes.
     needs_rerouting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set by an agency admin's or administrator's unit edit (its unit deactivated or merged) on an
+    # open case; the projection keeps it until the case is disposed to another unit or closes.
+    needs_redisposition: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     timeline: Mapped[list[TimelineEventRow]] = relationship(
         order_by="TimelineEventRow.seq", viewonly=True
@@ -132,6 +137,7 @@ class Complaint(Base):
         # Migration 0009: similar reports find open cases by place (api/similar.py).
         Index(None, "region_code", "submitted_at"),
         Index(None, "location_lat"),
+        Index(None, "needs_redisposition"),
         # Migration 0005 (bench/reads.py): `overdue=true` lists newest first without a sort, and
         # `q=` words (ILIKE '%word%') through trigram indexes on PostgreSQL.
         Index(None, "overdue", "submitted_at", "tracking_id"),
@@ -269,8 +275,58 @@ class AgencyUnit(Base):
     )
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40))
+    # An agency admin's or administrator's edit: an inactive unit takes no new dispositions and is
+    # never suggested; a merged one names the unit that took over its work.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    merged_into: Mapped[str | None] = mapped_column(String(100))
 
     agency: Mapped[Agency] = relationship(back_populates="units")
+
+
+class RoutingExample(Base):
+    """One routing decision, a labelled example the router learns from (activities/routing_learning.py).
+
+    `accept` (this body), `dispose` (this body and unit), `reroute` ("not our authority": not this
+    body, `positive` false), projected from the case's events in the same transaction as the case;
+    `import` for a body's past complaints (POST /v1/routing/history).
+    """
+
+    __tablename__ = "routing_examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(20))
+    tracking_id: Mapped[str | None] = mapped_column(String(64))
+    event_seq: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(String(13))
+    agency_id: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(100))
+    positive: Mapped[bool] = mapped_column(Boolean, default=True)
+    decided_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint("tracking_id", "event_seq"),
+        Index(None, "agency_id"),
+    )
+
+
+class RoutingModelVersion(Base):
+    """A version of what the router learned: the decision memory over the examples up to
+    `examples_upto`, stored as an artefact every process loads (the `active` one)."""
+
+    __tablename__ = "routing_models"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    examples_upto: Mapped[int] = mapped_column(Integer, unique=True)
+    n_examples: Mapped[int] = mapped_column(Integer)
+    artefact: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Chosen by an administrator (a rollback): newer versions are stored but not activated.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(300))
 
 
 class ApiToken(Base):

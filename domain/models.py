@@ -150,14 +150,25 @@ class TimelineEvent(Model):
     deadline_met: AwareDatetime | None = None
 
 
+class UnitSuggestion(Model):
+    """A unit of a suggested body, ranked by the same evidence and model as the body."""
+
+    unit_id: str
+    name: str
+    score: float
+    reason: str
+
+
 class RoutingSuggestion(Model):
     agency_id: str
     score: float
     reason: str
-    unit_id: str | None = None
+    unit_id: str | None = None  # the first of `units`, when there is one
     # What forwarding needs without another directory lookup (automatic forwarding).
     agency_name: str | None = None
     timezone: str | None = None
+    units: list[UnitSuggestion] = []  # up to 3, best first
+    model_version: str | None = None  # which model made it ("lapor2017+m12": shipped model + learned version)
 
 
 class Rating(Model):

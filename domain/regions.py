@@ -168,7 +168,11 @@ class Gazetteer:
     def resolve(self, text: str) -> RegionMatch | None:
         """The one region the text is most likely about: the strongest mention, the most specific
         (a regency over its province), the most frequent, then the first."""
-        found = self.find(text)
+        return self.pick(self.find(text))
+
+    @staticmethod
+    def pick(found: list[RegionMatch]) -> RegionMatch | None:
+        """`resolve` over the mentions `find` returned."""
         if not found:
             return None
         counts: dict[str, int] = {}

@@ -36,7 +36,7 @@ from db.portal_models import CaseFollower, CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
-from domain.models import ComplaintDetails
+from domain.models import ComplaintDetails, SuggestionRequest, UnitSuggestion
 from domain.similar import Report
 from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, CaseView
 
@@ -306,13 +306,26 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
             page.request, page.svc.settings.secret_key))) is not None
         agency = get_agency(session, view.agency_id) if view.agency_id else None
         agency_name = agency.name if agency else None
-        units = [(u.id, u.name) for u in agency.units] if agency else []
+        units = [(u.id, u.name) for u in agency.units if u.active] if agency else []
         reporters = voices(session, [view.tracking_id])[view.tracking_id][0]
         # A merged duplicate points to its original, unless that one is confidential.
         original = session.get(Complaint, view.duplicate_of) if view.duplicate_of else None
         merged_into = original.tracking_id if original is not None and not original.confidential else None
+    suggested_units = []
+    if units and Action.DISPOSE in actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id):
+        suggested_units = suggest_units(page, view)
     return {"attachments": attachments, "supports": supports, "supported": supported,
-            "agency_name": agency_name, "units": units, "reporters": reporters, "merged_into": merged_into}
+            "agency_name": agency_name, "units": units, "reporters": reporters, "merged_into": merged_into,
+            "suggested_units": suggested_units}
+
+
+def suggest_units(page: Page, view: CaseView) -> list[UnitSuggestion]:
+    """The dispose form's suggestions: the holding body's units ranked for this case's text."""
+    from api.routes.operations import routing_service
+
+    request = SuggestionRequest(tracking_id=view.tracking_id, text=f"{view.title or ''}\n{view.description or ''}",
+                                region_code=view.region_code)
+    return routing_service(page.svc.sessions).suggest_units(request, view.agency_id or "")
 
 
 @router.get("/kasus/{tracking_id}")

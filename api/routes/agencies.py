@@ -12,18 +12,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import field_validator, BaseModel, Field
+import csv
+import io
+import json
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from api.deps import AdminDep, SessionDep
+from api.deps import AdminDep, SessionDep, require_roles
+from api.auth import Caller
 from api.problems import Problem, problem_responses
 from api.schemas import AgencyOut, Page, UnitOut, with_example
 from db.directory import check_region_code, get_agency, get_agency_ref, list_agencies
 from db.models import Agency, AgencyKind, AgencyUnit, Complaint
 from domain.calendar import ZONES, zone_for_region
-from domain.enums import OPEN_STATUSES
+from domain.enums import OPEN_STATUSES, Role
 from domain.text import line
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
@@ -82,7 +87,8 @@ def admin_out(agency: Agency) -> AgencyAdminOut:
 def agency_out(agency: Agency) -> AgencyOut:
     return AgencyOut(
         id=agency.id, name=agency.name, kind=agency.kind, region_code=agency.region_code, timezone=agency.timezone,
-        parent_id=agency.parent_id, units=[UnitOut(id=u.id, name=u.name, kind=u.kind) for u in agency.units],
+        parent_id=agency.parent_id,
+        units=[UnitOut(id=u.id, name=u.name, kind=u.kind) for u in agency.units if u.active],
     )
 
 
@@ -209,3 +215,210 @@ def deactivate_agency(agency_id: str, caller: AdminDep, session: SessionDep) -> 
     agency = get_agency(session, agency_id)
     assert agency is not None
     return AgencyChange(agency=admin_out(agency), flagged_cases=flagged)
+
+
+# --- units: a body's own departments, sub-district and village offices ---------------------------
+# Managed by the body's own agency admins and by administrators. Like bodies, units are never
+# deleted: a deactivated or merged unit takes no new disposition, is no longer suggested, and the
+# open cases disposed to it are flagged `needs_redisposition` (GET /v1/complaints?needs_redisposition=true)
+# until they are disposed to another unit or close.
+
+UNIT_SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+MAX_UNIT_IMPORT_ROWS = 2000
+
+
+class UnitCreate(BaseModel):
+    model_config = with_example({"slug": "kel-menteng", "name": "Kelurahan Menteng", "kind": "kelurahan"})
+
+    slug: str = Field(pattern=UNIT_SLUG, description="Bagian id unit setelah `<agency_id>/`.")
+    name: line(300, min_length=3)
+    kind: str = Field(default="unit", pattern=r"^[a-z_]{2,40}$", examples=["dinas", "kecamatan", "kelurahan"])
+
+
+class UnitUpdate(BaseModel):
+    model_config = with_example({"name": "Dinas Lingkungan Hidup dan Pertamanan"})
+
+    name: line(300, min_length=3)
+
+
+class UnitMerge(BaseModel):
+    model_config = with_example({"into": "pupr"})
+
+    into: str = Field(pattern=UNIT_SLUG, description="Slug unit yang menerima (unit instansi yang sama, tetap aktif).")
+
+
+class UnitAdminOut(UnitOut):
+    active: bool
+    merged_into: str | None = None
+
+
+class UnitChange(BaseModel):
+    unit: UnitAdminOut = Field(description="Unit yang dinonaktifkan atau digabungkan.")
+    flagged_cases: int = Field(description="Laporan terbuka yang ditandai needs_redisposition oleh perubahan ini.")
+
+
+class UnitImportResult(BaseModel):
+    created: int
+    renamed: int
+    unchanged: int
+
+
+UnitManagerDep = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.AGENCY_ADMIN))]
+
+
+def _managed_agency(session: Session, agency_id: str, caller: Caller) -> Agency:
+    """The body whose units the caller may manage: any for an administrator, their own for an agency admin."""
+    if caller.role == Role.AGENCY_ADMIN and caller.agency_id != agency_id:
+        raise Problem(403, "Admin instansi hanya mengelola unit instansinya sendiri.")
+    return _active_agency(session, agency_id)
+
+
+def _unit(session: Session, agency_id: str, slug: str, *, active: bool = True) -> AgencyUnit:
+    unit = session.get(AgencyUnit, f"{agency_id}/{slug}")
+    if unit is None or unit.agency_id != agency_id or (active and not unit.active):
+        raise Problem(404, f"Unit {agency_id}/{slug} tidak ditemukan atau tidak aktif.")
+    return unit
+
+
+def unit_out(unit: AgencyUnit) -> UnitAdminOut:
+    return UnitAdminOut(id=unit.id, name=unit.name, kind=unit.kind, active=unit.active, merged_into=unit.merged_into)
+
+
+def flag_unit_cases(session: Session, unit_id: str) -> int:
+    """Flag the open cases disposed to a unit for a new disposition; how many."""
+    result = session.execute(
+        update(Complaint)
+        .where(Complaint.unit_id == unit_id, Complaint.status.in_([s.value for s in OPEN_STATUSES]))
+        .values(needs_redisposition=True)
+    )
+    return result.rowcount or 0
+
+
+@router.get("/{agency_id}/units", response_model=list[UnitAdminOut], summary="Semua unit instansi, termasuk yang nonaktif",
+            responses=problem_responses(401, 403, 404))
+def list_units(agency_id: str, caller: UnitManagerDep, session: SessionDep) -> list[UnitAdminOut]:
+    agency = _managed_agency(session, agency_id, caller)
+    return [unit_out(u) for u in agency.units]
+
+
+@router.post("/{agency_id}/units", response_model=UnitAdminOut, status_code=201, summary="Tambah unit (admin instansi, admin)",
+             responses=problem_responses(401, 403, 404, 409, 422))
+def create_unit(agency_id: str, body: UnitCreate, caller: UnitManagerDep, session: SessionDep) -> UnitAdminOut:
+    _managed_agency(session, agency_id, caller)
+    unit_id = f"{agency_id}/{body.slug}"
+    if session.get(AgencyUnit, unit_id) is not None:
+        raise Problem(409, f"Unit {unit_id} sudah ada.")
+    unit = AgencyUnit(id=unit_id, agency_id=agency_id, name=body.name, kind=body.kind, active=True)
+    session.add(unit)
+    session.commit()
+    return unit_out(unit)
+
+
+@router.patch("/{agency_id}/units/{slug}", response_model=UnitAdminOut, summary="Ganti nama unit (admin instansi, admin)",
+              responses=problem_responses(401, 403, 404, 422))
+def rename_unit(agency_id: str, slug: str, body: UnitUpdate, caller: UnitManagerDep, session: SessionDep) -> UnitAdminOut:
+    _managed_agency(session, agency_id, caller)
+    unit = _unit(session, agency_id, slug)
+    unit.name = body.name
+    session.commit()
+    return unit_out(unit)
+
+
+@router.post("/{agency_id}/units/{slug}/merge", response_model=UnitChange,
+             summary="Gabungkan unit ke unit lain instansi yang sama (admin instansi, admin)",
+             responses=problem_responses(401, 403, 404, 422))
+def merge_unit(agency_id: str, slug: str, body: UnitMerge, caller: UnitManagerDep, session: SessionDep) -> UnitChange:
+    _managed_agency(session, agency_id, caller)
+    if body.into == slug:
+        raise Problem(422, "Unit tidak dapat digabungkan ke dirinya sendiri.")
+    unit = _unit(session, agency_id, slug)
+    target = _unit(session, agency_id, body.into)
+    unit.active, unit.merged_into = False, target.id
+    flagged = flag_unit_cases(session, unit.id)
+    session.commit()
+    return UnitChange(unit=unit_out(unit), flagged_cases=flagged)
+
+
+@router.post("/{agency_id}/units/{slug}/deactivate", response_model=UnitChange,
+             summary="Nonaktifkan unit (admin instansi, admin)", responses=problem_responses(401, 403, 404))
+def deactivate_unit(agency_id: str, slug: str, caller: UnitManagerDep, session: SessionDep) -> UnitChange:
+    _managed_agency(session, agency_id, caller)
+    unit = _unit(session, agency_id, slug)
+    unit.active = False
+    flagged = flag_unit_cases(session, unit.id)
+    session.commit()
+    return UnitChange(unit=unit_out(unit), flagged_cases=flagged)
+
+
+@router.post(
+    "/{agency_id}/units/import", response_model=UnitImportResult,
+    summary="Impor unit dari CSV `slug,name,kind` atau JSON (admin instansi, admin): semua baris atau tidak sama sekali",
+    responses=problem_responses(401, 403, 404, 413, 415, 422),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}, "example": "slug,name,kind\nkel-menteng,Kelurahan Menteng,kelurahan\n"},
+        "application/json": {
+            "schema": {"type": "object", "required": ["units"], "properties": {"units": {"type": "array", "items": {
+                "type": "object", "required": ["slug", "name"],
+                "properties": {"slug": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}}}}}},
+            "examples": {"kelurahan": {"value": {"units": [
+                {"slug": "kel-menteng", "name": "Kelurahan Menteng", "kind": "kelurahan"}]}}}}}}},
+)
+async def import_units(agency_id: str, request: Request, caller: UnitManagerDep, session: SessionDep) -> UnitImportResult:
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    content = (await request.body()).decode("utf-8", errors="replace")
+    if kind == "text/csv":
+        rows = parse_unit_csv(content)
+    elif kind == "application/json":
+        try:
+            data = json.loads(content)
+            rows = [{k: str(v) for k, v in row.items()} for row in data["units"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise Problem(422, 'JSON harus berbentuk {"units": [{"slug": ..., "name": ..., "kind": ...}]}.') from error
+        if not rows or len(rows) > MAX_UNIT_IMPORT_ROWS:
+            raise Problem(422, f"Impor harus berisi 1 sampai {MAX_UNIT_IMPORT_ROWS} unit.")
+    else:
+        raise Problem(415, "Kirim text/csv (kolom slug,name,kind) atau application/json.")
+    return apply_unit_import(session, agency_id, caller, rows)
+
+
+def parse_unit_csv(content: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
+    if not {"slug", "name"} <= set(reader.fieldnames or ()):
+        raise Problem(422, "CSV harus memiliki kolom slug dan name (kind boleh).")
+    rows = [dict(row) for row in reader]
+    if not rows or len(rows) > MAX_UNIT_IMPORT_ROWS:
+        raise Problem(422, f"CSV harus berisi 1 sampai {MAX_UNIT_IMPORT_ROWS} unit.")
+    return rows
+
+
+def apply_unit_import(session: Session, agency_id: str, caller: Caller, rows: list[dict[str, str]]) -> UnitImportResult:
+    """Create the new units and rename the existing ones, all or none (every row checked first)."""
+    _managed_agency(session, agency_id, caller)
+    units, errors, seen = [], [], set()
+    for n, row in enumerate(rows, start=1):
+        try:
+            unit = UnitCreate(slug=(row.get("slug") or "").strip(), name=(row.get("name") or "").strip(),
+                              kind=(row.get("kind") or "").strip() or "unit")
+        except ValidationError as error:
+            errors.append(f"baris {n}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+            continue
+        if unit.slug in seen:
+            errors.append(f"baris {n}: slug {unit.slug} berulang")
+        seen.add(unit.slug)
+        units.append(unit)
+    if errors:
+        raise Problem(422, "Tidak ada unit yang diimpor: " + " | ".join(errors[:50]))
+    created = renamed = unchanged = 0
+    for unit in units:
+        existing = session.get(AgencyUnit, f"{agency_id}/{unit.slug}")
+        if existing is None:
+            session.add(AgencyUnit(id=f"{agency_id}/{unit.slug}", agency_id=agency_id, name=unit.name, kind=unit.kind,
+                                   active=True))
+            created += 1
+        elif (existing.name, existing.kind, existing.active) != (unit.name, unit.kind, True):
+            existing.name, existing.kind, existing.active, existing.merged_into = unit.name, unit.kind, True, None
+            renamed += 1
+        else:
+            unchanged += 1
+    session.commit()
+    return UnitImportResult(created=created, renamed=renamed, unchanged=unchanged)

@@ -132,6 +132,9 @@ def list_complaints(
     needs_rerouting: Annotated[bool | None, Query(
         description="true: laporan terbuka yang instansinya dinonaktifkan atau digabungkan (perlu diteruskan ulang)"
     )] = None,
+    needs_redisposition: Annotated[bool | None, Query(
+        description="true: laporan terbuka yang unitnya dinonaktifkan atau digabungkan (perlu didisposisikan ulang)"
+    )] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     submitted_from: datetime | None = None,
     submitted_to: datetime | None = None,
@@ -157,6 +160,7 @@ def list_complaints(
         cursor=cursor,
         limit=limit,
         needs_rerouting=needs_rerouting,
+        needs_redisposition=needs_redisposition,
     )
     keep = list_fields()
     items = []
@@ -335,7 +339,7 @@ async def dispose(
     def make_input(actor: Actor) -> DispositionInput:
         if caller.role == Role.AGENCY_ADMIN and caller.agency_id:
             agency = get_agency(session, caller.agency_id)
-            if agency is None or body.unit_id not in {unit.id for unit in agency.units}:
+            if agency is None or body.unit_id not in {unit.id for unit in agency.units if unit.active}:
                 raise Problem(422, f"Unit {body.unit_id} bukan unit instansi {caller.agency_id}.")
         return DispositionInput(actor=actor, unit_id=body.unit_id, note=body.note)
 

@@ -24,7 +24,7 @@ router = APIRouter()
 
 
 @functools.cache
-def _routing(sessions: sessionmaker[Session]) -> RoutingActivities:
+def routing_service(sessions: sessionmaker[Session]) -> RoutingActivities:
     """One RoutingActivities per database: the text model is trained once, the directory cached."""
     return RoutingActivities(sessions)
 
@@ -39,7 +39,7 @@ def routing_suggestions(
                                 examples=["Kartu BPJS Kesehatan saya tidak aktif di Palangkaraya"])],
     region_code: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2})*$")] = None,
 ) -> list[RoutingSuggestion]:
-    return _routing(svc.sessions).suggest_agencies(SuggestionRequest(tracking_id="-", text=text_, region_code=region_code))
+    return routing_service(svc.sessions).suggest_agencies(SuggestionRequest(tracking_id="-", text=text_, region_code=region_code))
 
 
 @router.get("/v1/stats", response_model=Stats, tags=["stats"],

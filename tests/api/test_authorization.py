@@ -18,6 +18,7 @@ answers are also checked for what agency staff must not see (LEAKS).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,10 +31,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Agency, ApiToken, Complaint
+from activities.routing_memory import DecisionMemory
+from db.models import Agency, AgencyUnit, ApiToken, Complaint, RoutingExample, RoutingModelVersion
 from db.notification_models import NotificationDelivery, NotificationPreference, Webhook
 from db.portal_models import Attachment
 from tests.api.conftest import OTHER_AGENCY, PROBLEM_JSON, WIB_AGENCY, ApiHarness, bearer
@@ -90,7 +92,17 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     "PATCH /v1/agencies/{agency_id}":                     (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     "POST /v1/agencies/{agency_id}/merge":                (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     "POST /v1/agencies/{agency_id}/deactivate":           (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    # Units: the body's own agency admin and the administrator (issue 15); the body is a throwaway.
+    "GET /v1/agencies/{agency_id}/units":                 (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
+    "POST /v1/agencies/{agency_id}/units":                (401, 403, 401, 401, 403, 201, 403, 403, 403, 201),
+    "PATCH /v1/agencies/{agency_id}/units/{slug}":        (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
+    "POST /v1/agencies/{agency_id}/units/{slug}/merge":   (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
+    "POST /v1/agencies/{agency_id}/units/{slug}/deactivate": (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
+    "POST /v1/agencies/{agency_id}/units/import":         (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
     "GET /v1/routing/suggestions":                        (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "GET /v1/routing/models":                             (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /v1/routing/models/{version}/activate":         (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /v1/routing/history":                           (401, 403, 401, 401, 403, 403, 403, 403, 403, 201),
     "GET /v1/stats":                                      (401, 403, 401, 401, 200, 200, 200, 200, 200, 200),
     "POST /v1/tokens":                                    (401, 403, 401, 401, 403, 403, 403, 403, 403, 201),
     "GET /v1/tokens":                                     (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
@@ -440,6 +452,76 @@ async def deactivate_agency(w: World) -> Target:
     return Target(f"/v1/agencies/{agency_id}/deactivate", agency=agency_id, state=lambda: w.agency_state(agency_id))
 
 
+async def agency_with_units(w: World, *slugs: str) -> str:
+    agency_id = await w.agency()
+    for slug in slugs:
+        response = await w.api.http.post(f"/v1/agencies/{agency_id}/units", headers=w.api.admin,
+                                         json={"slug": slug, "name": f"Bidang {slug}", "kind": "bidang"})
+        assert response.status_code == 201, response.text
+    return agency_id
+
+
+async def unit_state(w: World, agency_id: str) -> list[tuple]:
+    return await w.db(lambda s: sorted((u.id, u.name, u.active, u.merged_into) for u in s.scalars(
+        select(AgencyUnit).where(AgencyUnit.agency_id == agency_id))))
+
+
+async def list_units(w: World) -> Target:
+    agency_id = await agency_with_units(w, "umum")
+    return Target(f"/v1/agencies/{agency_id}/units", agency=agency_id)
+
+
+async def create_unit(w: World) -> Target:
+    agency_id = await w.agency()
+    return Target(f"/v1/agencies/{agency_id}/units", agency=agency_id,
+                  json={"slug": "kel-baru", "name": "Kelurahan Baru", "kind": "kelurahan"},
+                  state=lambda: unit_state(w, agency_id))
+
+
+async def rename_unit(w: World) -> Target:
+    agency_id = await agency_with_units(w, "umum")
+    return Target(f"/v1/agencies/{agency_id}/units/umum", agency=agency_id, json={"name": "Bidang Umum Baru"},
+                  state=lambda: unit_state(w, agency_id))
+
+
+async def merge_unit(w: World) -> Target:
+    agency_id = await agency_with_units(w, "umum", "teknis")
+    return Target(f"/v1/agencies/{agency_id}/units/umum/merge", agency=agency_id, json={"into": "teknis"},
+                  state=lambda: unit_state(w, agency_id))
+
+
+async def deactivate_unit(w: World) -> Target:
+    agency_id = await agency_with_units(w, "umum")
+    return Target(f"/v1/agencies/{agency_id}/units/umum/deactivate", agency=agency_id,
+                  state=lambda: unit_state(w, agency_id))
+
+
+async def import_units(w: World) -> Target:
+    agency_id = await w.agency()
+    return Target(f"/v1/agencies/{agency_id}/units/import", agency=agency_id,
+                  json={"units": [{"slug": "kec-satu", "name": "Kecamatan Satu", "kind": "kecamatan"}]},
+                  state=lambda: unit_state(w, agency_id))
+
+
+async def routing_state(w: World) -> tuple:
+    return await w.db(lambda s: (s.scalar(select(func.count()).select_from(RoutingExample)),
+                                 s.scalar(select(RoutingModelVersion.version).where(RoutingModelVersion.active))))
+
+
+async def activate_model(w: World) -> Target:
+    def add(session: Session) -> int:
+        top = session.scalar(select(func.max(RoutingModelVersion.examples_upto))) or 0
+        blob = DecisionMemory().to_bytes()
+        row = RoutingModelVersion(examples_upto=top + 1_000_000, n_examples=0, artefact=blob,
+                                  sha256=hashlib.sha256(blob).hexdigest(), active=False, pinned=False, note="uji matriks")
+        session.add(row)
+        session.flush()
+        return row.version
+
+    version = await w.db(add)
+    return Target(f"/v1/routing/models/{version}/activate", state=lambda: routing_state(w))
+
+
 async def revoke_token(w: World) -> Target:
     token_id = (await w.api.issue("observer", name="Dicabut nanti"))["id"]
 
@@ -491,7 +573,18 @@ TARGETS: dict[str, Maker] = {
     "PATCH /v1/agencies/{agency_id}": update_agency,
     "POST /v1/agencies/{agency_id}/merge": merge_agency,
     "POST /v1/agencies/{agency_id}/deactivate": deactivate_agency,
+    "GET /v1/agencies/{agency_id}/units": list_units,
+    "POST /v1/agencies/{agency_id}/units": create_unit,
+    "PATCH /v1/agencies/{agency_id}/units/{slug}": rename_unit,
+    "POST /v1/agencies/{agency_id}/units/{slug}/merge": merge_unit,
+    "POST /v1/agencies/{agency_id}/units/{slug}/deactivate": deactivate_unit,
+    "POST /v1/agencies/{agency_id}/units/import": import_units,
     "GET /v1/routing/suggestions": fixed("/v1/routing/suggestions"),
+    "GET /v1/routing/models": fixed("/v1/routing/models"),
+    "POST /v1/routing/models/{version}/activate": activate_model,
+    "POST /v1/routing/history": fixed("/v1/routing/history", {"items": [
+        {"text": "Lampu jalan padam di depan sekolah", "region_code": "62.71", "agency_id": WIB_AGENCY,
+         "unit_id": "dishub", "date": "2025-06-01"}]}, state=routing_state),
     "GET /v1/stats": fixed("/v1/stats"),
     "GET /v1/calendar": fixed("/v1/calendar"),
     "POST /v1/tokens": fixed("/v1/tokens", {"role": "observer", "name": "Pengamat uji"}, state=token_ids),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from activities.routing import Router
-from activities.routing_model import TextModel, load_examples
+from activities.routing_model import load_examples, shared_model
 from bench.routing import seeded_entries
 from db.directory import gazetteer
 from domain.models import SuggestionRequest
@@ -14,7 +14,7 @@ from domain.models import SuggestionRequest
 
 @pytest.fixture(scope="module")
 def router() -> Router:
-    return Router(seeded_entries(), gazetteer(), TextModel(load_examples("train")))
+    return Router(seeded_entries(), gazetteer(), shared_model())
 
 
 @pytest.fixture(scope="module")

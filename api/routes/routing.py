@@ -1,0 +1,133 @@
+"""/v1/routing: what the router learned, its versions (rollback), and importing a body's history.
+
+Suggestions themselves are GET /v1/routing/suggestions (api/routes/operations.py). Learning is in
+activities/routing_learning.py: every accept, dispose and "not our authority" is a labelled
+example; the worker trains a new version in the background; all processes load the active one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import func, select
+
+from activities.routing_learning import (
+    HISTORY_FIELDS,
+    MAX_HISTORY_ROWS,
+    activate_version,
+    history_from_csv,
+    import_history,
+)
+from domain.text import text as text_field
+from api.deps import AdminDep, ServicesDep, SessionDep
+from api.problems import Problem, problem_responses
+from api.routes.operations import routing_service
+from db.models import RoutingExample, RoutingModelVersion
+
+router = APIRouter(prefix="/v1/routing", tags=["routing"])
+
+
+class ModelVersionOut(BaseModel):
+    version: int = Field(description="Suggestions name it as `m<version>` in their model_version.")
+    created_at: datetime
+    n_examples: int = Field(description="Labelled examples it learned from (decisions and imported history).")
+    examples_upto: int
+    active: bool
+    pinned: bool = Field(description="Chosen by an administrator: newer versions are trained but not activated.")
+    note: str | None
+    sha256: str
+    size_bytes: int
+
+
+class ModelsOut(BaseModel):
+    examples: int = Field(description="Labelled examples stored so far.")
+    versions: list[ModelVersionOut]
+
+
+class HistoryItem(BaseModel):
+    text: text_field(20_000, min_length=1)
+    region_code: str | None = Field(default=None, max_length=13)
+    agency_id: str = Field(max_length=64)
+    unit_id: str | None = Field(default=None, max_length=100, description="`<agency_id>/<slug>` or the slug alone")
+    date: str | None = Field(default=None, description="ISO 8601 date or date-time of the decision")
+
+
+class HistoryImport(BaseModel):
+    items: list[HistoryItem] = Field(min_length=1, max_length=MAX_HISTORY_ROWS)
+
+
+class HistoryImported(BaseModel):
+    imported: int
+    note: str = "Dipelajari pada pelatihan berikutnya (ROUTING_RETRAIN_SECONDS) atau `python -m activities.routing_learning train`."
+
+
+def _out(row: RoutingModelVersion) -> ModelVersionOut:
+    return ModelVersionOut(version=row.version, created_at=row.created_at, n_examples=row.n_examples,
+                           examples_upto=row.examples_upto, active=row.active, pinned=row.pinned, note=row.note,
+                           sha256=row.sha256, size_bytes=len(row.artefact))
+
+
+@router.get("/models", response_model=ModelsOut, summary="Versi model perutean yang dipelajari (admin)",
+            responses=problem_responses(401, 403))
+def list_models(caller: AdminDep, session: SessionDep) -> ModelsOut:
+    rows = session.scalars(select(RoutingModelVersion).order_by(RoutingModelVersion.version.desc()).limit(100))
+    examples = session.scalar(select(func.count()).select_from(RoutingExample)) or 0
+    return ModelsOut(examples=examples, versions=[_out(row) for row in rows])
+
+
+@router.post("/models/{version}/activate", response_model=ModelVersionOut,
+             summary="Pakai versi ini (admin): kembali ke versi lama (rollback) atau ke yang terbaru",
+             responses=problem_responses(401, 403, 404))
+def activate_model(version: int, caller: AdminDep, svc: ServicesDep, session: SessionDep) -> ModelVersionOut:
+    row = activate_version(session, version)
+    if row is None:
+        raise Problem(404, f"Versi model {version} tidak ada.")
+    row.note = f"{row.note or ''}; dipilih oleh {caller.name or caller.role}"[-300:].lstrip("; ")
+    session.commit()
+    routing_service(svc.sessions).refresh()  # this process at once; the others within a minute
+    return _out(row)
+
+
+@router.post(
+    "/history", response_model=HistoryImported, status_code=201,
+    summary="Impor riwayat laporan suatu instansi (admin): JSON atau CSV, semua baris atau tidak sama sekali",
+    responses=problem_responses(401, 403, 413, 415, 422),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
+                "type": "object", "required": ["text", "agency_id"],
+                "properties": {field: {"type": "string"} for field in HISTORY_FIELDS}}}}},
+            "examples": {"kota": {"value": {"items": [
+                {"text": "Pohon tumbang di taman kota", "region_code": "62.71", "agency_id": "pemkot-62.71",
+                 "unit_id": "dlh", "date": "2025-03-01"}]}}}},
+        "text/csv": {"schema": {"type": "string"},
+                     "example": "text,region_code,agency_id,unit_id,date\n"
+                                "Pohon tumbang di taman kota,62.71,pemkot-62.71,dlh,2025-03-01\n"}}}},
+)
+async def import_routing_history(request: Request, caller: AdminDep, session: SessionDep) -> HistoryImported:
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    content = (await request.body()).decode("utf-8", errors="replace")
+    rows: list[dict[str, Any]]
+    if kind == "text/csv":
+        try:
+            rows = history_from_csv(content.lstrip("\ufeff"))
+        except ValueError as error:
+            raise Problem(422, str(error)) from error
+    elif kind == "application/json":
+        try:
+            rows = [item.model_dump() for item in HistoryImport.model_validate(json.loads(content)).items]
+        except (ValueError, ValidationError) as error:
+            raise Problem(422, f"JSON tidak sah: {error}"[:2000]) from error
+    else:
+        raise Problem(415, f"Kirim application/json atau text/csv (kolom {', '.join(HISTORY_FIELDS)}).")
+    check, imported = import_history(session, rows)
+    if not check.ok:
+        session.rollback()
+        raise Problem(422, "Tidak ada yang diimpor: " + check.describe(), unknown_units=check.unknown_units,
+                      unknown_agencies=check.unknown_agencies, errors=check.errors[:100])
+    session.commit()
+    return HistoryImported(imported=imported)

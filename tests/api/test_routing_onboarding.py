@@ -1,0 +1,172 @@
+"""Onboarding a city (issue 15): its agency admin manages its units (create, rename, merge,
+deactivate, bulk CSV); open cases of a merged or deactivated unit are flagged, never lost; the
+administrator imports its past complaints (all or nothing), sees the learned versions, rolls back;
+suggestions show up to three units per body."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from activities.routing_learning import train_version
+from db.models import RoutingExample
+from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem
+from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, browser, post_form, sign_in
+
+
+async def new_body(api: ApiHarness) -> str:
+    agency_id = f"pemkot-uji-{uuid.uuid4().hex[:8]}"
+    body = {"id": agency_id, "name": f"Pemerintah Kota Uji {agency_id[-8:]}", "kind": "agency"}
+    response = await api.http.post("/v1/agencies", json=body, headers=api.admin)
+    assert response.status_code == 201, response.text
+    return agency_id
+
+
+async def units(api: ApiHarness, agency_id: str, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    response = await api.http.get(f"/v1/agencies/{agency_id}/units", headers=headers)
+    assert response.status_code == 200, response.text
+    return {u["id"]: u for u in response.json()}
+
+
+async def test_an_agency_admin_manages_its_own_units(api: ApiHarness) -> None:
+    agency_id = await new_body(api)
+    admin = await api.headers("agency_admin", agency_id)
+    csv = "slug,name,kind\ndinas-taman,Dinas Pertamanan,dinas\nkel-menteng,Kelurahan Menteng,kelurahan\n"
+    response = await api.http.post(f"/v1/agencies/{agency_id}/units/import", content=csv.encode(),
+                                   headers=admin | {"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"created": 2, "renamed": 0, "unchanged": 0}
+
+    response = await api.http.patch(f"/v1/agencies/{agency_id}/units/dinas-taman", json={"name": "Dinas Taman Kota"},
+                                    headers=admin)
+    assert response.status_code == 200 and response.json()["name"] == "Dinas Taman Kota"
+    response = await api.http.post(f"/v1/agencies/{agency_id}/units", headers=admin,
+                                   json={"slug": "kel-cikini", "name": "Kelurahan Cikini", "kind": "kelurahan"})
+    assert response.status_code == 201, response.text
+    assert_problem(await api.http.post(f"/v1/agencies/{agency_id}/units", headers=admin,
+                                       json={"slug": "kel-cikini", "name": "Lagi", "kind": "kelurahan"}), 409)
+
+    # A case disposed to the Cikini office; the office merges into Menteng's: the case is flagged.
+    case = (await api.submit(title="Saluran tersumbat"))["tracking_id"]
+    await api.accept(case, agency_id)
+    await api.act_ok(case, "dispositions", {"unit_id": f"{agency_id}/kel-cikini"}, admin)
+    await api.eventually(lambda: api.case(case), lambda c: c.get("unit_id") == f"{agency_id}/kel-cikini")
+    response = await api.http.post(f"/v1/agencies/{agency_id}/units/kel-cikini/merge", json={"into": "kel-menteng"},
+                                   headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["flagged_cases"] == 1
+    assert response.json()["unit"] == {"id": f"{agency_id}/kel-cikini", "name": "Kelurahan Cikini",
+                                       "kind": "kelurahan", "active": False, "merged_into": f"{agency_id}/kel-menteng"}
+    assert await api.listed_ids(needs_redisposition="true") == [case]
+    # The merged unit takes no new disposition and is gone from the public directory, not from the case.
+    assert_problem(await api.act(case, "dispositions", {"unit_id": f"{agency_id}/kel-cikini"}, admin), 422)
+    public = (await api.http.get(f"/v1/agencies/{agency_id}")).json()
+    assert f"{agency_id}/kel-cikini" not in {u["id"] for u in public["units"]}
+    assert (await api.case(case))["unit_id"] == f"{agency_id}/kel-cikini"
+    # Disposed again: no longer flagged.
+    await api.act_ok(case, "dispositions", {"unit_id": f"{agency_id}/kel-menteng"}, admin)
+    await api.eventually(lambda: api.listed_ids(needs_redisposition="true"), lambda ids: case not in ids)
+    assert case not in await api.listed_ids(needs_redisposition="true")
+
+    response = await api.http.post(f"/v1/agencies/{agency_id}/units/dinas-taman/deactivate", headers=admin)
+    assert response.status_code == 200 and response.json()["unit"]["active"] is False
+    listed = await units(api, agency_id, admin)
+    assert [u["active"] for u in listed.values()] == [False, False, True]
+
+
+async def test_units_of_another_body_are_not_an_agency_admins(api: ApiHarness) -> None:
+    agency_id, other = await new_body(api), await new_body(api)
+    admin = await api.headers("agency_admin", other)
+    for attempt in (
+        api.http.post(f"/v1/agencies/{agency_id}/units", json={"slug": "x", "name": "Bidang X"}, headers=admin),
+        api.http.post(f"/v1/agencies/{agency_id}/units/import", content=b"slug,name\nx,Bidang X\n",
+                      headers=admin | {"content-type": "text/csv"}),
+    ):
+        assert_problem(await attempt, 403)
+
+
+async def test_a_bad_unit_import_imports_nothing(api: ApiHarness) -> None:
+    agency_id = await new_body(api)
+    csv = "slug,name\nbaik,Bidang Baik\nBURUK SEKALI,Bidang Buruk\nbaik,Bidang Baik Lagi\n"
+    problem = assert_problem(await api.http.post(f"/v1/agencies/{agency_id}/units/import", content=csv.encode(),
+                                                 headers=api.admin | {"content-type": "text/csv"}), 422)
+    assert "baris 2" in problem["detail"] and "baris 3" in problem["detail"]
+    assert await units(api, agency_id, api.admin) == {}
+    assert_problem(await api.http.post(f"/v1/agencies/{agency_id}/units/import", content=b"x",
+                                       headers=api.admin | {"content-type": "text/plain"}), 415)
+
+
+async def test_a_city_history_import_is_validated_and_learned(api: ApiHarness) -> None:
+    agency_id = await new_body(api)
+    response = await api.http.post(f"/v1/agencies/{agency_id}/units", headers=api.admin,
+                                   json={"slug": "pertamanan", "name": "Dinas Pertamanan", "kind": "dinas"})
+    assert response.status_code == 201
+    marker = uuid.uuid4().hex[:8]
+    bad = (f"text,region_code,agency_id,unit_id,date\nPohon tumbang {marker},62.71,{agency_id},pertamanan,2025-01-02\n"
+           f"Taman rusak {marker},62.71,{agency_id},tidak-ada,2025-01-03\n")
+    problem = assert_problem(await api.http.post("/v1/routing/history", content=bad.encode(),
+                                                 headers=api.admin | {"content-type": "text/csv"}), 422)
+    assert problem["unknown_units"] == [f"{agency_id}/tidak-ada"]
+
+    def stored() -> int:
+        with api.sessions() as session:
+            return len(session.scalars(select(RoutingExample.id).where(RoutingExample.text.contains(marker))).all())
+
+    assert stored() == 0  # nothing half-imported
+    trees = ["Pohon angsana di taman kota tumbang menimpa pagar", "Dahan pohon di taman menjuntai ke kabel listrik",
+             "Rumput taman kota tinggi tidak dipangkas", "Pohon peneduh di median jalan miring hampir tumbang"]
+    good = {"items": [{"text": f"{t} {marker}", "agency_id": agency_id, "unit_id": "pertamanan", "date": "2025-02-01"}
+                      for t in trees]}
+    response = await api.http.post("/v1/routing/history", json=good, headers=api.admin)
+    assert response.status_code == 201 and response.json()["imported"] == 4
+    assert stored() == 4
+
+    version = train_version(api.sessions)  # what the worker's trainer does in the background
+    assert version is not None
+    models = (await api.http.get("/v1/routing/models", headers=api.admin)).json()
+    assert models["versions"][0]["version"] == version.version and models["versions"][0]["active"]
+    response = await api.http.get("/v1/routing/suggestions", headers=api.admin,
+                                  params={"text": "Pohon besar di taman tumbang, dahan patah"})
+    suggestions = response.json()
+    mine = next(s for s in suggestions if s["agency_id"] == agency_id)
+    assert mine["model_version"].endswith(f"+m{version.version}")
+    assert mine["units"][0]["unit_id"] == f"{agency_id}/pertamanan" and mine["units"][0]["reason"]
+    assert len(mine["units"]) <= 3
+
+    response = await api.http.post("/v1/routing/history", headers=api.admin, json={"items": [
+        {"text": f"Lampu taman mati {marker}", "agency_id": agency_id}]})
+    assert response.status_code == 201
+    newer = train_version(api.sessions)
+    assert newer is not None and newer.active
+    response = await api.http.post(f"/v1/routing/models/{version.version}/activate", headers=api.admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] and response.json()["pinned"]  # a rollback: newer versions wait
+    response = await api.http.get("/v1/routing/suggestions", headers=api.admin,
+                                  params={"text": "Pohon besar di taman tumbang, dahan patah"})
+    assert all(s["model_version"].endswith(f"+m{version.version}") for s in response.json())
+    assert_problem(await api.http.post("/v1/routing/models/999999/activate", headers=api.admin), 404)
+
+
+@PORTAL
+async def test_the_dispose_form_offers_the_suggested_units_first(api: ApiHarness) -> None:
+    case = (await api.submit(title="Lampu jalan mati", region_code="62.71",
+                             description="Lampu jalan mati seminggu dan jalan berlubang di depannya."))["tracking_id"]
+    await api.accept(case, WIB_AGENCY)
+    async with browser(api) as admin, browser(api) as agency_admin:
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        created = await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Rina Kota", "email": "rina@palangkaraya.go.id", "role": "agency_admin", "agency_id": WIB_AGENCY,
+            "password": "agency-password-1"})
+        assert created.status_code == 303, created.text
+        assert (await sign_in(agency_admin, "rina@palangkaraya.go.id", "agency-password-1")).status_code == 303
+        await api.eventually(lambda: api.case(case), lambda c: c["status"] == "awaiting_agency")
+        page = await agency_admin.get(f"/kasus/{case}")
+    assert page.status_code == 200
+    suggested = page.text.split('data-testid="suggested-units"')[1].split("</ul>")[0]
+    assert "Dinas Perhubungan" in suggested and "urusan lalu lintas/angkutan" in suggested
+    options = re.findall(r'<option value="([^"]+)"', page.text.split('id="unit_id"')[1].split("</select>")[0])
+    assert set(options[:2]) == {f"{WIB_AGENCY}/dishub", f"{WIB_AGENCY}/pupr"}  # suggested first
+    assert len(options) == len(set(options))  # each unit once

@@ -1,0 +1,149 @@
+"""Learning from decisions (issue 15): accept, dispose and "not our authority" become labelled
+examples in the projection's transaction; a trained version is an artefact in the database that
+routing loads; an administrator can roll back; a city's past complaints import all-or-nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.records import write_record
+from activities.routing import RoutingActivities
+from activities.routing_learning import activate_version, import_history, train_version
+from db.models import AgencyUnit, RoutingExample, RoutingModelVersion
+from domain.enums import Action, Role
+from domain.models import (
+    Actor,
+    AgencyRef,
+    DispositionInput,
+    RerouteInput,
+    SuggestionRequest,
+    VerificationInput,
+)
+from tests.db.test_records import ADMIN, open_case
+
+CITY = AgencyRef(id="pemkot-62.71", name="Pemerintah Kota Palangkaraya", timezone="Asia/Jakarta")
+OFFICER = Actor(role=Role.OFFICER, name="petugas", agency_id=CITY.id)
+NATIONAL = Actor(role=Role.AGENCY_ADMIN, name="admin", agency_id="kemensos")
+PARKS = "pemkot-62.71/pertamanan"
+TREES = [
+    "Pohon angsana di taman kota tumbang menimpa pagar warga",
+    "Dahan pohon besar di taman menjuntai ke kabel, mohon dipangkas",
+    "Taman kota tidak terawat, rumput tinggi dan lampu taman mati",
+    "Pohon peneduh di median jalan miring hampir tumbang",
+]
+
+
+@pytest.fixture
+def clean(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        session.execute(delete(RoutingModelVersion))
+        session.execute(delete(RoutingExample))
+        if session.get(AgencyUnit, PARKS) is None:
+            session.add(AgencyUnit(id=PARKS, agency_id=CITY.id, name="Dinas Pertamanan Kota Palangkaraya", kind="dinas"))
+
+
+def rows(session: Session, tracking_id: str) -> list[tuple[str, str, str | None, bool]]:
+    return [
+        (r.source, r.agency_id, r.unit_id, r.positive)
+        for r in session.scalars(select(RoutingExample).where(RoutingExample.tracking_id == tracking_id)
+                                 .order_by(RoutingExample.event_seq))
+    ]
+
+
+def test_decisions_are_projected_as_labelled_examples(sessions: sessionmaker[Session], clean: None) -> None:
+    machine = open_case(title="Pohon tumbang", description=TREES[0])
+    now = machine.state.submitted_at + timedelta(hours=1)
+    machine.accept(now, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=CITY))
+    machine.dispose(now, DispositionInput(actor=OFFICER, unit_id=PARKS))
+    first = machine.record_since(0)
+    machine.reroute(now, RerouteInput(actor=Actor(role=Role.AGENCY_ADMIN, name="a", agency_id=CITY.id),
+                                      reason="bukan wewenang kami"))
+    second = machine.record_since(first.seq)
+    for record in (first, second, second):  # a retried projection adds nothing
+        with sessions.begin() as session:
+            write_record(session, record)
+    with sessions() as session:
+        assert rows(session, first.tracking_id) == [
+            ("accept", CITY.id, None, True),
+            ("dispose", CITY.id, PARKS, True),
+            ("reroute", CITY.id, None, False),
+        ]
+        example = session.scalars(select(RoutingExample).where(RoutingExample.source == "dispose")).one()
+        assert example.text == f"Pohon tumbang\n{TREES[0]}" and example.region_code == "62.71"
+
+
+def test_an_automatic_forward_is_not_a_decision(sessions: sessionmaker[Session], clean: None) -> None:
+    machine = open_case()
+    now = machine.state.submitted_at + timedelta(hours=1)
+    machine.accept(now, VerificationInput(actor=Actor(role=Role.SYSTEM, name="sistem"), decision=Action.ACCEPT,
+                                          agency=CITY))
+    with sessions.begin() as session:
+        write_record(session, machine.record_since(0))
+    with sessions() as session:
+        assert rows(session, machine.state.tracking_id) == []
+
+
+def test_a_city_onboarded_from_its_history_gets_its_own_unit_first(
+    sessions: sessionmaker[Session], clean: None
+) -> None:
+    history = [{"text": t, "region_code": "62.71", "agency_id": CITY.id, "unit_id": "pertamanan",
+                "date": "2025-03-0%d" % (i + 1)} for i, t in enumerate(TREES)]
+    with sessions.begin() as session:
+        check, added = import_history(session, history)
+    assert check.ok and added == 4
+
+    routing = RoutingActivities(sessions, model=None)
+    request = SuggestionRequest(tracking_id="t", text="Pohon di taman depan sekolah tumbang, dahan patah",
+                                region_code="62.71")
+    before = routing.suggest_agencies(request)
+    assert before[0].model_version == "rules"  # nothing trained yet
+
+    version = train_version(sessions)
+    assert version is not None and version.active and version.n_examples == 4
+    routing.refresh()
+    [top, *_] = routing.suggest_agencies(request)
+    assert top.agency_id == CITY.id and top.model_version == f"rules+m{version.version}"
+    assert top.units[0].unit_id == PARKS and "disposisi serupa" in top.units[0].reason
+    assert train_version(sessions) is None  # nothing new: no new version
+
+
+def test_a_rollback_pins_the_older_version(sessions: sessionmaker[Session], clean: None) -> None:
+    with sessions.begin() as session:
+        import_history(session, [{"text": TREES[0], "agency_id": CITY.id}])
+    first = train_version(sessions)
+    with sessions.begin() as session:
+        import_history(session, [{"text": TREES[1], "agency_id": "kemensos"}])
+    second = train_version(sessions)
+    assert first and second and second.active
+    with sessions.begin() as session:
+        assert activate_version(session, first.version).pinned
+    with sessions.begin() as session:
+        import_history(session, [{"text": TREES[2], "agency_id": CITY.id}])
+    third = train_version(sessions)
+    assert third is not None and not third.active  # trained, stored, not activated while pinned
+    with sessions() as session:
+        assert session.scalar(select(RoutingModelVersion.version).where(RoutingModelVersion.active)) == first.version
+    routing = RoutingActivities(sessions, model=None)
+    [top, *_] = routing.suggest_agencies(SuggestionRequest(tracking_id="t", text=TREES[1]))
+    assert top.model_version == f"rules+m{first.version}"
+
+
+def test_an_import_with_unknown_units_writes_nothing(sessions: sessionmaker[Session], clean: None) -> None:
+    history = [
+        {"text": TREES[0], "agency_id": CITY.id, "unit_id": "pertamanan"},
+        {"text": TREES[1], "agency_id": CITY.id, "unit_id": "dinas-tidak-ada"},
+        {"text": TREES[2], "agency_id": "instansi-khayalan"},
+        {"text": "", "agency_id": CITY.id, "date": "kemarin"},
+    ]
+    with sessions.begin() as session:
+        check, added = import_history(session, history)
+    assert not check.ok and added == 0
+    assert check.unknown_units == ["pemkot-62.71/dinas-tidak-ada"]
+    assert check.unknown_agencies == ["instansi-khayalan"]
+    assert any("baris 4" in e for e in check.errors)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RoutingExample)) == 0
