@@ -1,8 +1,8 @@
 """Routing that learns (issue 15): units that can be deactivated or merged, the labelled examples
 of every routing decision, and the versions of what the router learned from them.
 
-Revision ID: 0012_routing
-Revises: 0011_calendar
+Revision ID: 0013_routing
+Revises: 0012_open311
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_routing"
-down_revision: str | None = "0011_calendar"
+revision: str = "0013_routing"
+down_revision: str | None = "0012_open311"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
