@@ -18,6 +18,7 @@ from api.portal import security
 from api.portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from api.portal.dashboard import DashboardData, dashboard_data
 from api.portal.staff import agency_choices
+from api.routes.calendar import years_without_cuti_bersama
 from api.portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
@@ -68,8 +69,11 @@ async def verification_queue(page: PageDep) -> HTMLResponse:
     items, similar = await run_in_threadpool(queue_rows, page)
     suggestions = await suggestions_of(page, [v.tracking_id for v in items])
     agencies = await run_in_threadpool(agency_choices, page)
+    # Verification deadlines in a year without a known cuti bersama decree (they may move).
+    warning_years = years_without_cuti_bersama(
+        [v.deadlines.verification_due for v in items if v.deadlines], await page.svc.amendments())
     return page.render("queue.html", items=items, suggestions=suggestions, agencies=agencies, similar=similar,
-                       capped=len(items) == QUEUE_LIMIT, limit=QUEUE_LIMIT,
+                       calendar_warning_years=warning_years, capped=len(items) == QUEUE_LIMIT, limit=QUEUE_LIMIT,
                        reasons=[r.value for r in ArchiveReason if r not in (ArchiveReason.WITHDRAWN, ArchiveReason.DUPLICATE)])
 
 

@@ -106,6 +106,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Didukung",
         "case.supports": "dukungan",
         "case.not_found": "Laporan tidak ditemukan.",
+        "queue.calendar_warning": "Ada tenggat verifikasi pada tahun {year}, yang belum memiliki cuti bersama (paket "
+        "hari libur maupun amandemen). Umumkan cuti bersama tahun itu begitu SKB-nya terbit.",
         "error.outcome_unknown": "Sistem sedang lambat menjawab, jadi belum pasti tindakan Anda sudah tercatat (bisa jadi "
         "tetap tercatat). Tunggu sebentar, lalu kembali ke halaman sebelumnya dan kirim formulir yang sama sekali lagi: "
         "tindakan itu tidak akan tercatat dua kali.",
@@ -352,6 +354,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Supported",
         "case.supports": "supports",
         "case.not_found": "Report not found.",
+        "queue.calendar_warning": "Some verification deadlines fall in {year}, a year with no cuti bersama known yet "
+        "(holiday package or amendment). Record that year's cuti bersama as soon as the decree is out.",
         "error.outcome_unknown": "The system is slow to answer, so it is not certain yet that your action was recorded "
         "(it may still be). Wait a moment, go back to the previous page and send the same form again: the action will "
         "not be recorded twice.",

@@ -34,6 +34,9 @@ async def test_a_year_without_cuti_bersama_is_flagged_until_an_amendment_gives_o
         assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
         page = (await admin.get(f"/kasus/{first['tracking_id']}")).text
         assert 'data-testid="calendar-warning"' in page and "2028" in page
+        await api.settle()  # the queue reads the read model
+        queue = (await admin.get("/admin/verifikasi")).text
+        assert first["tracking_id"] in queue and 'data-testid="calendar-warning"' in queue and "2028" in queue
     async with browser(api) as public:
         assert 'data-testid="calendar-warning"' not in (await public.get(f"/kasus/{first['tracking_id']}")).text
 
@@ -43,6 +46,9 @@ async def test_a_year_without_cuti_bersama_is_flagged_until_an_amendment_gives_o
     assert problem["stored"] == ["2028-01-03"] and "Kirim ulang" in problem["detail"]
 
     assert "calendar_warnings" not in await api.case(first["tracking_id"])
+    async with browser(api) as admin:
+        assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+        assert 'data-testid="calendar-warning"' not in (await admin.get("/admin/verifikasi")).text
     year = (await api.http.get("/v1/calendar", params={"year": 2028})).json()
     assert year["cuti_bersama"] is True and "warning" not in year
     [declared] = [d for d in year["non_working_days"] if d["date"] == "2028-01-03"]
