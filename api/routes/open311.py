@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.attachments import REFUSAL_STATUS, check_image_decodes, sanitize_pdf, store_attachment
-from api.auth import caller_for_token, reporter_caller
+from api.attachments import check_may_store, store_attachment, upload_submitter
+from api.auth import Caller, caller_for_token, reporter_caller
+from api.cleaning import CleanFile
 from api.temporal import action_update_id
 from api.deps import ServicesDep, SessionDep
 from api.intake import TRACKING_ID, body_hash, checked_contacts, find_idempotency_key, open_case, title_from_text
@@ -44,7 +45,7 @@ from api.routes.complaints import _current_view
 from db.directory import check_region_code, gazetteer, load_regions
 from db.models import Agency, Complaint, TimelineEventRow
 from db.open311_models import Open311ClientUpdate, Open311MediaLink, Open311Request
-from domain.attachments import MAX_ATTACHMENTS_PER_CASE, AttachmentRefused, Purpose, check_file
+from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.enums import Action, Channel, ReportType, Role, Status
 from domain.models import Actor, ComplaintDetails, Location, ReplyInput, Reporter, SupplementInput
@@ -551,26 +552,29 @@ def media_urls(values: list[str]) -> list[str]:
     return list(dict.fromkeys(urls))  # the same link twice is kept once
 
 
-async def uploaded_files(uploads: list[UploadFile]) -> list[bytes]:
-    """The files sent with a request (any field name: FixMyStreet's `photo1`, `file_...`), each
-    checked as POST /v1/complaints/{id}/attachments checks it, before the case is opened."""
+async def uploaded_files(svc, session: Session, caller: Caller, uploads: list[UploadFile]) -> list[CleanFile]:
+    """The files sent with a request (any field name: FixMyStreet's `photo1`, `file_...`), checked
+    and cleaned as POST /v1/complaints/{id}/attachments does (api/attachments.py), before the case
+    is opened. The client application's token is the submitter its quotas count against."""
     if len(uploads) > MAX_ATTACHMENTS_PER_CASE:
         raise Open311Error(413, f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} berkas per laporan")
-    contents = []
+    if not uploads:
+        return []
+    submitter = upload_submitter(caller, None)
+    try:
+        for _ in uploads:
+            await run_in_threadpool(svc.uploads.pace.check, submitter)
+        await run_in_threadpool(check_may_store, session, svc.storage, svc.uploads.quotas, case=None,
+                                added_by=caller, submitter=submitter, files=len(uploads))
+    except Problem as problem:
+        raise Open311Error(problem.status, problem.detail, problem.headers) from problem
+    cleaned = []
     for index, upload in enumerate(uploads, start=1):
-        data = await upload.read()
         try:
-            kind = check_file(data)
-            if kind.is_image:
-                await run_in_threadpool(check_image_decodes, data, kind.content_type)
-            else:
-                await run_in_threadpool(sanitize_pdf, data)
-        except AttachmentRefused as refused:
-            raise Open311Error(REFUSAL_STATUS[refused.refusal], f"Berkas {index}: {refused.message}") from refused
+            cleaned.append(await svc.uploads.clean(await upload.read()))
         except Problem as problem:
-            raise Open311Error(problem.status, f"Berkas {index}: {problem.detail}") from problem
-        contents.append(data)
-    return contents
+            raise Open311Error(problem.status, f"Berkas {index}: {problem.detail}", problem.headers) from problem
+    return cleaned
 
 
 async def _client(request: Request, svc, session: Session, api_key: str | None):
@@ -626,14 +630,14 @@ def _record_request(session: Session, tracking_id: str, client_token_id: str, ur
     return True
 
 
-def _store_files(svc, session: Session, tracking_id: str, contents: list[bytes]) -> list[str]:
-    """Attach checked files to the new case as its reporter would; what could not be stored."""
+def _store_files(svc, session: Session, tracking_id: str, contents: list[CleanFile], submitter: str) -> list[str]:
+    """Attach cleaned files to the new case as its reporter would; what could not be stored."""
     case = CaseView(tracking_id=tracking_id, status=Status.AWAITING_VERIFICATION.value)
     problems = []
-    for index, data in enumerate(contents, start=1):
+    for index, file in enumerate(contents, start=1):
         try:
-            store_attachment(session, svc.storage, case=case, added_by=reporter_caller(tracking_id), data=data,
-                             purpose=Purpose.REPORT)
+            store_attachment(session, svc.storage, svc.uploads.quotas, case=case, added_by=reporter_caller(tracking_id),
+                             file=file, submitter=submitter, purpose=Purpose.REPORT)
         except Problem as problem:
             problems.append(f"berkas {index}: {problem.detail}")
         except Exception:  # noqa: BLE001 - the case exists already: the client must still get its id
@@ -662,16 +666,17 @@ async def post_request(request: Request, svc: ServicesDep, session: SessionDep) 
         details = checked_open311_contacts(details_from_form(fields), svc.settings.phone_country_codes)
         urls = media_urls(media)
         await run_in_threadpool(svc.rate_limiter.check, caller.client_key)
-        contents = await uploaded_files(uploads)
+        contents = await uploaded_files(svc, session, caller, uploads)
         key = request.headers.get("idempotency-key")
         scope = f"open311:{caller.token_id}:{key[:200]}" if key else None
         digest = body_hash({"details": details.model_dump(mode="json"), "media": urls,
-                            "files": [hashlib.sha256(data).hexdigest() for data in contents]})
+                            "files": [hashlib.sha256(file.data).hexdigest() for file in contents]})
         receipt = await open_case(svc, session, details, idempotency_scope=scope, digest=digest)
         tracking_id = receipt.tracking_id
         request.state.tracking_id = tracking_id
         first = await run_in_threadpool(_record_request, session, tracking_id, caller.token_id or "", urls)
-        refused = await run_in_threadpool(_store_files, svc, session, tracking_id, contents) if first else []
+        refused = (await run_in_threadpool(_store_files, svc, session, tracking_id, contents,
+                                           upload_submitter(caller, None)) if first else [])
         token = await run_in_threadpool(lambda: session.get(Open311Request, tracking_id).token)
         log.info("open311 request", tracking_id=tracking_id, client=caller.token_id, media_links=len(urls),
                  files=len(contents) - len(refused))

@@ -1,7 +1,7 @@
 """Upload usage per submitter and day: the daily attachment quota (issue 13).
 
-Revision ID: 0012_uploads
-Revises: 0011_calendar
+Revision ID: 0013_uploads
+Revises: 0012_open311
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_uploads"
-down_revision: str | None = "0011_calendar"
+revision: str = "0013_uploads"
+down_revision: str | None = "0012_open311"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
