@@ -1,7 +1,7 @@
 """Upload usage per submitter and day: the daily attachment quota (issue 13).
 
-Revision ID: 0013_uploads
-Revises: 0012_open311
+Revision ID: 0014_uploads
+Revises: 0013_routing
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_uploads"
-down_revision: str | None = "0012_open311"
+revision: str = "0014_uploads"
+down_revision: str | None = "0013_routing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
