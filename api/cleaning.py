@@ -8,7 +8,8 @@ What is kept of a file is what it shows, nothing else:
   entries (OpenAction, JavaScript, embedded files, forms, outlines, metadata), no annotations,
   no actions, no metadata streams anywhere, and the APP/COM segments (EXIF, XMP, comments) cut
   from every embedded JPEG. A PDF that cannot be rebuilt so (encrypted, JPEG 2000 or filtered
-  JPEG images, or anything the final check still finds) is refused; so is one over the page limit.
+  JPEG images, JPEG images inline in a content stream, or anything the final check of the written
+  file still finds) is refused; so is one over the page limit.
 
 Every file is cleaned in a child process of its own (`IsolatedCleaner`), forked from a
 forkserver that has Pillow and pypdf loaded: its address space is capped (RLIMIT_AS), it is
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import re
 import resource
 from dataclasses import dataclass
 from io import BytesIO
@@ -237,6 +239,21 @@ def _clean_stream_data(stream: StreamObject) -> None:
             raise cannot_rebuild("gambar JPEG rusak", "a damaged JPEG image") from error
 
 
+# An inline image (BI … ID … EI in a content stream) whose filter is JPEG or JPEG 2000: its bytes
+# may carry EXIF or XMP and sit inside the page's drawing operators, where they are not rewritten.
+INLINE_JPEG = re.compile(rb"\bBI\b(?:(?!\bID\b)[\s\S]){0,4000}?/(?:DCT|DCTDecode|JPX|JPXDecode)\b")
+
+
+def _refuse_inline_jpeg(content: StreamObject) -> None:
+    if INLINE_JPEG.search(content.get_data()):
+        raise cannot_rebuild("gambar JPEG di dalam isi halaman", "JPEG images inline in a page's content")
+
+
+def _is_content(stream: StreamObject) -> bool:
+    """A stream of drawing operators other than a page's own: a form XObject or a tiling pattern."""
+    return stream.get("/Subtype") == "/Form" or stream.get("/PatternType") == 1
+
+
 def _scrub(root: Any) -> None:
     """Remove DROPPED_KEYS from every dictionary reachable from `root` (never climbing to /Parent)
     and cut the metadata of every JPEG stream on the way."""
@@ -254,6 +271,8 @@ def _scrub(root: Any) -> None:
                 del item[key]
             if isinstance(item, StreamObject):
                 _clean_stream_data(item)
+                if _is_content(item):
+                    _refuse_inline_jpeg(item)
             pending.extend(value for key, value in item.items() if key != "/Parent")
         elif isinstance(item, ArrayObject):
             pending.extend(item)
@@ -302,6 +321,9 @@ def clean_pdf(data: bytes, kind: FileKind, limits: CleaningLimits) -> bytes:
             for key in [k for k in page if k not in PAGE_KEYS]:
                 del page[key]
             _scrub(page)
+            contents = page.get_contents()
+            if contents is not None:
+                _refuse_inline_jpeg(contents)
             writer.add_page(page)
         writer.metadata = None
         out = BytesIO()

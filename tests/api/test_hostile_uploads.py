@@ -290,6 +290,20 @@ async def test_a_pdf_that_cannot_be_rebuilt_safely_is_refused(api: ApiHarness) -
     body = assert_problem(await upload(api, tracking_id, out.getvalue(), reporter), 422)
     assert "JPEG 2000" in body["detail"] and "cannot be cleaned safely" in body["detail_en"]
 
+    # A photo with its EXIF drawn inline in the page's content (BI … ID … EI), not as an XObject.
+    writer = PdfWriter()
+    page = writer.add_blank_page(100, 100)
+    contents = StreamObject()
+    contents.set_data(b"q 40 0 0 20 0 0 cm BI /W 40 /H 20 /CS /RGB /BPC 8 /F /DCT ID " + photo_with_gps()
+                      + b"\nEI Q")
+    page[_name("/Contents")] = writer._add_object(contents)
+    out = BytesIO()
+    writer.write(out)
+    assert b"Exif" in out.getvalue()
+    body = assert_problem(await upload(api, tracking_id, out.getvalue(), reporter), 422)
+    assert "inline" in body["detail_en"]
+    await upload_ok(api, tracking_id, hostile_pdf(), reporter)  # its photo, an XObject, is cleaned
+
 
 # --- quotas ----------------------------------------------------------------------------------------
 
