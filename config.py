@@ -1,18 +1,41 @@
 """Runtime configuration, read from the environment (one place for every setting)."""
 
-from functools import lru_cache
+import ipaddress
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import CURRENT_POLICY_VERSION, Policy, policy_in_force
+from domain.tokens import SecretKeyring
+
+SHIPPED_SECRET_KEY = "dev-only-secret-change-me"
+MIN_SECRET_CHARS = 32
+MIN_ADMIN_PASSWORD_CHARS = 12
+# zxcvbn's scale: 3 = "safely unguessable: moderate protection from offline slow-hash scenario".
+MIN_ADMIN_PASSWORD_SCORE = 3
+HOW_TO_MAKE_A_SECRET = 'make one with `python -c "import secrets; print(secrets.token_urlsafe(48))"`'
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: str = "development"
+    # `production` unless explicitly `development`: only development bound to loopback (BIND_HOST)
+    # may keep the shipped SECRET_KEY, short tokens and a weak first-admin password.
+    environment: str = "production"
+    # Where `python -m api` listens (0.0.0.0 in a container).
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 8000
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "complaints"
@@ -29,8 +52,18 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     # How long the API waits for Temporal or the database before answering 503.
     dependency_timeout_seconds: float = 5.0
-    # Reporter tokens are derived from the tracking id with this key (nothing to store or leak).
-    secret_key: str = "dev-only-secret-change-me"
+    # Reporter tokens are derived from the tracking id with this key (nothing to store or leak);
+    # each token names SECRET_KEY_ID, so a rotated key moves to SECRET_KEYS_RETIRED
+    # ('{"id": "old secret"}', JSON) and the tokens it made keep working.
+    secret_key: str = SHIPPED_SECRET_KEY
+    secret_key_id: str = Field(default="1", pattern=r"^[A-Za-z0-9-]{1,16}$")
+    secret_keys_retired: dict[str, str] = Field(default_factory=dict)
+    # Temporal payload encryption (workflows/codec.py): "id:base64url,..." with the current key
+    # first; `python -m workflows.codec new-key` makes one. Required: no default, in any mode.
+    temporal_encryption_keys: str | None = None
+    # Origins of Temporal UIs allowed to call the codec endpoint (/codec) from the browser,
+    # comma-separated.
+    codec_cors_origins: str = "http://localhost:8233,http://127.0.0.1:8233"
     max_body_bytes: int = 64 * 1024
     # Submissions per client (token, or address when anonymous) per minute; 0 turns it off.
     submission_rate_limit_per_minute: int = 60
@@ -151,21 +184,78 @@ class Settings(BaseSettings):
         """The policy in force for new cases."""
         return policy_in_force(self.policy_version, self.policy_working_day_seconds)
 
+    @property
+    def codec_cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.codec_cors_origins.split(",") if origin.strip()]
+
+    @property
+    def relaxed_secrets(self) -> bool:
+        """Development bound to loopback: nobody else can reach it, so weak secrets are allowed."""
+        return self.environment == "development" and is_loopback(self.bind_host)
+
+    @cached_property
+    def secret_keyring(self) -> SecretKeyring:
+        return SecretKeyring(self.secret_key_id, {**self.secret_keys_retired, self.secret_key_id: self.secret_key})
+
+    @cached_property
+    def payload_keys(self):  # -> workflows.codec.PayloadKeys (imported late: config stays light)
+        from workflows.codec import PayloadKeys
+
+        return PayloadKeys.parse(self.temporal_encryption_keys)
+
     @model_validator(mode="after")
-    def _refuse_unsafe_production_defaults(self) -> "Settings":
+    def _refuse_unsafe_settings(self) -> "Settings":
         policy = self.policy()  # an unknown version, or a day length for a real policy, fails here
         if self.environment == "production":
             if policy.is_drill:
                 raise ValueError(f"POLICY_VERSION {policy.version} is a drill policy: not in production")
             if not self.sp4n_admin_token:
-                raise ValueError("SP4N_ADMIN_TOKEN must be set in production")
-            if self.secret_key == Settings.model_fields["secret_key"].default:
-                raise ValueError("SECRET_KEY must be set in production")
+                raise ValueError(f"SP4N_ADMIN_TOKEN must be set in production: {HOW_TO_MAKE_A_SECRET}")
+        if not self.relaxed_secrets:
+            self._refuse_weak_secrets()
+        self.payload_keys  # noqa: B018 (parsed now: a bad key stops the start, not the first case)
         if any(not 1 <= code <= 999 for code in self.phone_country_codes):
             raise ValueError("PHONE_COUNTRY_CODES are country calling codes (1-999), e.g. [62]")
         if self.attachment_storage == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET must be set when ATTACHMENT_STORAGE=s3")
         return self
+
+    def _refuse_weak_secrets(self) -> None:
+        where = (
+            f"ENVIRONMENT={self.environment!r}" if self.environment != "development"
+            else f"development mode bound to {self.bind_host!r}, which is not loopback"
+        )
+        if self.secret_key == SHIPPED_SECRET_KEY:
+            raise ValueError(f"SECRET_KEY is the shipped default ({where}): {HOW_TO_MAKE_A_SECRET}")
+        secrets = {"SECRET_KEY": self.secret_key, "SP4N_ADMIN_TOKEN": self.sp4n_admin_token,
+                   "SMS_GATEWAY_INBOUND_TOKEN": self.sms_gateway_inbound_token,
+                   **{f"SECRET_KEYS_RETIRED[{key_id}]": old for key_id, old in self.secret_keys_retired.items()}}
+        for name, value in secrets.items():
+            if value is not None and len(value) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"{name} has {len(value)} characters, fewer than {MIN_SECRET_CHARS} ({where}): "
+                    f"{HOW_TO_MAKE_A_SECRET}"
+                )
+        if self.sp4n_admin_password:  # empty (compose without one) = no first administrator
+            weakness = admin_password_weakness(self.sp4n_admin_password, self.sp4n_admin_email)
+            if weakness:
+                raise ValueError(f"SP4N_ADMIN_PASSWORD is too weak: {weakness} ({where}); {HOW_TO_MAKE_A_SECRET}")
+
+
+def admin_password_weakness(password: str, email: str | None = None) -> str | None:
+    """Why a password is too weak for an administrator, or None (zxcvbn's estimate, score 0-4)."""
+    if len(password) < MIN_ADMIN_PASSWORD_CHARS:
+        return f"{len(password)} characters, fewer than {MIN_ADMIN_PASSWORD_CHARS}"
+    from zxcvbn import zxcvbn
+
+    inputs = [email, *email.replace("@", " ").replace(".", " ").split()] if email else []
+    if email and email.strip().lower() in password.lower():
+        return "it contains the administrator's e-mail address"
+    estimate = zxcvbn(password, user_inputs=inputs)
+    if estimate["score"] < MIN_ADMIN_PASSWORD_SCORE:
+        hint = estimate["feedback"].get("warning") or "easy to guess"
+        return f"strength {estimate['score']} of 4, at least {MIN_ADMIN_PASSWORD_SCORE} needed ({hint})"
+    return None
 
 
 @lru_cache

@@ -67,7 +67,8 @@ async def main(settings: Settings | None = None) -> None:
     sessionmaker = make_sessionmaker(make_engine(settings.database_url))
     # /metrics on WORKER_METRICS_PORT: ours, and the SDK's runtime metrics from this runtime.
     runtime = worker_runtime_and_endpoint(settings.worker_metrics_host, settings.worker_metrics_port)
-    client = await connect(settings.temporal_address, settings.temporal_namespace, runtime=runtime)
+    client = await connect(settings.temporal_address, settings.temporal_namespace, settings.payload_keys,
+                           runtime=runtime)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("search attributes registered", added=added)

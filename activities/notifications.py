@@ -407,7 +407,7 @@ class Dispatcher:
             context = message_context(session, row, complaint, target.language)
             if row.recipient == Party.REPORTER.value and row.tracking_id and self.settings.public_base_url:
                 context = replace(context, link=private_link(
-                    self.settings.public_base_url, row.tracking_id, self.settings.secret_key))
+                    self.settings.public_base_url, row.tracking_id, self.settings.secret_keyring))
             elif row.recipient == Party.FOLLOWER.value and row.tracking_id and self.settings.public_base_url:
                 context = replace(context, link=f"{self.settings.public_base_url.rstrip('/')}/kasus/{row.tracking_id}")
             message = render(context)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ApiToken
 from domain.enums import Role
-from domain.tokens import REPORTER_PREFIX, reporter_token, reporter_token_matches  # noqa: F401
+from domain.tokens import REPORTER_PREFIX, SecretKeyring, reporter_token, reporter_token_matches  # noqa: F401
 from domain.visibility import PUBLIC, Viewer
 
 ISSUED_PREFIX = "sp4n_"
@@ -35,13 +35,13 @@ def new_issued_token() -> str:
 
 
 def caller_for_token(
-    session: Session, token: str, *, admin_token: str | None, secret_key: str, tracking_id: str | None
+    session: Session, token: str, *, admin_token: str | None, secret_keyring: SecretKeyring, tracking_id: str | None
 ) -> Caller | None:
     """Who a bearer token stands for, or None when it is not valid (→ 401)."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Caller(role=Role.ADMIN, name="bootstrap admin", token_id="bootstrap", client_key="bootstrap")
     if token.startswith(REPORTER_PREFIX):
-        if tracking_id and reporter_token_matches(secret_key, tracking_id, token):
+        if tracking_id and reporter_token_matches(secret_keyring, tracking_id, token):
             return reporter_caller(tracking_id)
         return None
     digest = hash_token(token)

@@ -81,7 +81,7 @@ def current_caller(request: Request, svc: ServicesDep, session: SessionDep) -> C
         session,
         token,
         admin_token=svc.settings.sp4n_admin_token,
-        secret_key=svc.settings.secret_key,
+        secret_keyring=svc.settings.secret_keyring,
         tracking_id=request.path_params.get("tracking_id"),
     )
     if caller is None:

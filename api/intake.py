@@ -135,7 +135,7 @@ async def open_case(
         CASES_SUBMITTED.labels(details.channel.value).inc()
     return SubmissionReceipt(
         tracking_id=tracking_id,
-        reporter_token=reporter_token(svc.settings.secret_key, tracking_id),
+        reporter_token=reporter_token(svc.settings.secret_keyring, tracking_id),
         status=opening.status.value,
         submitted_at=submitted_at,
         deadlines=opening.deadlines(),

@@ -27,7 +27,7 @@ from api.portal import install as install_portal
 from api.portal.security import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, operations, routing, sms, tokens
-from api.routes import attachments, notifications, webhooks
+from api.routes import attachments, codec, notifications, webhooks
 from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
 from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
@@ -47,6 +47,7 @@ UPLOAD_PATHS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^/lapor$"),
     re.compile(r"^/kasus/[^/]+/tindak-lanjut$"),  # the portal's follow-up with evidence
     re.compile(r"^/open311/v2/(requests|servicerequestupdates)\.[a-z]+$"),  # Open311 with its files
+    re.compile(r"^/codec/(de|en)code$"),  # Temporal's UI sends a whole history's payloads at once
 )
 
 
@@ -172,6 +173,7 @@ def create_app(
                 settings.temporal_task_queue,
                 settings.dependency_timeout_seconds,
                 client=temporal_client,
+                keys=settings.payload_keys,
             ),
             rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
             sign_in=SignInThrottle(throttle, settings),
@@ -215,6 +217,8 @@ def create_app(
     app.include_router(attachments.router)
     app.include_router(notifications.router)
     app.include_router(webhooks.router)
+    app.include_router(codec.router)
+    app.add_middleware(codec.CodecCORS, origins=settings.codec_cors_origin_list)
     install_portal(app)
     app.openapi = lambda: _openapi(app)
     return app

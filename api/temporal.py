@@ -9,7 +9,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -21,6 +26,7 @@ from domain.models import CalendarAmendment, CaseState, ComplaintInput
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
 from ops.reconcile import ReconcileReport, reconcile
 from workflows.client import amend_open_cases, connect
+from workflows.codec import PayloadKeys, PayloadRefused
 from workflows.complaint import ComplaintWorkflow
 
 T = TypeVar("T")
@@ -29,9 +35,11 @@ REJECTION_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
 
 class TemporalGateway:
     def __init__(
-        self, address: str, namespace: str, task_queue: str, timeout_seconds: float, client: Client | None = None
+        self, address: str, namespace: str, task_queue: str, timeout_seconds: float, client: Client | None = None,
+        keys: PayloadKeys | None = None,
     ) -> None:
         self._address, self._namespace, self.task_queue = address, namespace, task_queue
+        self._keys = keys
         self._timeout = timeout_seconds
         self._client = client
         self._lock = asyncio.Lock()
@@ -42,7 +50,7 @@ class TemporalGateway:
             async with self._lock:
                 if self._client is None:
                     try:
-                        self._client = await asyncio.wait_for(connect(self._address, self._namespace), self._timeout)
+                        self._client = await asyncio.wait_for(connect(self._address, self._namespace, self._keys), self._timeout)
                     except (asyncio.TimeoutError, RuntimeError, RPCError, OSError) as error:
                         raise unavailable(f"Temporal di {self._address} tidak dapat dihubungi") from error
         return self._client
@@ -59,6 +67,18 @@ class TemporalGateway:
             if isinstance(cause, ApplicationError) and cause.type in REJECTION_STATUS:
                 raise Problem(REJECTION_STATUS[cause.type], str(cause.message), type_=f"urn:sp4n:{cause.type}") from error
             raise
+        except WorkflowQueryFailedError as error:
+            # The worker could not run the case's query (e.g. it lacks the key of the case's
+            # payloads): the case is intact; it answers again once the worker can.
+            raise unavailable("Worker tidak dapat membaca laporan ini saat ini") from error
+        except PayloadRefused as error:
+            # Nothing is lost: the case is intact in Temporal, only unreadable with the keys held here.
+            raise Problem(
+                503,
+                "Data laporan di Temporal tidak dapat dibuka dengan kunci yang dipegang API "
+                "(TEMPORAL_ENCRYPTION_KEYS tidak memuat kunci yang dipakai laporan ini).",
+                headers={"Retry-After": "30"},
+            ) from error
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise Problem(404, "Laporan tidak ditemukan") from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -13,6 +14,12 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in names:
         print(f"usage: python -m bench <{'|'.join(names)}> [args...]", file=sys.stderr)
         return 2
+    # Benches run the stack in development on loopback, with the tests' throwaway payload key,
+    # unless the environment says otherwise.
+    from tests.crypto import TEST_ENVIRONMENT
+
+    for name, value in TEST_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     module = importlib.import_module(f"bench.{argv[0]}")
     return int(module.main(argv[1:]) or 0)
 

@@ -24,11 +24,12 @@ import time
 import uuid
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import CaseState
 from tests.conftest import test_server_path
+from tests.crypto import TEST_DATA_CONVERTER
 from tests.histories.record import Case, GatedActivities, open_case, typical
 from tests.workflows.conftest import Harness
 from workflows.client import ensure_search_attributes
@@ -67,7 +68,7 @@ async def rounds_case(harness: Harness, rounds: int) -> WorkflowHandle:
 
 async def run(rounds: int) -> dict[str, float]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+        data_converter=TEST_DATA_CONVERTER, test_server_existing_path=test_server_path()
     )
     try:
         await ensure_search_attributes(env.client, env.client.namespace)

@@ -29,6 +29,9 @@ def is_sqlite_memory(url: URL) -> bool:
 
 
 def make_engine(url: str | URL, **options: Any) -> Engine:
+    # A failed statement's message must not quote its parameters: they are names, contacts and
+    # texts of reporters, and that message reaches logs, retries and Temporal's failure records.
+    options.setdefault("hide_parameters", True)
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed, pool_pre_ping=True, **options)

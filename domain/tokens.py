@@ -4,6 +4,10 @@ The reporter's token is the proof, carried in the private link, that someone fil
 Derived, not stored: an HMAC of the tracking id under the server's secret, so the same case always
 has the same token and a token proves nothing about any other case. The API checks it; the
 notification dispatcher puts it in the private link it sends the reporter.
+
+A token names the key that made it (`rt_<key id>.<digest>`), so SECRET_KEY can be rotated: new
+tokens come from the current key, and tokens of a retired key still match while it is kept.
+Tokens from before key ids (`rt_<digest>`) match under any key held.
 """
 
 from __future__ import annotations
@@ -11,8 +15,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 REPORTER_PREFIX = "rt_"
+_KEY_ID_SEPARATOR = "."
+
+
+@dataclass(frozen=True)
+class SecretKeyring:
+    """The server's secrets by id: the current one signs, every one held verifies."""
+
+    current_id: str
+    keys: Mapping[str, str]
+
+    @property
+    def current(self) -> str:
+        return self.keys[self.current_id]
 
 
 def keyed_digest(secret_key: str, purpose: str, value: str) -> str:
@@ -26,14 +45,24 @@ def constant_time_equal(expected: str, given: str) -> bool:
     return given.isascii() and expected.isascii() and hmac.compare_digest(expected, given)
 
 
-def reporter_token(secret_key: str, tracking_id: str) -> str:
-    return REPORTER_PREFIX + keyed_digest(secret_key, "reporter", tracking_id)
+def reporter_token(keyring: SecretKeyring, tracking_id: str) -> str:
+    digest = keyed_digest(keyring.current, "reporter", tracking_id)
+    return f"{REPORTER_PREFIX}{keyring.current_id}{_KEY_ID_SEPARATOR}{digest}"
 
 
-def reporter_token_matches(secret_key: str, tracking_id: str, token: str) -> bool:
-    return constant_time_equal(reporter_token(secret_key, tracking_id), token)
+def reporter_token_matches(keyring: SecretKeyring, tracking_id: str, token: str) -> bool:
+    if not token.startswith(REPORTER_PREFIX):
+        return False
+    key_id, separator, digest = token[len(REPORTER_PREFIX):].rpartition(_KEY_ID_SEPARATOR)
+    if separator:
+        secret = keyring.keys.get(key_id)
+        return secret is not None and constant_time_equal(keyed_digest(secret, "reporter", tracking_id), digest)
+    # A token from before key ids: whichever key made it, if it is still held.
+    return any(
+        constant_time_equal(keyed_digest(secret, "reporter", tracking_id), digest) for secret in keyring.keys.values()
+    )
 
 
-def private_link(base_url: str, tracking_id: str, secret_key: str) -> str:
+def private_link(base_url: str, tracking_id: str, keyring: SecretKeyring) -> str:
     """Where the reporter follows the case in the portal (api/portal/citizen.py serves it)."""
-    return f"{base_url.rstrip('/')}/kasus/{tracking_id}?token={reporter_token(secret_key, tracking_id)}"
+    return f"{base_url.rstrip('/')}/kasus/{tracking_id}?token={reporter_token(keyring, tracking_id)}"

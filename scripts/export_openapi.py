@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,11 +24,18 @@ OUTPUT = ROOT / "openapi.json"
 def generate() -> str:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    from workflows.codec import new_key_entry  # noqa: PLC0415
+
+    # Settings do not shape the spec; fixed ones keep .env and the environment out of it (the
+    # module-level app of api.main is made on import: give it throwaway development settings).
+    throwaway = {"ENVIRONMENT": "development", "BIND_HOST": "127.0.0.1", "TEMPORAL_ENCRYPTION_KEYS": new_key_entry()}
+    for name, value in throwaway.items():
+        os.environ.setdefault(name, value)
     from api.main import create_app  # noqa: PLC0415
     from config import Settings  # noqa: PLC0415
 
-    # Settings do not shape the spec; fixed ones keep .env and the environment out of it.
-    spec = create_app(Settings(_env_file=None, environment="development")).openapi()
+    spec = create_app(Settings(_env_file=None, environment="development",
+                               temporal_encryption_keys=throwaway["TEMPORAL_ENCRYPTION_KEYS"])).openapi()
     return json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 

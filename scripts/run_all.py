@@ -9,6 +9,7 @@ SP4N_RUN_ONLY=temporal[,worker][,api] starts a subset (handy for checking one pi
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shutil
@@ -82,6 +83,20 @@ def stop_all(children: list[tuple[str, subprocess.Popen]]) -> None:
             pass
 
 
+def kept_secret(name: str, make) -> str:
+    """A secret made once per .run/ folder and kept there (mode 600), so a restart keeps it."""
+    path = RUN_DIR / name
+    if not path.exists():
+        path.write_text(make() + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def new_encryption_key() -> str:
+    """An entry of TEMPORAL_ENCRYPTION_KEYS, as `python -m workflows.codec new-key` makes them."""
+    return "run1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
 def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
@@ -93,20 +108,23 @@ def main() -> int:
 
     env = dict(os.environ)
     env["TEMPORAL_ADDRESS"] = f"{HOST}:{TEMPORAL_PORT}"
+    # Development on loopback, and still no shared default secret: each .run/ has its own.
+    env.setdefault("ENVIRONMENT", "development")
+    env.setdefault("BIND_HOST", HOST)
     env.setdefault("DATABASE_URL", "sqlite:///./.run/sp4n.db")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("ATTACHMENT_DIR", str(RUN_DIR / "attachments"))
     env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{API_PORT}")  # the private link in emails
     RUN_DIR.mkdir(exist_ok=True)
-    # The portal's first administrator (created by the API at start if missing): a password made
-    # once per .run/ folder and kept there, so that a restart shows the one that works.
+    # The portal's first administrator (created by the API at start if missing), the key of
+    # reporter tokens and the key of Temporal's payloads: made once per .run/ folder.
     env.setdefault("SP4N_ADMIN_EMAIL", "admin@lapor.localhost")
     if "SP4N_ADMIN_PASSWORD" not in env:
-        password_file = RUN_DIR / "admin-password"
-        if not password_file.exists():
-            password_file.write_text(secrets.token_urlsafe(12) + "\n")
-            password_file.chmod(0o600)
-        env["SP4N_ADMIN_PASSWORD"] = password_file.read_text().strip()
+        env["SP4N_ADMIN_PASSWORD"] = kept_secret("admin-password", lambda: secrets.token_urlsafe(12))
+    if "SECRET_KEY" not in env:
+        env["SECRET_KEY"] = kept_secret("secret-key", lambda: secrets.token_urlsafe(48))
+    if "TEMPORAL_ENCRYPTION_KEYS" not in env:
+        env["TEMPORAL_ENCRYPTION_KEYS"] = kept_secret("temporal-encryption-keys", new_encryption_key)
 
     ports = {"temporal": [TEMPORAL_PORT, UI_PORT], "api": [API_PORT]}
     busy = [p for name in wanted for p in ports.get(name, []) if port_open(p)]
@@ -117,6 +135,8 @@ def main() -> int:
     if "temporal" in wanted:
         cmd = [find_temporal(), "server", "start-dev", "--db-filename", ".run/temporal.db",
                "--ip", HOST, "--port", str(TEMPORAL_PORT), "--ui-port", str(UI_PORT),
+               # The UI asks the API to decrypt what it shows (administrators signed in to the portal).
+               "--ui-codec-endpoint", f"http://localhost:{API_PORT}/codec",
                "--log-level", "warn"]
         children.append(("temporal", start("temporal", cmd, env)))
         deadline = time.monotonic() + START_TIMEOUT
@@ -147,7 +167,9 @@ def main() -> int:
         print(f"run_all: worker metrics http://{env.get('WORKER_METRICS_HOST', HOST)}:"
               f"{env.get('WORKER_METRICS_PORT', '9464')}/metrics  (Prometheus: ops/prometheus/prometheus.yml)")
     if "temporal" in wanted:
-        print(f"run_all: Temporal UI  http://{HOST}:{UI_PORT}")
+        print(f"run_all: Temporal UI  http://localhost:{UI_PORT}  (payloads are encrypted: sign in to the "
+              f"portal as the administrator first, then turn on 'Include cross-origin credentials' in the "
+              "UI's codec settings to read them)")
     print("run_all: press Ctrl-C to stop everything\n", flush=True)
 
     while not stop_requested:

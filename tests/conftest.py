@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 
-import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
+from tests.crypto import TEST_DATA_CONVERTER, TEST_ENVIRONMENT
 
-from workflows.client import ensure_search_attributes
+# Before any settings are read; an explicit setting of the caller's (CI, a developer) wins.
+for _name, _value in TEST_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+import pytest  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from workflows.client import ensure_search_attributes  # noqa: E402
 
 
 def test_server_path() -> str:
@@ -27,7 +33,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh test server per test: the server's clock is shared by everything on it, and a case
     left running by one test would hold time still for the next (measured: ~0.2 s to start)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+        data_converter=TEST_DATA_CONVERTER, test_server_existing_path=test_server_path()
     )
     await ensure_search_attributes(env.client, env.client.namespace)
     try:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.crypto import TEST_ENCRYPTION_KEYS
 from sqlalchemy.engine import make_url
 
 from config import Settings
@@ -21,7 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 APP_SERVICES = ("api", "worker")
-TEST_ENV = {"SP4N_ADMIN_TOKEN": "test-admin-token", "SECRET_KEY": "test-secret-key"}
+TEST_ENV = {
+    "SP4N_ADMIN_TOKEN": "test-admin-token-of-at-least-32-characters",
+    "SECRET_KEY": "test-secret-key-of-at-least-32-characters",
+    "TEMPORAL_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+}
 
 # $$, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME
 _VAR = re.compile(
@@ -71,6 +77,18 @@ def env_of(service: dict) -> dict[str, str]:
     if isinstance(env, list):  # ["KEY=value", ...] form
         env = dict(item.split("=", 1) for item in env)
     return {k: str(v) for k, v in env.items()}
+
+
+def host_ips_of(service: dict) -> list[str | None]:
+    """The host address each published port is bound to (None: every interface)."""
+    ips = []
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            ips.append(entry.get("host_ip"))
+        else:
+            parts = str(entry).split("/")[0].split(":")
+            ips.append(parts[0] if len(parts) == 3 else None)
+    return ips
 
 
 def ports_of(service: dict) -> list[tuple[int, int]]:
@@ -144,6 +162,28 @@ def test_temporal_address_points_at_temporal_service(services, name):
     assert host == "temporal" and host in services
     assert port == 7233
     assert (7233, port) in ports_of(services["temporal"]), "temporal must publish 7233:7233"
+
+
+@pytest.mark.parametrize("name", ["temporal", "temporal-ui", "prometheus"])
+def test_temporal_is_published_on_the_hosts_loopback_only(services, name):
+    """Temporal's frontend and UI have no authentication of their own: never on every interface."""
+    ips = host_ips_of(services[name])
+    assert ips and all(ip == "127.0.0.1" for ip in ips), ips
+
+
+def test_the_ui_reads_payloads_through_the_apis_codec_endpoint(services):
+    ui, api = env_of(services["temporal-ui"]), env_of(services["api"])
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith(":8000/codec")
+    origins = Settings(_env_file=None, **{k.lower(): v for k, v in api.items()}).codec_cors_origin_list
+    assert ui["TEMPORAL_CORS_ORIGINS"] in origins
+
+
+def test_secrets_are_required_not_defaulted():
+    raw = _raw()["services"]
+    for name in APP_SERVICES:
+        for variable in ("SECRET_KEY", "TEMPORAL_ENCRYPTION_KEYS"):
+            value = env_of(raw[name])[variable]
+            assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]*\}}", value), (name, variable, value)
 
 
 def test_task_queue_and_namespace_match_settings(services):

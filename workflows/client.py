@@ -8,19 +8,26 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import Runtime
 from temporalio.common import SearchAttributeIndexedValueType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CalendarAmendment
 from workflows import SEARCH_ATTRIBUTES
+from workflows.codec import PayloadKeys, data_converter
 
 
-async def connect(address: str, namespace: str, *, runtime: Runtime | None = None) -> Client:
-    """The client every process uses. Its TracingInterceptor carries the caller's OpenTelemetry
+async def connect(
+    address: str, namespace: str, keys: PayloadKeys | None = None, *, runtime: Runtime | None = None
+) -> Client:
+    """The client every process uses. Every payload it writes is encrypted (workflows/codec.py;
+    keys default to the settings'). Its TracingInterceptor carries the caller's OpenTelemetry
     context into the workflow and on to its activities (a worker built on this client gets it
     too); `runtime` is the worker's, with the SDK's Prometheus exporter (ops/worker_metrics.py)."""
+    if keys is None:
+        from config import get_settings
+
+        keys = get_settings().payload_keys
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter,
+        address, namespace=namespace, data_converter=data_converter(keys),
         interceptors=[TracingInterceptor()], runtime=runtime,
     )
 

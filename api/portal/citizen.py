@@ -269,10 +269,10 @@ async def submit_report(page: PageDep) -> Response:
 
 @router.get("/lapor/terkirim/{tracking_id}")
 async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: int = 0, failed: int = 0) -> HTMLResponse:
-    if not reporter_token_matches(page.svc.settings.secret_key, tracking_id, token):
+    if not reporter_token_matches(page.svc.settings.secret_keyring, tracking_id, token):
         raise PortalError(404, "case.not_found")
     link = private_link(page.svc.settings.public_base_url or str(page.request.base_url), tracking_id,
-                        page.svc.settings.secret_key)
+                        page.svc.settings.secret_keyring)
     return page.render("receipt.html", tracking_id=tracking_id, private_link=link, saved=saved, failed=failed)
 
 
@@ -281,7 +281,7 @@ async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: 
 
 def viewer_for(page: Page, tracking_id: str, token: str | None) -> Caller:
     """The reporter (a valid private link), else the signed-in staff member, else the public."""
-    if token and reporter_token_matches(page.svc.settings.secret_key, tracking_id, token):
+    if token and reporter_token_matches(page.svc.settings.secret_keyring, tracking_id, token):
         return reporter_caller(tracking_id)
     return page.caller
 

@@ -582,7 +582,7 @@ async def _client(request: Request, svc, session: Session, api_key: str | None):
         raise Open311Error(403, "api_key wajib: minta token peran client kepada administrator")
     caller = await run_in_threadpool(
         caller_for_token, session, api_key, admin_token=svc.settings.sp4n_admin_token,
-        secret_key=svc.settings.secret_key, tracking_id=None,
+        secret_keyring=svc.settings.secret_keyring, tracking_id=None,
     )
     if caller is None or caller.role != Role.CLIENT:
         raise Open311Error(403, "api_key tidak valid, sudah dicabut, atau bukan token aplikasi (peran client)")

@@ -118,6 +118,9 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     # Reconciliation visits every open case through workflow listing, like the calendar broadcast:
     # a clear 503 on the time-skipping server (tests/ops/test_operator_cli.py runs it for real).
     "POST /v1/operations/reconcile":                      (401, 403, 401, 401, 403, 403, 403, 403, 403, 503),
+    # Temporal's codec endpoint decrypts every case's payloads: administrators only.
+    "POST /codec/decode":                                 (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /codec/encode":                                 (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     # Open311's reads are public and ignore bearer tokens: everyone sees the public view (that a
     # staff token shows no more, e.g. no confidential case, is checked in the test further down).
     f"GET {O311}/discovery.{{fmt}}":                      (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -593,6 +596,8 @@ TARGETS: dict[str, Maker] = {
     "POST /v1/calendar/amendments": amend_calendar,
     "GET /healthz": fixed("/healthz"),
     "POST /v1/operations/reconcile": fixed("/v1/operations/reconcile"),
+    "POST /codec/decode": fixed("/codec/decode", {"payloads": []}),
+    "POST /codec/encode": fixed("/codec/encode", {"payloads": []}),
     f"GET {O311}/discovery.{{fmt}}": fixed(f"{O311}/discovery.json"),
     f"GET {O311}/services.{{fmt}}": fixed(f"{O311}/services.json"),
     f"GET {O311}/services/{{service_code}}.{{fmt}}": fixed(f"{O311}/services/jalan-jembatan.json"),

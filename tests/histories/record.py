@@ -27,7 +27,6 @@ from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import DayAmendment, HolidayCalendar, amendments_issued_at, effective_calendar
@@ -47,6 +46,7 @@ from domain.models import (
     VerificationInput,
 )
 from tests.conftest import test_server_path
+from tests.crypto import TEST_DATA_CONVERTER
 from tests.workflows.conftest import (
     ADMIN,
     BALI,
@@ -390,6 +390,11 @@ async def calendar_amendments(harness: Harness) -> dict[str, WorkflowHandle]:
     final = await case.result()
     assert final.status == Status.COMPLETED and [e.action for e in final.timeline].count(Action.CALENDAR_AMENDED) == 3
     return {"calendar_amendments": case.handle}
+async def typical_encrypted(h: Harness) -> dict[str, WorkflowHandle]:
+    """The typical lifecycle once more, recorded after payload encryption came (every recording
+    since is encrypted with tests/crypto.py's key; the clear files above are from before)."""
+    [handle] = (await typical(h)).values()
+    return {"typical_encrypted": handle}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -404,6 +409,7 @@ SCENARIOS: dict[str, Scenario] = {
         continue_as_new,
         action_while_recording,
         calendar_amendments,
+        typical_encrypted,
     )
 }
 
@@ -415,7 +421,7 @@ async def record(scenario: Scenario, directory: Path = HISTORIES_DIR) -> dict[st
     """Run one scenario on a fresh time-skipping server; write its runs' histories. Returns the
     number of events per file written."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+        data_converter=TEST_DATA_CONVERTER, test_server_existing_path=test_server_path()
     )
     try:
         await ensure_search_attributes(env.client, env.client.namespace)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from tests.crypto import TEST_DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import prepare_database
@@ -53,7 +53,7 @@ class DevServer:
 async def dev_server() -> AsyncIterator[DevServer]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=dev_server_path(),
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_DATA_CONVERTER,
         dev_server_log_level="error",
     )
     try:

@@ -214,7 +214,7 @@ def test_the_reporters_emails_carry_the_private_link_and_nobody_elses_do(databas
     while d.run_once():
         pass
 
-    link = f"https://lapor.example.go.id/kasus/LAP-LINK?token={reporter_token('delivery-test-secret', 'LAP-LINK')}"
+    link = f"https://lapor.example.go.id/kasus/LAP-LINK?token={reporter_token(settings.secret_keyring, 'LAP-LINK')}"
     to_reporter = [msg for msg in sink.messages if msg["To"] == IDENTITY.email]
     to_staff = [msg for msg in sink.messages if msg["To"] != IDENTITY.email]
     assert len(to_reporter) == 2 and to_staff  # the receipt and the forwarding; the admins and the agency

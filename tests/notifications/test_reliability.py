@@ -198,7 +198,7 @@ def test_preferences_through_the_api(database_url, sessions, people, smtp):
     settings = make_settings(database_url, port)
     submitted(sessions, "LAP-PREF")
     with TestClient(create_app(settings)) as api:
-        reporter = {"Authorization": "Bearer " + reporter_token(settings.secret_key, "LAP-PREF")}
+        reporter = {"Authorization": "Bearer " + reporter_token(settings.secret_keyring, "LAP-PREF")}
         answer = api.put("/v1/complaints/LAP-PREF/notification-preferences", headers=reporter,
                          json={"language": "en", "channels": ["email"]})
         assert answer.status_code == 200, answer.text

