@@ -34,6 +34,7 @@ from db.models import Agency, Complaint
 from api.similar import similar_cases, voices
 from db.portal_models import CaseFollower, CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
+from domain.contacts import ContactRefused, normalise_email
 from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails, SuggestionRequest, UnitSuggestion
@@ -47,7 +48,6 @@ FORM_FIELDS = ("title", "description", "report_type", "category", "province", "r
                "address", "lat", "lon", "name", "email", "phone")
 FEED_PAGE_SIZE = 20
 TRACKING_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,63}")
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
 @router.get("/")
@@ -476,10 +476,14 @@ def record_support(page: Page, tracking_id: str, email: str | None) -> bool:
 
 
 def follower_email(page: Page, form: Any) -> str | None:
+    """The supporter's address, checked and normalised like every contact (domain/contacts.py)."""
     email = str(form.get("email") or "").strip()
-    if email and (len(email) > 320 or not EMAIL.fullmatch(email)):
-        raise PortalError(422, "error.email")
-    return email or None
+    if not email:
+        return None
+    try:
+        return normalise_email(email[:320])
+    except ContactRefused as refused:
+        raise PortalError(422, "error.email") from refused
 
 
 @router.post("/kasus/{tracking_id}/dukung")

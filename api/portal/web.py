@@ -119,7 +119,7 @@ class Page:
         other = "en" if self.language == "id" else "id"
         params = dict(self.request.query_params)
         params["lang"] = other
-        return f"{self.request.url.path}?{urlencode(params)}"
+        return f"{same_site_path(self.request.url.path)}?{urlencode(params)}"
 
     # --- formatting used by templates ---------------------------------------------------------
     def instant(self, value: datetime | str | None, zone: str | None = None) -> str:
@@ -202,8 +202,22 @@ PageDep = Annotated[Page, Depends(page_of)]
 
 
 def safe_next(value: str) -> str:
-    """A place on this site to go back to (never another site: no scheme, no '//' or '\\')."""
-    return value if value.startswith("/") and not value.startswith(("//", "/\\")) else ""
+    """A place on this site to go back to (never another site: no scheme, no '//' or '\\', and
+    nothing a browser would drop first to make one, like a tab or a line break)."""
+    if not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value or NOT_IN_A_LINK.search(value):
+        return ""
+    return value
+
+
+# Control characters and whitespace: browsers strip tabs and line breaks from a link before
+# reading it, so "/\t/evil.example" would go to another site.
+NOT_IN_A_LINK = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def same_site_path(path: str) -> str:
+    """A link to this path on this site, whatever the request's path was (`//evil.example`
+    would be another site's address): leading slashes and backslashes collapse into one."""
+    return "/" + path.lstrip("/\\")
 
 
 def describe_errors(error: ValidationError) -> str:

@@ -127,7 +127,7 @@ async def _view(tracking_id: str, svc, session: Session) -> CaseView | None:
     except Problem as problem:
         if problem.status != 404:
             raise
-    row = get_case_row(session, tracking_id)
+    row = await run_in_threadpool(get_case_row, session, tracking_id)  # database work: off the event loop
     return view_of_row(row, with_history=False) if row is not None else None
 
 
@@ -148,7 +148,7 @@ async def _status(phone: str, word: str, svc, session: Session) -> SmsAnswer:
     visible = redact(view, Viewer(reporter_of=tracking_id) if is_reporter else PUBLIC) if view else None
     if visible is None:  # unknown, or confidential and not the reporter's phone
         return _answer(phone, "status", f"Laporan {tracking_id} tidak ditemukan.", None)
-    agency = session.get(Agency, visible.agency_id) if visible.agency_id else None
+    agency = await run_in_threadpool(session.get, Agency, visible.agency_id) if visible.agency_id else None
     note = status_notes(visible.status, agency_name=agency.name if agency else None, archive_reason=visible.archive_reason,
                         duplicate_of=visible.duplicate_of)
     due = expected_datetime(visible.status, visible.deadlines)
@@ -183,7 +183,8 @@ async def _reply(phone: str, tracking_id: str, message: str, body: SmsInbound, s
             return None
         raise
     if scope:
-        claim_idempotency_key(session, scope, body_hash({"to": tracking_id}), datetime.now(timezone.utc))
+        await run_in_threadpool(claim_idempotency_key, session, scope, body_hash({"to": tracking_id}),
+                                datetime.now(timezone.utc))
     return _answer(phone, "reply_recorded",
                    f"Tanggapan Anda untuk {tracking_id} telah dicatat dan diteruskan ke instansi.", tracking_id)
 
@@ -225,7 +226,8 @@ async def inbound_sms(request: Request, body: SmsInbound, svc: ServicesDep, sess
     words = text.split()
     command = words[0].upper() if words else ""
     log.info("sms inbound", message_id=body.message_id, command=command if command.isalpha() else None, chars=len(text))
-    if body.message_id and (replied := find_idempotency_key(session, f"sms-reply:{body.message_id}")):
+    if body.message_id and (replied := await run_in_threadpool(find_idempotency_key, session,
+                                                               f"sms-reply:{body.message_id}")):
         # The gateway's retry of a message already recorded as a reply: nothing more to record.
         return _answer(phone, "reply_recorded", f"Tanggapan Anda untuk {replied} sudah kami terima.", replied)
     names_a_case = len(words) >= 2 and words[1].upper().startswith("LAP")
@@ -250,7 +252,7 @@ async def inbound_sms(request: Request, body: SmsInbound, svc: ServicesDep, sess
         return answer or await _complaint(
             phone, message, body, svc, session,
             prefix=f"Laporan {tracking_id} tidak sedang menunggu tanggapan; pesan Anda dicatat sebagai laporan baru. ")
-    for tracking_id in _awaiting_reply(session, phone)[:1]:
+    for tracking_id in (await run_in_threadpool(_awaiting_reply, session, phone))[:1]:
         answer = await _reply(phone, tracking_id, text, body, svc, session)
         if answer is not None:
             return answer
