@@ -215,6 +215,7 @@ def create_app(
     for module in (complaints, tokens, agencies, calendar, operations, routing, open311, sms):
         app.include_router(module.router)
     app.include_router(attachments.router)
+    app.include_router(open311.staff_router)
     app.include_router(notifications.router)
     app.include_router(webhooks.router)
     app.include_router(codec.router)

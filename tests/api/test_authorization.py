@@ -67,6 +67,9 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     f"POST {C}/rating":                                   (401, 403, 200, 401, 403, 403, 404, 404, 403, 403),
     # Similar open cases: staff who see the case, each within what they may see (api/similar.py).
     f"GET {C}/similar":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
+    # What an Open311 client sent beside the report (media links, citizens' notes): the staff who
+    # handle the case only, anonymous reporter or not (api/routes/open311.py).
+    f"GET {C}/open311":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
     # Files: whoever sees the case sees them (the public too: not a confidential case); the reporter
     # adds report files, the case's agency and administrators add evidence (domain/attachments.py).
     f"GET {C}/attachments":                               (200, 200, 200, 401, 200, 200, 404, 404, 200, 200),
@@ -386,6 +389,11 @@ async def list_files(w: World) -> Target:
     return Target(f"/v1/complaints/{case.tracking_id}/attachments", case)
 
 
+async def open311_extras(w: World) -> Target:
+    case, _ = await w.attached()
+    return Target(f"/v1/complaints/{case.tracking_id}/open311", case)
+
+
 async def read_file(w: World) -> Target:
     case, attachment_id = await w.attached()
     return Target(f"/v1/complaints/{case.tracking_id}/attachments/{attachment_id}", case)
@@ -558,6 +566,7 @@ TARGETS: dict[str, Maker] = {
     **{f"POST {C}/{name}": action(name) for name in ACTIONS},
     f"GET {C}/similar": similar_cases,
     f"GET {C}/attachments": list_files,
+    f"GET {C}/open311": open311_extras,
     f"POST {C}/attachments": add_file,
     f"GET {C}/attachments/{{attachment_id}}": read_file,
     f"PUT {C}/notification-preferences": reporter_preferences,

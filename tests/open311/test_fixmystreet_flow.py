@@ -316,6 +316,9 @@ async def test_comments_when_the_case_waits_for_nobody_are_notes_for_staff(api: 
         assert (row.recorded_as, row.note, row.update_id) == ("note", "Tolong dipercepat.", answer["update_id"])
     case = await api.case(tracking_id)
     assert case["status"] == "awaiting_agency" and "reply" not in [e["action"] for e in case["timeline"]]
+    extras = (await api.http.get(f"/v1/complaints/{tracking_id}/open311",
+                                 headers=await api.headers("officer", WIB_AGENCY))).json()
+    assert [(n["update_id"], n["text"]) for n in extras["client_notes"]] == [(answer["update_id"], "Tolong dipercepat.")]
     # Not public: the updates feed has no such step.
     text = (await api.http.get(f"{BASE}/servicerequestupdates.xml", params={"service_request_id": tracking_id})).text
     assert "dipercepat" not in text
@@ -349,6 +352,14 @@ async def test_anonymous_reports_keep_address_ids_and_links_from_the_public(api:
             assert private not in text, (path, private)
     case = await api.case(tracking_id)  # the administrator sees where it is
     assert "UPRN-7788" in case["location"]["address"] and "UPRN" not in case["description"]
+    # The staff who handle it see the link; the public never does.
+    await api.accept(tracking_id)
+    extras = await api.http.get(f"/v1/complaints/{tracking_id}/open311",
+                                headers=await api.headers("officer", WIB_AGENCY))
+    assert extras.status_code == 200, extras.text
+    assert extras.json()["media_links"] == ["https://foto.example.id/rumah-siti.jpg"]
+    assert extras.json()["client"] == "FixMyStreet Indonesia"
+    assert (await api.http.get(f"/v1/complaints/{tracking_id}/open311")).status_code == 401
 
 
 # --- every answer parses, every error is GeoReport's ------------------------------------------------
