@@ -71,9 +71,15 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers: ours instead
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own handlers: ours instead
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Never uvicorn's access log: it writes whole URLs, and a private link carries the reporter's
+    # token in its query. The app logs each request itself, by route template (api/main.py).
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True
 
 
 def configure_tracing(settings: Settings, service_name: str) -> None:

@@ -28,6 +28,7 @@ with trace.get_tracer("t").start_as_current_span("work") as span:
     except RuntimeError:
         log.exception("pass failed; retrying", secret_local="do-not-print")
     logging.getLogger("temporalio.worker").warning("from the standard library")
+    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /kasus/LAP-1?token=rt_1.private HTTP/1.1" 200')
 """
 
 
@@ -46,6 +47,13 @@ def test_console_logs_render_exceptions_as_plain_text() -> None:
     assert "╭" not in text and "locals" not in text  # no rich box, no frame locals
     assert f"trace_id={trace_id}" in text
     assert any("from the standard library" in line and trace_id in line for line in lines)
+
+
+def test_uvicorns_access_log_never_writes_a_private_link() -> None:
+    """Whole URLs, and a private link's query holds the reporter's token: the app logs route templates."""
+    for fmt in ("console", "json"):
+        _, lines = run(fmt)
+        assert not any("rt_1.private" in line for line in lines)
 
 
 def test_production_logs_are_json_lines_with_the_trace_id() -> None:
