@@ -75,7 +75,8 @@ class Stack:
             env = env | {"WORKER_METRICS_PORT": str(self.metrics_ports.setdefault(name, free_port()))}
         commands = {
             "temporal": [
-                shutil.which("temporal") or "temporal", "server", "start-dev", "--headless",
+                shutil.which("temporal") or "temporal", "server", "start-dev",
+                *([] if "--ui-port" in self.temporal_args else ["--headless"]),  # the UI only when asked
                 *(["--db-filename", str(self.workdir / "temporal.db")] if self.temporal_db else []),
                 "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--log-level", "error",
                 *self.temporal_args,

@@ -39,10 +39,10 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    http_port = free_port()
-    with running_stack(tmp_path, temporal_args=("--http-port", str(http_port)),
+    http_port, ui_port = free_port(), free_port()
+    with running_stack(tmp_path, temporal_args=("--http-port", str(http_port), "--ui-port", str(ui_port)),
                        SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port())) as running:  # nothing listens
-        running.http_port = http_port  # type: ignore[attr-defined]
+        running.http_port, running.ui_port = http_port, ui_port  # type: ignore[attr-defined]
         yield running
 
 
@@ -107,6 +107,10 @@ def test_temporal_and_the_logs_never_hold_the_reporters_identity(stack: Stack):
                      timeout=30)
     assert http.status_code == 200, http.text
     assert_no_identity(http.text, "Temporal's HTTP API")
+    ui = httpx.get(f"http://127.0.0.1:{stack.ui_port}/api/v1/namespaces/default/workflows/{tracking_id}/history",
+                   timeout=30)
+    assert ui.status_code == 200 and "events" in ui.text, ui.text[:300]
+    assert_no_identity(ui.text, "Temporal UI's HTTP API")
     described = temporal_cli(stack, "workflow", "describe", "-w", tracking_id, "-o", "json").stdout
     assert_no_identity(described, "temporal workflow describe (search attributes, memo)")
 
