@@ -154,9 +154,13 @@ async def test_a_city_history_import_is_validated_and_learned(api: ApiHarness) -
 async def test_the_dispose_form_offers_the_suggested_units_first(api: ApiHarness) -> None:
     case = (await api.submit(title="Lampu jalan mati", region_code="62.71",
                              description="Lampu jalan mati seminggu dan jalan berlubang di depannya."))["tracking_id"]
-    await api.accept(case, WIB_AGENCY)
     async with browser(api) as admin, browser(api) as agency_admin:
         await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        await api.eventually(lambda: api.case(case), lambda c: bool(c.get("suggestions")))
+        queue = (await admin.get("/admin/verifikasi")).text
+        model = (await api.case(case))["suggestions"][0]["model_version"]
+        assert f'data-testid="model-version">Model perutean: {model}<' in queue  # which model suggested
+        await api.accept(case, WIB_AGENCY)
         created = await post_form(admin, "/admin/staf", "/admin/staf", {
             "name": "Rina Kota", "email": "rina@palangkaraya.go.id", "role": "agency_admin", "agency_id": WIB_AGENCY,
             "password": "agency-password-1"})
