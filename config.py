@@ -120,8 +120,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    # --- Notification delivery (issue 5; activities/notifications.py) ---------------------------
-    # Email over SMTP; no SMTP_HOST means email is not sent (deliveries wait, then dead-letter).
+    # --- Notification delivery (issues 5 and 14; activities/notifications.py, workflows/delivery.py)
+    # Email over SMTP; no SMTP_HOST means email is not sent (deliveries fail; resend once set).
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "SP4N-LAPOR! <no-reply@lapor.localhost>"
@@ -129,23 +129,36 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_ssl: bool = False  # implicit TLS (port 465)
-    smtp_timeout_seconds: float = 10.0
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)  # each step of the SMTP conversation
     # SMS through a generic JSON POST gateway: {"to", "message", "reference"} with a bearer token.
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
-    webhook_timeout_seconds: float = 10.0
+    sms_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    sms_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
     # A webhook is disabled after this many consecutive failed attempts (admins are told).
     webhook_failure_limit: int = 10
-    # Failed attempts are retried after base * 2**(attempt-1) seconds (capped), then dead-lettered.
-    notification_max_attempts: int = 6
-    notification_retry_base_seconds: float = 30.0
-    notification_retry_max_seconds: float = 3600.0
-    # A claimed delivery not recorded within the lease is marked `uncertain`, never resent by itself.
-    notification_lease_seconds: float = 120.0
-    notification_poll_seconds: float = 2.0
-    notification_batch_size: int = 100
-    notification_concurrency: int = 8
-    # Run the delivery loop inside `python worker.py`.
+    # Webhooks may only point at public addresses; hosts listed here (e.g. ["127.0.0.1"] for a
+    # test or on-premise receiver, as a JSON list) are exempt from that check.
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    # Webhooks one agency may register (the national administrators' own count as one agency).
+    webhook_max_per_agency: int = Field(default=10, ge=0)
+    # Each delivery is a Temporal activity, attempted up to this many times with exponential
+    # backoff (base * 2**(attempt-1) seconds, capped), then dead-lettered (`failed`).
+    notification_max_attempts: int = Field(default=6, ge=1)
+    notification_retry_base_seconds: float = Field(default=30.0, gt=0)
+    notification_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # Each channel has its own task queue (<TEMPORAL_TASK_QUEUE>-email, -sms, -webhook): how many
+    # sends one worker runs at once, and how many sends per second the whole queue may start
+    # (Temporal's task-queue rate limit, e.g. the SMTP provider's messages per second).
+    notification_email_concurrency: int = Field(default=4, ge=1)
+    notification_email_per_second: float = Field(default=10.0, gt=0)
+    notification_sms_concurrency: int = Field(default=4, ge=1)
+    notification_sms_per_second: float = Field(default=5.0, gt=0)
+    notification_webhook_concurrency: int = Field(default=8, ge=1)
+    notification_webhook_per_second: float = Field(default=20.0, gt=0)
+    # Poll the channel queues inside `python worker.py` (off: run senders elsewhere, or none).
     notifications_enabled: bool = True
     # --- end of notification delivery ------------------------------------------------------------
 

@@ -1,9 +1,12 @@
-"""Runs the complaint workflows and their activities on the task queue.
+"""Runs the complaint workflows and their activities on the task queue, and the deliveries.
 
 `python worker.py` brings the read model's schema up to date (when AUTO_MIGRATE), registers the
-search attributes the workflow needs, and polls until SIGINT/SIGTERM. Alongside, the notification
-dispatcher (activities/notifications.py) drains the outbox; on SIGTERM it finishes the deliveries
-it has claimed, then stops with the Temporal worker.
+search attributes the workflow needs, and polls until SIGINT/SIGTERM: the case queue
+(ComplaintWorkflow and its activities) and, with NOTIFICATIONS_ENABLED, the deliveries' queue
+(`<queue>-deliveries`: DeliveryWorkflow, expanding and settling) and one queue per delivery
+channel (`<queue>-email`, `-sms`, `-webhook`), each with its own threads, concurrency and
+task-queue rate limit, so a slow webhook receiver never holds up a citizen's receipt
+(workflows/delivery.py).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, ExitStack
 
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.notifications import Dispatcher
+from activities.notifications import DeliveryActivities
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
 from activities.routing_learning import Trainer
@@ -28,6 +32,8 @@ from ops.metrics import ActivityMetrics, worker_runtime_and_endpoint
 from ops.telemetry import configure as configure_telemetry
 from workflows.client import connect, ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
+from workflows.delivery import DeliveryWorkflow
+from workflows.delivery_client import CHANNELS, DeliveryStarter, channel_task_queue, delivery_task_queue
 
 log = structlog.get_logger("sp4n.worker")
 
@@ -43,9 +49,11 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 
 
 def build_worker(
-    client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000
+    client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000,
+    deliveries: DeliveryStarter | None = None,
 ) -> Worker:
-    records = RecordActivities(sessionmaker)
+    """The case queue. With `deliveries`, each projection starts the delivery of its outbox rows."""
+    records = RecordActivities(sessionmaker, deliveries=deliveries)
     routing = RoutingActivities(sessionmaker)
     return Worker(
         client,
@@ -57,6 +65,35 @@ def build_worker(
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityMetrics()],  # tracing comes with the client (workflows.client.connect)
     )
+
+
+def build_delivery_workers(client: Client, settings: Settings, deliveries: DeliveryActivities,
+                           executors: ExitStack) -> list[Worker]:
+    """The DeliveryWorkflows' queue (expanding and settling: database work), and one worker per
+    delivery channel on the channel's own task queue, with its own threads and rate limit."""
+    workers = [Worker(
+        client,
+        task_queue=delivery_task_queue(settings),
+        workflows=[DeliveryWorkflow],
+        activities=[deliveries.expand_outbox, deliveries.conclude_delivery],
+        activity_executor=executors.enter_context(ThreadPoolExecutor(max_workers=4, thread_name_prefix="deliveries")),
+        max_concurrent_activities=4,
+    )]
+    send = {"email": deliveries.send_email, "sms": deliveries.send_sms, "webhook": deliveries.send_webhook}
+    for channel in CHANNELS:
+        concurrency = getattr(settings, f"notification_{channel}_concurrency")
+        executor = executors.enter_context(
+            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"send-{channel}")
+        )
+        workers.append(Worker(
+            client,
+            task_queue=channel_task_queue(settings, channel),
+            activities=[send[channel]],
+            activity_executor=executor,
+            max_concurrent_activities=concurrency,
+            max_task_queue_activities_per_second=getattr(settings, f"notification_{channel}_per_second"),
+        ))
+    return workers
 
 
 async def main(settings: Settings | None = None) -> None:
@@ -76,20 +113,24 @@ async def main(settings: Settings | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(
-            client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows
-        )
-        log.info("worker started", task_queue=settings.temporal_task_queue, address=settings.temporal_address,
+    starter = DeliveryStarter(client, settings)
+    deliveries = DeliveryActivities(sessionmaker, settings, starter)
+    with ExitStack() as executors:
+        executor = executors.enter_context(ThreadPoolExecutor(max_workers=16))
+        workers = [build_worker(
+            client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows,
+            starter,
+        )]
+        if settings.notifications_enabled:
+            workers += build_delivery_workers(client, settings, deliveries, executors)
+        log.info("worker started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address,
                  metrics_port=settings.worker_metrics_port or None)
         trainer = Trainer(sessionmaker, settings.routing_retrain_seconds).start() if settings.routing_retrain_seconds else None
-        async with worker:
-            dispatcher = None
-            if settings.notifications_enabled:
-                dispatcher = asyncio.create_task(Dispatcher(sessionmaker, settings).run(stop))
+        async with AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
             await stop.wait()
-            if dispatcher is not None:
-                await dispatcher
+        deliveries.close()
         if trainer is not None:
             trainer.stop()
     log.info("worker stopped")

@@ -1,20 +1,22 @@
 """Delivers the notification outbox: email (SMTP), SMS (HTTP gateway) and signed webhooks.
 
-`record_case` writes one outbox row per (event, party) in the same transaction as the read model.
-The `Dispatcher`, running in the worker process, then:
+`record_case` writes one outbox row per (event, party) in the same transaction as the read model,
+then starts a `DeliveryWorkflow` for each (workflows/delivery.py), which runs the activities here:
 
-1. **expands** each pending outbox row into deliveries, one per (case, event seq, party, channel,
+1. `expand_outbox` turns the row into deliveries, one per (case, event seq, party, channel,
    address) — the unique `key` — resolving the party to people (the reporter's contact from the
    complaint row; staff from `api_tokens` and `notification_preferences`) and to the webhooks
    that subscribe to the event, rendering each message (domain/messages.py) in the recipient's
    language. Re-expanding inserts nothing new (ON CONFLICT DO NOTHING on the key).
-2. **claims** a due delivery (`pending` → `sending` with a lease), **sends** it, and **records**
-   the outcome: `sent`; or, when the channel certainly did not accept it (connection refused,
-   SMTP 4xx/5xx, HTTP non-2xx), `pending` again after an exponential backoff, until the attempts
-   run out: `failed` (the dead letter). When the channel *may* have accepted it (a timeout after
-   the message went out, a worker killed between send and record: the lease expires), the
-   delivery becomes `uncertain` and is never resent automatically: an administrator looks and
-   resends it (`POST /v1/notifications/{id}/resend`).
+2. `send_email`, `send_sms`, `send_webhook` (each on its channel's own task queue) mark the
+   delivery `sending`, send it and record the outcome: `sent`; or, when the channel certainly did
+   not accept it, `pending` again and Temporal retries it after an exponential backoff until the
+   attempts run out: `failed` (the dead letter); a refusal for good (SMTP 5xx, HTTP 4xx, a webhook
+   target the guard refuses) is `failed` at once. When the channel *may* have accepted it (a
+   timeout after the message went out, a worker killed between send and record), the delivery
+   becomes `uncertain` and is never resent automatically: an administrator looks and resends it
+   (`POST /v1/notifications/{id}/resend`, which starts the workflow again for that delivery).
+3. `conclude_delivery` settles a delivery whose attempts ran out without a recorded outcome.
 
 Exactly once as far as the channel allows: emails carry a Message-ID derived from the key, SMS
 gateway calls and webhooks carry the delivery id, so a receiver can drop the duplicate that an
@@ -23,7 +25,6 @@ administrator's resend of an `uncertain` delivery may cause.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -33,16 +34,19 @@ import ssl
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.webhook_targets import TargetRefused, check_target, pinned_request
 from config import Settings
 from db.models import Agency, ApiToken, Complaint, EscalationRow, NotificationRow, TimelineEventRow, utc_now
 from db.portal_models import CaseFollower
@@ -59,6 +63,8 @@ from domain.enums import Party, Role
 from domain.tokens import private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
 from ops.metrics import DELIVERIES
+from workflows.delivery import NOT_ACCEPTED, REFUSED, UNCERTAIN as UNCERTAIN_ERROR, DeliveryPlan, PendingDelivery, SendRequest
+from workflows.delivery_client import delivery_plan, outbox_workflow_id
 
 log = structlog.get_logger("sp4n.notifications")
 
@@ -101,17 +107,36 @@ def verify_signature(secret: str, header: str, body: bytes, *, tolerance_seconds
 # --- channels --------------------------------------------------------------------------------
 
 
-class NotAccepted(Exception):
+class DeliveryError(Exception):
+    """What a channel says of a failed send. `str()` is the short reason shown to administrators
+    and kept in Temporal's history: "refused", "failed" or "timeout" and a cause, never the
+    recipient's address nor a receiver's answer; `detail` adds what a national administrator may
+    read in the delivery log."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+    def for_log(self) -> str:
+        return f"{self.reason} ({self.detail})" if self.detail else self.reason
+
+
+class Refused(DeliveryError):
+    """The channel certainly did not take the message, and another attempt will not change that
+    (a webhook target the guard refuses, SMTP 5xx, HTTP 4xx, a channel not configured)."""
+
+
+class NotAccepted(DeliveryError):
     """The channel certainly did not take the message: safe to retry."""
 
 
-class Uncertain(Exception):
+class Uncertain(DeliveryError):
     """The channel may have taken the message: never resent without an administrator."""
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A claimed delivery, detached from the session while it is sent."""
+    """A delivery being sent, detached from the session."""
 
     id: str
     key: str
@@ -134,7 +159,7 @@ class EmailChannel:
     def send(self, out: Outgoing) -> None:
         s = self.settings
         if not s.smtp_host:
-            raise NotAccepted("SMTP_HOST is not set")
+            raise Refused("failed: email is not configured (SMTP_HOST)")
         message = EmailMessage()
         message["From"] = s.smtp_from
         message["To"] = out.address or ""
@@ -149,8 +174,10 @@ class EmailChannel:
         try:
             smtp_class = smtplib.SMTP_SSL if s.smtp_ssl else smtplib.SMTP
             client = smtp_class(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+        except (socket.timeout, TimeoutError) as error:
+            raise NotAccepted("timeout: the SMTP server did not answer", repr(error)) from error
         except (OSError, smtplib.SMTPException) as error:  # refused, unreachable, greeting refused
-            raise NotAccepted(f"SMTP connect: {error!r}") from error
+            raise NotAccepted("failed: cannot connect to the SMTP server", repr(error)) from error
         try:
             with client:
                 if s.smtp_starttls:
@@ -160,29 +187,51 @@ class EmailChannel:
                 # A refusal with a reply code (MAIL, RCPT or DATA answered 4xx/5xx) means not taken.
                 # Nothing of the message is accepted before DATA's final "250".
                 client.send_message(message)
-        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused,
-                smtplib.SMTPSenderRefused, smtplib.SMTPHeloError, smtplib.SMTPNotSupportedError) as error:
-            raise NotAccepted(f"SMTP refused: {error!r}") from error
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = sorted({code for code, _ in error.recipients.values()})
+            kind = Refused if all(code >= 500 for code in codes) else NotAccepted
+            raise kind(f"refused: SMTP {'/'.join(map(str, codes))} for the recipient", repr(error)) from error
+        except (smtplib.SMTPResponseException, smtplib.SMTPHeloError) as error:
+            code = error.smtp_code
+            kind = Refused if code >= 500 else NotAccepted
+            raise kind(f"refused: SMTP {code}", repr(error)) from error
+        except smtplib.SMTPNotSupportedError as error:
+            raise Refused("refused: the SMTP server does not support what is configured", repr(error)) from error
         except (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError, OSError) as error:
             # The connection dropped mid-conversation: the server may have queued it.
-            raise Uncertain(f"SMTP connection lost: {error!r}") from error
+            raise Uncertain("timeout: the SMTP connection was lost before the answer", repr(error)) from error
 
 
 class HttpChannel:
-    """Common to SMS gateways and webhooks: a JSON POST; 2xx means accepted."""
+    """Common to SMS gateways and webhooks: a JSON POST; 2xx means accepted. Redirects are not
+    followed; the receiver's answer is never repeated in an error."""
 
-    def __init__(self, timeout: float) -> None:
-        self.client = httpx.Client(timeout=timeout)
+    def __init__(self, connect_seconds: float, read_seconds: float) -> None:
+        timeout = httpx.Timeout(read_seconds, connect=connect_seconds)
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+    def post(self, url: str, body: bytes, headers: dict[str, str], extensions: dict[str, Any] | None = None) -> None:
         try:
-            response = self.client.post(url, content=body, headers={"Content-Type": "application/json", **headers})
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-            raise NotAccepted(f"connect: {error!r}") from error
-        except httpx.HTTPError as error:  # read timeout, connection reset after the request went out
-            raise Uncertain(f"no answer: {error!r}") from error
-        if not 200 <= response.status_code < 300:
-            raise NotAccepted(f"HTTP {response.status_code}: {response.text[:200]}")
+            response = self.client.post(url, content=body, extensions=extensions or {},
+                                        headers={"Content-Type": "application/json", **headers})
+        except httpx.ConnectTimeout as error:
+            raise NotAccepted("timeout: the receiver did not accept the connection", repr(error)) from error
+        except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            raise NotAccepted("failed: cannot connect to the receiver", repr(error)) from error
+        except httpx.TimeoutException as error:  # the request went out, no answer
+            raise Uncertain("timeout: no answer from the receiver (it may have received the message)",
+                            type(error).__name__) from error
+        except httpx.HTTPError as error:  # connection reset after the request went out
+            raise Uncertain("failed: the connection was lost before the answer (it may have received the message)",
+                            type(error).__name__) from error
+        code = response.status_code
+        if 200 <= code < 300:
+            return
+        if 300 <= code < 400:
+            raise Refused(f"refused: HTTP {code} (redirects are not followed)")
+        if 400 <= code < 500 and code not in (408, 425, 429):
+            raise Refused(f"refused: HTTP {code}")
+        raise NotAccepted(f"failed: HTTP {code}")
 
     def close(self) -> None:
         self.client.close()
@@ -192,12 +241,12 @@ class SmsChannel(HttpChannel):
     """A generic gateway: POST {to, message, reference} with `Authorization: Bearer <token>`."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings.webhook_timeout_seconds)
+        super().__init__(settings.sms_connect_timeout_seconds, settings.sms_read_timeout_seconds)
         self.url, self.token = settings.sms_gateway_url, settings.sms_gateway_token
 
     def send(self, out: Outgoing) -> None:
         if not self.url:
-            raise NotAccepted("SMS_GATEWAY_URL is not set")
+            raise Refused("failed: SMS is not configured (SMS_GATEWAY_URL)")
         body = json.dumps({"to": out.address, "message": out.body_text, "reference": out.id}).encode()
         headers = {"Idempotency-Key": out.id}
         if self.token:
@@ -207,18 +256,25 @@ class SmsChannel(HttpChannel):
 
 class WebhookChannel(HttpChannel):
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(settings.webhook_timeout_seconds)
+        super().__init__(settings.webhook_connect_timeout_seconds, settings.webhook_read_timeout_seconds)
         self.clock = clock
+        self.allowed_hosts = settings.webhook_allowed_hosts
 
     def send(self, out: Outgoing) -> None:
         assert out.address and out.webhook_secret is not None
+        try:  # checked again at each send: DNS may point elsewhere since registration
+            target = check_target(out.address, self.allowed_hosts)
+        except TargetRefused as error:
+            raise Refused(f"refused: {error}") from error
+        url, host_header, extensions = pinned_request(target)
         body = out.body_text.encode()
         timestamp = int(self.clock())
-        self.post(out.address, body, {
+        self.post(url, body, {
+            **host_header,
             SIGNATURE_HEADER: signature_header(out.webhook_secret, timestamp, body),
             "X-SP4N-Event": out.event,
             "X-SP4N-Delivery": out.id,
-        })
+        }, extensions)
 
 
 # --- who hears it ------------------------------------------------------------------------------
@@ -366,34 +422,52 @@ def webhook_body(row: NotificationRow, delivery: str) -> str:
     }, separators=(",", ":"), sort_keys=True)
 
 
-# --- the dispatcher ----------------------------------------------------------------------------
+# --- the activities ----------------------------------------------------------------------------
+
+UNRECORDED = ("timeout: the attempt stopped (worker stopped or no answer in time) before its outcome "
+              "was recorded; not resent automatically (the channel may have accepted it)")
 
 
-class Dispatcher:
-    """Expands the outbox and delivers it; every step is one short transaction, safe to repeat."""
+class DeliveryActivities:
+    """What DeliveryWorkflow (workflows/delivery.py) runs: expanding an outbox row into
+    deliveries, sending one delivery over its channel, and settling one whose attempts ran out.
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings, *,
+    Every step is one short transaction on the delivery's row, which carries its state:
+    `pending` → `sending` (committed before the channel is called) → `sent`; back to `pending`
+    when the channel certainly refused and Temporal will retry; `failed` when refused for good or
+    out of attempts; `uncertain` when the channel may have it. An attempt that finds its delivery
+    still `sending` knows the previous one stopped between sending and recording, so it records
+    `uncertain` and sends nothing.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, starter: Any = None, *,
                  channels: dict[str, Any] | None = None, now: Callable[[], datetime] = utc_now) -> None:
-        self.sessions, self.settings, self.now = sessions, settings, now
+        self.sessions, self.settings, self.starter, self.now = sessions, settings, starter, now
         self.channels = channels or {
             DeliveryChannel.EMAIL.value: EmailChannel(settings),
             DeliveryChannel.SMS.value: SmsChannel(settings),
             DeliveryChannel.WEBHOOK.value: WebhookChannel(settings),
         }
 
-    # 1. expand -----------------------------------------------------------------------------
+    # expanding -------------------------------------------------------------------------------
 
-    def expand_pending(self, limit: int | None = None) -> int:
-        """Turn pending outbox rows into deliveries; returns how many rows were expanded."""
-        limit = limit or self.settings.notification_batch_size
+    @activity.defn(name="expand_outbox")
+    def expand_outbox(self, outbox_key: str) -> list[PendingDelivery]:
+        """The row's deliveries still to send (expanding it first; safe to repeat)."""
         with self.sessions.begin() as session:
-            rows = list(session.scalars(
-                select(NotificationRow).where(NotificationRow.status == OUTBOX_PENDING)
-                .order_by(NotificationRow.created_at, NotificationRow.key).limit(limit)
-            ))
-            for row in rows:
-                self._expand(session, row)
-        return len(rows)
+            row = session.get(NotificationRow, outbox_key)
+            if row is None:
+                return []
+            self._expand(session, row)
+        with self.sessions() as session:
+            pending = session.scalars(
+                select(NotificationDelivery).where(
+                    NotificationDelivery.outbox_key == outbox_key,
+                    NotificationDelivery.status == DeliveryStatus.PENDING.value,
+                    NotificationDelivery.channel != DeliveryChannel.NONE.value,
+                ).order_by(NotificationDelivery.key)
+            )
+            return [PendingDelivery(id=d.id, channel=d.channel) for d in pending]
 
     def _expand(self, session: Session, row: NotificationRow) -> None:
         complaint = session.get(Complaint, row.tracking_id) if row.tracking_id else None
@@ -422,17 +496,22 @@ class Dispatcher:
                 status=DeliveryStatus.SKIPPED if target.opted_out else DeliveryStatus.PENDING,
                 last_error="opted out of non-essential messages" if target.opted_out else None,
             ))
-        if not deliveries:
+        nobody = f"{base}:none"
+        if deliveries:  # somebody now (an administrator resent after issuing a token)
+            session.execute(delete(NotificationDelivery).where(NotificationDelivery.key == nobody))
+        else:
             # Nobody with an address: staff missing is a visible failure an administrator can fix
             # (issue a token with an email, then resend); a reporter who left no contact is not.
             reporter = row.recipient in (Party.REPORTER.value, Party.FOLLOWER.value)
+            status = DeliveryStatus.SKIPPED if reporter else DeliveryStatus.FAILED
+            error = f"no {row.recipient} with a contact" + (f" for {row.agency_id}" if row.agency_id else "")
             deliveries.append(self._delivery(
-                row, f"{base}:none", now, party=row.recipient, recipient_ref=row.recipient,
+                row, nobody, now, party=row.recipient, recipient_ref=row.recipient,
                 channel=DeliveryChannel.NONE.value, address=None, language=DEFAULT_LANGUAGE, subject=None,
-                body_text="", body_html=None,
-                status=DeliveryStatus.SKIPPED if reporter else DeliveryStatus.FAILED,
-                last_error=f"no {row.recipient} with a contact" + (f" for {row.agency_id}" if row.agency_id else ""),
+                body_text="", body_html=None, status=status, last_error=error,
             ))
+            session.execute(update(NotificationDelivery).where(NotificationDelivery.key == nobody)
+                            .values(status=status.value, last_error=error))
         for hook in matching_webhooks(session, row):
             key = f"{row.tracking_id}:{row.event_seq}:webhook:{hook.id}"
             deliveries.append(self._delivery(
@@ -458,113 +537,125 @@ class Dispatcher:
             "last_error": None, **fields,
         }
 
-    # 2. claim, send, record ------------------------------------------------------------------
+    # sending ---------------------------------------------------------------------------------
 
-    def recover_expired_leases(self) -> int:
-        """Deliveries a dead worker left in `sending`: the channel may have them, so `uncertain`."""
-        with self.sessions.begin() as session:
-            result = session.execute(
-                update(NotificationDelivery)
-                .where(NotificationDelivery.status == DeliveryStatus.SENDING.value,
-                       NotificationDelivery.lease_until < self.now())
-                .values(status=DeliveryStatus.UNCERTAIN.value, lease_until=None,
-                        last_error="the worker stopped between sending and recording; "
-                                   "not resent automatically (the channel may have accepted it)")
-            )
-        return result.rowcount or 0
+    @activity.defn(name="send_email")
+    def send_email(self, request: SendRequest) -> str:
+        return self.send(request, DeliveryChannel.EMAIL.value)
 
-    def claim_due(self, limit: int | None = None) -> list[Outgoing]:
-        limit = limit or self.settings.notification_batch_size
-        now = self.now()
-        lease = now + timedelta(seconds=self.settings.notification_lease_seconds)
-        claimed: list[Outgoing] = []
-        with self.sessions.begin() as session:
-            candidates = list(session.scalars(
-                select(NotificationDelivery)
-                .where(NotificationDelivery.status == DeliveryStatus.PENDING.value,
-                       NotificationDelivery.next_attempt_at <= now)
-                .order_by(NotificationDelivery.next_attempt_at, NotificationDelivery.id).limit(limit)
-            ))
-            for delivery in candidates:
-                hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
-                if delivery.webhook_id and (hook is None or not hook.active):
-                    session.execute(update(NotificationDelivery).where(
-                        NotificationDelivery.id == delivery.id,
-                        NotificationDelivery.status == DeliveryStatus.PENDING.value,
-                    ).values(status=DeliveryStatus.SKIPPED.value, last_error="webhook disabled or deleted"))
-                    continue
-                attempts = delivery.attempts
-                # Conditional: another dispatcher that claimed it first wins, this one skips it.
-                won = session.execute(update(NotificationDelivery).where(
-                    NotificationDelivery.id == delivery.id,
-                    NotificationDelivery.status == DeliveryStatus.PENDING.value,
-                ).values(status=DeliveryStatus.SENDING.value, lease_until=lease,
-                         attempts=attempts + 1)).rowcount
-                if won:
-                    claimed.append(Outgoing(
-                        id=delivery.id, key=delivery.key, tracking_id=delivery.tracking_id, event=delivery.event,
-                        channel=delivery.channel, address=delivery.address, subject=delivery.subject,
-                        body_text=delivery.body_text, body_html=delivery.body_html,
-                        webhook_id=delivery.webhook_id, webhook_secret=hook.secret if hook else None,
-                        attempts=attempts + 1,
-                    ))
-        return claimed
+    @activity.defn(name="send_sms")
+    def send_sms(self, request: SendRequest) -> str:
+        return self.send(request, DeliveryChannel.SMS.value)
 
-    def send(self, out: Outgoing) -> str:
-        """Send one claimed delivery and record what happened; returns the new status."""
-        status = self._send(out)
-        DELIVERIES.labels(out.channel, status).inc()
+    @activity.defn(name="send_webhook")
+    def send_webhook(self, request: SendRequest) -> str:
+        return self.send(request, DeliveryChannel.WEBHOOK.value)
+
+    def send(self, request: SendRequest, channel: str) -> str:
+        """One attempt; returns `sent` (or the status it found and left alone), raises for Temporal
+        to retry (`DeliveryNotAccepted`) or to stop (non-retryable)."""
+        try:
+            status = self._send(request, channel)
+        except ApplicationError as error:
+            retried = error.type == NOT_ACCEPTED and not error.non_retryable
+            outcome = "pending" if retried else "uncertain" if error.type == UNCERTAIN_ERROR else "failed"
+            DELIVERIES.labels(channel, outcome).inc()
+            raise
+        if status == DeliveryStatus.SENT.value:
+            DELIVERIES.labels(channel, status).inc()
         return status
 
-    def _send(self, out: Outgoing) -> str:
+    def _send(self, request: SendRequest, channel: str) -> str:
+        attempt = activity.info().attempt if activity.in_activity() else 1
+        out, found = self._begin_attempt(request.delivery_id)
+        if out is None:
+            if found == DeliveryStatus.UNCERTAIN.value + "-now":
+                raise ApplicationError(UNRECORDED, type=UNCERTAIN_ERROR, non_retryable=True)
+            return found
         try:
-            self.channels[out.channel].send(out)
+            self.channels[channel].send(out)
+        except Refused as error:
+            self._record_failure(out, error, DeliveryStatus.FAILED)
+            raise ApplicationError(str(error), type=REFUSED, non_retryable=True) from None
         except NotAccepted as error:
-            return self._record_failure(out, str(error), retry=True)
+            last = attempt >= request.max_attempts
+            self._record_failure(out, error, DeliveryStatus.FAILED if last else DeliveryStatus.PENDING)
+            raise ApplicationError(str(error), type=NOT_ACCEPTED, non_retryable=last) from None
         except Uncertain as error:
-            return self._record_failure(out, str(error), retry=False)
+            self._record_failure(out, error, DeliveryStatus.UNCERTAIN)
+            raise ApplicationError(f"{error}; not resent automatically", type=UNCERTAIN_ERROR,
+                                   non_retryable=True) from None
         except Exception as error:  # a bug of ours or of a library: we cannot tell, so ask a human
             log.exception("notification send failed unexpectedly", delivery=out.id)
-            return self._record_failure(out, f"unexpected: {error!r}", retry=False)
-        return self._record_sent(out)
+            self._record_failure(out, Uncertain("failed: unexpected error while sending", repr(error)),
+                                 DeliveryStatus.UNCERTAIN)
+            raise ApplicationError("failed: unexpected error while sending", type=UNCERTAIN_ERROR,
+                                   non_retryable=True) from None
+        self._record_sent(out)
+        return DeliveryStatus.SENT.value
 
-    def _record_sent(self, out: Outgoing) -> str:
+    def _begin_attempt(self, delivery_id: str) -> tuple[Outgoing | None, str]:
+        """Mark the delivery `sending` (committed before anything goes out) and return it; or
+        return None and the status that means there is nothing to send."""
         with self.sessions.begin() as session:
+            delivery = session.get(NotificationDelivery, delivery_id, with_for_update=True)
+            if delivery is None:
+                return None, "missing"
+            if delivery.status == DeliveryStatus.SENDING.value:
+                delivery.status, delivery.lease_until = DeliveryStatus.UNCERTAIN.value, None
+                delivery.last_error = UNRECORDED
+                log.warning("notification outcome unknown", delivery=delivery.id, channel=delivery.channel)
+                return None, DeliveryStatus.UNCERTAIN.value + "-now"
+            if delivery.status != DeliveryStatus.PENDING.value:
+                return None, delivery.status
+            hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
+            if delivery.webhook_id and (hook is None or not hook.active):
+                delivery.status, delivery.last_error = DeliveryStatus.SKIPPED.value, "webhook disabled or deleted"
+                return None, delivery.status
+            delivery.status, delivery.attempts = DeliveryStatus.SENDING.value, delivery.attempts + 1
+            delivery.next_attempt_at = self.now()
+            return Outgoing(
+                id=delivery.id, key=delivery.key, tracking_id=delivery.tracking_id, event=delivery.event,
+                channel=delivery.channel, address=delivery.address, subject=delivery.subject,
+                body_text=delivery.body_text, body_html=delivery.body_html,
+                webhook_id=delivery.webhook_id, webhook_secret=hook.secret if hook else None,
+                attempts=delivery.attempts,
+            ), delivery.status
+
+    def _record_sent(self, out: Outgoing) -> None:
+        with self.sessions.begin() as session:
+            # `uncertain` too: an attempt that outlived its time may still learn it was accepted.
             session.execute(update(NotificationDelivery).where(
                 NotificationDelivery.id == out.id,
                 NotificationDelivery.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value]),
             ).values(status=DeliveryStatus.SENT.value, sent_at=self.now(), lease_until=None, last_error=None))
             if out.webhook_id:
                 session.execute(update(Webhook).where(Webhook.id == out.webhook_id).values(consecutive_failures=0))
-        log.info("notification sent", delivery=out.id, channel=out.channel, notification_event=out.event, tracking_id=out.tracking_id)
-        return DeliveryStatus.SENT.value
+        log.info("notification sent", delivery=out.id, channel=out.channel, notification_event=out.event,
+                 tracking_id=out.tracking_id)
 
-    def _record_failure(self, out: Outgoing, error: str, *, retry: bool) -> str:
-        s = self.settings
-        if not retry:
-            status, next_at = DeliveryStatus.UNCERTAIN, self.now()
-        elif out.attempts >= s.notification_max_attempts:
-            status, next_at = DeliveryStatus.FAILED, self.now()
-        else:
-            delay = min(s.notification_retry_base_seconds * 2 ** (out.attempts - 1), s.notification_retry_max_seconds)
-            status, next_at = DeliveryStatus.PENDING, self.now() + timedelta(seconds=delay)
+    def _record_failure(self, out: Outgoing, error: DeliveryError, status: DeliveryStatus) -> None:
+        told: list[str] = []
         with self.sessions.begin() as session:
             session.execute(update(NotificationDelivery).where(
                 NotificationDelivery.id == out.id, NotificationDelivery.status == DeliveryStatus.SENDING.value,
-            ).values(status=status.value, next_attempt_at=next_at, lease_until=None, last_error=error[:2000]))
+            ).values(status=status.value, lease_until=None, last_error=error.for_log()[:2000]))
             if out.webhook_id:
-                self._webhook_failed(session, out.webhook_id)
+                told = self._webhook_failed(session, out.webhook_id)
         log.warning("notification not delivered", delivery=out.id, channel=out.channel, status=status.value,
-                    attempts=out.attempts, error=error[:200])
-        return status.value
+                    attempts=out.attempts, error=str(error))
+        if told and self.starter is not None:
+            self.starter.start_outbox(told)
 
-    def _webhook_failed(self, session: Session, webhook_id: str) -> None:
+    def _webhook_failed(self, session: Session, webhook_id: str) -> list[str]:
+        """Count a failure; at the limit, disable the hook and write the outbox rows that tell
+        the administrators (returned, to be started once committed)."""
         hook = session.get(Webhook, webhook_id, with_for_update=True)
         if hook is None or not hook.active:
-            return
+            return []
         hook.consecutive_failures += 1
         if hook.consecutive_failures < self.settings.webhook_failure_limit:
-            return
+            return []
         hook.active, hook.disabled_at = False, self.now()
         hook.disabled_count += 1
         # Tell the administrators (and the agency's admins) through the outbox, like any event.
@@ -579,48 +670,24 @@ class Dispatcher:
         } for party in parties]
         session.execute(dialect_insert(session, NotificationRow.__table__).on_conflict_do_nothing(), rows)
         log.warning("webhook disabled", webhook=hook.id, failures=hook.consecutive_failures)
+        return [row["key"] for row in rows]
 
-    # the loop --------------------------------------------------------------------------------
+    # settling --------------------------------------------------------------------------------
 
-    def run_once(self) -> int:
-        """One pass, synchronously (tests; and the body of `run`): returns deliveries attempted."""
-        self.recover_expired_leases()
-        while self.expand_pending():
-            pass
-        claimed = self.claim_due()
-        for out in claimed:
-            self.send(out)
-        return len(claimed)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: expand, claim and send, `notification_concurrency` at a time."""
-        limit = asyncio.Semaphore(self.settings.notification_concurrency)
-
-        async def send(out: Outgoing) -> None:
-            async with limit:
-                await asyncio.to_thread(self.send, out)
-
-        log.info("notification dispatcher started")
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.recover_expired_leases)
-                while await asyncio.to_thread(self.expand_pending):
-                    if stop.is_set():
-                        break
-                claimed = await asyncio.to_thread(self.claim_due)
-                # Claimed deliveries are sent even when stop arrives meanwhile: a claim left
-                # unsent would become `uncertain` for nothing.
-                await asyncio.gather(*(send(out) for out in claimed))
-            except Exception:
-                log.exception("notification dispatcher pass failed; retrying")
-                claimed = []
-            if not claimed:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.notification_poll_seconds)
-                except TimeoutError:
-                    pass
-        self.close()
-        log.info("notification dispatcher stopped")
+    @activity.defn(name="conclude_delivery")
+    def conclude_delivery(self, delivery_id: str) -> str:
+        """After the last attempt: what was never answered is `uncertain`, what never went out is
+        `failed`; returns the final status."""
+        with self.sessions.begin() as session:
+            delivery = session.get(NotificationDelivery, delivery_id, with_for_update=True)
+            if delivery is None:
+                return "missing"
+            if delivery.status == DeliveryStatus.SENDING.value:
+                delivery.status, delivery.last_error = DeliveryStatus.UNCERTAIN.value, UNRECORDED
+            elif delivery.status == DeliveryStatus.PENDING.value:
+                delivery.status = DeliveryStatus.FAILED.value
+                delivery.last_error = delivery.last_error or "failed: out of attempts"
+            return delivery.status
 
     def close(self) -> None:
         for channel in self.channels.values():
@@ -631,17 +698,17 @@ class Dispatcher:
 # --- what the API does with deliveries -------------------------------------------------------
 
 
-def resend(session: Session, delivery: NotificationDelivery, now: datetime) -> None:
-    """Queue a dead-lettered, uncertain or skipped delivery again (same key, same Message-ID).
+def resend(session: Session, delivery: NotificationDelivery, now: datetime, settings: Settings) -> tuple[str, DeliveryPlan]:
+    """Queue a dead-lettered, uncertain or skipped delivery again (same key, same Message-ID);
+    returns the id and plan of the DeliveryWorkflow that sends it, to start once committed.
 
     A `none` delivery (nobody had an address) expands its outbox row again instead, so a token
     issued since then is found.
     """
-    if delivery.channel == DeliveryChannel.NONE.value:
-        session.execute(update(NotificationRow).where(NotificationRow.key == delivery.outbox_key)
-                        .values(status=OUTBOX_PENDING))
-        session.delete(delivery)
-        return
     delivery.status, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.PENDING.value, now, None
     delivery.attempts, delivery.resends = 0, delivery.resends + 1
-
+    if delivery.channel == DeliveryChannel.NONE.value:
+        return (f"{outbox_workflow_id(delivery.outbox_key)}:again:{delivery.resends}",
+                delivery_plan(settings, outbox_key=delivery.outbox_key))
+    plan = delivery_plan(settings, deliveries=[PendingDelivery(id=delivery.id, channel=delivery.channel)])
+    return f"resend:{delivery.id}:{delivery.resends}", plan

@@ -24,8 +24,12 @@ from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
 
 
 class RecordActivities:
-    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100) -> None:
+    """`deliveries` (a workflows.delivery_client.DeliveryStarter): once a projection is committed,
+    each of its outbox rows gets its DeliveryWorkflow (started once; a retry finds it started)."""
+
+    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100, deliveries: Any = None) -> None:
         self._writer = GroupCommit(sessions, max_batch)
+        self._deliveries = deliveries
 
     @activity.defn(name="record_case")
     def record_case(self, record: CaseRecord) -> None:
@@ -35,8 +39,10 @@ class RecordActivities:
         The case row moves only forward (by `seq`); events, escalations and notifications are
         keyed by case and sequence (or notification key), so a retry never duplicates them.
         """
-        self._writer.write(record)
+        outbox_keys = self._writer.write(record)
         observe_projection_lag(record)
+        if self._deliveries is not None and outbox_keys:
+            self._deliveries.start_outbox(outbox_keys)
 
 
 def observe_projection_lag(record: CaseRecord) -> None:
@@ -64,18 +70,19 @@ class GroupCommit:
     def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100) -> None:
         self._sessions = sessions
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[CaseRecord, Future[None]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[CaseRecord, Future[list[str]]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def write(self, record: CaseRecord) -> None:
-        done: Future[None] = Future()
+    def write(self, record: CaseRecord) -> list[str]:
+        """Returns the keys of the outbox rows the projection wrote."""
+        done: Future[list[str]] = Future()
         with self._lock:
             self._queue.put((record, done))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="record-case-writer", daemon=True)
                 self._thread.start()
-        done.result()
+        return done.result()
 
     def _run(self) -> None:
         while True:
@@ -94,11 +101,10 @@ class GroupCommit:
                     break
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[CaseRecord, Future[None]]]) -> None:
+    def _commit(self, batch: list[tuple[CaseRecord, Future[list[str]]]]) -> None:
         try:
             with self._sessions.begin() as session:
-                for record, _ in batch:
-                    write_record(session, record)
+                written = [write_record(session, record) for record, _ in batch]
         except Exception as error:  # noqa: BLE001 - handed to the waiting activities
             if len(batch) == 1:
                 batch[0][1].set_exception(error)
@@ -106,13 +112,13 @@ class GroupCommit:
                 for item in batch:
                     self._commit([item])
             return
-        for _, done in batch:
-            done.set_result(None)
+        for (_, done), outbox_keys in zip(batch, written):
+            done.set_result(outbox_keys)
 
 
-def write_record(session: Session, record: CaseRecord) -> None:
+def write_record(session: Session, record: CaseRecord) -> list[str]:
     """One projection: the case row, its new events, escalations, notifications, feedback and the
-    routing decisions as labelled examples."""
+    routing decisions as labelled examples. Returns the keys of its outbox rows."""
     _upsert_complaint(session, record)
     _insert_new(
         session,
@@ -124,9 +130,8 @@ def write_record(session: Session, record: CaseRecord) -> None:
         EscalationRow,
         [_escalation_row(record.tracking_id, e) for e in record.new_escalations],
     )
-    _insert_new(
-        session, NotificationRow, [_notification_row(n) for n in record.notifications + _follower_news(session, record)]
-    )
+    outbox = record.notifications + _follower_news(session, record)
+    _insert_new(session, NotificationRow, [_notification_row(n) for n in outbox])
     _insert_new(session, CaseFollower, _merged_reporter(record))
     _insert_new(
         session,
@@ -135,6 +140,7 @@ def write_record(session: Session, record: CaseRecord) -> None:
     )
     # Accept, dispose and "not our authority": labelled examples the router learns from.
     _insert_new(session, RoutingExample, example_rows(record))
+    return [n.key for n in outbox]
 
 
 def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:

@@ -22,12 +22,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.problems import Problem
+from config import Settings
 from domain.models import CalendarAmendment, CaseState, ComplaintInput
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
 from ops.reconcile import ReconcileReport, reconcile
 from workflows.client import amend_open_cases, connect
 from workflows.codec import PayloadKeys, PayloadRefused
 from workflows.complaint import ComplaintWorkflow
+from workflows.delivery import DeliveryPlan
+from workflows.delivery_client import start_delivery
 
 T = TypeVar("T")
 REJECTION_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
@@ -107,6 +110,10 @@ class TemporalGateway:
             )
 
         await self._call(start)
+
+    async def start_delivery(self, settings: Settings, plan: DeliveryPlan, workflow_id: str) -> bool:
+        """Start a DeliveryWorkflow (an administrator's resend); False when that id already ran."""
+        return await self._call(lambda client: start_delivery(client, settings, plan, workflow_id))
 
     async def state(self, tracking_id: str) -> CaseState:
         return await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))

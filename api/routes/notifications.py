@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from anyio import from_thread
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -91,17 +92,24 @@ def list_deliveries(
 
 @router.post("/v1/notifications/{delivery_id}/resend", response_model=DeliveryInfo | None,
              summary="Kirim ulang notifikasi yang gagal, tidak pasti, atau dilewati (admin)",
-             responses=problem_responses(401, 403, 404, 409))
-def resend_delivery(delivery_id: str, caller: AdminDep, session: SessionDep) -> DeliveryInfo | None:
-    row = session.get(NotificationDelivery, delivery_id)
+             responses=problem_responses(401, 403, 404, 409, 503))
+def resend_delivery(delivery_id: str, caller: AdminDep, session: SessionDep, svc: ServicesDep) -> DeliveryInfo | None:
+    row = session.get(NotificationDelivery, delivery_id, with_for_update=True)
     if row is None:
         raise Problem(404, "Notifikasi tidak ditemukan.")
     if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.SKIPPED):
         raise Problem(409, f"Notifikasi berstatus {row.status} tidak dapat dikirim ulang.")
-    none_channel = row.channel == "none"
-    resend(session, row, datetime.now(UTC))
+    before = (row.status, row.attempts, row.resends)
+    workflow_id, plan = resend(session, row, datetime.now(UTC), svc.settings)
     session.commit()
-    return None if none_channel else _info(row)
+    # Sent by Temporal (a DeliveryWorkflow for this one delivery), once the row says `pending`.
+    try:
+        from_thread.run(svc.temporal.start_delivery, svc.settings, plan, workflow_id)
+    except Exception:
+        row.status, row.attempts, row.resends = before
+        session.commit()
+        raise
+    return None if row.channel == "none" else _info(row)
 
 
 def _save(session, subject: str, body: PreferencesIn, settings: Settings) -> Preferences:

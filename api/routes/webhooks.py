@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from activities.webhook_targets import TargetRefused, check_target
 from api.auth import Caller
-from api.deps import SessionDep, require_roles
+from api.deps import ServicesDep, SessionDep, require_roles
 from api.problems import Problem, problem_responses
 from db.directory import get_agency
 from db.notification_models import Webhook
@@ -62,9 +63,11 @@ def _own(session, webhook_id: str, caller: Caller) -> Webhook:
     return row
 
 
-@router.post("", status_code=201, response_model=WebhookCreated, summary="Daftarkan webhook",
-             responses=problem_responses(401, 403, 422))
-def create_webhook(body: WebhookCreate, caller: WebhookAdminDep, session: SessionDep) -> WebhookCreated:
+@router.post("", status_code=201, response_model=WebhookCreated,
+             summary="Daftarkan webhook (hanya alamat publik, kecuali host yang diizinkan admin)",
+             responses=problem_responses(401, 403, 409, 422))
+def create_webhook(body: WebhookCreate, caller: WebhookAdminDep, session: SessionDep,
+                   svc: ServicesDep) -> WebhookCreated:
     agency_id = body.agency_id
     if caller.role == Role.AGENCY_ADMIN:
         if agency_id not in (None, caller.agency_id):
@@ -72,6 +75,14 @@ def create_webhook(body: WebhookCreate, caller: WebhookAdminDep, session: Sessio
         agency_id = caller.agency_id
     if agency_id is not None and get_agency(session, agency_id) is None:
         raise Problem(422, f"Instansi {agency_id} tidak ada di direktori.")
+    try:  # checked again at every send (activities/webhook_targets.py)
+        check_target(str(body.url), svc.settings.webhook_allowed_hosts, resolve_allowed=False)
+    except TargetRefused as error:
+        raise Problem(422, f"Alamat webhook ditolak: {error}.", type_="urn:sp4n:webhook-target-refused") from error
+    limit = svc.settings.webhook_max_per_agency
+    scope = Webhook.agency_id.is_(None) if agency_id is None else Webhook.agency_id == agency_id
+    if session.scalar(select(func.count()).select_from(Webhook).where(scope)) >= limit:
+        raise Problem(409, f"Batas {limit} webhook per instansi tercapai; hapus yang tidak dipakai.")
     secret = body.secret or secrets.token_urlsafe(32)
     row = Webhook(id=secrets.token_hex(8), agency_id=agency_id, url=str(body.url), event_types=body.event_types,
                   secret=secret, active=True, consecutive_failures=0, disabled_count=0,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.records import RecordActivities
 from db.models import NotificationRow
 from db.notification_models import NotificationDelivery, NotificationPreference
 from domain.calendar import WIB, calendar_for
@@ -32,7 +33,6 @@ from domain.tokens import reporter_token
 from tests.notifications.conftest import (
     AGENCY,
     UNIT,
-    dispatcher,
     make_settings,
     agency_ref,
     record,
@@ -65,10 +65,12 @@ def received(sessions: sessionmaker[Session], smtp_sink, http_sink) -> dict[str,
     return dict(reached)
 
 
-def test_every_event_reaches_the_right_people_and_nobody_else(database_url, sessions, people, smtp, http_sink):
+def test_every_event_reaches_the_right_people_and_nobody_else(database_url, sessions, people, smtp, http_sink,
+                                                              delivering):
     sink, port = smtp
     settings = make_settings(database_url, port, http_sink)
-    recorder, projected = RecordActivities(sessions), [0]
+    stack = delivering(settings)
+    recorder, projected = stack.recorder, [0]
     with sessions.begin() as session:  # the reporter asked for SMS too
         session.add(NotificationPreference(subject="reporter:LAP-WALK", channels=["email", "sms"]))
     bjm = agency_ref(sessions)
@@ -94,10 +96,7 @@ def test_every_event_reaches_the_right_people_and_nobody_else(database_url, sess
     record(m, recorder, projected)
     m.rate(START + timedelta(days=20, hours=1), RatingInput(actor=REPORTER, score=1, comment="Masih berlubang"))
     record(m, recorder, projected)
-
-    d = dispatcher(sessions, settings)
-    while d.run_once():
-        pass
+    stack.settle()
 
     a = people.address
     reporter = {IDENTITY.email, f"sms:{IDENTITY.phone}"}
@@ -154,27 +153,35 @@ def test_every_event_reaches_the_right_people_and_nobody_else(database_url, sess
     assert all(len(body["message"]) <= 160 for body in http_sink.bodies("/sms"))
     assert {h["authorization"] for p, h, _ in http_sink.requests if p == "/sms"} == {"Bearer sms-token"}
 
-    # Every outbox row was expanded once; a second pass sends nothing more.
+    # Every outbox row was expanded once, by its own delivery workflow. Starting them again (a
+    # retried projection) starts nothing, and expanding again finds nothing left to send.
     with sessions() as session:
-        assert {r.status for r in session.scalars(select(NotificationRow))} == {"expanded"}
-    before = len(sink.messages)
-    assert d.run_once() == 0 and len(sink.messages) == before
+        outbox = list(session.scalars(select(NotificationRow)))
+    assert {r.status for r in outbox} == {"expanded"}
+    assert set(stack.starter.started) == {f"notify:{r.key}" for r in outbox}
+    before = len(sink.messages) + len(http_sink.requests)
+    stack.start_outbox(*(r.key for r in outbox))
+    assert len(set(stack.starter.started)) == len(stack.starter.started) == len(outbox)
+    assert all(stack.activities.expand_outbox(r.key) == [] for r in outbox)
+    stack.settle()
+    assert len(sink.messages) + len(http_sink.requests) == before
 
 
-def test_language_preference_and_opt_out(database_url, sessions, people, smtp):
+def test_language_preference_and_opt_out(database_url, sessions, people, smtp, delivering):
     sink, port = smtp
     settings = make_settings(database_url, port)
+    stack = delivering(settings)
     with sessions.begin() as session:
         session.add(NotificationPreference(subject="reporter:LAP-EN", language="en"))
         session.add(NotificationPreference(subject=f"token:{people.tokens['bjm_admin']}", opt_out_non_essential=True))
-    recorder, projected = RecordActivities(sessions), [0]
+    recorder, projected = stack.recorder, [0]
     m = open_case("LAP-EN")
     record(m, recorder, projected)
     m.accept(START + timedelta(hours=1), VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
     record(m, recorder, projected)
     m.dispose(START + timedelta(hours=2), DispositionInput(actor=Actor(role=Role.AGENCY_ADMIN, agency_id=AGENCY), unit_id=UNIT))
     record(m, recorder, projected)
-    dispatcher(sessions, settings).run_once()
+    stack.settle()
     subjects = {(msg["To"], msg["Subject"]) for msg in sink.messages}
     assert (IDENTITY.email, "Report LAP-EN received") in subjects
     assert (IDENTITY.email, f"Report LAP-EN forwarded to {agency_ref(sessions).name}") in subjects
@@ -187,32 +194,33 @@ def test_language_preference_and_opt_out(database_url, sessions, people, smtp):
         assert [(s.event, s.recipient_ref) for s in skipped] == [("dispose", f"token:{people.tokens['bjm_admin']}")]
 
 
-def test_nobody_to_tell_is_a_visible_failure(database_url, sessions, clean, smtp):
+def test_nobody_to_tell_is_a_visible_failure(database_url, sessions, clean, smtp, delivering):
     """No staff token has an email yet: the admins' copy is a failed delivery, the reporter without
     contact is skipped."""
     sink, port = smtp
-    recorder, projected = RecordActivities(sessions), [0]
+    stack = delivering(make_settings(database_url, port))
+    recorder, projected = stack.recorder, [0]
     m = open_case("LAP-NOBODY", reporter=None)
     record(m, recorder, projected)
-    dispatcher(sessions, make_settings(database_url, port)).run_once()
+    stack.settle()
     assert sink.messages == []
     with sessions() as session:
         rows = {(d.party, d.channel, d.status) for d in session.scalars(select(NotificationDelivery))}
     assert rows == {("reporter", "none", "skipped"), ("national_admin", "none", "failed")}
 
 
-def test_the_reporters_emails_carry_the_private_link_and_nobody_elses_do(database_url, sessions, people, smtp, http_sink):
+def test_the_reporters_emails_carry_the_private_link_and_nobody_elses_do(database_url, sessions, people, smtp, http_sink,
+                                                                        delivering):
     sink, port = smtp
     settings = make_settings(database_url, port, http_sink, public_base_url="https://lapor.example.go.id/",
                              secret_key="delivery-test-secret")
-    recorder, projected = RecordActivities(sessions), [0]
+    stack = delivering(settings)
+    recorder, projected = stack.recorder, [0]
     m = open_case("LAP-LINK")
     record(m, recorder, projected)
     m.accept(START + timedelta(hours=1), VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
     record(m, recorder, projected)
-    d = dispatcher(sessions, settings)
-    while d.run_once():
-        pass
+    stack.settle()
 
     link = f"https://lapor.example.go.id/kasus/LAP-LINK?token={reporter_token(settings.secret_keyring, 'LAP-LINK')}"
     to_reporter = [msg for msg in sink.messages if msg["To"] == IDENTITY.email]
@@ -224,3 +232,43 @@ def test_the_reporters_emails_carry_the_private_link_and_nobody_elses_do(databas
     for message in to_staff:
         assert "token=" not in message.get_body(("plain",)).get_content()
     assert all("token=" not in body["message"] for body in http_sink.bodies("/sms"))
+
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+
+
+def test_history_sizes_of_the_typical_lifecycle(database_url, sessions, people, smtp, delivering):
+    """The deliveries run in workflows of their own: the case's history keeps its size (the stored
+    typical lifecycle, replayed on the current ComplaintWorkflow by tests/workflows/test_replay.py),
+    and each outbox row's DeliveryWorkflow stays small."""
+    sink, port = smtp
+    stack = delivering(make_settings(database_url, port))
+    recorder, projected = stack.recorder, [0]
+    bjm = agency_ref(sessions)
+    m = open_case("LAP-TYPICAL")
+    record(m, recorder, projected)
+    m.accept(START + timedelta(hours=1), VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=bjm))
+    record(m, recorder, projected)
+    m.dispose(START + timedelta(hours=2), DispositionInput(actor=Actor(role=Role.AGENCY_ADMIN, agency_id=AGENCY),
+                                                           unit_id=UNIT))
+    record(m, recorder, projected)
+    m.follow_up(START + timedelta(hours=3), FollowUpInput(actor=Actor(role=Role.OFFICER, agency_id=AGENCY),
+                                                          message="Sudah ditambal."))
+    record(m, recorder, projected)
+    m.fire_due(START + timedelta(days=20))
+    record(m, recorder, projected)
+    m.rate(START + timedelta(days=20, hours=1), RatingInput(actor=REPORTER, score=5))
+    record(m, recorder, projected)
+    results = stack.settle()
+
+    case_events = len(json.loads((HISTORIES / "typical.json").read_text())["events"])
+    assert case_events == 56  # as before issue 14: no delivery is scheduled by the case's workflow
+    lengths = {workflow_id: stack.history_length(workflow_id) for workflow_id in results}
+    sends = {workflow_id: len(result) for workflow_id, result in results.items()}
+    print(f"case {case_events} events; {len(lengths)} delivery workflows, {sum(lengths.values())} events, "
+          f"{sum(sends.values())} sends; per workflow {sorted(lengths.values())}")
+    # One expansion (3 events), one send per delivery (3 events each), the workflow tasks between.
+    for workflow_id, length in lengths.items():
+        assert length <= 14 + 5 * sends[workflow_id], (workflow_id, length)
+    assert max(lengths.values()) <= 100
+    assert {status for result in results.values() for status in result.values()} == {"sent"}

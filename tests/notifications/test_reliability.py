@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.notifications import SIGNATURE_HEADER, verify_signature
-from activities.records import RecordActivities
 from api.main import create_app
 from db.models import NotificationRow
 from db.notification_models import NotificationDelivery, Webhook
 from domain.enums import Action
 from domain.models import VerificationInput
 
-from tests.notifications.conftest import AGENCY, FrozenClock, agency_ref, dispatcher, make_settings, record
+from config import Settings
+from tests.notifications.conftest import AGENCY, DeliveryStack, agency_ref, api_settings, make_settings, record
 from tests.notifications.test_delivery import ADMIN, IDENTITY, IDENTITY_FRAGMENTS, START, open_case
 
 ADMIN_HEADERS = {"Authorization": "Bearer test-admin"}
+REPO = Path(__file__).resolve().parents[2]
 
 
-def submitted(sessions: sessionmaker[Session], tracking_id: str, accept: bool = False) -> None:
-    recorder, projected = RecordActivities(sessions), [0]
+def submitted(stack: DeliveryStack, tracking_id: str, accept: bool = False) -> None:
+    """A case submitted (and accepted), recorded as its workflow does: its deliveries start."""
+    recorder, projected = stack.recorder, [0]
     m = open_case(tracking_id)
     record(m, recorder, projected)
     if accept:
         m.accept(START + timedelta(hours=1),
-                 VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
+                 VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(stack.sessions)))
         record(m, recorder, projected)
 
 
@@ -39,63 +48,90 @@ def deliveries(sessions: sessionmaker[Session], **where: str) -> list[Notificati
         return list(session.scalars(query))
 
 
-def test_a_worker_killed_between_send_and_record_does_not_send_twice(database_url, sessions, people, smtp):
-    sink, port = smtp
-    clock = FrozenClock()
-    settings = make_settings(database_url, port, notification_lease_seconds=60)
-    submitted(sessions, "LAP-CRASH")
-    first = dispatcher(sessions, settings, clock)
-    first.expand_pending()
-    claimed = first.claim_due()
-    assert {c.address for c in claimed} == {IDENTITY.email, people.address["admin"]}
-    for out in claimed:  # the channel accepts them ...
-        first.channels[out.channel].send(out)
-    # ... and the worker dies before recording: nothing records, the leases run out.
-    assert len(sink.messages) == 2
-    assert {d.status for d in deliveries(sessions, tracking_id="LAP-CRASH")} == {"sending"}
+def worker_process(settings: Settings, server_address: str, **env: str) -> subprocess.Popen[bytes]:
+    """`python worker.py` for these settings, as `make run` starts it."""
+    values = {
+        **os.environ, "DATABASE_URL": settings.database_url, "TEMPORAL_ADDRESS": server_address,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue, "AUTO_MIGRATE": "false",
+        "SMTP_HOST": settings.smtp_host or "", "SMTP_PORT": str(settings.smtp_port), "SMTP_FROM": settings.smtp_from,
+        **env,
+    }
+    return subprocess.Popen([sys.executable, "worker.py"], cwd=REPO, env=values,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    second = dispatcher(sessions, settings, clock)
-    assert second.run_once() == 0  # still leased: nobody else takes them
-    clock.advance(seconds=61)
-    assert second.run_once() == 0  # expired: marked uncertain, not resent
-    assert len(sink.messages) == 2
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_send_leaves_uncertain_not_a_second_send(database_url, sessions, people, smtp,
+                                                                      delivering, temporal_server):
+    sink, port = smtp
+    # Attempts of 2 * 3 + 5 = 11 s: the killed worker's attempt counts as timed out after that.
+    settings = make_settings(database_url, port, smtp_timeout_seconds=2)
+    stack = delivering(settings, workers=False)
+    sink.hang = threading.Event()  # the SMTP server takes the messages and does not answer yet
+    worker = worker_process(settings, temporal_server.address, SMTP_TIMEOUT_SECONDS="120")
+    try:
+        submitted(stack, "LAP-CRASH")
+        wait_for(lambda: len(sink.messages) == 2, timeout=120)  # both went out ...
+        assert {d.status for d in deliveries(sessions, tracking_id="LAP-CRASH")} == {"sending"}
+    finally:
+        worker.kill()  # ... and the worker dies before it hears the answer
+        worker.wait()
+    sink.hang.set()
+
+    stack.start_workers()  # another worker takes over the case queue and the channel queues
+    results = stack.settle()
+    assert sorted(status for result in results.values() for status in result.values()) == ["uncertain"] * 2
+    assert len(sink.messages) == 2  # not sent again
     uncertain = deliveries(sessions, tracking_id="LAP-CRASH")
-    assert {d.status for d in uncertain} == {"uncertain"}
+    assert {(d.status, d.attempts) for d in uncertain} == {("uncertain", 1)}
     assert "not resent automatically" in uncertain[0].last_error
 
     # An administrator sees them and may resend one: the same Message-ID goes out again.
-    with TestClient(create_app(settings)) as api:
+    with TestClient(create_app(api_settings(settings, temporal_server))) as api:
         listed = api.get("/v1/notifications", params={"status": "uncertain"}, headers=ADMIN_HEADERS).json()
         assert {d["id"] for d in listed} == {d.id for d in uncertain}
         answer = api.post(f"/v1/notifications/{uncertain[0].id}/resend", headers=ADMIN_HEADERS)
         assert answer.status_code == 200 and answer.json()["status"] == "pending"
-    assert second.run_once() == 1
+    assert stack.settle(f"resend:{uncertain[0].id}:1")[f"resend:{uncertain[0].id}:1"] == {uncertain[0].id: "sent"}
     assert [m["Message-ID"] for m in sink.messages].count(sink.messages[-1]["Message-ID"]) == 2
 
 
-def test_failing_smtp_retries_then_dead_letters_then_resend_works(database_url, sessions, people, smtp):
+def test_smtp_refusing_then_recovering_is_retried_and_delivered_once(database_url, sessions, people, smtp,
+                                                                      delivering):
     sink, port = smtp
-    clock = FrozenClock()
-    settings = make_settings(database_url, port, notification_max_attempts=3,
-                             notification_retry_base_seconds=10, notification_retry_max_seconds=15)
-    submitted(sessions, "LAP-FAIL")
+    stack = delivering(make_settings(database_url, port, notification_max_attempts=4))
+    sink.refuse_next = 3  # the first three messages are refused (451), then the server recovers
+    submitted(stack, "LAP-RECOVER")
+    stack.settle()
+    assert sink.refused == 3
+    assert sorted(m["To"] for m in sink.messages) == sorted([IDENTITY.email, people.address["admin"]])
+    sent = deliveries(sessions, tracking_id="LAP-RECOVER")
+    assert {(d.status, d.last_error) for d in sent} == {("sent", None)}
+    assert sum(d.attempts for d in sent) == 2 + 3
+
+
+def test_failing_smtp_retries_then_dead_letters_then_resend_works(database_url, sessions, people, smtp,
+                                                                   delivering, temporal_server):
+    sink, port = smtp
+    settings = make_settings(database_url, port, notification_max_attempts=3)
+    stack = delivering(settings)
     sink.refuse = True
-    d = dispatcher(sessions, settings, clock)
-    assert d.run_once() == 2  # attempt 1: refused
-    [receipt] = deliveries(sessions, tracking_id="LAP-FAIL", party="reporter")
-    assert (receipt.status, receipt.attempts) == ("pending", 1)
-    assert "451" in receipt.last_error
-    assert d.run_once() == 0  # backoff: not due yet
-    clock.advance(seconds=10)
-    assert d.run_once() == 2  # attempt 2, then the delay doubles (capped at 15 s)
-    [receipt] = deliveries(sessions, tracking_id="LAP-FAIL", party="reporter")
-    assert receipt.next_attempt_at - clock() == timedelta(seconds=15)
-    clock.advance(seconds=15)
-    assert d.run_once() == 2  # attempt 3: out of attempts
+    submitted(stack, "LAP-FAIL")
+    results = stack.settle()
+    assert sink.refused == 6  # three attempts each, with backoff
+    assert sorted(status for result in results.values() for status in result.values()) == ["failed"] * 2
     assert {(x.status, x.attempts) for x in deliveries(sessions, tracking_id="LAP-FAIL")} == {("failed", 3)}
+    [receipt] = deliveries(sessions, tracking_id="LAP-FAIL", party="reporter")
+    assert receipt.last_error.startswith("refused: SMTP 451")
     assert sink.messages == []
 
-    with TestClient(create_app(settings)) as api:
+    with TestClient(create_app(api_settings(settings, temporal_server))) as api:
         dead = api.get("/v1/notifications", params={"status": "failed", "tracking_id": "LAP-FAIL"},
                        headers=ADMIN_HEADERS)
         assert dead.status_code == 200
@@ -109,15 +145,18 @@ def test_failing_smtp_retries_then_dead_letters_then_resend_works(database_url, 
             assert api.post(f"/v1/notifications/{row['id']}/resend", headers=ADMIN_HEADERS).status_code == 200
         again = api.post(f"/v1/notifications/{dead.json()[0]['id']}/resend", headers=ADMIN_HEADERS)
         assert again.status_code == 409  # already queued
-    assert d.run_once() == 2
+    stack.settle(*(f"resend:{row['id']}:1" for row in dead.json()))
     assert {m["To"] for m in sink.messages} == {IDENTITY.email, people.address["admin"]}
+    assert len(sink.messages) == 2
     assert {(x.status, x.resends) for x in deliveries(sessions, tracking_id="LAP-FAIL")} == {("sent", 1)}
 
 
-def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url, sessions, people, smtp, http_sink):
+def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url, sessions, people, smtp, http_sink,
+                                                                   delivering, temporal_server):
     sink, port = smtp
-    clock = FrozenClock()
-    settings = make_settings(database_url, port, http_sink, webhook_failure_limit=3, notification_max_attempts=5)
+    settings = api_settings(make_settings(database_url, port, http_sink, webhook_failure_limit=3,
+                                          notification_max_attempts=5), temporal_server)
+    stack = delivering(settings)
     bjm_admin = {"Authorization": "Bearer " + _issue(settings, "agency_admin", AGENCY, "hook@bjm.example")}
     with TestClient(create_app(settings)) as api:
         # An agency admin registers for its own agency only.
@@ -132,9 +171,8 @@ def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url,
         all_events = api.post("/v1/webhooks", headers=ADMIN_HEADERS, json={"url": http_sink.url("/all")}).json()
         assert all_events["agency_id"] is None and len(all_events["secret"]) >= 32
 
-    submitted(sessions, "LAP-HOOK", accept=True)
-    d = dispatcher(sessions, settings, clock)
-    d.run_once()
+    submitted(stack, "LAP-HOOK", accept=True)
+    stack.settle()
     # The agency's hook hears only `accept` of its case; the admin's hears both events, once each.
     hook_calls = [(h, b) for p, h, b in http_sink.requests if p == "/hook"]
     assert [json.loads(b)["event"] for _, b in hook_calls] == ["accept"]
@@ -156,10 +194,8 @@ def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url,
         session.add(NotificationRow(key="LAP-HOOK:99:agency_admin:outbox", tracking_id="LAP-HOOK", event_seq=99,
                                     event="reminder:response", recipient="agency_admin", agency_id=AGENCY,
                                     channel="outbox", payload={"status": "awaiting_agency"}))
-    d.run_once()
-    for _ in range(3):
-        clock.advance(seconds=3600)
-        d.run_once()
+    stack.start_outbox("LAP-HOOK:99:agency_admin:outbox")
+    stack.settle()
     hook_attempts = [p for p, _, _ in http_sink.requests if p == "/hook"]
     assert len(hook_attempts) == 3  # the limit: 3 consecutive failures
     with sessions() as session:
@@ -179,7 +215,7 @@ def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url,
         http_sink.status = 200
         assert api.post(f"/v1/notifications/{pending.id}/resend", headers=ADMIN_HEADERS).status_code == 200
         assert [h["id"] for h in api.get("/v1/webhooks", headers=bjm_admin).json()] == [hook["id"]]
-    d.run_once()
+    stack.settle(f"resend:{pending.id}:1")
     assert deliveries(sessions, webhook_id=hook["id"], event_seq=99)[0].status == "sent"
 
 
@@ -191,12 +227,13 @@ def _issue(settings, role: str, agency_id: str | None, email: str) -> str:
         return answer.json()["token"]
 
 
-def test_preferences_through_the_api(database_url, sessions, people, smtp):
+def test_preferences_through_the_api(database_url, sessions, people, smtp, delivering):
     from api.auth import reporter_token
 
     sink, port = smtp
     settings = make_settings(database_url, port)
-    submitted(sessions, "LAP-PREF")
+    stack = delivering(settings, workers=False)  # the case is recorded; sending waits for the workers
+    submitted(stack, "LAP-PREF")
     with TestClient(create_app(settings)) as api:
         reporter = {"Authorization": "Bearer " + reporter_token(settings.secret_keyring, "LAP-PREF")}
         answer = api.put("/v1/complaints/LAP-PREF/notification-preferences", headers=reporter,
@@ -207,8 +244,65 @@ def test_preferences_through_the_api(database_url, sessions, people, smtp):
         assert api.put("/v1/notifications/preferences", headers=ADMIN_HEADERS, json={}).status_code == 403
         staff = {"Authorization": "Bearer " + _issue(settings, "admin", None, "second-admin@staff.example")}
         assert api.put("/v1/notifications/preferences", headers=staff, json={"language": "en"}).status_code == 200
-    dispatcher(sessions, settings).run_once()
+    stack.start_workers()
+    stack.settle()
     subjects = {m["To"]: m["Subject"] for m in sink.messages}
     assert subjects[IDENTITY.email] == "Report LAP-PREF received"
     assert subjects["second-admin@staff.example"] == "New report LAP-PREF awaiting verification"
     assert subjects[people.address["admin"]] == "Laporan baru LAP-PREF menunggu verifikasi"
+
+
+class SilentReceiver:
+    """A socket that accepts connections and never answers (the outside review's dead receiver)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def test_forty_dead_webhooks_do_not_delay_the_receipt(database_url, sessions, people, smtp, delivering,
+                                                      temporal_server):
+    sink, port = smtp
+    receiver = SilentReceiver()
+    settings = make_settings(database_url, port, webhook_max_per_agency=40, webhook_read_timeout_seconds=60,
+                             webhook_failure_limit=100)
+    try:
+        with TestClient(create_app(settings)) as api:
+            for n in range(40):
+                created = api.post("/v1/webhooks", headers=ADMIN_HEADERS,
+                                   json={"url": f"http://127.0.0.1:{receiver.port}/hook/{n}"})
+                assert created.status_code == 201, created.text
+        stack = delivering(settings)
+        started = time.monotonic()
+        submitted(stack, "LAP-ISOLATED")
+        wait_for(lambda: any(m["To"] == IDENTITY.email for m in list(sink.messages)), timeout=60)
+        waited = time.monotonic() - started
+        # Before issue 14 one queue served everything: 68 s. A generous bound for a busy machine:
+        print(f"receipt after {waited:.2f} s")
+        assert waited < 15, f"the receipt took {waited:.1f} s"
+        with sessions() as session:
+            hooks = session.scalars(select(NotificationDelivery).where(
+                NotificationDelivery.tracking_id == "LAP-ISOLATED", NotificationDelivery.channel == "webhook")).all()
+        assert len(hooks) == 40
+        # ... while the webhooks are still waiting for their receiver, as many at once as the
+        # webhook queue's concurrency allows, and nothing of them is sent.
+        assert {h.status for h in hooks} <= {"pending", "sending"}
+        assert 1 <= sum(h.status == "sending" for h in hooks) <= settings.notification_webhook_concurrency
+    finally:
+        receiver.close()  # the waiting sends end (connection lost: uncertain) before the workers stop

@@ -30,7 +30,7 @@ def body_of(message) -> str:
 
 async def test_the_reporter_hears_of_every_step_by_email(tmp_path: Path, smtp):  # noqa: F811
     sink, port = smtp
-    with running_stack(tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), NOTIFICATION_POLL_SECONDS="0.2") as stack:
+    with running_stack(tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=str(port)) as stack:
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=30) as api:
             receipt = (await api.post("/v1/complaints", json={
