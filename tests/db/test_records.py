@@ -272,10 +272,10 @@ def test_a_bad_projection_fails_only_its_own_call(
     bad = machines[5].state.tracking_id
     real = records_module.write_record
 
-    def write_record(session: Session, record: CaseRecord) -> None:
+    def write_record(session: Session, record: CaseRecord) -> list[str]:
         if record.tracking_id == bad:
             raise RuntimeError("a projection that cannot be written")
-        real(session, record)
+        return real(session, record)
 
     monkeypatch.setattr(records_module, "write_record", write_record)
     holder: list[GroupCommit] = []

@@ -4,7 +4,6 @@ progress (issue 19), over real SMTP, and nobody's identity crosses over."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from activities.records import RecordActivities
 from db.models import NotificationRow
@@ -13,7 +12,7 @@ from domain.enums import Action, ArchiveReason
 from domain.lifecycle import CaseMachine
 from domain.models import FollowUpInput, Reporter, VerificationInput
 
-from tests.notifications.conftest import AGENCY, agency_ref, dispatcher, make_settings, record
+from tests.notifications.conftest import AGENCY, agency_ref, make_settings, record
 from tests.notifications.test_delivery import ADMIN, START, open_case
 from domain.enums import Role
 from domain.models import Actor
@@ -23,9 +22,8 @@ DUPLICATE = Reporter(name="Ani Lestari", email="ani.lestari@warga.example")
 OFFICER = Actor(role=Role.OFFICER, agency_id=AGENCY, name="Petugas PUPR")
 
 
-def merged_pair(sessions: sessionmaker[Session], original_id: str, duplicate_id: str, *,
+def merged_pair(recorder: RecordActivities, original_id: str, duplicate_id: str, *,
                 confidential: bool = False) -> tuple[CaseMachine, list[int], RecordActivities]:
-    recorder = RecordActivities(sessions)
     original, projected = open_case(original_id, ORIGINAL), [0]
     original.state.details.confidential = confidential
     record(original, recorder, projected)
@@ -45,21 +43,23 @@ def emails_to(sink, address: str) -> list:
     return [m for m in sink.messages if m["To"] == address]
 
 
-def test_a_merged_duplicates_reporter_hears_of_the_originals_progress(database_url, sessions, people, smtp):
+def test_a_merged_duplicates_reporter_hears_of_the_originals_progress(database_url, sessions, people, smtp,
+                                                                     delivering):
     sink, port = smtp
     settings = make_settings(database_url, port, public_base_url="https://lapor.test")
-    original, projected, recorder = merged_pair(sessions, "LAP-ORIG1", "LAP-DUPE1")
+    stack = delivering(settings)
+    original, projected, recorder = merged_pair(stack.recorder, "LAP-ORIG1", "LAP-DUPE1")
     with sessions() as session:
         follower = session.get(CaseFollower, ("LAP-ORIG1", "duplicate:LAP-DUPE1"))
         assert follower is not None and follower.email is None  # the address stays on the reporter's own case
-    dispatcher(sessions, settings).run_once()
+    stack.settle()
     sink.clear()  # the submissions and the rejection: not what this test is about
 
     original.accept(START, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
     record(original, recorder, projected)
     original.follow_up(START, FollowUpInput(actor=OFFICER, message="Lubang sudah ditambal hari ini."))
     record(original, recorder, projected)
-    dispatcher(sessions, settings).run_once()
+    stack.settle()
 
     told = emails_to(sink, DUPLICATE.email)
     assert sorted(subject(m) for m in told) == [
@@ -79,13 +79,14 @@ def test_a_merged_duplicates_reporter_hears_of_the_originals_progress(database_u
     assert len(emails_to(sink, ORIGINAL.email)) == 2
 
 
-def test_followers_of_a_confidential_case_are_told_nothing(database_url, sessions, people, smtp):
+def test_followers_of_a_confidential_case_are_told_nothing(database_url, sessions, people, smtp, delivering):
     sink, port = smtp
     settings = make_settings(database_url, port)
-    original, projected, recorder = merged_pair(sessions, "LAP-ORIG2", "LAP-DUPE2", confidential=True)
+    stack = delivering(settings)
+    original, projected, recorder = merged_pair(stack.recorder, "LAP-ORIG2", "LAP-DUPE2", confidential=True)
     original.accept(START, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
     record(original, recorder, projected)
-    dispatcher(sessions, settings).run_once()
+    stack.settle()
     with sessions() as session:
         rows = session.scalars(select(NotificationRow).where(NotificationRow.tracking_id == "LAP-ORIG2",
                                                              NotificationRow.recipient == "follower")).all()
@@ -95,10 +96,12 @@ def test_followers_of_a_confidential_case_are_told_nothing(database_url, session
         "Laporan LAP-DUPE2 diarsipkan", "Laporan LAP-DUPE2 telah diterima"]
 
 
-def test_a_supporter_who_left_an_email_hears_of_it_in_their_language(database_url, sessions, people, smtp):
+def test_a_supporter_who_left_an_email_hears_of_it_in_their_language(database_url, sessions, people, smtp,
+                                                                     delivering):
     sink, port = smtp
     settings = make_settings(database_url, port)
-    recorder = RecordActivities(sessions)
+    stack = delivering(settings)
+    recorder = stack.recorder
     original, projected = open_case("LAP-ORIG3", ORIGINAL), [0]
     record(original, recorder, projected)
     with sessions.begin() as session:
@@ -106,7 +109,7 @@ def test_a_supporter_who_left_an_email_hears_of_it_in_their_language(database_ur
                                  language="en"))
     original.accept(START, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
     record(original, recorder, projected)
-    dispatcher(sessions, settings).run_once()
+    stack.settle()
     assert [subject(m) for m in emails_to(sink, "warga@contoh.example")] == [
         "Report LAP-ORIG3 you follow was forwarded to Pemerintah Kota Banjarmasin"
     ]
