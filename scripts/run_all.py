@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run the whole stack locally: Temporal dev server, worker and API, as child processes.
+"""Run the whole stack locally: Temporal dev server, worker (cases, deliveries, one queue per
+delivery channel) and API, as child processes.
 
 Ctrl-C (or SIGTERM) stops every child, newest first, and exits 0. If a child dies on its own,
 the others are stopped and the exit status is non-zero. Standard library only.
