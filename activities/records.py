@@ -243,7 +243,7 @@ def _merged_reporter(record: CaseRecord) -> list[dict[str, Any]]:
 
 def _follower_news(session: Session, record: CaseRecord) -> list[Notification]:
     """One follower outbox row per followed event of a public case that has followers (the
-    dispatcher finds who follows it when it expands the row)."""
+    delivery workflow finds who follows it when it expands the row)."""
     followed = [e for e in record.new_events if e.action in FOLLOWED]
     if not followed or record.details.confidential:
         return []

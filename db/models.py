@@ -197,7 +197,7 @@ class EscalationRow(Base):
 
 
 class NotificationRow(Base):
-    """The durable outbox: written with the projection, delivered (and retried) by a dispatcher."""
+    """The durable outbox: written with the projection, delivered (and retried) by Temporal (workflows/delivery.py)."""
 
     __tablename__ = "notifications"
 

@@ -2,9 +2,9 @@
 
 The outbox (`notifications`, db/models.py) says *that* a party must hear of an event; a delivery
 says *who* (one address), *how* (email, sms, webhook) and *what* (the rendered message), and
-carries the delivery's own state: pending → sending → sent, or back to pending with a later
-`next_attempt_at`, or `failed` (dead letter) / `uncertain` (a worker stopped between send and
-record). A delivery's `key` (case, event seq, party, channel, recipient) is unique, so expanding
+carries the delivery's own state: pending → sending → sent, or back to pending for Temporal's
+next attempt (workflows/delivery.py), or `failed` (dead letter) / `uncertain` (a worker stopped
+between send and record). `lease_until` is no longer used (issue 14: Temporal runs the attempts). A delivery's `key` (case, event seq, party, channel, recipient) is unique, so expanding
 the same outbox row twice never makes a second delivery.
 """
 
@@ -21,7 +21,7 @@ from db.models import Base, utc_now
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # waiting for its next attempt (`next_attempt_at`)
-    SENDING = "sending"  # claimed by a dispatcher until `lease_until`
+    SENDING = "sending"  # an attempt is under way (found so by the next attempt: uncertain)
     SENT = "sent"  # the channel accepted it
     FAILED = "failed"  # dead letter: attempts exhausted or refused for good
     UNCERTAIN = "uncertain"  # the channel may have accepted it; never resent without an admin

@@ -3,7 +3,7 @@
 The reporter's token is the proof, carried in the private link, that someone filed a case.
 Derived, not stored: an HMAC of the tracking id under the server's secret, so the same case always
 has the same token and a token proves nothing about any other case. The API checks it; the
-notification dispatcher puts it in the private link it sends the reporter.
+notification delivery puts it in the private link it sends the reporter.
 
 A token names the key that made it (`rt_<key id>.<digest>`), so SECRET_KEY can be rotated: new
 tokens come from the current key, and tokens of a retired key still match while it is kept.

@@ -317,7 +317,7 @@ class World:
             "url": "https://sistem.palangkaraya.go.id/lapor/hook", "agency_id": agency_id})
         assert response.status_code == 201, response.text
         webhook_id = response.json()["id"]
-        if disabled:  # as the dispatcher leaves it after too many failures
+        if disabled:  # as the deliveries leave it after too many failures
             await self.db(lambda s: s.execute(update(Webhook).where(Webhook.id == webhook_id).values(
                 active=False, consecutive_failures=10, disabled_count=1, disabled_at=datetime.now(UTC))))
         return webhook_id
@@ -330,7 +330,7 @@ class World:
         return await self.db(read)
 
     async def dead_letter(self) -> str:
-        """A delivery that ran out of attempts (the dispatcher does not run in these tests)."""
+        """A delivery that ran out of attempts (no delivery worker runs in these tests)."""
         delivery_id = uuid.uuid4().hex
         tracking_id = self.completed.tracking_id
         await self.db(lambda s: s.add(NotificationDelivery(
