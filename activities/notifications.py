@@ -610,7 +610,9 @@ class DeliveryActivities:
                 return None, delivery.status
             hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
             if delivery.webhook_id and (hook is None or not hook.active):
-                delivery.status, delivery.last_error = DeliveryStatus.SKIPPED.value, "webhook disabled or deleted"
+                before = f" (last failure: {delivery.last_error})" if delivery.last_error else ""
+                delivery.status = DeliveryStatus.SKIPPED.value
+                delivery.last_error = f"skipped: webhook disabled or deleted{before}"
                 return None, delivery.status
             delivery.status, delivery.attempts = DeliveryStatus.SENDING.value, delivery.attempts + 1
             delivery.next_attempt_at = self.now()

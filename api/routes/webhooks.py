@@ -15,7 +15,7 @@ from api.auth import Caller
 from api.deps import ServicesDep, SessionDep, require_roles
 from api.problems import Problem, problem_responses
 from db.directory import get_agency
-from db.notification_models import Webhook
+from db.notification_models import NotificationDelivery, Webhook
 from domain.enums import Role
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -44,6 +44,8 @@ class WebhookInfo(BaseModel):
     event_types: list[str]
     active: bool
     consecutive_failures: int
+    last_failure: str | None = Field(
+        default=None, description="Kegagalan terakhir: refused/failed/timeout dan sebabnya (tanpa isi jawaban penerima).")
     disabled_at: AwareDatetime | None
     created_at: AwareDatetime
 
@@ -52,8 +54,16 @@ class WebhookCreated(WebhookInfo):
     secret: str = Field(description="Ditampilkan sekali saja.")
 
 
-def _info(row: Webhook) -> WebhookInfo:
-    return WebhookInfo.model_validate(row, from_attributes=True)
+def _info(row: Webhook, session=None) -> WebhookInfo:
+    info = WebhookInfo.model_validate(row, from_attributes=True)
+    if session is not None and row.consecutive_failures:
+        info.last_failure = session.scalar(
+            select(NotificationDelivery.last_error)
+            .where(NotificationDelivery.webhook_id == row.id, NotificationDelivery.attempts > 0,
+                   NotificationDelivery.last_error.is_not(None))
+            .order_by(NotificationDelivery.next_attempt_at.desc()).limit(1)
+        )
+    return info
 
 
 def _own(session, webhook_id: str, caller: Caller) -> Webhook:
@@ -98,7 +108,7 @@ def list_webhooks(caller: WebhookAdminDep, session: SessionDep) -> list[WebhookI
     query = select(Webhook).order_by(Webhook.created_at, Webhook.id)
     if caller.role == Role.AGENCY_ADMIN:
         query = query.where(Webhook.agency_id == caller.agency_id)
-    return [_info(row) for row in session.scalars(query)]
+    return [_info(row, session) for row in session.scalars(query)]
 
 
 @router.post("/{webhook_id}/enable", response_model=WebhookInfo, summary="Aktifkan kembali webhook yang dinonaktifkan",

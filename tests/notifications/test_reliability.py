@@ -187,7 +187,7 @@ def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url,
             assert fragment.lower() not in raw.decode().lower()
 
     # The receiver starts failing: retried with backoff, then the hook is disabled and admins told.
-    http_sink.status = 503
+    http_sink.status, http_sink.answer = 503, b"Traceback (most recent call last): secret=hunter2"
     http_sink.requests.clear()
     sink.clear()
     with sessions.begin() as session:  # a later event of the case, recorded as record_case would
@@ -210,6 +210,9 @@ def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url,
     [pending] = deliveries(sessions, webhook_id=hook["id"], event_seq=99)
     assert pending.status == "skipped"  # the disabled hook gets nothing more
     with TestClient(create_app(settings)) as api:
+        # The agency's admin sees why, in our words: never the receiver's answer.
+        [listed] = api.get("/v1/webhooks", headers=bjm_admin).json()
+        assert listed["last_failure"] == "skipped: webhook disabled or deleted (last failure: failed: HTTP 503)"
         enabled = api.post(f"/v1/webhooks/{hook['id']}/enable", headers=bjm_admin).json()
         assert enabled["active"] and enabled["consecutive_failures"] == 0
         http_sink.status = 200
