@@ -44,7 +44,9 @@ log = structlog.get_logger("sp4n.worker")
 # tests (tests/workflows) still run it in the full sandbox, which is where a restricted call
 # (the clock, randomness, I/O) added to it is caught; the stored histories catch the rest.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.complaint", "opentelemetry")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "workflows.complaint", "workflows.delivery", "opentelemetry"
+    )
 )
 
 
@@ -78,6 +80,12 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
         activities=[deliveries.expand_outbox, deliveries.conclude_delivery],
         activity_executor=executors.enter_context(ThreadPoolExecutor(max_workers=4, thread_name_prefix="deliveries")),
         max_concurrent_activities=4,
+        # Short workflows sharing the process with the cases: a burst of them (a deadline storm's
+        # reminders) takes a few workflow-task slots, not all of the event loop's time.
+        max_concurrent_workflow_tasks=8,
+        max_cached_workflows=200,
+        workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[ActivityMetrics()],
     )]
     send = {"email": deliveries.send_email, "sms": deliveries.send_sms, "webhook": deliveries.send_webhook}
     for channel in CHANNELS:
@@ -92,6 +100,7 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
             activity_executor=executor,
             max_concurrent_activities=concurrency,
             max_task_queue_activities_per_second=getattr(settings, f"notification_{channel}_per_second"),
+            interceptors=[ActivityMetrics()],
         ))
     return workers
 
