@@ -73,10 +73,11 @@ class Settings(BaseSettings):
     # default, so that nobody can make the service send SMS to a premium-rate number abroad.
     # JSON in the environment: PHONE_COUNTRY_CODES='[62, 65]'.
     phone_country_codes: list[int] = Field(default=[62], min_length=1)
-    # Proxies whose X-Forwarded-For names the client (uvicorn's --forwarded-allow-ips): the address
-    # that submission and sign-in limits count. Uvicorn's own default, 127.0.0.1, unless set;
-    # a comma-separated list of addresses or networks; "*" only behind a proxy that rewrites it.
-    trusted_proxies: str = "127.0.0.1"
+    # The proxies whose X-Forwarded-For names the client: the address that submission, upload and
+    # sign-in limits count. The same variable uvicorn reads (FORWARDED_ALLOW_IPS, like its
+    # --forwarded-allow-ips); `make run` passes it on. Uvicorn's default, 127.0.0.1, unless set:
+    # comma-separated addresses or networks; "*" only where nothing but the proxy reaches the API.
+    forwarded_allow_ips: str = "127.0.0.1"
     # Staff sign-in (api/portal/throttle.py): failures from one address on one account before the
     # wait between attempts starts doubling, from SIGN_IN_BACKOFF_BASE_SECONDS up to the maximum;
     # an account's failures from all addresses together before each new attempt waits (never a

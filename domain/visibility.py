@@ -176,6 +176,26 @@ def sees_reporter(view: CaseView, viewer: Viewer) -> bool:
     )
 
 
+# What a reporter adds after the report (supplements, replies, a rating's comment) and its files:
+# conversation with the staff, which often names the reporter (an address, "I am the one who...").
+# Of an anonymous reporter it is seen by the staff who handle the case and the reporter, never by
+# the public (docs/policies.md). The report itself (title, description, its own files, already
+# stripped of metadata) stays public as before.
+REPORTER_ADDITIONS = frozenset({"supplement", "reply", "rate"})
+REPORTER_ADDED_FILES = frozenset({"supplement", "reply"})  # domain/attachments.py Purpose values
+
+
+def sees_reporter_additions(view: CaseView, viewer: Viewer) -> bool:
+    """Whether the viewer may read what the case's reporter added after the report."""
+    return not view.anonymous or viewer.role in STAFF_ROLES or viewer.reporter_of == view.tracking_id
+
+
+def may_see_file(view: CaseView, viewer: Viewer, added_by_role: str, purpose: str) -> bool:
+    """Whether a file of a case the viewer may see is one they may see too."""
+    return (added_by_role != Role.REPORTER.value or purpose not in REPORTER_ADDED_FILES
+            or sees_reporter_additions(view, viewer))
+
+
 def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
     """The view this viewer may have, or None when the case does not exist for them."""
     if not may_see(view, viewer):
@@ -189,6 +209,10 @@ def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
             data.pop("reporter", None)
             if view.anonymous and view.location is not None:
                 data.pop("location", None)  # a pin can point at the reporter's home
+    if not sees_reporter_additions(view, viewer):
+        for entry in data.get("timeline") or []:
+            if entry.get("action") in REPORTER_ADDITIONS and entry.get("actor_role") == Role.REPORTER.value:
+                entry.pop("note", None)
     if not staff:
         for entry in data.get("timeline") or []:
             entry.pop("actor_name", None)

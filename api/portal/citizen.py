@@ -39,7 +39,7 @@ from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails, SuggestionRequest, UnitSuggestion
 from domain.similar import Report
-from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, CaseView
+from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, CaseView, may_see_file
 
 router = portal_router()
 log = structlog.get_logger("sp4n.portal")
@@ -299,7 +299,8 @@ async def visible_case(page: Page, tracking_id: str, caller: Caller) -> CaseView
 def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
     """What the case page shows beside the case: attachments, supports, units and the agency."""
     with page.svc.sessions() as session:
-        attachments = attachments_of(session, view.tracking_id)
+        attachments = [row for row in attachments_of(session, view.tracking_id)
+                       if may_see_file(view, caller, row.added_by_role, row.purpose)]
         supports = session.scalar(select(func.count()).select_from(CaseSupport)
                                   .where(CaseSupport.tracking_id == view.tracking_id)) or 0
         supported = session.get(CaseSupport, (view.tracking_id, security.supporter_key(
@@ -354,12 +355,13 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
 async def attachment_file(page: PageDep, tracking_id: str, attachment_id: str, token: str = "") -> Response:
     """A case's file for whoever may see the case: the reporter's link, its staff, or the public
     for a public case (images were stored without their metadata)."""
-    await visible_case(page, tracking_id, viewer_for(page, tracking_id, token or None))
+    caller = viewer_for(page, tracking_id, token or None)
+    case = await visible_case(page, tracking_id, caller)
 
     def read() -> Response:
         with page.svc.sessions() as session:
             row = get_attachment(session, tracking_id, attachment_id)
-        if row is None:
+        if row is None or not may_see_file(case, caller, row.added_by_role, row.purpose):
             raise PortalError(404, "case.not_found")
         return attachment_response(page.svc.storage, row)
 

@@ -18,6 +18,7 @@ from api.attachments import (
     upload_submitter,
 )
 from api.deps import CallerDep, ServicesDep, SessionDep
+from domain.visibility import may_see_file
 from api.problems import Problem, problem_responses
 from api.routes.complaints import _current_view
 from domain.attachments import KINDS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_CASE, Purpose
@@ -80,7 +81,8 @@ async def list_attachments(
 ) -> list[AttachmentInfo]:
     case = await _current_view(tracking_id, caller, svc, session)
     rows = await run_in_threadpool(attachments_of, session, tracking_id)
-    return [attachment_info(row, case, caller) for row in rows]
+    return [attachment_info(row, case, caller) for row in rows
+            if may_see_file(case, caller, row.added_by_role, row.purpose)]
 
 
 @router.get(
@@ -94,9 +96,9 @@ async def list_attachments(
 async def get_attachment_file(
     tracking_id: str, attachment_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep
 ) -> Response:
-    await _current_view(tracking_id, caller, svc, session)
+    case = await _current_view(tracking_id, caller, svc, session)
     row = await run_in_threadpool(get_attachment, session, tracking_id, attachment_id)
-    if row is None:
+    if row is None or not may_see_file(case, caller, row.added_by_role, row.purpose):
         raise Problem(404, "Lampiran tidak ditemukan.")
     session.close()  # the connection goes back before the storage is read
     return await run_in_threadpool(attachment_response, svc.storage, row)

@@ -73,7 +73,7 @@ from domain.open311 import (
     update_description,
 )
 from domain.text import forbidden_character
-from domain.visibility import PUBLIC, CaseView, redact
+from domain.visibility import REPORTER_ADDITIONS, PUBLIC, CaseView, redact
 from workflows.complaint import ComplaintWorkflow
 
 log = structlog.get_logger("sp4n.open311")
@@ -851,7 +851,7 @@ async def get_updates(request: Request, session: SessionDep) -> Response:
 
 
 # What an anonymous reporter writes can name them: shown to the staff who handle the case only.
-REPORTER_TEXT_ACTIONS = (Action.SUPPLEMENT.value, Action.REPLY.value, Action.RATE.value)
+REPORTER_TEXT_ACTIONS = REPORTER_ADDITIONS  # domain/visibility.py: one rule for every face
 
 
 def update_of_event(event: TimelineEventRow, region_code: str | None, archive_reason: str | None,

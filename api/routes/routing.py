@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from activities.routing_learning import (
     HISTORY_FIELDS,
@@ -22,6 +23,7 @@ from activities.routing_learning import (
     history_from_csv,
     import_history,
 )
+from domain.text import forbidden_character
 from domain.text import text as text_field
 from api.deps import AdminDep, ServicesDep, SessionDep
 from api.problems import Problem, problem_responses
@@ -124,10 +126,21 @@ async def import_routing_history(request: Request, caller: AdminDep, session: Se
             raise Problem(422, f"JSON tidak sah: {error}"[:2000]) from error
     else:
         raise Problem(415, f"Kirim application/json atau text/csv (kolom {', '.join(HISTORY_FIELDS)}).")
-    check, imported = import_history(session, rows)
+    for number, row in enumerate(rows, start=1):  # the text rule of every door (domain/text.py)
+        for name, value in row.items():
+            if isinstance(value, str) and (character := forbidden_character(value)):
+                raise Problem(422, f"Baris {number}, {name}: karakter kendali {character} tidak diizinkan.")
+
+    def run():  # thousands of rows: on the thread pool, never on the event loop
+        check, imported = import_history(session, rows)
+        if check.ok:
+            session.commit()
+        else:
+            session.rollback()
+        return check, imported
+
+    check, imported = await run_in_threadpool(run)
     if not check.ok:
-        session.rollback()
         raise Problem(422, "Tidak ada yang diimpor: " + check.describe(), unknown_units=check.unknown_units,
                       unknown_agencies=check.unknown_agencies, errors=check.errors[:100])
-    session.commit()
     return HistoryImported(imported=imported)

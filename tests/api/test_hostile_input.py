@@ -10,16 +10,20 @@ a case still parses. Identity: e-mail addresses and phone numbers are checked an
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 
 import pytest
 from defusedxml import ElementTree
+from PIL import Image
 
 from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem, bearer
 from tests.api.test_portal import REPORT, browser, csrf_of
 
 GATEWAY = "gateway-secret-for-hostile-tests"
-pytestmark = pytest.mark.api_settings(sms_gateway_inbound_token=GATEWAY)
+pytestmark = pytest.mark.api_settings(sms_gateway_inbound_token=GATEWAY,
+                                      attachment_dir=tempfile.mkdtemp(prefix="sp4n-hostile-"))
 
 CONTROLS = ["\x00", "\x01", "\x08", "\x1b", "\x7f", "\x9b", "\ud800", "\uffff"]
 
@@ -166,7 +170,8 @@ async def test_the_v1_api_checks_and_normalises_the_reporters_contact(api: ApiHa
     assert named(assert_problem(token, 422), "email")
 
 
-@pytest.mark.api_settings(sms_gateway_inbound_token=GATEWAY, phone_country_codes=[62, 65])
+@pytest.mark.api_settings(sms_gateway_inbound_token=GATEWAY, phone_country_codes=[62, 65],
+                          attachment_dir=tempfile.mkdtemp(prefix="sp4n-hostile-"))
 async def test_an_administrator_may_allow_other_countries(api: ApiHarness) -> None:
     receipt = await api.submit(reporter={"phone": "+65 8123 4567"})
     assert (await api.case(receipt["tracking_id"]))["reporter"]["phone"] == "+6581234567"
@@ -189,3 +194,56 @@ async def test_open311_sms_and_the_portal_check_the_contact_too(api: ApiHarness)
                                   follow_redirects=False)
         assert sent.status_code == 422 and "reporter.email" in sent.text
     assert await api.listed_ids() == []
+
+
+# --- anonymity extends to what the reporter adds ------------------------------------------------------
+
+
+def small_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_an_anonymous_reporters_supplements_replies_and_their_files_are_for_the_staff_only(
+    api: ApiHarness,
+) -> None:
+    receipt = await api.submit(anonymous=True, reporter={"name": "Siti Rahma", "email": "siti@example.id"})
+    tracking_id, reporter = receipt["tracking_id"], bearer(receipt["reporter_token"])
+    await api.act_ok(tracking_id, "verification", {"decision": "hold", "note": "Alamat?"}, api.admin)
+    identifying = "Rumah saya, Siti, di Jl. Mawar 5, persis di depan lubang itu"
+    await api.act_ok(tracking_id, "supplements", {"text": identifying}, reporter)
+    upload = await api.http.post(f"/v1/complaints/{tracking_id}/attachments", headers=reporter,
+                                 files={"file": ("rumah.png", small_png(), "image/png")}, data={"purpose": "supplement"})
+    assert upload.status_code == 201, upload.text
+    file_id = upload.json()["id"]
+    await api.accept(tracking_id)
+    await api.follow_up(tracking_id)
+    await api.act_ok(tracking_id, "replies", {"message": "Saya Siti, belum ditambal"}, reporter)
+
+    def notes(case: dict) -> str:
+        return " ".join(entry.get("note") or "" for entry in case["timeline"])
+
+    public = (await api.get(tracking_id)).json()
+    assert "Mawar" not in notes(public) and "Siti" not in notes(public)
+    assert {"supplement", "reply"} <= {entry["action"] for entry in public["timeline"]}  # that it happened
+    assert file_id not in (await api.http.get(f"/v1/complaints/{tracking_id}/attachments")).text
+    assert_problem(await api.http.get(f"/v1/complaints/{tracking_id}/attachments/{file_id}"), 404)
+    page = await api.http.get(f"/kasus/{tracking_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Mawar" not in page.text and file_id not in page.text
+    open311 = await api.http.get("/open311/v2/servicerequestupdates.json", params={"service_request_id": tracking_id})
+    assert "Mawar" not in open311.text and "Siti" not in open311.text
+
+    for staff in (api.admin, await api.headers("officer", WIB_AGENCY)):  # those who handle the case
+        case = (await api.get(tracking_id, staff)).json()
+        assert identifying in notes(case) and "Saya Siti" in notes(case)
+        assert file_id in (await api.http.get(f"/v1/complaints/{tracking_id}/attachments", headers=staff)).text
+        assert (await api.http.get(f"/v1/complaints/{tracking_id}/attachments/{file_id}", headers=staff)).status_code == 200
+    assert identifying in notes((await api.get(tracking_id, reporter)).json())
+
+    # A reporter who is not anonymous talks in public, as before.
+    named_case = await api.submit()
+    await api.act_ok(named_case["tracking_id"], "verification", {"decision": "hold"}, api.admin)
+    await api.act_ok(named_case["tracking_id"], "supplements", {"text": "Di Jl. Melati 7"},
+                     bearer(named_case["reporter_token"]))
+    assert "Melati" in notes((await api.get(named_case["tracking_id"])).json())

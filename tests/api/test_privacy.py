@@ -6,7 +6,7 @@ import pytest
 
 from tests.api.conftest import OTHER_AGENCY, WIB_AGENCY, ApiHarness, assert_problem, bearer
 
-IDENTITY = {"name": "Siti Rahma", "email": "siti.rahma@example.id", "phone": "+62 812 5555 0101"}
+IDENTITY = {"name": "Siti Rahma", "email": "siti.rahma@example.id", "phone": "+6281255550101"}  # as stored (E.164)
 LOCATION = {"lat": -2.2096, "lon": 113.9135, "address": "Jl. Tjilik Riwut km 5, depan rumah saya"}
 ADMIN_NAME = "Admin Nasional Budi Santoso"
 OFFICER_NAME = "Petugas PUPR Rina Wulandari"

@@ -14,7 +14,7 @@ from db.models import Complaint, TimelineEventRow
 from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem
 from tests.api.deadlines import instant
 
-IDENTITY = {"name": "Siti Rahma", "email": "siti@example.id", "phone": "0812"}
+IDENTITY = {"name": "Siti Rahma", "email": "siti@example.id", "phone": "+6281234567890"}
 FORGOTTEN = "LAP-FORGOTTEN0"
 
 
