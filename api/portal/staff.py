@@ -133,7 +133,7 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
     form = await page.request.form(max_files=10 if with_files else 0, max_fields=20)
     await check_csrf(page, form)
     contents: list[CleanFile] = []
-    if with_files:
+    if with_files and any(getattr(f, "filename", None) for f in form.getlist("attachments")):
         with page.svc.sessions() as session:
             case_now = await actions._current_view(tracking_id, caller, page.svc, session)
         # Checked (the case's room among them) and cleaned before the action is taken.
