@@ -127,9 +127,15 @@ def _number(value: int) -> str:
     return f"{value:,}".replace(",", ".")  # 20.000, as Indonesian writes it
 
 
-def rules_text() -> str:
-    """Every constraint of POST requests, in one sentence list (the definition's `ketentuan`)."""
+def rules_text(max_image_pixels: int | None = None, max_pdf_pages: int | None = None) -> str:
+    """Every constraint of POST requests, in one sentence list (the definition's `ketentuan`);
+    the upload pipeline's configured limits when given."""
     mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+    limits = ""
+    if max_image_pixels:
+        limits += f" Gambar paling besar {max_image_pixels // 1_000_000} megapiksel."
+    if max_pdf_pages:
+        limits += f" PDF paling banyak {_number(max_pdf_pages)} halaman."
     return (
         f"description wajib, paling panjang {_number(DESCRIPTION_MAX)} karakter (jawaban GET memuat "
         f"{_number(DESCRIPTION_SHOWN_MAX)} karakter pertama; teks lengkap tersimpan pada laporan). "
@@ -138,11 +144,14 @@ def rules_text() -> str:
         f"masing-masing paling panjang {_number(MEDIA_URL_MAX)} karakter; tautan disimpan, tidak diunduh "
         "server, dan tidak diperlihatkan kepada publik bila pelapor anonim. Berkas (multipart, "
         f"nama bidang bebas) JPEG, PNG atau PDF, paling besar {mb} MB per berkas, paling banyak "
-        f"{MAX_ATTACHMENTS_PER_CASE} berkas per laporan; metadata foto dihapus."
-    )
+        f"{MAX_ATTACHMENTS_PER_CASE} berkas per laporan; metadata foto dihapus. address_string dipotong "
+        "pada 500 karakter; first_name dan last_name bersama paling panjang 200 karakter. email harus "
+        "alamat surel yang sah dan phone nomor telepon negara yang diizinkan administrator (bawaan: "
+        "Indonesia, +62). Karakter kendali (selain tab dan baris baru) ditolak di setiap bidang."
+    ) + limits
 
 
-def service_definition(service: Service, regions: Iterable[RegionChoice] = ()) -> dict:
+def service_definition(service: Service, regions: Iterable[RegionChoice] = (), rules: str | None = None) -> dict:
     """GeoReport v2 service definition: the same attributes for every category, each constraint
     of POST requests stated (`ketentuan`, which asks for no input)."""
     return {
@@ -177,7 +186,7 @@ def service_definition(service: Service, regions: Iterable[RegionChoice] = ()) -
             {
                 "variable": False, "code": "ketentuan", "datatype": "text", "required": False,
                 "datatype_description": None, "order": 5,
-                "description": rules_text(),
+                "description": rules or rules_text(),
             },
         ],
     }

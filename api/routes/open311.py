@@ -66,6 +66,7 @@ from domain.open311 import (
     extended_status,
     open311_status,
     resolve_region,
+    rules_text,
     service_definition,
     service_for_category,
     status_notes,
@@ -407,12 +408,13 @@ async def services(request: Request) -> Response:
 
 @router.get("/services/{service_code}.{fmt}", summary="Open311: atribut satu kategori",
             **_doc(_path("service_code", "kode kategori, mis. jalan-jembatan")))
-async def service(request: Request) -> Response:
+async def service(request: Request, svc: ServicesDep) -> Response:
     async def produce(fmt: str) -> Response:
         code = request.path_params["service_code"]
         if code not in SERVICES_BY_CODE:
             raise Open311Error(404, f"service_code '{code}' tidak ada")
-        return render(fmt, "service_definition", service_definition(SERVICES_BY_CODE[code], region_choices()))
+        rules = rules_text(svc.settings.attachment_max_image_pixels, svc.settings.attachment_max_pdf_pages)
+        return render(fmt, "service_definition", service_definition(SERVICES_BY_CODE[code], region_choices(), rules))
 
     return await _answer(request, produce)
 

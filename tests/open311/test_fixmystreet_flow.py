@@ -175,7 +175,7 @@ async def test_a_fixmystreet_client_through_the_whole_lifecycle(api: ApiHarness)
     assert {"key": "62.71", "name": "Kota Palangkaraya"} in region["values"]
     rules = attributes["ketentuan"]
     assert rules["variable"] == "false"
-    for stated in ("20.000", "4.000", "media_url", "10 MB", "5 berkas", "JPEG"):
+    for stated in ("20.000", "4.000", "media_url", "10 MB", "5 berkas", "JPEG", "email", "+62", "kendali", "megapiksel", "halaman"):
         assert stated in rules["description"], stated
 
     # A long report (over GeoReport's 4,000 characters) with three photos as links and two as files.
