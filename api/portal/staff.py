@@ -12,7 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from api.cleaning import CleanFile
 from api.portal import security
 from api.portal.citizen import parse, store_files, uploaded_files
-from api.portal.web import safe_next, portal_router, Page, PageDep, check_csrf, form_action_key, require_staff
+from pydantic import ValidationError
+
+from api.portal.web import (safe_next, portal_router, Page, PageDep, check_csrf, describe_errors, form_action_key,
+                            require_staff)
 from api.problems import Problem
 from api.read_model import IS_OPEN, view_of_row
 from api.routes import complaints as actions
@@ -208,3 +211,89 @@ async def admin_reply(page: PageDep, tracking_id: str) -> Response:
     return await staff_action(page, tracking_id, call)
 
 
+
+
+# --- units: an agency admin's own body (an administrator: any body, from the directory) -----------
+
+
+def units_of(page: Page, agency_id: str, caller) -> tuple[Agency, list[dict]]:
+    from api.routes.agencies import _managed_agency
+
+    with page.svc.sessions() as session:
+        agency = _managed_agency(session, agency_id, caller)
+        units = [{"id": u.id, "slug": u.id.split("/", 1)[1], "name": u.name, "kind": u.kind, "active": u.active,
+                  "merged_into": u.merged_into} for u in agency.units]
+        session.expunge(agency)
+        return agency, units
+
+
+async def render_units(page: Page, agency_id: str, status: int = 200, **context) -> HTMLResponse:
+    caller = require_staff(page, Role.ADMIN, Role.AGENCY_ADMIN)
+    agency, units = await run_in_threadpool(units_of, page, agency_id, caller)
+    return page.render("units.html", status, agency=agency, units=units, **context)
+
+
+@router.get("/staf/unit/{agency_id}")
+async def units_page(page: PageDep, agency_id: str, done: str = "", flagged: str = "") -> HTMLResponse:
+    return await render_units(page, agency_id, done=done, flagged=flagged)
+
+
+async def unit_action(page: Page, agency_id: str, work) -> Response:
+    """Run one unit edit from a form (the API's own function: the same checks); its error on the page."""
+    caller = require_staff(page, Role.ADMIN, Role.AGENCY_ADMIN)
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+    fields = {k: str(v) for k, v in form.items()}
+
+    def run():
+        with page.svc.sessions() as session:
+            return work(fields, caller, session)
+
+    try:
+        result = await run_in_threadpool(run)
+    except Problem as problem:
+        return await render_units(page, agency_id, problem.status, error=problem.detail)
+    except ValidationError as error:
+        return await render_units(page, agency_id, 422, error=describe_errors(error))
+    flagged = getattr(result, "flagged_cases", None)
+    return page.redirect(f"/staf/unit/{agency_id}", done="1", flagged=str(flagged) if flagged else None)
+
+
+@router.post("/staf/unit/{agency_id}")
+async def add_unit(page: PageDep, agency_id: str) -> Response:
+    from api.routes.agencies import UnitCreate, create_unit
+
+    return await unit_action(page, agency_id, lambda f, caller, session: create_unit(
+        agency_id, UnitCreate(slug=f.get("slug", "").strip(), name=f.get("name", "").strip(),
+                              kind=f.get("kind", "").strip() or "unit"), caller, session))
+
+
+@router.post("/staf/unit/{agency_id}/impor")
+async def import_units_form(page: PageDep, agency_id: str) -> Response:
+    from api.routes.agencies import apply_unit_import, parse_unit_csv
+
+    return await unit_action(page, agency_id, lambda f, caller, session: apply_unit_import(
+        session, agency_id, caller, parse_unit_csv(f.get("csv", ""))))
+
+
+@router.post("/staf/unit/{agency_id}/{slug}/nama")
+async def rename_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
+    from api.routes.agencies import UnitUpdate, rename_unit
+
+    return await unit_action(page, agency_id, lambda f, caller, session: rename_unit(
+        agency_id, slug, UnitUpdate(name=f.get("name", "").strip()), caller, session))
+
+
+@router.post("/staf/unit/{agency_id}/{slug}/gabung")
+async def merge_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
+    from api.routes.agencies import UnitMerge, merge_unit
+
+    return await unit_action(page, agency_id, lambda f, caller, session: merge_unit(
+        agency_id, slug, UnitMerge(into=f.get("into", "")), caller, session))
+
+
+@router.post("/staf/unit/{agency_id}/{slug}/nonaktif")
+async def deactivate_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
+    from api.routes.agencies import deactivate_unit
+
+    return await unit_action(page, agency_id, lambda f, caller, session: deactivate_unit(agency_id, slug, caller, session))

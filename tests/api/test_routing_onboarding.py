@@ -174,3 +174,33 @@ async def test_the_dispose_form_offers_the_suggested_units_first(api: ApiHarness
     options = re.findall(r'<option value="([^"]+)"', page.text.split('id="unit_id"')[1].split("</select>")[0])
     assert set(options[:2]) == {f"{WIB_AGENCY}/dishub", f"{WIB_AGENCY}/pupr"}  # suggested first
     assert len(options) == len(set(options))  # each unit once
+
+
+@PORTAL
+async def test_an_agency_admin_manages_units_in_the_portal(api: ApiHarness) -> None:
+    agency_id = await new_body(api)
+    async with browser(api) as admin, browser(api) as city, browser(api) as stranger:
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        for name, email, agency in (("Dewi", "dewi@kota-uji.go.id", agency_id), ("Made", "made@baliprov.go.id", "pemprov-51")):
+            created = await post_form(admin, "/admin/staf", "/admin/staf", {
+                "name": name, "email": email, "role": "agency_admin", "agency_id": agency, "password": "agency-password-1"})
+            assert created.status_code == 303, created.text
+        await sign_in(city, "dewi@kota-uji.go.id", "agency-password-1")
+        await sign_in(stranger, "made@baliprov.go.id", "agency-password-1")
+        page = f"/staf/unit/{agency_id}"
+        assert f'href="{page}"' in (await city.get("/staf")).text  # in the navigation
+        imported = await post_form(city, page, f"{page}/impor", {
+            "csv": "slug,name,kind\nkec-satu,Kecamatan Satu,kecamatan\nkel-dua,Kelurahan Dua,kelurahan\n"})
+        assert imported.status_code == 303, imported.text
+        renamed = await post_form(city, page, f"{page}/kel-dua/nama", {"name": "Kelurahan Dua Baru"})
+        assert renamed.status_code == 303
+        merged = await post_form(city, page, f"{page}/kel-dua/gabung", {"into": "kec-satu"})
+        assert merged.status_code == 303
+        bad = await post_form(city, page, f"{page}/impor", {"csv": "slug,name\nSALAH BESAR,X\n"})
+        assert bad.status_code == 422 and 'data-testid="form-errors"' in bad.text
+        assert (await stranger.get(page)).status_code == 403
+    listed = await units(api, agency_id, api.admin)
+    assert listed[f"{agency_id}/kel-dua"] == {"id": f"{agency_id}/kel-dua", "name": "Kelurahan Dua Baru",
+                                              "kind": "kelurahan", "active": False,
+                                              "merged_into": f"{agency_id}/kec-satu"}
+    assert listed[f"{agency_id}/kec-satu"]["active"]
