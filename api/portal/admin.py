@@ -1,4 +1,5 @@
-"""Administrators' pages: verification queue, escalations, dashboard, staff accounts, directory."""
+"""Administrators' pages: verification queue, escalations, dashboard, staff accounts, directory,
+failed and uncertain notifications (resent through Temporal)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from api.portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from api.portal.dashboard import DashboardData, dashboard_data
 from api.portal.staff import agency_choices
 from api.routes.calendar import years_without_cuti_bersama
+from api.routes.notifications import resend_through_temporal
 from api.portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
@@ -26,6 +28,7 @@ from api.similar import report_of_case, similar_cases
 from api.routes.agencies import AgencyCreate, create_agency, deactivate_agency
 from db.directory import list_agencies
 from db.models import AgencyKind, Complaint, EscalationRow
+from db.notification_models import DeliveryStatus, NotificationDelivery
 from db.portal_models import StaffAccount
 from domain.enums import ArchiveReason, Role, Status
 from domain.models import RoutingSuggestion
@@ -283,3 +286,45 @@ async def dashboard(page: PageDep, days: int = 30, agency_id: str = "") -> HTMLR
     labels = LABELS_EN if page.language == "en" else LABELS_ID
     return page.render("dashboard.html", figures=render_dashboard(data, labels), labels=labels, data=data, days=days,
                        day_choices=DASHBOARD_DAYS, agency_id=agency_id[:64])
+
+
+# --- deliveries that need a look ----------------------------------------------------------------
+
+DELIVERY_LIMIT = 200
+
+
+def delivery_rows(page: Page, status: str | None) -> list[NotificationDelivery]:
+    """Failed and uncertain deliveries (no address shown: the channel, party and reason say enough)."""
+    with page.svc.sessions() as session:
+        wanted = [status] if status else [DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value]
+        rows = list(session.scalars(
+            select(NotificationDelivery).where(NotificationDelivery.status.in_(wanted))
+            .order_by(NotificationDelivery.created_at.desc(), NotificationDelivery.id).limit(DELIVERY_LIMIT)
+        ))
+        session.expunge_all()
+        return rows
+
+
+@router.get("/notifikasi")
+async def failed_deliveries(page: PageDep, status: str = "", done: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN)
+    status = status if status in (DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value) else ""
+    items = await run_in_threadpool(delivery_rows, page, status or None)
+    return page.render("deliveries_admin.html", items=items, status=status, done=done,
+                       capped=len(items) == DELIVERY_LIMIT, limit=DELIVERY_LIMIT)
+
+
+@router.post("/notifikasi/{delivery_id}/kirim-ulang")
+async def resend_from_portal(page: PageDep, delivery_id: str) -> Response:
+    require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+    try:
+        await resend_through_temporal(page.svc, delivery_id)
+    except Problem as problem:
+        if problem.status == 404:
+            raise PortalError(404, "error.not_found") from problem
+        if problem.status == 409:
+            raise PortalError(409, "deliveries.conflict") from problem
+        raise
+    return page.redirect("/admin/notifikasi", done="1")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from anyio import from_thread
 from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from activities.notifications import resend
+from workflows.delivery import DeliveryPlan
 from api.auth import Caller
-from api.deps import AdminDep, CallerDep, ServicesDep, SessionDep, require_roles
+from api.deps import AdminDep, CallerDep, Services, ServicesDep, SessionDep, require_roles
 from api.problems import Problem, problem_responses
 from db.models import Complaint
 from db.notification_models import DeliveryStatus, NotificationDelivery, NotificationPreference
@@ -93,23 +94,39 @@ def list_deliveries(
 @router.post("/v1/notifications/{delivery_id}/resend", response_model=DeliveryInfo | None,
              summary="Kirim ulang notifikasi yang gagal, tidak pasti, atau dilewati (admin)",
              responses=problem_responses(401, 403, 404, 409, 503))
-def resend_delivery(delivery_id: str, caller: AdminDep, session: SessionDep, svc: ServicesDep) -> DeliveryInfo | None:
-    row = session.get(NotificationDelivery, delivery_id, with_for_update=True)
-    if row is None:
-        raise Problem(404, "Notifikasi tidak ditemukan.")
-    if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.SKIPPED):
-        raise Problem(409, f"Notifikasi berstatus {row.status} tidak dapat dikirim ulang.")
-    before = (row.status, row.attempts, row.resends)
-    workflow_id, plan = resend(session, row, datetime.now(UTC), svc.settings)
-    session.commit()
+async def resend_delivery(delivery_id: str, caller: AdminDep, svc: ServicesDep) -> DeliveryInfo | None:
+    return await resend_through_temporal(svc, delivery_id)
+
+
+async def resend_through_temporal(svc: Services, delivery_id: str) -> DeliveryInfo | None:
+    """Queue a delivery again and start the DeliveryWorkflow that sends it (the API's resend and
+    the portal's); 404 unknown, 409 not failed/uncertain/skipped (or already queued again)."""
+    def requeue() -> tuple[tuple[str, int, int], str, DeliveryPlan, DeliveryInfo | None]:
+        with svc.sessions() as session:
+            row = session.get(NotificationDelivery, delivery_id, with_for_update=True)
+            if row is None:
+                raise Problem(404, "Notifikasi tidak ditemukan.")
+            if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.SKIPPED):
+                raise Problem(409, f"Notifikasi berstatus {row.status} tidak dapat dikirim ulang.")
+            before = (row.status, row.attempts, row.resends)
+            workflow_id, plan = resend(session, row, datetime.now(UTC), svc.settings)
+            session.commit()
+            return before, workflow_id, plan, None if row.channel == "none" else _info(row)
+
+    def restore(before: tuple[str, int, int]) -> None:
+        with svc.sessions.begin() as session:
+            row = session.get(NotificationDelivery, delivery_id, with_for_update=True)
+            if row is not None and row.status == DeliveryStatus.PENDING:
+                row.status, row.attempts, row.resends = before
+
+    before, workflow_id, plan, info = await run_in_threadpool(requeue)
     # Sent by Temporal (a DeliveryWorkflow for this one delivery), once the row says `pending`.
     try:
-        from_thread.run(svc.temporal.start_delivery, svc.settings, plan, workflow_id)
-    except Exception:
-        row.status, row.attempts, row.resends = before
-        session.commit()
+        await svc.temporal.start_delivery(svc.settings, plan, workflow_id)
+    except BaseException:
+        await run_in_threadpool(restore, before)
         raise
-    return None if row.channel == "none" else _info(row)
+    return info
 
 
 def _save(session, subject: str, body: PreferencesIn, settings: Settings) -> Preferences:
