@@ -521,9 +521,10 @@ async def routing_state(w: World) -> tuple:
 
 async def activate_model(w: World) -> Target:
     def add(session: Session) -> int:
-        top = session.scalar(select(func.max(RoutingModelVersion.examples_upto))) or 0
+        # Below every real version's (examples_upto < 0): training later in the session is not blocked.
+        lowest = session.scalar(select(func.min(RoutingModelVersion.examples_upto))) or 0
         blob = DecisionMemory().to_bytes()
-        row = RoutingModelVersion(examples_upto=top + 1_000_000, n_examples=0, artefact=blob,
+        row = RoutingModelVersion(examples_upto=min(lowest, 0) - 1, n_examples=0, artefact=blob,
                                   sha256=hashlib.sha256(blob).hexdigest(), active=False, pinned=False, note="uji matriks")
         session.add(row)
         session.flush()
