@@ -134,9 +134,9 @@ class Complaint(Base):
         Index(None, "next_deadline"),
         Index(None, "submitted_at"),
         Index(None, "needs_rerouting"),
-        # Migration 0009: similar reports find open cases by place (api/similar.py).
-        Index(None, "region_code", "submitted_at"),
-        Index(None, "location_lat"),
+        # Migration 0015: similar reports find open cases by place (api/similar.py).
+        Index(None, "region_code", "status", "submitted_at"),
+        Index(None, "status", "location_lat"),
         Index(None, "needs_redisposition"),
         # Migration 0005 (bench/reads.py): `overdue=true` lists newest first without a sort, and
         # `q=` words (ILIKE '%word%') through trigram indexes on PostgreSQL.

@@ -19,6 +19,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 TEXT_WEIGHT = 0.7
 SAME_DISTRICT_BONUS = 0.2
@@ -82,8 +83,10 @@ def words(text: str) -> list[str]:
     return [stem(word) for word in _TOKEN.findall(_MASKS.sub(" ", text.casefold()))]
 
 
+@lru_cache(maxsize=50_000)
 def terms(title: str, description: str = "") -> Counter[str]:
-    """What a report is about: its title's words count twice, then the start of its description."""
+    """What a report is about: its title's words count twice, then the start of its description.
+    Cached: an open case is compared with many new reports, and its text does not change."""
     bag: Counter[str] = Counter()
     for weight, text in ((2, title), (1, " ".join(description.split()[:DESCRIPTION_WORDS]))):
         for word in words(text):
