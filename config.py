@@ -2,7 +2,9 @@
 
 import ipaddress
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -194,6 +196,16 @@ class Settings(BaseSettings):
     attachment_files_per_minute: int = Field(default=20, ge=0)
     # --- end of attachments ----------------------------------------------------------------------
 
+    # --- The map of /publik and the report form's pin picker (issue 19) ----------------------------
+    # Tiles: an https URL template with {z}, {x} and {y} ({s} for subdomains allowed); http only to
+    # a loopback host (a local tile server, the tests' stub). Its origin is added to the portal's
+    # Content-Security-Policy img-src. The attribution is plain text shown on the map.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_attribution: str = "© OpenStreetMap contributors"
+    # Where `npm ci` put the browser libraries (leaflet, leaflet.markercluster); missing, the
+    # portal works without its maps (the lists and the region picker remain).
+    portal_assets_dir: str = str(Path(__file__).resolve().parent / "node_modules")
+
     def policy(self) -> Policy:
         """The policy in force for new cases."""
         return policy_in_force(self.policy_version, self.policy_working_day_seconds)
@@ -230,6 +242,7 @@ class Settings(BaseSettings):
         self.payload_keys  # noqa: B018 (parsed now: a bad key stops the start, not the first case)
         if any(not 1 <= code <= 999 for code in self.phone_country_codes):
             raise ValueError("PHONE_COUNTRY_CODES are country calling codes (1-999), e.g. [62]")
+        check_tile_url(self.map_tile_url)
         if self.attachment_storage == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET must be set when ATTACHMENT_STORAGE=s3")
         return self
@@ -270,6 +283,29 @@ def admin_password_weakness(password: str, email: str | None = None) -> str | No
         hint = estimate["feedback"].get("warning") or "easy to guess"
         return f"strength {estimate['score']} of 4, at least {MIN_ADMIN_PASSWORD_SCORE} needed ({hint})"
     return None
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def check_tile_url(url: str) -> None:
+    """Refuse a tile URL a browser should not be sent to: not https (except to loopback), or not a
+    z/x/y template."""
+    parts = urlsplit(url.replace("{s}", "a").replace("{z}", "0").replace("{x}", "0").replace("{y}", "0"))
+    if not all(f"{{{key}}}" in url for key in "zxy"):
+        raise ValueError("MAP_TILE_URL must be a template with {z}, {x} and {y}")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    raise ValueError("MAP_TILE_URL must be https (http only to a loopback tile server)")
+
+
+def tile_origin(url: str) -> str:
+    """The scheme and host of the tile URL, for the Content-Security-Policy ({s} subdomains: *)."""
+    parts = urlsplit(url.replace("{s}", "a"))
+    host = parts.netloc.replace("a.", "*.", 1) if "{s}." in url else parts.netloc
+    return f"{parts.scheme}://{host}"
 
 
 @lru_cache

@@ -222,7 +222,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCORS, origins=settings.codec_cors_origin_list)
-    install_portal(app)
+    install_portal(app, settings)
     app.openapi = lambda: _openapi(app)
     return app
 

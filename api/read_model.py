@@ -136,6 +136,7 @@ def list_cases(
     needs_redisposition: bool | None = None,
     confidential: bool | None = None,
     region_code: str | None = None,
+    pinned_publicly: bool = False,
 ) -> tuple[list[Complaint], str | None]:
     """Newest first; the cursor is the last item's (submitted_at, tracking_id), so new cases never
     shift the pages after the first."""
@@ -154,6 +155,8 @@ def list_cases(
         statement = statement.where(Complaint.needs_redisposition.is_(needs_redisposition))
     if confidential is not None:
         statement = statement.where(Complaint.confidential.is_(confidential))
+    if pinned_publicly:  # the map: cases with a pin that may be shown (never an anonymous reporter's)
+        statement = statement.where(Complaint.location_lat.is_not(None), Complaint.anonymous.is_(False))
     if region_code:  # the region and every place inside it ("62" → its regencies and districts)
         statement = statement.where(
             or_(Complaint.region_code == region_code,

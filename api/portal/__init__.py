@@ -8,18 +8,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from config import Settings
+
 STATIC_DIR = Path(__file__).parent / "static"
+log = structlog.get_logger("sp4n.portal")
 
 
-def install(app: FastAPI) -> None:
+# Browser libraries installed by `npm ci` (package-lock.json), served as they were published.
+VENDOR_ASSETS = {"leaflet": "leaflet/dist", "markercluster": "leaflet.markercluster/dist"}
+
+
+def mount_vendor_assets(app: FastAPI, settings: Settings) -> None:
+    """/vendor/<name>/ from node_modules (PORTAL_ASSETS_DIR); without them the maps stay off and
+    everything else works (the list and the region picker remain)."""
+    root = Path(settings.portal_assets_dir)
+    for name, folder in VENDOR_ASSETS.items():
+        if (root / folder).is_dir():
+            app.mount(f"/vendor/{name}", StaticFiles(directory=root / folder), name=f"vendor-{name}")
+        else:
+            log.warning("portal asset missing: run `make assets` (npm ci)", asset=name, path=str(root / folder))
+
+
+def maps_available(settings: Settings) -> bool:
+    root = Path(settings.portal_assets_dir)
+    return all((root / folder).is_dir() for folder in VENDOR_ASSETS.values())
+
+
+def install(app: FastAPI, settings: Settings) -> None:
     from api.portal import admin, citizen, staff
     from api.portal.web import error_page, wants_page
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    mount_vendor_assets(app, settings)
     for module in (citizen, staff, admin):
         app.include_router(module.router)
     api_not_found = app.exception_handlers[StarletteHTTPException]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import urlencode
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ from api.auth import Caller, reporter_caller
 from api.cleaning import CleanFile
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
-from api.portal import security
+from api.portal import maps_available, security
 from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
                             portal_router, region_names, region_tree, safe_next)
 from api.problems import Problem
@@ -79,7 +80,7 @@ def render_form(page: Page, values: dict[str, Any], errors: list[str], status: i
         "report_form.html", status,
         values=values, errors=errors, provinces=tree.provinces,
         regencies=tree.regencies.get(province, []), districts=tree.districts.get(regency, []),
-        max_files=MAX_ATTACHMENTS_PER_CASE, similar=similar, **form_choices(page.language),
+        max_files=MAX_ATTACHMENTS_PER_CASE, similar=similar, map=map_settings(page), **form_choices(page.language),
     )
 
 
@@ -440,17 +441,56 @@ def feed_rows(page: Page, q: str, region: str, agency_id: str, status: str, curs
     return [v for v in public if v is not None], counts, names, next_cursor
 
 
-@router.get("/publik")
-async def feed(page: PageDep, q: str = "", region: str = "", agency_id: str = "", status: str = "",
-               cursor: str | None = None) -> HTMLResponse:
+def feed_filters(q: str, region: str, agency_id: str, status: str) -> tuple[str, str, str, str]:
+    """The public list's filters, as the list and its map both read them."""
     if status and status not in {s.value for s in Status}:
         status = ""
     # At most 8 words: each is a substring search over titles and descriptions.
-    q, region, agency_id = " ".join(q[:200].split()[:8]), region[:13], agency_id[:64]
+    return " ".join(q[:200].split()[:8]), region[:13], agency_id[:64], status
+
+
+@router.get("/publik")
+async def feed(page: PageDep, q: str = "", region: str = "", agency_id: str = "", status: str = "",
+               cursor: str | None = None) -> HTMLResponse:
+    q, region, agency_id, status = feed_filters(q, region, agency_id, status)
     items, counts, names, next_cursor = await run_in_threadpool(feed_rows, page, q, region, agency_id, status, cursor)
+    filters = urlencode({k: v for k, v in (("q", q), ("region", region), ("agency_id", agency_id),
+                                           ("status", status)) if v})
     return page.render("feed.html", items=items, counts=counts, agency_names=names, next_cursor=next_cursor,
                        q=q, region=region, agency_id=agency_id, status=status,
-                       provinces=region_tree().provinces, statuses=[s.value for s in Status])
+                       provinces=region_tree().provinces, statuses=[s.value for s in Status],
+                       map_points=f"/publik/peta.json?{filters}" if filters else "/publik/peta.json",
+                       map=map_settings(page))
+
+
+def map_settings(page: Page) -> dict[str, str] | None:
+    """What the page's map script needs (None: the libraries are not installed, no map)."""
+    settings = page.svc.settings
+    if not maps_available(settings):
+        return None
+    return {"tiles": settings.map_tile_url, "attribution": settings.map_attribution}
+
+
+MAP_LIMIT = 2000
+
+
+def map_points(page: Page, q: str, region: str, agency_id: str, status: str) -> list[dict[str, Any]]:
+    with page.svc.sessions() as session:
+        rows, _ = list_cases(
+            session, status=status or None, agency_id=agency_id or None, report_type=None, overdue=None,
+            q=q or None, submitted_from=None, submitted_to=None, cursor=None, limit=MAP_LIMIT,
+            confidential=False, region_code=region or None, pinned_publicly=True,
+        )
+        return [{"id": r.tracking_id, "title": r.title, "status": page.status_label(r.status),
+                 "lat": r.location_lat, "lon": r.location_lon} for r in rows]
+
+
+@router.get("/publik/peta.json")
+async def feed_map(page: PageDep, q: str = "", region: str = "", agency_id: str = "", status: str = "") -> JSONResponse:
+    """The pins of the public list with the same filters (the newest 2,000): public cases whose
+    reporter is not anonymous and left a pin."""
+    points = await run_in_threadpool(map_points, page, *feed_filters(q, region, agency_id, status))
+    return JSONResponse({"points": points, "limit": MAP_LIMIT}, headers={"Cache-Control": "no-store"})
 
 
 def record_support(page: Page, tracking_id: str, email: str | None) -> bool:

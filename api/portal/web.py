@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, public_caller
+from config import tile_origin
 from api.deps import Services, ServicesDep
 from api.portal import security
 from api.problems import TITLES, Problem
@@ -109,8 +110,10 @@ class Page:
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
+        # Map tiles come from the configured tile server (MAP_TILE_URL, checked by Settings).
+        tiles = tile_origin(self.svc.settings.map_tile_url)
         response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"default-src 'self'; img-src 'self' data: {tiles}; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
         )
         response.headers.setdefault("Cache-Control", "no-store")
@@ -335,7 +338,7 @@ async def error_page(request: Request, status: int, message_key: str | None, det
 
 
 CASE_PAGE = re.compile(r"^/kasus/[^/]+")
-API_PREFIXES = ("/v1/", "/open311/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static/")
+API_PREFIXES = ("/v1/", "/open311/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static/", "/vendor/")
 
 
 def wants_page(request: Request) -> bool:

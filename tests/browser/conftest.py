@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 
-from tests.browser.portal import base_url, chromium_missing, launch_chromium, new_context, portal_stack
+from tests.browser.portal import (MailSink, TileStub, base_url, chromium_missing, launch_chromium, mail_sink,
+                                  new_context, portal_stack, tile_stub)
 from tests.reliability.stack import Stack
 
 HERE = Path(__file__).parent
@@ -50,10 +51,25 @@ def chromium() -> None:
 
 
 @pytest.fixture(scope="package")
-def stack(chromium, tmp_path_factory) -> Iterator[Stack]:
+def mail() -> Iterator[MailSink]:
+    """An SMTP server on loopback (aiosmtpd) that keeps what the stack's worker sends."""
+    with mail_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="package")
+def tiles() -> Iterator[TileStub]:
+    """A map tile server on loopback: one small PNG for every tile (MAP_TILE_URL points here)."""
+    with tile_stub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="package")
+def stack(chromium, tmp_path_factory, mail: MailSink, tiles: TileStub) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("browser-stack")
     try:
-        with portal_stack(workdir) as running:
+        with portal_stack(workdir, NOTIFICATIONS_ENABLED="true", SMTP_HOST="127.0.0.1", SMTP_PORT=str(mail.port),
+                          NOTIFICATION_POLL_SECONDS="0.5", MAP_TILE_URL=tiles.url_template) as running:
             yield running
     finally:  # the processes' logs beside the screenshots, for a failure in CI
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

