@@ -180,8 +180,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args(argv)
-    quality()
+    if not args.skip_quality:
+        quality()
     if not args.skip_latency:
         latency(args.cases, args.queries)
     return 0
