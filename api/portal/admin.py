@@ -328,3 +328,35 @@ async def resend_from_portal(page: PageDep, delivery_id: str) -> Response:
             raise PortalError(409, "deliveries.conflict") from problem
         raise
     return page.redirect("/admin/notifikasi", done="1")
+
+
+# --- routing model versions: which one suggests, rollback ----------------------------------------
+
+
+@router.get("/perutean")
+async def routing_models(page: PageDep, done: str = "") -> HTMLResponse:
+    from api.routes.routing import list_models
+
+    caller = require_staff(page, Role.ADMIN)
+
+    def read():
+        with page.svc.sessions() as session:
+            return list_models(caller, session)
+
+    return page.render("routing_models.html", models=await run_in_threadpool(read), done=done)
+
+
+@router.post("/perutean/{version}")
+async def activate_routing_model(page: PageDep, version: int) -> Response:
+    from api.routes.routing import activate_model
+
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+
+    def run() -> None:
+        with page.svc.sessions() as session:
+            activate_model(version, caller, page.svc, session)
+
+    await run_in_threadpool(run)
+    return page.redirect("/admin/perutean", done="1")

@@ -204,3 +204,23 @@ async def test_an_agency_admin_manages_units_in_the_portal(api: ApiHarness) -> N
                                               "kind": "kelurahan", "active": False,
                                               "merged_into": f"{agency_id}/kec-satu"}
     assert listed[f"{agency_id}/kec-satu"]["active"]
+
+
+@PORTAL
+async def test_an_administrator_rolls_back_the_routing_model_in_the_portal(api: ApiHarness) -> None:
+    versions = []
+    for text in ("Pohon tumbang di taman kota", "Lampu taman mati sejak minggu lalu"):
+        response = await api.http.post("/v1/routing/history", headers=api.admin,
+                                       json={"items": [{"text": f"{text} {uuid.uuid4().hex[:6]}", "agency_id": WIB_AGENCY}]})
+        assert response.status_code == 201
+        versions.append(train_version(api.sessions))
+    older, newer = versions
+    assert older and newer and newer.active
+    async with browser(api) as admin:
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        page = await post_form(admin, "/admin/perutean", f"/admin/perutean/{older.version}", {})
+        assert page.status_code == 303, page.text
+        shown = (await admin.get("/admin/perutean")).text
+    row = shown.split(f"<code>m{older.version}</code>")[1].split("</tr>")[0]
+    assert "aktif (dipilih admin)" in row
+    assert f'data-testid="activate-{newer.version}"' in shown  # the newer one can be activated again
