@@ -26,6 +26,7 @@ from api.auth import Caller, hash_token
 from config import Settings
 from db.portal_models import StaffAccount, WebSession
 from domain.tokens import constant_time_equal, keyed_digest
+from domain.text import forbidden_character
 from domain.enums import Role
 
 BROWSER_COOKIE = "sp4n_browser"
@@ -135,6 +136,8 @@ def staff_account_problem(session: Session, *, email: str, name: str, password: 
     """Why this account cannot be created, in words for the form; None when it can."""
     from db.directory import get_agency_ref  # the directory decides what an active agency is
 
+    if forbidden_character(email + name) or "\n" in name or "\t" in name:  # domain/text.py's rule
+        return "Email dan nama tidak boleh berisi karakter kendali atau baris baru."
     if "@" not in email or len(email) > 320:
         return "Email tidak valid."
     if not name.strip() or len(name) > 200:

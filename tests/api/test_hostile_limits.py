@@ -206,3 +206,16 @@ async def test_the_404_pages_links_stay_on_this_site(api: ApiHarness) -> None:
     for next_url in ("//evil.example", "/\t/evil.example", "https://evil.example", "/\\evil.example"):
         form = await api.http.get("/masuk", params={"next": next_url.replace("\t", "")})
         assert re.search(r'name="next" value="([^"]*)"', form.text).group(1) == ""
+
+
+@pytest.mark.api_settings(**PORTAL)
+async def test_a_staff_account_with_a_control_character_is_refused(api: ApiHarness) -> None:
+    async with browser_at(api, "198.51.100.20") as admin:
+        assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+        for name, email in (("Budi\x00", "budi@palangkaraya.go.id"), ("Budi\nSantoso", "budi@palangkaraya.go.id"),
+                            ("Budi", "budi\x1b@palangkaraya.go.id")):
+            page = await admin.get("/admin/staf")
+            created = await admin.post("/admin/staf", data={
+                "csrf_token": csrf_of(page.text), "name": name, "email": email, "role": "admin",
+                "password": "officer-password-1"}, follow_redirects=False)
+            assert created.status_code == 422 and "karakter kendali" in created.text, (name, email)
