@@ -281,13 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     from db.session import make_engine, make_sessionmaker
 
     parser = argparse.ArgumentParser(prog="python -m activities.routing_learning", description=main.__doc__)
+    parser.add_argument("--database-url", help="the read model (default: DATABASE_URL of the settings)")
     commands = parser.add_subparsers(dest="command", required=True)
     importing = commands.add_parser("import", help="import past complaints (columns: " + ", ".join(HISTORY_FIELDS) + ")")
     importing.add_argument("file", type=Path)
     importing.add_argument("--train", action="store_true", help="train a new version right after")
     commands.add_parser("train", help="train a new version now if there are new examples")
     args = parser.parse_args(argv)
-    sessions = make_sessionmaker(make_engine(get_settings().database_url))
+    sessions = make_sessionmaker(make_engine(args.database_url or get_settings().database_url))
     if args.command == "import":
         content = args.file.read_text(encoding="utf-8-sig")
         if args.file.suffix.lower() == ".json":

@@ -147,3 +147,23 @@ def test_an_import_with_unknown_units_writes_nothing(sessions: sessionmaker[Sess
     assert any("baris 4" in e for e in check.errors)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(RoutingExample)) == 0
+
+
+def test_the_command_line_imports_a_history_file_and_trains(
+    sessions: sessionmaker[Session], clean: None, database_url: str, tmp_path, capsys
+) -> None:
+    from activities.routing_learning import main
+
+    bad = tmp_path / "salah.csv"
+    bad.write_text(f"text,agency_id,unit_id\n{TREES[0]},{CITY.id},tidak-ada\n", encoding="utf-8")
+    assert main(["--database-url", database_url, "import", str(bad)]) == 1
+    assert "pemkot-62.71/tidak-ada" in capsys.readouterr().out
+    good = tmp_path / "riwayat.json"
+    good.write_text('{"items": [' + ",".join(
+        f'{{"text": "{t}", "agency_id": "{CITY.id}", "unit_id": "pertamanan", "date": "2025-05-01"}}' for t in TREES
+    ) + "]}", encoding="utf-8")
+    assert main(["--database-url", database_url, "import", str(good), "--train"]) == 0
+    out = capsys.readouterr().out
+    assert "imported 4 examples" in out and "4 examples, active=True" in out
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RoutingExample)) == 4
