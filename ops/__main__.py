@@ -6,6 +6,10 @@
     python -m ops reconcile [--dry-run]    open cases' workflows against the read model; repairs
     python -m ops export-cases [-o FILE] [--from DATE] [--to DATE]
                                            open-data CSV (no personal data, no confidential case)
+    python -m ops import-routing-history FILE.csv|FILE.json [--train]
+                                           a body's past complaints as routing examples
+                                           (activities/routing_learning.py; --train: a new model version)
+    python -m ops train-routing            train a new routing model version if there are new examples
 """
 
 from __future__ import annotations
@@ -78,6 +82,18 @@ def export_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_routing_history(args: argparse.Namespace) -> int:
+    from activities import routing_learning
+
+    return routing_learning.main(["import", str(args.file), *(["--train"] if args.train else [])])
+
+
+def train_routing(args: argparse.Namespace) -> int:
+    from activities import routing_learning
+
+    return routing_learning.main(["train"])
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m ops", description=__doc__.split("\n\n")[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +109,13 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--from", dest="submitted_from", type=_day, help="submitted on or after (YYYY-MM-DD, UTC)")
     command.add_argument("--to", dest="submitted_to", type=_day, help="submitted before (YYYY-MM-DD, UTC)")
     command.set_defaults(run=export_cases)
+    command = commands.add_parser("import-routing-history",
+                                  help="import a body's past complaints as routing examples (all rows or none)")
+    command.add_argument("file", help="CSV or JSON: text, agency_id, and optionally unit_id, region_code, date")
+    command.add_argument("--train", action="store_true", help="train a new routing model version right after")
+    command.set_defaults(run=import_routing_history)
+    commands.add_parser("train-routing", help="train a new routing model version now (if there are new examples)"
+                        ).set_defaults(run=train_routing)
     return root
 
 
