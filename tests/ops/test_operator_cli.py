@@ -4,7 +4,8 @@
   deadline changed, a timeline event lost, a row pushed to a future seq) and re-projects them from
   the workflows, reporting counts; `--dry-run` only reports (exit status 1);
 - export-cases writes open data: no personal data, no confidential case;
-- migrate and seed prepare an empty database, and say when there was nothing to do.
+- migrate and seed prepare an empty database, and say when there was nothing to do; the routing
+  history importer takes a body's past complaints (all rows or none).
 """
 
 from __future__ import annotations
@@ -170,3 +171,12 @@ def test_migrate_and_seed_an_empty_database(tmp_path: Path) -> None:
     with make_sessionmaker(make_engine(env["DATABASE_URL"], poolclass=NullPool))() as session:
         from db.models import Agency
         assert session.scalar(select(func.count()).select_from(Agency)) > 500
+    # A body's past complaints become routing examples through the routing importer: all or none.
+    history = tmp_path / "riwayat.csv"
+    history.write_text("text,agency_id,region_code\nLampu jalan padam di depan pasar,pemkot-62.71,62.71\n"
+                       "Jalan berlubang di Jl. Tjilik Riwut,pemkot-62.71,62.71\n")
+    imported = ops(env, "import-routing-history", str(history))
+    assert imported.returncode == 0 and "imported 2 examples" in imported.stdout, imported.stdout + imported.stderr
+    history.write_text("text,agency_id\nLampu padam,no-such-body\n")
+    refused = ops(env, "import-routing-history", str(history))
+    assert refused.returncode == 1 and "nothing imported" in refused.stdout, refused.stdout
