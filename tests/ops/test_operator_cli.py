@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from db.models import Complaint, TimelineEventRow
 from db.session import make_engine, make_sessionmaker
+from tests.crypto import TEST_ENVIRONMENT
 from tests.reliability.stack import ADMIN_TOKEN, ROOT, Stack, running_stack
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -161,7 +162,7 @@ async def test_reconcile_repairs_a_damaged_read_model_and_export_has_no_personal
 
 
 def test_migrate_and_seed_an_empty_database(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "PATH": "/usr/bin:/bin"}
+    env = TEST_ENVIRONMENT | {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "PATH": "/usr/bin:/bin"}
     migrated = ops(env, "migrate")
     assert migrated.returncode == 0, migrated.stderr
     assert migrated.stdout.startswith("schema at ")
