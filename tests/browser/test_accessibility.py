@@ -49,7 +49,7 @@ async def test_every_page_of_the_three_stories_meets_wcag_21_aa(contexts, artifa
     admin = await (await contexts(bypass_csp=True)).new_page()
     await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
     for path in ("/admin/verifikasi", "/admin/eskalasi", "/admin/dasbor", "/admin/staf", "/admin/instansi",
-                 "/admin/perutean", "/staf/unit/pemkot-62.71",
+                 "/admin/perutean", "/staf/unit/pemkot-62.71", "/admin/notifikasi",
                  f"/kasus/{tracking_id}"):
         await admin.goto(path)
         await check(admin, f"admin {path}", found)
