@@ -32,7 +32,7 @@ from api.routes.calendar import years_without_cuti_bersama
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.directory import get_agency
 from db.models import Agency, Complaint
-from api.similar import similar_cases, voices
+from api.similar import report_of_case, similar_cases, voices
 from db.portal_models import CaseFollower, CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.contacts import ContactRefused, normalise_email
@@ -342,14 +342,22 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
         from api.portal.staff import agency_choices
 
         agencies = await run_in_threadpool(agency_choices, page)
+    matches = await run_in_threadpool(likely_duplicates, page, tracking_id, caller) if Action.ACCEPT in allowed else []
     warning_years = []
     if caller.role in SEES_EVERYTHING and view.deadlines is not None:
         warning_years = years_without_cuti_bersama(view.deadlines.model_dump().values(), await page.svc.amendments())
     return page.render(
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
         allowed={a.value for a in allowed}, done=done, failed=failed, agencies=agencies,
-        just_supported=supported, calendar_warning_years=warning_years, **extras,
+        just_supported=supported, calendar_warning_years=warning_years, matches=matches, **extras,
     )
+
+
+def likely_duplicates(page: Page, tracking_id: str, caller: Caller) -> list:
+    """For the one who verifies: the open cases most like this one (as in the queue)."""
+    with page.svc.sessions() as session:
+        row = session.get(Complaint, tracking_id)
+        return similar_cases(session, report_of_case(row), caller) if row is not None else []
 
 
 @router.get("/kasus/{tracking_id}/lampiran/{attachment_id}")

@@ -64,6 +64,9 @@ async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarne
         assert re.search(rf'data-testid="duplicate-candidate" data-tracking-id="{original}"', item)
         assert 'data-testid="duplicate-score"' in item
 
+        case_page = await admin.get(f"/kasus/{duplicate}")  # the case page offers the same merge
+        assert re.search(rf'data-testid="duplicate-candidate" data-tracking-id="{original}"', case_page.text)
+
         merged = await admin.post(f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi", data={
             "csrf_token": csrf_of(queue.text), "decision": "reject", "reason": "duplicate",
             "duplicate_of": original, "duplicate_other": ""}, follow_redirects=False)
