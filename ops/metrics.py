@@ -113,10 +113,9 @@ class ReadModelGauges(Collector):
                 select(Complaint.status, func.count())
                 .where(Complaint.status.in_([s.value for s in OPEN_STATUSES])).group_by(Complaint.status)
             ).all())
-            overdue = session.execute(
-                select(func.coalesce(Complaint.agency_id, ""), func.count())
-                .where(IS_OPEN_OVERDUE).group_by(func.coalesce(Complaint.agency_id, ""))
-            ).all()
+            overdue = [(agency or "", count) for agency, count in session.execute(
+                select(Complaint.agency_id, func.count()).where(IS_OPEN_OVERDUE).group_by(Complaint.agency_id)
+            ).all()]
             troubled = session.execute(
                 select(NotificationDelivery.status, NotificationDelivery.channel, func.count())
                 .where(NotificationDelivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value]))
