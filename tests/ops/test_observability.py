@@ -112,7 +112,8 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture
 def stack(tmp_path: Path, receiver: OtlpReceiver) -> Iterator[Stack]:
-    with running_stack(tmp_path, LOG_FORMAT="json", METRICS_READ_MODEL_CACHE_SECONDS="0",
+    # A read model of its own (the counts below are exact), whatever DATABASE_URL says.
+    with running_stack(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'sp4n.db'}", LOG_FORMAT="json", METRICS_READ_MODEL_CACHE_SECONDS="0",
                        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="200") as running:
         yield running
 

@@ -43,7 +43,8 @@ def ops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(tmp_path) as running:
+    # A read model of its own (the test damages it), whatever DATABASE_URL says.
+    with running_stack(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'sp4n.db'}") as running:
         yield running
 
 
