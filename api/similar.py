@@ -2,9 +2,11 @@
 
 Candidates come from the read model through indexes (same regency or province, pins nearby, or
 title words when the report says neither), at most a few hundred, and `domain.similar` ranks
-them. Who asks decides what is compared: the public is offered only public cases, and an
-anonymous reporter's pin is never used for them (a distance would tell where it is); agency
-staff only their agency's cases; administrators and observers every open case.
+them. Who asks decides what is compared: the public is offered only public cases; agency staff
+only their agency's cases; administrators and observers every open case. An anonymous reporter's
+pin is for administrators and observers alone (docs/policies.md): for anyone else it is never
+compared, neither as a candidate's nor as the case one starts from, and anonymous cases are not
+even selected by nearness (whether one turns up for a pin would tell where it is, by bisection).
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ def _scoped(statement: Select, viewer: Viewer, *, status_index: bool = True) -> 
     return statement.where(Complaint.confidential.is_(False))
 
 
+def hides_anonymous_pins(viewer: Viewer) -> bool:
+    """Whether an anonymous reporter's pin must stay out of what `viewer` is shown or given."""
+    return viewer.role not in SEES_EVERYTHING
+
+
 def _columns() -> Select:
     return select(
         Complaint.tracking_id, Complaint.title, func.substr(Complaint.description, 1, 800),
@@ -94,10 +101,13 @@ def candidates(session: Session, new: Report, viewer: Viewer) -> dict[str, tuple
                        .order_by(*newest).limit(REGION_CANDIDATES))
     if new.has_point:
         spread = NEARBY_DEGREES / max(math.cos(math.radians(new.lat)), 0.1)  # type: ignore[arg-type]
-        queries.append(_scoped(_columns(), viewer).where(
+        near = _scoped(_columns(), viewer).where(
             Complaint.location_lat.between(new.lat - NEARBY_DEGREES, new.lat + NEARBY_DEGREES),  # type: ignore[operator]
             Complaint.location_lon.between(new.lon - spread, new.lon + spread),  # type: ignore[operator]
-        ).order_by(*newest).limit(POINT_CANDIDATES))
+        )
+        if hides_anonymous_pins(viewer):  # found by region or words still, never by their pin
+            near = near.where(Complaint.anonymous.is_(False))
+        queries.append(near.order_by(*newest).limit(POINT_CANDIDATES))
     if not queries:  # neither place nor pin: the title's words, among the newest cases
         found = search_words(new)
         cutoff = session.scalar(
@@ -118,10 +128,10 @@ def similar_cases(session: Session, new: Report, viewer: Viewer, *, minimum: flo
                   limit: int = MAX_RESULTS) -> list[SimilarCase]:
     """The open cases most likely the same problem as `new`, best first, as `viewer` may see them."""
     found = candidates(session, new, viewer)
-    hides_anonymous_pins = viewer.role not in SEES_EVERYTHING and viewer.role not in AGENCY_ROLES
+    hides_pins = hides_anonymous_pins(viewer)
     reports = []
     for tracking_id, title, description, region, category, lat, lon, anonymous, _, _ in found.values():
-        if anonymous and hides_anonymous_pins:
+        if anonymous and hides_pins:
             lat = lon = None
         reports.append(Report(title=title, description=description or "", region_code=region, category=category,
                               lat=lat, lon=lon, tracking_id=tracking_id))
@@ -134,9 +144,12 @@ def similar_cases(session: Session, new: Report, viewer: Viewer, *, minimum: flo
     ]
 
 
-def report_of_case(row: Complaint) -> Report:
+def report_of_case(row: Complaint, viewer: Viewer) -> Report:
+    """A case to start from, as `viewer` may compare it (an anonymous reporter's pin left out for
+    whoever may not see it: distances to the other cases would tell where it is)."""
+    pin = (None, None) if row.anonymous and hides_anonymous_pins(viewer) else (row.location_lat, row.location_lon)
     return Report(title=row.title, description=row.description, region_code=row.region_code,
-                  category=row.category, lat=row.location_lat, lon=row.location_lon, tracking_id=row.tracking_id)
+                  category=row.category, lat=pin[0], lon=pin[1], tracking_id=row.tracking_id)
 
 
 def voices(session: Session, tracking_ids: list[str]) -> dict[str, tuple[int, int]]:

@@ -49,7 +49,7 @@ def queue_rows(page: Page):
             select(Complaint).where(Complaint.status == Status.AWAITING_VERIFICATION.value)
             .order_by(Complaint.submitted_at.asc(), Complaint.tracking_id.asc()).limit(QUEUE_LIMIT)
         ))
-        similar = {row.tracking_id: similar_cases(session, report_of_case(row), page.caller) for row in rows}
+        similar = {row.tracking_id: similar_cases(session, report_of_case(row, page.caller), page.caller) for row in rows}
         return [view_of_row(row, with_history=False) for row in rows], similar
 
 

@@ -357,7 +357,7 @@ def likely_duplicates(page: Page, tracking_id: str, caller: Caller) -> list:
     """For the one who verifies: the open cases most like this one (as in the queue)."""
     with page.svc.sessions() as session:
         row = session.get(Complaint, tracking_id)
-        return similar_cases(session, report_of_case(row), caller) if row is not None else []
+        return similar_cases(session, report_of_case(row, caller), caller) if row is not None else []
 
 
 @router.get("/kasus/{tracking_id}/lampiran/{attachment_id}")

@@ -230,7 +230,7 @@ def similar_complaints(tracking_id: str, caller: StaffDep, session: SessionDep) 
     row = get_case_row(session, tracking_id)
     if row is None or redact(view_of_row(row, with_history=False), caller) is None:
         raise Problem(404, "Laporan tidak ditemukan")
-    found = similar_cases(session, report_of_case(row), caller)
+    found = similar_cases(session, report_of_case(row, caller), caller)
     counts = voices(session, [s.tracking_id for s in found])
     return SimilarCases(items=[
         SimilarCaseOut(
