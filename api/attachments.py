@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from api.auth import Caller
+from api.auth import Caller, client_address_key
 from api.cleaning import CleanFile, CleaningLimits, IsolatedCleaner, Unacceptable
 from api.problems import Problem
 from api.storage import AttachmentStorage, new_storage_key
@@ -136,7 +136,7 @@ def upload_submitter(caller: Caller, client_address: str | None) -> str:
     """Whose daily quota an upload counts against: a staff token's or account's own; anyone
     else's address (a reporter token is one per case, and cases are free to open)."""
     if caller.role in (None, Role.REPORTER):
-        return f"ip:{client_address or 'unknown'}"
+        return client_address_key(client_address)
     return caller.client_key
 
 

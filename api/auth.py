@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 
 from sqlalchemy import select
@@ -58,5 +59,22 @@ def reporter_caller(tracking_id: str) -> Caller:
     return Caller(role=Role.REPORTER, reporter_of=tracking_id, client_key=f"reporter:{tracking_id}")
 
 
+def client_address_key(client_address: str | None) -> str:
+    """The key every per-address limit (submissions, uploads, sign-in) counts a client under: an
+    IPv4 address by itself, an IPv6 address by its /64 (one host or home is routinely given a
+    whole /64, billions of addresses: counted one by one, each would be a fresh client)."""
+    if not client_address:
+        return "ip:unknown"
+    try:
+        address = ipaddress.ip_address(client_address)
+    except ValueError:
+        return f"ip:{client_address}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"ip:{address.ipv4_mapped}"
+        return f"ip:{ipaddress.IPv6Network((int(address) >> 64 << 64, 64))}"
+    return f"ip:{address}"
+
+
 def public_caller(client_address: str | None) -> Caller:
-    return Caller(**PUBLIC.model_dump(), client_key=f"ip:{client_address or 'unknown'}")
+    return Caller(**PUBLIC.model_dump(), client_key=client_address_key(client_address))

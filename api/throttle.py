@@ -6,8 +6,10 @@ PostgreSQL alike), keyed by a keyed digest of what they count (no address or e-m
 - `SignInThrottle`: staff sign-in. Failed passwords slow the one guessing, never lock the
   owner out: per (account, address) the wait between attempts doubles after a few failures; per
   address, attempts across all accounts per minute are capped; per account, once many addresses
-  together have failed, every address waits a little (at most SIGN_IN_ACCOUNT_DELAY_MAX_SECONDS)
-  after its own last attempt, so the owner from another address always gets in.
+  together have failed, every address, also a fresh one, waits a little (at most
+  SIGN_IN_ACCOUNT_DELAY_MAX_SECONDS) after the account's last failure, so the owner, from another
+  address, always gets in after at most that delay.
+An "address" is what `api.auth.client_address_key` makes of it: IPv6 counts per /64.
 Every method does database work: call them on the thread pool from async code.
 """
 
@@ -138,19 +140,20 @@ class SignInThrottle:
         if per_address.count > s.sign_in_per_address_per_minute:
             return per_address.window_start + 60 - now
         pair, whole = self.store.read(pair_key), self.store.read(account_key)
-        if pair is None or now - pair.last_at > FAILURES_FORGOTTEN_AFTER_SECONDS:
-            return 0.0  # this address has not failed on this account lately: never held back
-        wait = 0.0
-        if pair.count >= s.sign_in_free_failures:
-            wait = min(s.sign_in_backoff_base_seconds * 2 ** (pair.count - s.sign_in_free_failures),
-                       s.sign_in_backoff_max_seconds)
+        free_at = now
+        if pair is not None and now - pair.last_at <= FAILURES_FORGOTTEN_AFTER_SECONDS \
+                and pair.count >= s.sign_in_free_failures:
+            free_at = pair.last_at + min(
+                s.sign_in_backoff_base_seconds * 2 ** (pair.count - s.sign_in_free_failures),
+                s.sign_in_backoff_max_seconds)
         if whole is not None and now - whole.last_at <= FAILURES_FORGOTTEN_AFTER_SECONDS \
                 and whole.count >= s.sign_in_account_free_failures:
-            # Many addresses together: each waits after its own last failure, a little more for
-            # every failure past the threshold, never more than the account's maximum delay.
+            # An account under attack: every address (also one that never failed on it, else each
+            # fresh address would be a free guess) waits after the account's last failure, a little
+            # more for every failure past the threshold, never more than the account's maximum.
             extra = float(whole.count - s.sign_in_account_free_failures + 1)
-            wait = max(wait, min(extra, s.sign_in_account_delay_max_seconds))
-        return max(0.0, pair.last_at + wait - now)
+            free_at = max(free_at, whole.last_at + min(extra, s.sign_in_account_delay_max_seconds))
+        return max(0.0, free_at - now)
 
     def failed(self, account: str, address: str) -> None:
         pair_key, account_key, _ = self._keys(account, address)

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from api.attachments import upload_submitter
+from api.auth import public_caller
 from api.main import create_app
 from bench.reads import synthetic_rows
 from db.models import Agency, Complaint, TimelineEventRow
@@ -98,7 +100,38 @@ async def test_many_addresses_guessing_one_account_each_wait_a_little_and_the_ow
             clock.now += 3
             assert (await sign_in(guesser, ADMIN_EMAIL, "tebakan-terus")).status_code == 401
         assert (await sign_in(guesser, ADMIN_EMAIL, "tebakan-terus")).headers["Retry-After"] == "3"
-    async with browser_at(api, "198.51.100.20") as owner:  # an address that has not failed: straight in
+    async with browser_at(api, "198.51.100.20") as owner:
+        # An address that has not failed waits too (else every fresh address would be a free
+        # guess), but no longer than the account's maximum delay: then the owner gets in.
+        held = await sign_in(owner, ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert held.status_code == 429 and 1 <= int(held.headers["Retry-After"]) <= 3
+        clock.now += 3
+        assert (await sign_in(owner, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+
+
+@pytest.mark.api_settings(**PORTAL, sign_in_account_free_failures=6, sign_in_account_delay_max_seconds=3)
+async def test_fresh_addresses_get_no_free_guesses_on_an_account_under_attack(api: ApiHarness) -> None:
+    clock = fake_clock(api)
+    for n in range(6):
+        async with browser_at(api, f"203.0.113.{n + 1}") as guesser:
+            assert (await sign_in(guesser, ADMIN_EMAIL, f"tebakan-{n}")).status_code == 401
+    for n in range(20):  # one guess each from ever new addresses: all held, none counted
+        async with browser_at(api, f"192.0.2.{n + 1}") as guesser:
+            assert (await sign_in(guesser, ADMIN_EMAIL, f"tebakan-baru-{n}")).status_code == 429
+    clock.now += 1  # the account's delay after its last failure (one failure at the threshold)
+    async with browser_at(api, "198.51.100.20") as owner:
+        assert (await sign_in(owner, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+
+
+@pytest.mark.api_settings(**PORTAL)
+async def test_an_ipv6_network_counts_as_one_address_for_sign_in(api: ApiHarness) -> None:
+    fake_clock(api)
+    for n in range(5):  # five failures, each from another address of the same /64
+        async with browser_at(api, f"2001:db8:1:2::{n + 1:x}") as guesser:
+            assert (await sign_in(guesser, ADMIN_EMAIL, f"tebakan-{n}")).status_code == 401
+    async with browser_at(api, "2001:db8:1:2:ffff:ffff:ffff:fff0") as guesser:
+        assert (await sign_in(guesser, ADMIN_EMAIL, "tebakan-5")).status_code == 429
+    async with browser_at(api, "2001:db8:1:3::1") as owner:  # the next /64 is someone else
         assert (await sign_in(owner, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
 
 
@@ -129,6 +162,24 @@ async def test_the_submission_limit_holds_across_two_api_processes(api: ApiHarne
     assert [a.status_code for a in answers[:3]] == [201, 201, 201]
     problem = assert_problem(answers[3], 429)
     assert "3 laporan per menit" in problem["detail"] and int(answers[3].headers["Retry-After"]) >= 1
+
+
+@pytest.mark.api_settings(submission_rate_limit_per_minute=2)
+async def test_the_submission_limit_counts_an_ipv6_network_as_one_client(api: ApiHarness) -> None:
+    body = {"title": "Jalan berlubang", "description": "Jalan di depan pasar berlubang besar."}
+    answers = []
+    for address in ("2001:db8:5:6::1", "2001:db8:5:6::2", "2001:db8:5:6:abcd::9", "2001:db8:5:7::1", "192.0.2.1"):
+        async with browser_at(api, address) as client:
+            answers.append((await client.post("/v1/complaints", json=body)).status_code)
+    assert answers == [201, 201, 429, 201, 201]
+
+
+def test_uploads_count_an_ipv6_network_and_an_ipv4_address_as_one_client() -> None:
+    public = public_caller(None)
+    assert upload_submitter(public, "2001:db8::1") == upload_submitter(public, "2001:db8::ffff:1")
+    assert upload_submitter(public, "2001:db8::1") != upload_submitter(public, "2001:db8:0:1::1")
+    assert upload_submitter(public, "192.0.2.1") != upload_submitter(public, "192.0.2.2")
+    assert upload_submitter(public, "::ffff:192.0.2.1") == upload_submitter(public, "192.0.2.1")
 
 
 # --- the event loop ----------------------------------------------------------------------------------
