@@ -47,6 +47,7 @@ from db.models import Agency, ApiToken, Complaint, TimelineEventRow
 from db.open311_models import Open311ClientUpdate, Open311MediaLink, Open311Request
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.calendar import NATIONAL_ZONE, zone_for_region
+from domain.contacts import usable_email, usable_phone
 from domain.enums import Action, Channel, ReportType, Role, Status
 from domain.models import Actor, ComplaintDetails, Location, ReplyInput, Reporter, SupplementInput
 from domain.open311 import (
@@ -914,9 +915,10 @@ def _settle_update(session: Session, scope_key: str, recorded_as: str | None, up
     **_doc(description="Form: `api_key` (aplikasi yang mengirim laporan itu), `service_request_id`, "
            "`update_id` (id pembaruan di aplikasi; pengiriman ulang dengan id yang sama dijawab sama dan "
            f"dicatat sekali), `description` (≤ {DESCRIPTION_MAX} karakter); `status`, `updated_datetime`, "
-           "`first_name`, `last_name`, `email`, `phone`, `media_url` diterima dan tidak dipakai. Bila "
-           "laporan menunggu pelapor, komentar dicatat sebagai tanggapan pelapor (menunggu tanggapan) "
-           "atau kelengkapan (ditunda); selain itu sebagai catatan bagi petugas. Jawaban: `update_id` "
+           "`first_name`, `last_name`, `media_url` diterima dan tidak dipakai. Bila laporan menunggu pelapor "
+           "dan `email` atau `phone` komentar sama dengan kontak pelapor laporan itu, komentar dicatat "
+           "sebagai tanggapan pelapor (menunggu tanggapan) atau kelengkapan (ditunda); selain itu (juga "
+           "komentar pengguna lain aplikasi) sebagai catatan bagi petugas. Jawaban: `update_id` "
            "kita (sama dengan update_id langkah itu di GET servicerequestupdates)."),
 )
 async def post_update(request: Request, svc: ServicesDep, session: SessionDep) -> Response:
@@ -950,7 +952,8 @@ async def post_update(request: Request, svc: ServicesDep, session: SessionDep) -
             # Still pending (sent at the same moment, or its first attempt failed half-way): sent
             # again under the same Temporal update id, which Temporal applies once.
         try:
-            update_id, recorded_as, note = await _record_comment(svc, session, tracking_id, text, scope_key)
+            update_id, recorded_as, note = await _record_comment(
+                svc, session, tracking_id, text, scope_key, sender=_comment_sender(fields, svc.settings.phone_country_codes))
         except BaseException:
             if earlier is None:
                 await run_in_threadpool(_settle_update, session, scope_key, None)
@@ -963,17 +966,35 @@ async def post_update(request: Request, svc: ServicesDep, session: SessionDep) -
     return await _answer(request, produce)
 
 
-async def _record_comment(svc, session: Session, tracking_id: str, text: str,
-                          scope_key: str) -> tuple[str | None, str, str | None]:
+def _comment_sender(fields: dict[str, str], phone_country_codes: list[int]) -> tuple[str | None, str | None]:
+    """The commenter's e-mail and phone as the client sent them, normalised like a reporter's
+    (domain/contacts.py); None for one absent or unusable."""
+    return usable_email((fields.get("email") or "").strip()), usable_phone((fields.get("phone") or "").strip(),
+                                                                          phone_country_codes)
+
+
+def _is_the_reporter(reporter: Reporter | None, sender: tuple[str | None, str | None]) -> bool:
+    """Whether the commenter is the case's reporter: the client forwards every one of its users'
+    comments, and only the reporter's own e-mail (any case) or phone (E.164) makes one theirs."""
+    if reporter is None:
+        return False
+    email, phone = sender
+    return bool((email and reporter.email and email.casefold() == reporter.email.casefold())
+                or (phone and reporter.phone and phone == reporter.phone))
+
+
+async def _record_comment(svc, session: Session, tracking_id: str, text: str, scope_key: str,
+                          sender: tuple[str | None, str | None]) -> tuple[str | None, str, str | None]:
     """The comment as the reporter's reply (the case waits for their answer to a follow-up) or
-    supplement (on hold), or else a note for staff: (our update id or None, how, the note)."""
+    supplement (on hold) when it comes from the reporter's own contact, or else a note for staff:
+    (our update id or None, how, the note)."""
     await run_in_threadpool(session.close)  # no connection held while waiting on Temporal
     state = await svc.temporal.state(tracking_id)
     reporter = Actor(role=Role.REPORTER)  # never the reporter's identity
     action = {
         Status.AWAITING_REPORTER: (ComplaintWorkflow.reply, lambda: ReplyInput(actor=reporter, message=text), "reply"),
         Status.ON_HOLD: (ComplaintWorkflow.supplement, lambda: SupplementInput(actor=reporter, text=text), "supplement"),
-    }.get(state.status)
+    }.get(state.status) if _is_the_reporter(state.details.reporter, sender) else None
     if action is not None:
         update, make_input, recorded_as = action
         data = make_input()

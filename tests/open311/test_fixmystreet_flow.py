@@ -90,12 +90,13 @@ async def one(api: ApiHarness, tracking_id: str) -> dict:
     return request
 
 
-async def comment(api: ApiHarness, key: str, tracking_id: str, update_id: str, text: str) -> httpx.Response:
-    """Open311.pm's post_service_request_update."""
+async def comment(api: ApiHarness, key: str, tracking_id: str, update_id: str, text: str,
+                  **sender: str) -> httpx.Response:
+    """Open311.pm's post_service_request_update, by default from the reporter of report_form."""
     return await api.http.post(f"{BASE}/servicerequestupdates.xml", data={
         "api_key": key, "service_request_id": tracking_id, "update_id": update_id, "status": "OPEN",
         "updated_datetime": (await api.now()).isoformat(), "description": text,
-        "first_name": "Siti", "last_name": "Rahma", "email": "siti@example.id",
+        **(sender or {"first_name": "Siti", "last_name": "Rahma", "email": "siti@example.id"}),
     })
 
 
@@ -244,8 +245,10 @@ async def test_a_fixmystreet_client_through_the_whole_lifecycle(api: ApiHarness)
     request = await one(api, tracking_id)
     assert (request["status"], request["external_status_code"]) == ("open", "ACTION_SCHEDULED")
 
-    # The citizen answers the follow-up from the client: the reporter's reply, back to the agency.
-    replied = await comment(api, key, tracking_id, "fms-502", "Kamis sudah lewat, lubang masih ada.")
+    # The citizen answers the follow-up from the client with the reporter's own e-mail (its case
+    # does not matter): the reporter's reply, back to the agency.
+    replied = await comment(api, key, tracking_id, "fms-502", "Kamis sudah lewat, lubang masih ada.",
+                            first_name="Siti", last_name="Rahma", email="Siti@Example.ID")
     assert replied.status_code == 200, replied.text
     case = await api.case(tracking_id)
     assert case["status"] == "awaiting_agency" and case["timeline"][-1]["action"] == "reply"
@@ -302,6 +305,32 @@ async def test_archives_read_as_duplicate_not_responsible_and_no_further_action(
         lambda r: len(xml(r, "service_requests")) == 3)
     assert {r["service_request_id"]: r["external_status_code"] for r in xml(listed, "service_requests")} == {
         tracking_id: code for tracking_id, (_, code) in expected.items() if tracking_id != original}
+
+
+async def test_another_users_comment_stays_a_note_for_staff_and_does_not_move_the_case(api: ApiHarness) -> None:
+    """The client forwards any of its users' comments: only the reporter's own contact answers for them."""
+    key = await client_key(api)
+    tracking_id = xml(await api.http.post(f"{BASE}/requests.xml", data=report_form(key, phone="0812-3456-7890")),
+                      "service_requests")[0]["service_request_id"]
+    await api.accept(tracking_id)
+    await api.follow_up(tracking_id, message="Mohon foto terbaru.")
+    strangers = [{"first_name": "Budi", "email": "budi@example.id"}, {"first_name": "Budi", "phone": "081299998888"},
+                 {"first_name": "Siti", "last_name": "Rahma"}]  # the reporter's name alone proves nothing
+    for n, stranger in enumerate(strangers):
+        response = await comment(api, key, tracking_id, f"fms-x{n}", "Sudah diperbaiki kok, tutup saja.", **stranger)
+        assert response.status_code == 200, response.text
+    case = await api.case(tracking_id)
+    assert case["status"] == "awaiting_reporter" and case["timeline"][-1]["action"] == "follow_up"
+    with api.sessions() as session:
+        rows = session.scalars(select(Open311ClientUpdate).where(Open311ClientUpdate.tracking_id == tracking_id)).all()
+    assert [(r.recorded_as, r.note) for r in rows] == [("note", "Sudah diperbaiki kok, tutup saja.")] * 3
+    text = (await api.http.get(f"{BASE}/servicerequestupdates.xml", params={"service_request_id": tracking_id})).text
+    assert "tutup saja" not in text  # never published as the reporter's words
+    # The reporter's own phone, written another way, is theirs: the reply.
+    response = await comment(api, key, tracking_id, "fms-x9", "Fotonya sudah saya kirim.", phone="+62 812 3456 7890")
+    assert response.status_code == 200, response.text
+    case = await api.case(tracking_id)
+    assert case["status"] == "awaiting_agency" and case["timeline"][-1]["action"] == "reply"
 
 
 async def test_comments_when_the_case_waits_for_nobody_are_notes_for_staff(api: ApiHarness) -> None:
