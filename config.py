@@ -111,8 +111,8 @@ class Settings(BaseSettings):
     # metrics and the Temporal SDK's); 0 turns it off. The API serves /metrics on its own port.
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
-    # Set, the API's /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (else: keep /metrics
-    # off the public proxy, as docker-compose's does).
+    # The API's /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (its gauges count
+    # confidential cases per agency). Required, 32+ characters, unless development on loopback.
     metrics_token: str | None = None
     # The read-model gauges of /metrics (open cases, overdue, failed deliveries) are recomputed
     # at most this often.
@@ -254,8 +254,12 @@ class Settings(BaseSettings):
         )
         if self.secret_key == SHIPPED_SECRET_KEY:
             raise ValueError(f"SECRET_KEY is the shipped default ({where}): {HOW_TO_MAKE_A_SECRET}")
+        if not self.metrics_token:  # else /metrics is open: its gauges count confidential cases
+            raise ValueError(f"METRICS_TOKEN must be set ({where}); Prometheus sends it as a bearer "
+                             f"token: {HOW_TO_MAKE_A_SECRET}")
         secrets = {"SECRET_KEY": self.secret_key, "SP4N_ADMIN_TOKEN": self.sp4n_admin_token,
                    "SMS_GATEWAY_INBOUND_TOKEN": self.sms_gateway_inbound_token,
+                   "METRICS_TOKEN": self.metrics_token,
                    **{f"SECRET_KEYS_RETIRED[{key_id}]": old for key_id, old in self.secret_keys_retired.items()}}
         for name, value in secrets.items():
             if value is not None and len(value) < MIN_SECRET_CHARS:

@@ -26,6 +26,7 @@ APP_SERVICES = ("api", "worker")
 TEST_ENV = {
     "SP4N_ADMIN_TOKEN": "test-admin-token-of-at-least-32-characters",
     "SECRET_KEY": "test-secret-key-of-at-least-32-characters",
+    "METRICS_TOKEN": "test-metrics-token-of-at-least-32-characters",
     "TEMPORAL_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
 }
 
@@ -154,6 +155,20 @@ def test_admin_token_is_required_not_defaulted():
             f"{name}: SP4N_ADMIN_TOKEN must be ${{SP4N_ADMIN_TOKEN:?...}}, got {token!r}")
     with pytest.raises(KeyError):
         interpolate(_raw(), {})
+
+
+def test_prometheus_sends_the_apis_metrics_token():
+    raw = _raw()
+    for name in APP_SERVICES:
+        token = env_of(raw["services"][name])["METRICS_TOKEN"]
+        assert re.fullmatch(r"\$\{METRICS_TOKEN:\?[^}]*\}", token), f"{name}: METRICS_TOKEN must be required"
+    assert raw["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    prometheus = raw["services"]["prometheus"]
+    assert "metrics_token" in prometheus["secrets"]
+    mounts = dict(volume.split(":")[:2][::-1] for volume in prometheus["volumes"] if volume.startswith("./"))
+    config = yaml.safe_load((ROOT / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    api_job = next(job for job in config["scrape_configs"] if job["job_name"] == "sp4n-api")
+    assert api_job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

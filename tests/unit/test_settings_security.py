@@ -24,15 +24,15 @@ def settings(**values) -> Settings:
 
 
 def production(**values) -> Settings:
-    return settings(**({"environment": "production", "secret_key": STRONG, "sp4n_admin_token": STRONG_TOKEN}
-                       | values))
+    return settings(**({"environment": "production", "secret_key": STRONG, "sp4n_admin_token": STRONG_TOKEN,
+                        "metrics_token": "m" * 40} | values))
 
 
 def test_production_is_the_default(monkeypatch):
     monkeypatch.delenv("ENVIRONMENT", raising=False)
     with pytest.raises(ValueError, match="SP4N_ADMIN_TOKEN must be set"):
         settings()
-    assert settings(secret_key=STRONG, sp4n_admin_token=STRONG_TOKEN).environment == "production"
+    assert settings(secret_key=STRONG, sp4n_admin_token=STRONG_TOKEN, metrics_token="m" * 40).environment == "production"
 
 
 @pytest.mark.parametrize("values", [
@@ -59,11 +59,22 @@ def test_development_on_loopback_may_keep_weak_secrets(host):
     ("sp4n_admin_token", "x" * 31),
     ("sms_gateway_inbound_token", "short"),
     ("secret_keys_retired", {"0": "old-and-short"}),
+    ("metrics_token", "m" * 31),
 ])
 def test_short_secrets_are_refused_naming_the_setting(name, value):
     with pytest.raises(ValueError, match="fewer than 32") as caught:
         production(**{name: value})
     assert name.upper().split("_RETIRED")[0] in str(caught.value).upper()
+
+
+@pytest.mark.parametrize("mode", [{}, {"environment": "staging"}, {"environment": "development", "bind_host": "0.0.0.0"}])
+def test_an_open_metrics_endpoint_is_refused_unless_development_on_loopback(mode):
+    """/metrics counts confidential cases per agency: without a token anyone reaching it reads them."""
+    for missing in (None, ""):
+        with pytest.raises(ValueError, match="METRICS_TOKEN must be set") as caught:
+            production(metrics_token=missing, **mode)
+        assert "secrets.token_urlsafe" in str(caught.value)  # says how to make one
+    assert settings(environment="development", bind_host="127.0.0.1").metrics_token is None
 
 
 @pytest.mark.parametrize("password", ["a", "password1234", "admin@lapor.localhost", "qwertyuiop12"])
