@@ -12,8 +12,8 @@ from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.routing_learning import example_rows
-from db.models import (Agency, Complaint, EscalationRow, NotificationRow, RoutingExample, RoutingFeedback,
+from activities.routing_learning import example_rows, store_examples
+from db.models import (Agency, Complaint, EscalationRow, NotificationRow, RoutingFeedback,
                        TimelineEventRow, utc_now)
 from db.portal_models import CaseFollower
 from db.upsert import dialect_insert
@@ -139,7 +139,7 @@ def write_record(session: Session, record: CaseRecord) -> list[str]:
         [_feedback_row(record.tracking_id, e) for e in record.new_events if e.action == Action.REROUTE and e.agency_id],
     )
     # Accept, dispose and "not our authority": labelled examples the router learns from.
-    _insert_new(session, RoutingExample, example_rows(record))
+    store_examples(session, example_rows(record))
     return [n.key for n in outbox]
 
 

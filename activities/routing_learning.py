@@ -2,7 +2,8 @@
 memory as artefacts in the same database, training in the background, rollback.
 
 - Every accept (this body), dispose (this body and unit) and "not our authority" (not this body)
-  is projected as a RoutingExample by activities/records.py, in the projection's transaction, so
+  is projected as a RoutingExample by activities/records.py (`store_examples`: one per case and
+  decision kind, the latest replacing the earlier), in the projection's transaction, so
   the workflow is untouched; an administrator's import of past complaints adds examples too
   (`import_history`). Automatic forwarding (the system's own accept) is not a decision: skipped.
 - `train_version` builds a DecisionMemory (activities/routing_memory.py) over every example, in id
@@ -27,7 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,16 +71,44 @@ def example_rows(record: CaseRecord) -> list[dict[str, Any]]:
     return rows
 
 
+def store_examples(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store a projection's examples: one per (case, decision kind), the latest decision replacing
+    the earlier one (disposing is repeatable while a case awaits its body, and re-disposing must not
+    stack votes); a retried projection, or an older decision than the stored one, changes nothing."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["tracking_id"], row["source"])
+        if key not in latest or row["event_seq"] > latest[key]["event_seq"]:
+            latest[key] = row
+    for (tracking_id, source), row in latest.items():
+        stored = session.execute(select(RoutingExample.id, RoutingExample.event_seq).where(
+            RoutingExample.tracking_id == tracking_id, RoutingExample.source == source)).all()
+        if any(s.event_seq is not None and s.event_seq >= row["event_seq"] for s in stored):
+            continue
+        if stored:
+            session.execute(delete(RoutingExample).where(RoutingExample.id.in_([s.id for s in stored])))
+        session.execute(RoutingExample.__table__.insert(), [row])
+
+
+def _same_text(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def labelled_examples(session: Session, upto: int | None = None) -> tuple[list[LabelledExample], int]:
-    """Every stored example in id order (up to `upto`), and the last id."""
+    """The stored examples in id order (up to `upto`), and the last id. One text labelled for one
+    body counts once, as its latest label says: repeating a decision (or importing one text again
+    and again) adds no weight to the neighbours' vote."""
     statement = select(RoutingExample).order_by(RoutingExample.id)
     if upto is not None:
         statement = statement.where(RoutingExample.id <= upto)
-    examples, last = [], 0
+    examples: dict[tuple[str, str], LabelledExample] = {}
+    last = 0
     for row in session.scalars(statement):
-        examples.append(LabelledExample(row.text, row.agency_id, row.unit_id, row.positive, row.region_code))
+        key = (_same_text(row.text), row.agency_id)
+        examples.pop(key, None)  # the latest label, in the place of the latest decision
+        examples[key] = LabelledExample(row.text, row.agency_id, row.unit_id, row.positive, row.region_code)
         last = row.id
-    return examples, last
+    return list(examples.values()), last
 
 
 def _digest(blob: bytes) -> str:

@@ -167,3 +167,46 @@ def test_the_command_line_imports_a_history_file_and_trains(
     assert "imported 4 examples" in out and "4 examples, active=True" in out
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(RoutingExample)) == 4
+
+
+def test_re_disposing_a_case_leaves_one_example_and_does_not_move_the_vote(
+    sessions: sessionmaker[Session], clean: None
+) -> None:
+    """An agency admin may dispose one case again and again while it awaits them: the latest
+    disposition is the case's one example, and one text repeated for a body adds no weight."""
+    ours = AgencyRef(id="kemensos", name="Kementerian Sosial", timezone="Asia/Jakarta")
+    request = SuggestionRequest(tracking_id="t", text="Pohon di taman depan sekolah tumbang, dahan patah",
+                                region_code="62.71")
+
+    def suggestions(disposals: int, imported_again: int) -> tuple[list[tuple], list[tuple]]:
+        with sessions.begin() as session:
+            session.execute(delete(RoutingModelVersion))
+            session.execute(delete(RoutingExample))
+            import_history(session, [{"text": t, "region_code": "62.71", "agency_id": CITY.id,
+                                      "unit_id": "pertamanan"} for t in TREES[1:]])
+        machine = open_case(title="Pohon tumbang", description=TREES[0])
+        now = machine.state.submitted_at + timedelta(hours=1)
+        machine.accept(now, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=ours))
+        seen = 0
+        for n in range(disposals):
+            machine.dispose(now + timedelta(minutes=n), DispositionInput(actor=NATIONAL, unit_id=f"kemensos/u{n % 2}"))
+            record = machine.record_since(seen)
+            seen = record.seq
+            with sessions.begin() as session:
+                write_record(session, record)
+        with sessions.begin() as session:
+            import_history(session, [{"text": f"Pohon tumbang\n{TREES[0]}", "agency_id": ours.id}] * imported_again)
+        assert train_version(sessions) is not None
+        with sessions() as session:
+            stored = rows(session, machine.state.tracking_id)
+        routing = RoutingActivities(sessions, model=None)
+        ranked = [(s.agency_id, s.score, [(u.unit_id, u.score) for u in s.units])
+                  for s in routing.suggest_agencies(request)]
+        return stored, ranked
+
+    once, once_ranked = suggestions(disposals=1, imported_again=0)
+    assert once == [("accept", ours.id, None, True), ("dispose", ours.id, "kemensos/u0", True)]
+    again, again_ranked = suggestions(disposals=12, imported_again=6)
+    assert again == [("accept", ours.id, None, True), ("dispose", ours.id, "kemensos/u1", True)]  # the latest
+    assert [(a, round(s, 6)) for a, s, _ in again_ranked] == [(a, round(s, 6)) for a, s, _ in once_ranked]
+    assert again_ranked[0][0] == CITY.id  # the body that handles such texts stays first
