@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # Submissions per client (token, or address when anonymous) per minute; 0 turns it off.
     submission_rate_limit_per_minute: int = 60
+    # Searches for similar reports (/lapor/serupa, the form's "check for similar reports") per
+    # client per minute: each reads a few hundred cases, and many in a row probe the open cases.
+    similar_search_per_minute: int = Field(default=30, ge=0)
     page_size_max: int = 200
     # --- Hostile input (issue 13; README "Safety limits") ----------------------------------------
     # Country calling codes a reporter's (or a token's) phone number may have: Indonesia alone by

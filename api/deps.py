@@ -30,6 +30,7 @@ class Services:
     sessions: sessionmaker[Session]
     temporal: TemporalGateway
     rate_limiter: SubmissionRateLimiter  # shared by every API process (api/throttle.py)
+    similar_search_limiter: SubmissionRateLimiter  # the portal's similar-reports search, per client
     sign_in: SignInThrottle
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
     uploads: Uploads  # what a file passes before it is stored (api/attachments.py)

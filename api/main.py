@@ -178,6 +178,9 @@ def create_app(
                 keys=settings.payload_keys,
             ),
             rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
+            similar_search_limiter=SubmissionRateLimiter(
+                throttle, settings.similar_search_per_minute, purpose="similar", what="pencarian laporan serupa",
+                what_en="searches for similar reports"),
             sign_in=SignInThrottle(throttle, settings),
             storage=storage_from_settings(settings),
             uploads=Uploads(settings, throttle),

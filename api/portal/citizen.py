@@ -102,9 +102,11 @@ def typed_report(values: dict[str, str]) -> Report:
 
 
 def public_similar(page: Page, report: Report) -> list[tuple[Any, tuple[int, int]]]:
-    """The open public reports most like the one being typed, with how many reported and supported each."""
+    """The open public reports most like the one being typed, with how many reported and supported
+    each. Searches are limited per client (429): each reads a few hundred cases."""
     if len(report.title.strip()) < 3 and len(report.description.strip()) < 10:
         return []
+    page.svc.similar_search_limiter.check(page.caller.client_key)  # counted in the shared store
     with page.svc.sessions() as session:
         found = similar_cases(session, report, PUBLIC_VIEWER)  # the form is the public's, whoever fills it
         counts = voices(session, [s.tracking_id for s in found])

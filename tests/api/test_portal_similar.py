@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from db.portal_models import CaseFollower
@@ -84,3 +85,14 @@ async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarne
         typo = await post_form(admin, "/admin/verifikasi", f"/kasus/{original}/verifikasi", {
             "decision": "reject", "reason": "duplicate", "duplicate_other": "LAP-TIDAKADA"})
         assert typo.status_code == 422 and "LAP-TIDAKADA" in typo.text
+
+
+@pytest.mark.api_settings(similar_search_per_minute=2)
+async def test_searching_for_similar_reports_is_limited_per_client(api: ApiHarness) -> None:
+    # Each search reads a few hundred open cases, and a stream of them probes where cases are.
+    async with browser(api) as visitor:
+        query = {"title": SAME_LIGHT["title"], "lat": "-2.2", "lon": "113.9"}
+        for _ in range(2):
+            assert (await visitor.get("/lapor/serupa", params=query)).status_code == 200
+        refused = await visitor.get("/lapor/serupa", params=query)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
