@@ -20,6 +20,18 @@ from domain.models import Deadlines, Location, Reporter
 from domain.visibility import CaseView, DeliveryEntry, EscalationEntry, NotificationEntry, TimelineEntry
 
 
+def without_confidential_originals(session: Session, views: list[CaseView]) -> list[CaseView]:
+    """The views, those merged into a confidential case without its tracking id (`duplicate_of`):
+    for whoever may not see that case (the public, reporters), its id is never shown."""
+    named = {view.duplicate_of for view in views if view.duplicate_of}
+    if not named:
+        return views
+    hidden = set(session.scalars(select(Complaint.tracking_id).where(
+        Complaint.tracking_id.in_(named), Complaint.confidential.is_(True))))
+    return [CaseView.model_validate(view.model_dump(exclude_unset=True, exclude={"duplicate_of"}))
+            if view.duplicate_of in hidden else view for view in views]
+
+
 def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
     view = CaseView(
         tracking_id=row.tracking_id,

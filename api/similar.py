@@ -152,15 +152,20 @@ def report_of_case(row: Complaint, viewer: Viewer) -> Report:
                   category=row.category, lat=pin[0], lon=pin[1], tracking_id=row.tracking_id)
 
 
-def voices(session: Session, tracking_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """Per case: how many reported it (itself and the duplicates merged into it) and supported it."""
+def voices(session: Session, tracking_ids: list[str], *,
+           counts_confidential: bool = False) -> dict[str, tuple[int, int]]:
+    """Per case: how many reported it (itself and the duplicates merged into it) and supported it.
+    Confidential duplicates count only with `counts_confidential` (administrators and observers):
+    a public figure never tells that a confidential report exists."""
     if not tracking_ids:
         return {}
-    merged = dict(session.execute(
-        select(Complaint.duplicate_of, func.count())
-        .where(Complaint.duplicate_of.in_(tracking_ids), Complaint.archive_reason == ArchiveReason.DUPLICATE.value)
-        .group_by(Complaint.duplicate_of)
-    ).all())
+    merged_query = (select(Complaint.duplicate_of, func.count())
+                    .where(Complaint.duplicate_of.in_(tracking_ids),
+                           Complaint.archive_reason == ArchiveReason.DUPLICATE.value)
+                    .group_by(Complaint.duplicate_of))
+    if not counts_confidential:
+        merged_query = merged_query.where(Complaint.confidential.is_(False))
+    merged = dict(session.execute(merged_query).all())
     supports = dict(session.execute(
         select(CaseSupport.tracking_id, func.count()).where(CaseSupport.tracking_id.in_(tracking_ids))
         .group_by(CaseSupport.tracking_id)

@@ -14,7 +14,7 @@ from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
 from api.routes.calendar import missing_cuti_bersama_warning, years_without_cuti_bersama
 from api.temporal import action_update_id
-from api.read_model import get_case_row, list_cases, notifications_of, view_of_row
+from api.read_model import get_case_row, list_cases, notifications_of, view_of_row, without_confidential_originals
 from api.similar import may_be_original, report_of_case, similar_cases, voices
 from api.schemas import (
     ComplaintCreate,
@@ -168,6 +168,8 @@ def list_complaints(
         view = redact(view_of_row(row, with_history=False), caller)
         if view is not None:
             items.append(CaseView.model_validate(view.model_dump(exclude_unset=True, include=keep)))
+    if caller.role not in STAFF_ROLES:
+        items = without_confidential_originals(session, items)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -187,6 +189,8 @@ async def _current_view(tracking_id: str, caller: Caller, svc, session, *, for_a
     visible = redact(view, caller)
     if visible is None:
         raise Problem(404, "Laporan tidak ditemukan")
+    if caller.role not in STAFF_ROLES and visible.duplicate_of:
+        [visible] = await run_in_threadpool(without_confidential_originals, session, [visible])
     return visible
 
 
@@ -231,7 +235,7 @@ def similar_complaints(tracking_id: str, caller: StaffDep, session: SessionDep) 
     if row is None or redact(view_of_row(row, with_history=False), caller) is None:
         raise Problem(404, "Laporan tidak ditemukan")
     found = similar_cases(session, report_of_case(row, caller), caller)
-    counts = voices(session, [s.tracking_id for s in found])
+    counts = voices(session, [s.tracking_id for s in found], counts_confidential=caller.role in SEES_EVERYTHING)
     return SimilarCases(items=[
         SimilarCaseOut(
             tracking_id=s.tracking_id, title=s.title, status=s.status, region_code=s.region_code,

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 import structlog
 from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -40,7 +40,7 @@ from api.temporal import action_update_id
 from api.deps import ServicesDep, SessionDep, StaffDep
 from api.intake import TRACKING_ID, body_hash, checked_contacts, find_idempotency_key, open_case, title_from_text
 from api.problems import Problem, problem_responses, register_error_format
-from api.read_model import view_of_row
+from api.read_model import view_of_row, without_confidential_originals
 from api.routes.complaints import _current_view
 from db.directory import check_region_code, gazetteer, load_regions
 from db.models import Agency, ApiToken, Complaint, TimelineEventRow
@@ -702,6 +702,7 @@ async def post_request(request: Request, svc: ServicesDep, session: SessionDep) 
 
 
 def _requests_of_views(session: Session, views: list[CaseView]) -> list[dict[str, Any]]:
+    views = without_confidential_originals(session, views)
     names = _agency_names(session, {view.agency_id for view in views if view.agency_id})
     media = _first_media(session, views)
     return [service_request(view, names.get(view.agency_id or ""), media.get(view.tracking_id)) for view in views]
@@ -837,10 +838,14 @@ async def get_token(request: Request, svc: ServicesDep, session: SessionDep) -> 
 async def get_updates(request: Request, session: SessionDep) -> Response:
     async def produce(fmt: str) -> Response:
         start, end = _window(request)
+        original = aliased(Complaint)
         statement = (
-            select(TimelineEventRow, Complaint.region_code, Complaint.archive_reason, Complaint.duplicate_of,
+            select(TimelineEventRow, Complaint.region_code, Complaint.archive_reason,
+                   # a confidential original's id is never public
+                   case((original.confidential.is_(True), None), else_=Complaint.duplicate_of),
                    Complaint.anonymous)
             .join(Complaint, Complaint.tracking_id == TimelineEventRow.tracking_id)
+            .outerjoin(original, original.tracking_id == Complaint.duplicate_of)
             .where(Complaint.confidential.is_(False), TimelineEventRow.action.not_in(UNSHOWN_ACTIONS))
             .where(TimelineEventRow.at >= start, TimelineEventRow.at <= end)
         )

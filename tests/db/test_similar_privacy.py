@@ -25,14 +25,15 @@ ADMIN, OBSERVER = Viewer(role=Role.ADMIN), Viewer(role=Role.OBSERVER)
 
 def _case(tracking_id: str, *, anonymous: bool = False, confidential: bool = False, region: str | None = None,
           pin: tuple[float, float] | None = PIN, **extra) -> Complaint:
-    return Complaint(
+    values = dict(
         tracking_id=tracking_id, seq=1, status="awaiting_agency", title=TITLE,
         description="Lampu penerangan jalan mati sejak seminggu, gelap dan rawan kecelakaan.",
         report_type="pengaduan", channel="api", submitted_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
         policy_version="p", calendar_version="c", agency_id=AGENCY, region_code=region,
         location_lat=pin[0] if pin else None, location_lon=pin[1] if pin else None,
-        anonymous=anonymous, confidential=confidential, **extra,
+        anonymous=anonymous, confidential=confidential,
     )
+    return Complaint(**(values | extra))  # `extra` may replace any of them (status of a merged one)
 
 
 @pytest.fixture
@@ -84,3 +85,12 @@ def test_starting_from_an_anonymous_case_gives_agency_staff_no_distances(session
             assert found.tracking_id == "LAP-NAMED" and found.match.distance_m is None
         [found] = similar_cases(session, report_of_case(start, ADMIN), ADMIN)
         assert found.match.distance_m == pytest.approx(334, abs=2)
+
+
+def test_confidential_duplicates_are_not_counted_in_public_figures(sessions, cases) -> None:
+    merged = dict(status="archived", archive_reason=ArchiveReason.DUPLICATE.value, duplicate_of="LAP-ORIGINAL")
+    cases(_case("LAP-ORIGINAL"), _case("LAP-PUBLIC-DUP", **merged),
+          _case("LAP-SECRET-DUP", confidential=True, **merged))
+    with sessions() as session:
+        assert voices(session, ["LAP-ORIGINAL"]) == {"LAP-ORIGINAL": (2, 0)}
+        assert voices(session, ["LAP-ORIGINAL"], counts_confidential=True) == {"LAP-ORIGINAL": (3, 0)}

@@ -470,3 +470,29 @@ async def test_every_error_is_georeport_in_the_format_of_the_extension(api: ApiH
         for fmt in ("xml", "json"):
             description = await check(await unsafe.get(f"{BASE}/requests.{fmt}"), fmt, 500)
             assert "secret" not in description
+
+
+async def test_a_duplicate_of_a_confidential_case_never_shows_its_tracking_id(api: ApiHarness) -> None:
+    key = await client_key(api)
+    started = await api.now() - timedelta(minutes=1)
+    original = (await api.submit(region_code="62.71", confidential=True))["tracking_id"]
+    duplicate = xml(await api.http.post(f"{BASE}/requests.xml", data=report_form(key)),
+                    "service_requests")[0]["service_request_id"]
+    await api.act_ok(duplicate, "verification",
+                     {"decision": "reject", "reason": "duplicate", "duplicate_of": original}, api.admin)
+    await api.wait_listed({original, duplicate})
+
+    request = await api.http.get(f"{BASE}/requests/{duplicate}.xml")
+    assert request.status_code == 200 and "DUPLICATE" in request.text and original not in request.text
+    listed = await api.eventually(lambda: api.http.get(f"{BASE}/requests.json", params={"status": "closed"}),
+                                  lambda r: len(r.json()) == 1)
+    assert original not in listed.text
+    end = await api.now() + timedelta(minutes=1)
+    polled = await api.eventually(lambda: updates(api, key, started, end, service_request_id=duplicate),
+                                  lambda got: any(u["status"] == "DUPLICATE" for u in got))
+    assert original not in repr(polled)
+    public = await api.http.get(f"/v1/complaints/{duplicate}")
+    assert public.status_code == 200 and original not in public.text and "duplicate_of" not in public.json()
+    assert original not in (await api.http.get("/v1/complaints", params={"status": "archived"})).text
+    # Who may see the original still sees the link.
+    assert (await api.http.get(f"/v1/complaints/{duplicate}", headers=api.admin)).json()["duplicate_of"] == original
