@@ -60,7 +60,7 @@ from db.notification_models import (
 from db.upsert import dialect_insert
 from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Party, Role
-from domain.tokens import private_link
+from domain.tokens import keyed_digest, private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
 from ops.metrics import DELIVERIES
 from workflows.delivery import NOT_ACCEPTED, REFUSED, UNCERTAIN as UNCERTAIN_ERROR, DeliveryPlan, PendingDelivery, SendRequest
@@ -713,4 +713,13 @@ def resend(session: Session, delivery: NotificationDelivery, now: datetime, sett
         return (f"{outbox_workflow_id(delivery.outbox_key)}:again:{delivery.resends}",
                 delivery_plan(settings, outbox_key=delivery.outbox_key))
     plan = delivery_plan(settings, deliveries=[PendingDelivery(id=delivery.id, channel=delivery.channel)])
-    return f"resend:{delivery.id}:{delivery.resends}", plan
+    return resend_workflow_id(settings, delivery.id, delivery.resends), plan
+
+
+def resend_workflow_id(settings: Settings, delivery_id: str, resends: int) -> str:
+    """The id of the DeliveryWorkflow resending a delivery. Workflow ids are plain text in
+    Temporal (UI, CLI, visibility), and a delivery's id is an unkeyed digest of its key, which
+    holds an unkeyed digest of the address: from it a phone number could be found by trying them
+    all. So the id shows only a keyed digest of the delivery id (the stored key and id stay as
+    they are: expanding an outbox row again must find the deliveries already made, not send anew)."""
+    return f"resend:{keyed_digest(settings.secret_key, 'resend-workflow', delivery_id)[:32]}:{resends}"

@@ -16,7 +16,9 @@ once: a retried projection finds it started). The workflow
 The rows in `notification_deliveries` stay the audit record and carry each delivery's state;
 the activities' inputs and results carry ids and statuses only, so no address and no message
 reaches a Temporal history. An administrator's resend starts another run of this workflow for the
-one delivery (`resend:<delivery id>:<n>`).
+one delivery (`resend:<keyed digest of the delivery id>:<n>`, activities/notifications.py
+`resend_workflow_id`: a workflow id is plain text, and a delivery id derives from the address
+without a secret).
 
 The case's own workflow (workflows/complaint.py) is unchanged: its history stays as it was.
 """

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from temporalio.service import RPCError
+
+from activities.notifications import resend_workflow_id
 from db.notification_models import NotificationDelivery
 from tests.api.conftest import ApiHarness
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, browser, csrf_of, sign_in
@@ -46,8 +50,14 @@ async def test_administrators_see_failed_and_uncertain_deliveries_and_resend_one
             row = session.get(NotificationDelivery, failed.id)
             assert (row.status, row.attempts, row.resends) == ("pending", 0, 1)
         # Temporal runs it: the DeliveryWorkflow for this delivery exists (no delivery worker here).
-        started = await api.env.client.get_workflow_handle(f"resend:{failed.id}:1").describe()
+        workflow_id = resend_workflow_id(api.settings, failed.id, 1)
+        started = await api.env.client.get_workflow_handle(workflow_id).describe()
         assert started.workflow_type == "DeliveryWorkflow"
+        # Its id, plain text in Temporal, shows neither the delivery's id (an unkeyed digest of
+        # the address) nor anything one could recompute from a guessed address without the key.
+        assert failed.id not in workflow_id and failed.id[:12] not in workflow_id
+        with pytest.raises(RPCError):
+            await api.env.client.get_workflow_handle(f"resend:{failed.id}:1").describe()
         after = await admin.get("/admin/notifikasi?done=1")
         assert 'data-testid="resend-done"' in after.text and f'data-delivery-id="{failed.id}"' not in after.text
 

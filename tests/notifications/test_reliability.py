@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.notifications import SIGNATURE_HEADER, verify_signature
+from activities.notifications import SIGNATURE_HEADER, resend_workflow_id, verify_signature
 from api.main import create_app
 from db.models import NotificationRow
 from db.notification_models import NotificationDelivery, Webhook
@@ -98,7 +98,8 @@ def test_a_worker_killed_mid_send_leaves_uncertain_not_a_second_send(database_ur
         assert {d["id"] for d in listed} == {d.id for d in uncertain}
         answer = api.post(f"/v1/notifications/{uncertain[0].id}/resend", headers=ADMIN_HEADERS)
         assert answer.status_code == 200 and answer.json()["status"] == "pending"
-    assert stack.settle(f"resend:{uncertain[0].id}:1")[f"resend:{uncertain[0].id}:1"] == {uncertain[0].id: "sent"}
+    resent = resend_workflow_id(settings, uncertain[0].id, 1)
+    assert stack.settle(resent)[resent] == {uncertain[0].id: "sent"}
     assert [m["Message-ID"] for m in sink.messages].count(sink.messages[-1]["Message-ID"]) == 2
 
 
@@ -145,7 +146,7 @@ def test_failing_smtp_retries_then_dead_letters_then_resend_works(database_url, 
             assert api.post(f"/v1/notifications/{row['id']}/resend", headers=ADMIN_HEADERS).status_code == 200
         again = api.post(f"/v1/notifications/{dead.json()[0]['id']}/resend", headers=ADMIN_HEADERS)
         assert again.status_code == 409  # already queued
-    stack.settle(*(f"resend:{row['id']}:1" for row in dead.json()))
+    stack.settle(*(resend_workflow_id(settings, row["id"], 1) for row in dead.json()))
     assert {m["To"] for m in sink.messages} == {IDENTITY.email, people.address["admin"]}
     assert len(sink.messages) == 2
     assert {(x.status, x.resends) for x in deliveries(sessions, tracking_id="LAP-FAIL")} == {("sent", 1)}
@@ -218,7 +219,7 @@ def test_webhooks_are_signed_retried_and_disabled_with_admins_told(database_url,
         http_sink.status = 200
         assert api.post(f"/v1/notifications/{pending.id}/resend", headers=ADMIN_HEADERS).status_code == 200
         assert [h["id"] for h in api.get("/v1/webhooks", headers=bjm_admin).json()] == [hook["id"]]
-    stack.settle(f"resend:{pending.id}:1")
+    stack.settle(resend_workflow_id(settings, pending.id, 1))
     assert deliveries(sessions, webhook_id=hook["id"], event_seq=99)[0].status == "sent"
 
 
