@@ -34,10 +34,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
+    ActivitySerializationContext,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     EncodingPayloadConverter,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
 )
 
 log = structlog.get_logger("sp4n.codec")
@@ -45,6 +49,7 @@ log = structlog.get_logger("sp4n.codec")
 ENCRYPTED_ENCODING = b"binary/encrypted"
 REFUSED_ENCODING = b"binary/sp4n-refused"
 KEY_ID_METADATA = "encryption-key-id"
+WORKFLOW_ID_METADATA = "encryption-workflow-id"
 CIPHER_METADATA = "encryption-cipher"
 CIPHER = b"AES-256-GCM"
 NONCE_BYTES = 12
@@ -108,17 +113,35 @@ class PayloadRefused(ValueError):
     """Raised when code asks for the value of a refused payload."""
 
 
-class EncryptionCodec(PayloadCodec):
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
     """AES-256-GCM over each serialized payload; the key id travels in the payload's metadata.
+
+    A payload is also bound to the workflow it belongs to (Temporal gives the codec that context:
+    the case's tracking id, or a delivery's id): the id is written beside the key id and sealed
+    into the ciphertext's associated data. A payload copied from one case's history and sent to
+    another case (an accept, say, replayed with the CLI by someone who can reach Temporal) is
+    refused there. Payloads written without a context (the codec endpoint's encode, histories
+    from before binding) carry no workflow id and are read as they are.
 
     `accept_plaintext` exists for one purpose: replaying histories recorded before encryption
     (tests/workflows/test_replay.py). A worker or API never sets it.
     """
 
-    def __init__(self, keys: PayloadKeys, *, accept_plaintext: bool = False) -> None:
+    def __init__(
+        self, keys: PayloadKeys, *, accept_plaintext: bool = False, workflow_id: str | None = None,
+        _ciphers: dict[str, AESGCM] | None = None,
+    ) -> None:
         self._keys = keys
-        self._ciphers = {key_id: AESGCM(raw) for key_id, raw in keys.keys.items()}
+        self._ciphers = _ciphers or {key_id: AESGCM(raw) for key_id, raw in keys.keys.items()}
         self._accept_plaintext = accept_plaintext
+        self._workflow_id = workflow_id
+
+    def with_context(self, context: SerializationContext) -> "EncryptionCodec":
+        workflow_id = None
+        if isinstance(context, (WorkflowSerializationContext, ActivitySerializationContext)):
+            workflow_id = context.workflow_id
+        return EncryptionCodec(self._keys, accept_plaintext=self._accept_plaintext, workflow_id=workflow_id,
+                               _ciphers=self._ciphers)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(payload) for payload in payloads]
@@ -130,16 +153,12 @@ class EncryptionCodec(PayloadCodec):
         key_id = self._keys.current_id
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._ciphers[key_id].encrypt(
-            nonce, payload.SerializeToString(), _ASSOCIATED_DATA_PREFIX + key_id.encode()
+            nonce, payload.SerializeToString(), _associated_data(key_id, self._workflow_id)
         )
-        return Payload(
-            metadata={
-                "encoding": ENCRYPTED_ENCODING,
-                KEY_ID_METADATA: key_id.encode(),
-                CIPHER_METADATA: CIPHER,
-            },
-            data=nonce + sealed,
-        )
+        metadata = {"encoding": ENCRYPTED_ENCODING, KEY_ID_METADATA: key_id.encode(), CIPHER_METADATA: CIPHER}
+        if self._workflow_id is not None:
+            metadata[WORKFLOW_ID_METADATA] = self._workflow_id.encode()
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
         """The original payload, or a refused one saying why (never raises)."""
@@ -166,14 +185,24 @@ class EncryptionCodec(PayloadCodec):
             return "unknown-key", (
                 f"the payload is encrypted with key {key_id!r}, which TEMPORAL_ENCRYPTION_KEYS does not hold"
             )
+        bound_to = payload.metadata[WORKFLOW_ID_METADATA].decode(errors="replace") \
+            if WORKFLOW_ID_METADATA in payload.metadata else None
+        if bound_to is not None and self._workflow_id is not None and bound_to != self._workflow_id:
+            return "other-workflow", (
+                f"the payload belongs to workflow {bound_to!r}, not {self._workflow_id!r} (copied from another case)"
+            )
         try:
             plain = cipher.decrypt(
-                payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:],
-                _ASSOCIATED_DATA_PREFIX + key_id.encode(),
+                payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], _associated_data(key_id, bound_to),
             )
         except (InvalidTag, ValueError):
             return "not-authentic", f"the payload does not authenticate under key {key_id!r}"
         return Payload.FromString(plain)
+
+
+def _associated_data(key_id: str, workflow_id: str | None) -> bytes:
+    data = _ASSOCIATED_DATA_PREFIX + key_id.encode()
+    return data if workflow_id is None else data + b"\x00workflow:" + workflow_id.encode()
 
 
 class RefusedPayloadConverter(EncodingPayloadConverter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, Request
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
@@ -26,6 +27,7 @@ from api.problems import PROBLEM_RESPONSES, Problem
 from domain.enums import Role
 from workflows.codec import EncryptionCodec
 
+log = structlog.get_logger("sp4n.codec")
 PREFIX = "/codec"
 router = APIRouter(prefix=PREFIX, tags=["operations"])
 
@@ -99,8 +101,12 @@ async def decode(body: CodecPayloads, svc: ServicesDep, _admin: CodecAdminDep) -
     "/encode", response_model=CodecPayloads, summary="Encrypt payloads for Temporal's UI/CLI (administrators)",
     responses={401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 422: PROBLEM_RESPONSES[422]},
 )
-async def encode(body: CodecPayloads, svc: ServicesDep, _admin: CodecAdminDep) -> CodecPayloads:
-    return _dump(await _codec(svc).encode(list(_parse(body).payloads)))
+async def encode(body: CodecPayloads, svc: ServicesDep, admin: CodecAdminDep) -> CodecPayloads:
+    # Encoded here, a payload is bound to no case: a worker reads it only where no case's id is
+    # expected of it. Each use is on record, with who asked.
+    payloads = list(_parse(body).payloads)
+    log.info("codec encode", by=admin.token_id, payloads=len(payloads))
+    return _dump(await _codec(svc).encode(payloads))
 
 
 class CodecCORS:

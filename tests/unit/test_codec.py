@@ -115,3 +115,26 @@ def test_unusable_keys_are_refused_with_how_to_make_one(setting, complaint):
 def test_new_key_makes_a_usable_entry():
     keys = PayloadKeys.parse(new_key_entry("k9"))
     assert keys.current_id == "k9" and len(keys.keys["k9"]) == 32
+
+
+def _for(workflow_id: str):
+    from temporalio.converter import WorkflowSerializationContext
+
+    return TEST_DATA_CONVERTER.with_context(WorkflowSerializationContext(namespace="default", workflow_id=workflow_id))
+
+
+async def test_a_payload_is_bound_to_its_case_and_refused_in_another():
+    """An accept copied from LAP-A's history and sent to LAP-B with the CLI is not read there."""
+    [sealed] = await _for("LAP-A").encode([IDENTITY])
+    assert sealed.metadata["encryption-workflow-id"] == b"LAP-A"
+    assert await _for("LAP-A").decode([sealed], [dict]) == [IDENTITY]
+    with pytest.raises(PayloadRefused, match="belongs to workflow 'LAP-A'"):
+        await _for("LAP-B").decode([sealed], [dict])
+    # Relabelling the payload for LAP-B breaks its authentication (the id is sealed in).
+    relabelled = Payload()
+    relabelled.CopyFrom(sealed)
+    relabelled.metadata["encryption-workflow-id"] = b"LAP-B"
+    with pytest.raises(PayloadRefused, match="does not authenticate"):
+        await _for("LAP-B").decode([relabelled], [dict])
+    # The codec endpoint (no context, an administrator in Temporal's UI) reads it.
+    assert await TEST_DATA_CONVERTER.decode([sealed], [dict]) == [IDENTITY]
