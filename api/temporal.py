@@ -85,6 +85,10 @@ class TemporalGateway:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise Problem(404, "Laporan tidak ditemukan") from error
+            if error.status == RPCStatusCode.FAILED_PRECONDITION and "workflow task in failed state" in str(error).lower():
+                # A query while the case's last workflow task failed (a worker lacking its key, a
+                # bug): the case is intact and answers again once a worker can run it.
+                raise unavailable("Worker tidak dapat membaca laporan ini saat ini") from error
             if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                 raise unavailable("Temporal tidak tersedia") from error
             raise

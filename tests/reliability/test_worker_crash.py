@@ -35,11 +35,25 @@ async def test_killing_the_worker_mid_lifecycle_loses_nothing(stack: Stack):
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=60) as api:
         limit = asyncio.Semaphore(20)
 
+        async def answered(path: str, body: dict, key: str, headers: dict | None = None) -> httpx.Response:
+            """As the API asks a client to: a 503 (or a lost answer) is retried after Retry-After with
+            the same Idempotency-Key, so the retry meets the first attempt instead of acting twice."""
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    response = await api.post(path, json=body, headers={**(headers or {}), "Idempotency-Key": key})
+                    if response.status_code != 503 or time.monotonic() > deadline:
+                        return response
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                except httpx.TimeoutException:
+                    if time.monotonic() > deadline:
+                        raise
+
         async def submit(i: int) -> str:
             async with limit:
-                response = await api.post("/v1/complaints", json={
+                response = await answered("/v1/complaints", {
                     "title": f"Uji ketahanan {i}", "description": "Lampu jalan mati.", "region_code": "62.71",
-                })
+                }, key=f"crash-submit-{i}")
                 assert response.status_code == 201, response.text
                 return response.json()["tracking_id"]
 
@@ -49,7 +63,8 @@ async def test_killing_the_worker_mid_lifecycle_loses_nothing(stack: Stack):
         async def accept(tracking_id: str) -> int:
             async with limit:
                 try:
-                    response = await api.post(f"/v1/complaints/{tracking_id}/verification", headers=admin,
+                    response = await api.post(f"/v1/complaints/{tracking_id}/verification",
+                                              headers={**admin, "Idempotency-Key": f"crash-accept-{tracking_id}"},
                                               json={"decision": "accept", "agency_id": "pemkot-62.71"})
                 except httpx.TimeoutException:
                     return 0  # unknown outcome, as for a 503: the client retries
@@ -61,11 +76,14 @@ async def test_killing_the_worker_mid_lifecycle_loses_nothing(stack: Stack):
         await asyncio.sleep(1)
         stack.start("worker")
         statuses = await asyncio.gather(*accepting)
-        # An accept sent while no worker ran may time out (503); the client retries it.
+        # An accept sent while no worker ran may time out (503); the client retries it with the same
+        # key until it is answered: the answer is the accept's result, whichever attempt applied it.
         for tracking_id, status in zip(to_accept, statuses):
             if status != 200:
-                retry = await accept(tracking_id)
-                assert retry in (200, 409), retry  # 409: the first attempt had gone through
+                retry = await answered(f"/v1/complaints/{tracking_id}/verification",
+                                       {"decision": "accept", "agency_id": "pemkot-62.71"},
+                                       key=f"crash-accept-{tracking_id}", headers=admin)
+                assert retry.status_code in (200, 409), retry.text  # 409: an unkeyed first attempt went through
 
         expected = {t: ("awaiting_agency" if t in set(to_accept) else "awaiting_verification") for t in tracking_ids}
         sessions = make_sessionmaker(make_engine(stack.env["DATABASE_URL"]))
