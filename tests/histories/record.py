@@ -397,6 +397,13 @@ async def typical_encrypted(h: Harness) -> dict[str, WorkflowHandle]:
     return {"typical_encrypted": handle}
 
 
+async def typical_bound(h: Harness) -> dict[str, WorkflowHandle]:
+    """The typical lifecycle recorded after payloads were bound to their workflow (each names
+    its case in `encryption-workflow-id`, sealed into the ciphertext)."""
+    [handle] = (await typical(h)).values()
+    return {"typical_bound": handle}
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -410,6 +417,7 @@ SCENARIOS: dict[str, Scenario] = {
         action_while_recording,
         calendar_amendments,
         typical_encrypted,
+        typical_bound,
     )
 }
 

@@ -42,6 +42,7 @@ EXPECTED = {
     "action_while_recording",
     "calendar_amendments",
     "typical_encrypted",
+    "typical_bound",
 }
 
 
@@ -96,14 +97,37 @@ def clear_payloads(node, path=""):
             yield from clear_payloads(value, path)
 
 
-def test_the_encrypted_history_holds_nothing_of_the_case_in_clear():
-    history = json.loads((HISTORIES_DIR / "typical_encrypted.json").read_text(encoding="utf-8"))
-    encrypted = (HISTORIES_DIR / "typical_encrypted.json").read_text().count("YmluYXJ5L2VuY3J5cHRlZA")
+@pytest.mark.parametrize("stem", ["typical_encrypted", "typical_bound"])
+def test_the_encrypted_history_holds_nothing_of_the_case_in_clear(stem: str):
+    history = json.loads((HISTORIES_DIR / f"{stem}.json").read_text(encoding="utf-8"))
+    encrypted = (HISTORIES_DIR / f"{stem}.json").read_text().count("YmluYXJ5L2VuY3J5cHRlZA")
     assert encrypted >= 10  # the input, every update's argument and result, every local result
     for path, data in clear_payloads(history["events"]):
         assert any(part in path for part in CLEAR_BY_DESIGN), path
         if "/markerRecordedEventAttributes/" in path:
             assert set(json.loads(data)) <= LOCAL_ACTIVITY_BOOKKEEPING, data
+
+
+def test_the_bound_history_names_its_case_in_every_payload():
+    history = json.loads((HISTORIES_DIR / "typical_bound.json").read_text(encoding="utf-8"))
+    tracking_id = load_history(HISTORIES_DIR / "typical_bound.json").workflow_id
+    bound = {
+        base64.b64decode(node["metadata"]["encryption-workflow-id"]).decode()
+        for node in _encrypted(history["events"])
+    }
+    assert bound == {tracking_id}
+
+
+def _encrypted(node):
+    if isinstance(node, dict):
+        metadata = node.get("metadata")
+        if isinstance(metadata, dict) and base64.b64decode(metadata.get("encoding", "")) == b"binary/encrypted":
+            yield node
+        for value in node.values():
+            yield from _encrypted(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _encrypted(value)
 
 
 async def test_a_clear_history_does_not_run_on_a_worker_that_refuses_plaintext():
