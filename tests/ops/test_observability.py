@@ -12,14 +12,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +28,7 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.reliability.stack import ADMIN_TOKEN, ROOT, Stack, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, ROOT, Stack, eventually, running_stack
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 RULES = ROOT / "ops" / "prometheus" / "alerts.yml"
@@ -117,14 +115,6 @@ def stack(tmp_path: Path, receiver: OtlpReceiver) -> Iterator[Stack]:
                        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="200") as running:
         yield running
 
-
-async def eventually(check, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.5)
 
 
 def sample_names(text: str) -> set[str]:

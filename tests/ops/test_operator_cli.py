@@ -10,13 +10,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +27,7 @@ from sqlalchemy.pool import NullPool
 from db.models import Complaint, TimelineEventRow
 from db.session import make_engine, make_sessionmaker
 from tests.crypto import TEST_ENVIRONMENT
-from tests.reliability.stack import ADMIN_TOKEN, ROOT, Stack, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, ROOT, Stack, eventually, running_stack
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BODY = {"title": "Lampu jalan mati", "description": "Lampu di depan pasar mati sejak seminggu.",
@@ -47,14 +45,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     with running_stack(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'sp4n.db'}") as running:
         yield running
 
-
-async def eventually(check, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.5)
 
 
 async def test_reconcile_repairs_a_damaged_read_model_and_export_has_no_personal_data(stack: Stack) -> None:

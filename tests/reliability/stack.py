@@ -3,6 +3,7 @@ loopback, for tests that kill, stop or watch them from outside."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -24,6 +25,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def eventually(check, timeout: float = 60):
+    """Await `check()` until it returns something true or `timeout` seconds pass; its last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.5)
 
 
 def wait_for_port(port: int, timeout: float = 60) -> None:

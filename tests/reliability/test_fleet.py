@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Iterator
 from itertools import cycle
 from pathlib import Path
@@ -31,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from db.models import Complaint
 from db.session import make_engine, make_sessionmaker
 from tests.db.conftest import ScratchPostgres, postgres_base_url
-from tests.reliability.stack import ADMIN_TOKEN, Stack, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, Stack, eventually, running_stack
 
 pytestmark = pytest.mark.skipif(postgres_base_url() is None, reason="needs DATABASE_URL=postgresql://...")
 
@@ -60,14 +59,6 @@ def fleet(tmp_path: Path) -> Iterator[Stack]:
         scratch.drop_all()
 
 
-async def eventually(check, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.5)
-
 
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
@@ -87,7 +78,7 @@ async def test_a_fleet_of_two_apis_and_two_workers(fleet: Stack) -> None:
             except httpx.HTTPError:
                 return False
 
-        assert await eventually(healthy), "the fleet did not become healthy"
+        assert await eventually(healthy, timeout=90), "the fleet did not become healthy"
 
         # --- the lifecycle, each step on the other API --------------------------------------
         apis = cycle(clients)
@@ -121,7 +112,7 @@ async def test_a_fleet_of_two_apis_and_two_workers(fleet: Stack) -> None:
                                             .where(Complaint.tracking_id.in_(expected))).all())
             return rows == expected
 
-        assert await eventually(lambda: projected({tracking_id: "awaiting_agency"}))
+        assert await eventually(lambda: projected({tracking_id: "awaiting_agency"}), timeout=90)
         for client in clients:
             listed = (await client.get("/v1/complaints?status=awaiting_agency", headers=officer)).json()["items"]
             assert [item["tracking_id"] for item in listed] == [tracking_id]
