@@ -1,5 +1,5 @@
 # SP4N Engine image: one image, two processes.
-#   API (default):  uvicorn api.main:app on 0.0.0.0:8000
+#   API (default):  uvicorn server:app on 0.0.0.0:8000
 #   Worker:         same image, command `python worker.py`
 # The portal's browser libraries (Leaflet, its clustering) from npm, exactly as locked; only their
 # dist/ folders reach the image. Debian's node and npm: nothing else is downloaded.
@@ -47,4 +47,4 @@ EXPOSE 8000
 
 # No uvicorn access log: it would keep private links (reporter tokens in the query) for good; the
 # app logs each request itself by route template (api/main.py).
-CMD ["python", "-m", "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+CMD ["python", "-m", "uvicorn", "server:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

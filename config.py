@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import CURRENT_POLICY_VERSION, Policy, policy_in_force
+from domain.payload_keys import PayloadKeys
 from domain.tokens import SecretKeyring
 
 SHIPPED_SECRET_KEY = "dev-only-secret-change-me"
@@ -83,7 +84,7 @@ class Settings(BaseSettings):
     # --forwarded-allow-ips); `make run` passes it on. Uvicorn's default, 127.0.0.1, unless set:
     # comma-separated addresses or networks; "*" only where nothing but the proxy reaches the API.
     forwarded_allow_ips: str = "127.0.0.1"
-    # Staff sign-in (api/portal/throttle.py): failures from one address on one account before the
+    # Staff sign-in (portal/throttle.py): failures from one address on one account before the
     # wait between attempts starts doubling, from SIGN_IN_BACKOFF_BASE_SECONDS up to the maximum;
     # an account's failures from all addresses together before each new attempt waits (never a
     # lockout: the owner from another address waits at most SIGN_IN_ACCOUNT_DELAY_MAX_SECONDS).
@@ -227,9 +228,7 @@ class Settings(BaseSettings):
         return SecretKeyring(self.secret_key_id, {**self.secret_keys_retired, self.secret_key_id: self.secret_key})
 
     @cached_property
-    def payload_keys(self):  # -> workflows.codec.PayloadKeys (imported late: config stays light)
-        from workflows.codec import PayloadKeys
-
+    def payload_keys(self) -> PayloadKeys:
         return PayloadKeys.parse(self.temporal_encryption_keys)
 
     @model_validator(mode="after")

@@ -28,8 +28,8 @@ from activities.routing_learning import Trainer
 from config import Settings, get_settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
-from ops.metrics import ActivityMetrics, worker_runtime_and_endpoint
-from ops.telemetry import configure as configure_telemetry
+from telemetry.metrics import ActivityMetrics, worker_runtime_and_endpoint
+from telemetry.tracing import configure as configure_telemetry
 from workflows.client import connect, ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
 from workflows.delivery import DeliveryWorkflow

@@ -62,7 +62,7 @@ from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Party, Role
 from domain.tokens import keyed_digest, private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
-from ops.metrics import DELIVERIES
+from telemetry.metrics import DELIVERIES
 from workflows.delivery import NOT_ACCEPTED, REFUSED, UNCERTAIN as UNCERTAIN_ERROR, DeliveryPlan, PendingDelivery, SendRequest
 from workflows.delivery_client import delivery_plan, outbox_workflow_id
 

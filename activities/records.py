@@ -17,7 +17,7 @@ from db.models import (Agency, Complaint, EscalationRow, NotificationRow, Routin
                        TimelineEventRow, utc_now)
 from db.portal_models import CaseFollower
 from db.upsert import dialect_insert
-from ops.metrics import PROJECTION_LAG
+from telemetry.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
 from domain.lifecycle import FOLLOWED
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent

@@ -48,7 +48,7 @@ async def services(request: Request) -> Services:
     # intake: ~7 % of the API's samples). It was once reverted because the read-model outage test
     # then failed: the cause was the worker, whose event loop spent ~10-20 s rendering one logged
     # exception as a rich traceback with locals (structlog's development default with `rich`
-    # installed), so queries timed out whenever a request met that window; ops/telemetry.py
+    # installed), so queries timed out whenever a request met that window; telemetry/tracing.py
     # renders exceptions as plain text (bench/RESULTS.md, intake).
     return request.app.state.services
 

@@ -23,7 +23,7 @@ from domain.calendar import calendar_for
 from domain.contacts import ContactRefused, normalise_email, normalise_phone
 from domain.lifecycle import CaseMachine
 from domain.models import ComplaintDetails, ComplaintInput
-from ops.metrics import CASES_SUBMITTED
+from telemetry.metrics import CASES_SUBMITTED
 
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 TRACKING_ID = re.compile(r"^LAP-[0-9A-HJKMNP-TV-Z]{10}$")

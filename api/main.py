@@ -1,4 +1,5 @@
-"""The ASGI app: `api.main:app`. `create_app(settings, temporal_client=...)` serves tests too."""
+"""The HTTP API's app: `create_api(settings, temporal_client=...)`, with its middleware and lifespan.
+`server.py` adds the portal and makes the ASGI app uvicorn serves (`server:app`)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from temporalio.client import Client
 from api.attachments import Uploads
 from api.deps import Services
 from api.observe import RequestObserver
-from api.portal import install as install_portal
-from api.portal.security import ensure_bootstrap_admin
+from api.sessions import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, operations, routing, sms, tokens
 from api.routes import attachments, codec, notifications, webhooks
@@ -35,8 +35,9 @@ from config import Settings, get_settings
 from db.calendar import AmendmentBook
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
-from ops.metrics import ReadModelGauges, api_registry
-from ops.telemetry import configure as configure_telemetry
+from api.metrics import ReadModelGauges
+from telemetry.metrics import api_registry
+from telemetry.tracing import configure as configure_telemetry
 
 log = structlog.get_logger("sp4n.api")
 
@@ -144,11 +145,11 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONTROL_BYTES = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def create_app(
+def create_api(
     settings: Settings | None = None, temporal_client: Client | None = None, *, configure_process: bool = False
 ) -> FastAPI:
-    """The app. `configure_process`: set up this process's logs and traces at start (the app
-    uvicorn serves, `api.main:app`; tests keep pytest's logging)."""
+    """The API's app. `configure_process`: set up this process's logs and traces at start (the app
+    uvicorn serves, `server:app`; tests keep pytest's logging)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -225,7 +226,6 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCORS, origins=settings.codec_cors_origin_list)
-    install_portal(app, settings)
     app.openapi = lambda: _openapi(app)
     return app
 
@@ -274,5 +274,3 @@ def _openapi(app: FastAPI) -> dict:
         app.openapi_schema = schema
     return app.openapi_schema
 
-
-app = create_app(configure_process=True)

@@ -1,6 +1,6 @@
 """One pure ASGI middleware for what the API tells its operators about each request: the access
 log line (by route template, never the raw path: private links carry reporter tokens), the
-Prometheus request counter and latency histogram (ops/metrics.py), and the request's server span
+Prometheus request counter and latency histogram (telemetry/metrics.py), and the request's server span
 (OpenTelemetry; a `traceparent` header from the caller continues its trace)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from ops.telemetry import tracer
+from telemetry.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from telemetry.tracing import tracer
 
 log = structlog.get_logger("sp4n.api")
 

@@ -25,7 +25,7 @@ from api.problems import Problem
 from config import Settings
 from domain.models import CalendarAmendment, CaseState, ComplaintInput
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
-from ops.reconcile import ReconcileReport, reconcile
+from api.reconcile import ReconcileReport, reconcile
 from workflows.client import amend_open_cases, connect
 from workflows.codec import PayloadKeys, PayloadRefused
 from workflows.complaint import ComplaintWorkflow
@@ -155,7 +155,7 @@ class TemporalGateway:
             return await amend_open_cases(client, amendment)
 
     async def reconcile(self, sessions: sessionmaker[Session], *, repair: bool) -> ReconcileReport:
-        """Every open case's workflow against the read model (ops/reconcile.py; no overall timeout)."""
+        """Every open case's workflow against the read model (api/reconcile.py; no overall timeout)."""
         client = await self.client()
         with listing_errors():
             return await reconcile(client, sessions, repair=repair, query_timeout=self._timeout)

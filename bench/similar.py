@@ -60,7 +60,7 @@ def placed(pairs: list[tuple[Report, Report]]) -> list[tuple[Report, Report]]:
     """The same pairs, each pair in one regency (both reports), the pairs spread over the regencies."""
     from dataclasses import replace
 
-    from api.portal.web import region_tree
+    from portal.web import region_tree
 
     regencies = sorted(code for items in region_tree().regencies.values() for code, _ in items)
     random.Random(19).shuffle(regencies)
@@ -103,7 +103,7 @@ def score(pairs: list[tuple[Report, Report]]) -> None:
 def latency(cases: int, queries: int) -> None:
     from sqlalchemy import insert
 
-    from api.portal.web import region_tree
+    from portal.web import region_tree
     from api.similar import similar_cases
     from db.models import Complaint
     from db.session import make_engine, make_sessionmaker

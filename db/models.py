@@ -175,7 +175,7 @@ class TimelineEventRow(Base):
     deadline_set: Mapped[datetime | None]
     deadline_met: Mapped[datetime | None]
 
-    # Migration 0008: the dashboard reads the status changes of the last days (api/portal/dashboard.py).
+    # Migration 0008: the dashboard reads the status changes of the last days (portal/dashboard.py).
     __table_args__ = (Index(None, "at"),)
 
 

@@ -64,5 +64,5 @@ def reporter_token_matches(keyring: SecretKeyring, tracking_id: str, token: str)
 
 
 def private_link(base_url: str, tracking_id: str, keyring: SecretKeyring) -> str:
-    """Where the reporter follows the case in the portal (api/portal/citizen.py serves it)."""
+    """Where the reporter follows the case in the portal (portal/citizen.py serves it)."""
     return f"{base_url.rstrip('/')}/kasus/{tracking_id}?token={reporter_token(keyring, tracking_id)}"

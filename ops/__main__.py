@@ -48,7 +48,7 @@ def seed(args: argparse.Namespace) -> int:
 
 def reconcile_command(args: argparse.Namespace) -> int:
     from db.session import make_engine, make_sessionmaker
-    from ops.reconcile import reconcile
+    from api.reconcile import reconcile
     from workflows.client import connect
 
     settings = get_settings()

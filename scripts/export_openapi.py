@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write openapi.json (the HTTP API as `api.main.create_app(...).openapi()` describes it), or check it.
+"""Write openapi.json (the HTTP API as `server.create_app(...).openapi()` describes it), or check it.
 
     python scripts/export_openapi.py           # (re)write openapi.json at the repository root
     python scripts/export_openapi.py --check   # exit 1, with a diff, when openapi.json is stale
@@ -27,11 +27,11 @@ def generate() -> str:
     from workflows.codec import new_key_entry  # noqa: PLC0415
 
     # Settings do not shape the spec; fixed ones keep .env and the environment out of it (the
-    # module-level app of api.main is made on import: give it throwaway development settings).
+    # module-level app of server is made on import: give it throwaway development settings).
     throwaway = {"ENVIRONMENT": "development", "BIND_HOST": "127.0.0.1", "TEMPORAL_ENCRYPTION_KEYS": new_key_entry()}
     for name, value in throwaway.items():
         os.environ.setdefault(name, value)
-    from api.main import create_app  # noqa: PLC0415
+    from server import create_app  # noqa: PLC0415
     from config import Settings  # noqa: PLC0415
 
     spec = create_app(Settings(_env_file=None, environment="development",

@@ -154,7 +154,7 @@ def main() -> int:
     if "api" in wanted and not stop_requested:
         # The app logs requests by route template; uvicorn's own access log would keep private
         # links (reporter tokens in the query string).
-        cmd = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", HOST, "--port", str(API_PORT),
+        cmd = [sys.executable, "-m", "uvicorn", "server:app", "--host", HOST, "--port", str(API_PORT),
                "--no-access-log"]
         children.append(("api", start("api", cmd, env)))
 

@@ -309,7 +309,7 @@ def test_dockerfile_runs_the_api():
     assert DOCKERFILE.is_file()
     text = DOCKERFILE.read_text()
     cmd = dockerfile_cmd()
-    assert "api.main:app" in cmd
+    assert "server:app" in cmd
     assert "uvicorn" in cmd
     assert flag_value(cmd, "--host") == "0.0.0.0"
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)

@@ -21,7 +21,7 @@ async def connect(
     """The client every process uses. Every payload it writes is encrypted (workflows/codec.py;
     keys default to the settings'). Its TracingInterceptor carries the caller's OpenTelemetry
     context into the workflow and on to its activities (a worker built on this client gets it
-    too); `runtime` is the worker's, with the SDK's Prometheus exporter (ops/metrics.py)."""
+    too); `runtime` is the worker's, with the SDK's Prometheus exporter (telemetry/metrics.py)."""
     if keys is None:
         from config import get_settings
 

@@ -44,6 +44,8 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from domain.payload_keys import HOW_TO_MAKE_A_KEY, KEY_BYTES, KEY_ID_PATTERN, EncryptionKeyError, PayloadKeys
+
 log = structlog.get_logger("sp4n.codec")
 
 ENCRYPTED_ENCODING = b"binary/encrypted"
@@ -53,53 +55,8 @@ WORKFLOW_ID_METADATA = "encryption-workflow-id"
 CIPHER_METADATA = "encryption-cipher"
 CIPHER = b"AES-256-GCM"
 NONCE_BYTES = 12
-KEY_BYTES = 32
-KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # Binds each ciphertext to the key id it claims and to this project's use.
 _ASSOCIATED_DATA_PREFIX = b"sp4n-temporal-payload/v1:"
-
-
-class EncryptionKeyError(ValueError):
-    """A key setting that cannot be used; the message says which and how to make one."""
-
-
-HOW_TO_MAKE_A_KEY = "make one with `python -m workflows.codec new-key`"
-
-
-@dataclass(frozen=True)
-class PayloadKeys:
-    """The keys held at once: payloads are written with `current_id`, read with any."""
-
-    current_id: str
-    keys: Mapping[str, bytes]
-
-    @classmethod
-    def parse(cls, setting: str | None) -> "PayloadKeys":
-        """`id:base64url,id:base64url` (first is current), as TEMPORAL_ENCRYPTION_KEYS holds it."""
-        entries = [entry.strip() for entry in (setting or "").split(",") if entry.strip()]
-        if not entries:
-            raise EncryptionKeyError(f"TEMPORAL_ENCRYPTION_KEYS is not set: {HOW_TO_MAKE_A_KEY}")
-        keys: dict[str, bytes] = {}
-        for entry in entries:
-            key_id, separator, encoded = entry.partition(":")
-            if not separator or not KEY_ID_PATTERN.match(key_id):
-                raise EncryptionKeyError(
-                    "TEMPORAL_ENCRYPTION_KEYS entries are `id:key` with an id of letters, digits, "
-                    f"'-' or '_': {HOW_TO_MAKE_A_KEY}"
-                )
-            if key_id in keys:
-                raise EncryptionKeyError(f"TEMPORAL_ENCRYPTION_KEYS names key {key_id!r} twice")
-            try:
-                raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-            except (binascii.Error, ValueError):
-                raw = b""
-            if len(raw) != KEY_BYTES:
-                raise EncryptionKeyError(
-                    f"TEMPORAL_ENCRYPTION_KEYS key {key_id!r} is not {KEY_BYTES} bytes of base64url: "
-                    f"{HOW_TO_MAKE_A_KEY}"
-                )
-            keys[key_id] = raw
-        return cls(current_id=entries[0].partition(":")[0], keys=keys)
 
 
 def new_key_entry(key_id: str | None = None) -> str:

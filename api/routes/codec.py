@@ -22,7 +22,7 @@ from temporalio.api.common.v1 import Payloads
 
 from api.auth import Caller
 from api.deps import ServicesDep, current_caller
-from api.portal import security
+from api import sessions as security
 from api.problems import PROBLEM_RESPONSES, Problem
 from domain.enums import Role
 from workflows.codec import EncryptionCodec

@@ -18,7 +18,7 @@ from api.read_model import case_statistics
 from api.schemas import Health, Stats
 from domain.models import RoutingSuggestion, SuggestionRequest
 from domain.visibility import AGENCY_ROLES
-from ops.reconcile import ReconcileReport
+from api.reconcile import ReconcileReport
 
 router = APIRouter()
 

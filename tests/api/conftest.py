@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
+from server import create_app
 from config import Settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker

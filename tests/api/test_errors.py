@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from api.main import create_app
+from server import create_app
 from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem, bearer, settings_for
 
 VALID = {"title": "Jalan berlubang", "description": "Lubang besar di depan pasar.", "region_code": "62.71"}

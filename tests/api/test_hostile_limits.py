@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 
 from api.attachments import upload_submitter
 from api.auth import public_caller
-from api.main import create_app
+from server import create_app
 from bench.reads import synthetic_rows
 from db.models import Agency, Complaint, TimelineEventRow
 from tests.api.conftest import ApiHarness, assert_problem

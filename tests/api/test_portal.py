@@ -273,7 +273,7 @@ async def test_pages_speak_indonesian_by_default_and_english_on_request(api: Api
 
 
 def test_every_text_exists_in_both_languages() -> None:
-    from api.portal.i18n import TEXTS
+    from portal.i18n import TEXTS
 
     assert set(TEXTS["id"]) == set(TEXTS["en"])
     assert all(TEXTS["en"][key].strip() for key in TEXTS["en"])

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.main import create_app
+from server import create_app
 from domain.models import CaseState
 from tests.api.conftest import ADMIN_TOKEN, WIB_AGENCY, settings_for
 from tests.integration.conftest import DevServer

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.notifications import SIGNATURE_HEADER, resend_workflow_id, verify_signature
-from api.main import create_app
+from server import create_app
 from db.models import NotificationRow
 from db.notification_models import NotificationDelivery, Webhook
 from domain.enums import Action

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from activities.webhook_targets import TargetRefused, check_target, pinned_request
-from api.main import create_app
+from server import create_app
 from db.notification_models import NotificationDelivery, Webhook
 from tests.notifications.conftest import make_settings
 from tests.notifications.test_reliability import ADMIN_HEADERS, submitted

@@ -1,4 +1,4 @@
-"""Logs as ops/telemetry.py sets them up, in a process of their own (it owns the root logger):
+"""Logs as telemetry/tracing.py sets them up, in a process of their own (it owns the root logger):
 exceptions rendered as plain text (never the rich traceback with every frame's locals that
 structlog's development default draws when `rich` is installed: it once held the worker's event
 loop for ~20 s), JSON lines in production with the trace id of the current span."""
@@ -15,7 +15,7 @@ SCRIPT = """
 import logging, structlog
 from opentelemetry import trace
 from config import Settings
-from ops.telemetry import configure
+from telemetry.tracing import configure
 configure(Settings(_env_file=None, log_format={fmt!r}), "sp4n-test")
 log = structlog.get_logger("sp4n.test")
 with trace.get_tracer("t").start_as_current_span("work") as span:

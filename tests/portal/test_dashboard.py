@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.records import RecordActivities
-from api.portal.charts import (
+from portal.charts import (
     LABEL_KEYS,
     LABELS_EN,
     first_response_chart,
@@ -29,7 +29,7 @@ from api.portal.charts import (
     status_chart,
     status_table,
 )
-from api.portal.dashboard import DashboardData, dashboard_data
+from portal.dashboard import DashboardData, dashboard_data
 from db.models import Agency
 from domain.calendar import calendar_for
 from domain.enums import Action, ArchiveReason, ClockKind, Role

@@ -93,7 +93,7 @@ class Stack:
                 *self.temporal_args,
             ],
             "worker": [sys.executable, "worker.py"],
-            "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+            "api": [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1",
                     "--port", str(self.api_ports.get(name, 0)), "--log-level", "warning", "--no-access-log"],
         }
         log = open(self.workdir / f"{name}.log", "ab")

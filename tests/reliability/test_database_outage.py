@@ -137,7 +137,7 @@ async def test_read_model_outage_is_503_then_projections_catch_up(stack: Stack, 
         # A case whose projections are done answers the public from its workflow (the source of
         # truth). (This once timed out for ~20 s: the worker's event loop was busy rendering the
         # notification dispatcher's database error as a rich traceback with every frame's locals,
-        # structlog's development default when `rich` is installed; ops/telemetry.py renders
+        # structlog's development default when `rich` is installed; telemetry/tracing.py renders
         # exceptions as plain text.) Administrators see the case's queued messages too, read from
         # the read model: for them it may be a 503 now.
         case = await api.get(f"/v1/complaints/{accepted[0]}")

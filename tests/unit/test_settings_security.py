@@ -116,7 +116,7 @@ def test_a_token_from_before_key_ids_still_matches_its_key():
 
 
 @pytest.mark.parametrize("command", [
-    [sys.executable, "-c", "import api.main"],
+    [sys.executable, "-c", "import server"],
     [sys.executable, "worker.py"],
 ])
 def test_the_api_and_the_worker_refuse_to_start_with_the_default_secret_in_production(command):

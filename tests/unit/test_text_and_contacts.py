@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.portal.web import safe_next, same_site_path
+from portal.web import safe_next, same_site_path
 from domain.contacts import ContactRefused, normalise_email, normalise_phone, usable_email, usable_phone
 from domain.text import TextRefused, clean_text, forbidden_character, single_line
 

@@ -22,8 +22,10 @@ from api.auth import Caller, reporter_caller
 from api.cleaning import CleanFile
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
-from api.portal import maps_available, security
-from api.portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
+from api import sessions as security
+from portal import maps_available
+from portal.forms import parse, problem_text, store_files, uploaded_files
+from portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
                             portal_router, region_names, region_tree, safe_next)
 from api.problems import Problem
 from api.read_model import list_cases, view_of_row
@@ -174,65 +176,6 @@ def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[Complain
     return (details, []) if not errors else (None, errors)
 
 
-def problem_text(page: Page, problem: Problem) -> str:
-    """A problem's message in the page's language (English where the problem has one)."""
-    if page.language == "en":
-        return problem.extensions.get("detail_en") or problem.detail
-    return problem.detail
-
-
-def page_submitter(page: Page) -> str:
-    """Whose daily upload quota the page's files count against (api.attachments.upload_submitter)."""
-    return upload_submitter(page.caller, page.request.client.host if page.request.client else None)
-
-
-async def uploaded_files(
-    page: Page, form: Any, *, case: CaseView | None = None, added_by: Caller | None = None, field: str = "attachments",
-) -> tuple[list[CleanFile], list[str]]:
-    """The files of a form field, checked and cleaned (api/attachments.py) before anything is
-    stored, so that a bad file, or no room for files, sends the person back to the form rather
-    than half a report. `case` is None for a case not opened yet."""
-    files = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
-    if not files:
-        return [], []
-    if len(files) > MAX_ATTACHMENTS_PER_CASE:
-        return [], [f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} lampiran."]
-    uploads, submitter = page.svc.uploads, page_submitter(page)
-    try:
-        for _ in files:
-            await run_in_threadpool(uploads.pace.check, submitter)
-        with page.svc.sessions() as session:
-            await run_in_threadpool(check_may_store, session, page.svc.storage, uploads.quotas, case=case,
-                                    added_by=added_by or page.caller, submitter=submitter, files=len(files))
-    except Problem as problem:
-        return [], [problem_text(page, problem)]
-    cleaned, errors = [], []
-    for index, upload in enumerate(files, start=1):
-        try:
-            cleaned.append(await uploads.clean(await upload.read()))
-        except Problem as problem:
-            errors.append(f"Lampiran {index}: {problem_text(page, problem)}")
-    return cleaned, errors
-
-
-def store_files(page: Page, case: CaseView, files: list[CleanFile], purpose: Purpose, caller: Caller) -> list[str]:
-    """Store cleaned files; answer with what could not be stored."""
-    problems = []
-    submitter = page_submitter(page)
-    with page.svc.sessions() as session:
-        for index, file in enumerate(files, start=1):
-            try:
-                store_attachment(session, page.svc.storage, page.svc.uploads.quotas, case=case, added_by=caller,
-                                 file=file, submitter=submitter, purpose=purpose)
-            except Problem as problem:
-                problems.append(f"Lampiran {index}: {problem_text(page, problem)}")
-            except Exception:  # the case exists already: the person must still get its receipt
-                log.exception("attachment not stored", tracking_id=case.tracking_id, index=index)
-                session.rollback()
-                problems.append(f"Lampiran {index}: tidak tersimpan.")
-    return problems
-
-
 @router.post("/lapor")
 async def submit_report(page: PageDep) -> Response:
     form = await page.request.form(max_files=MAX_ATTACHMENTS_PER_CASE + 5, max_fields=60)
@@ -341,7 +284,7 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
     extras = await run_in_threadpool(case_extras, page, view, caller)
     agencies = []
     if Action.ACCEPT in allowed or Action.REROUTE in allowed:
-        from api.portal.staff import agency_choices
+        from portal.forms import agency_choices
 
         agencies = await run_in_threadpool(agency_choices, page)
     matches = await run_in_threadpool(likely_duplicates, page, tracking_id, caller) if Action.ACCEPT in allowed else []
@@ -416,14 +359,6 @@ async def supplement(page: PageDep, tracking_id: str) -> Response:
         await actions.supplement(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
     return await reporter_action(page, tracking_id, call)
-
-
-def parse(model, **data):
-    """A request body from form fields; what is wrong is told to the person (422 page)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise Problem(422, describe_errors(error)) from error
 
 
 # --- the public feed and support ----------------------------------------------------------------

@@ -15,13 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.portal import security
-from api.portal.charts import LABELS_EN, LABELS_ID, render_dashboard
-from api.portal.dashboard import DashboardData, dashboard_data
-from api.portal.staff import agency_choices
+from api import sessions as security
+from portal.charts import LABELS_EN, LABELS_ID, render_dashboard
+from portal.dashboard import DashboardData, dashboard_data
+from portal.forms import agency_choices
 from api.routes.calendar import years_without_cuti_bersama
 from api.routes.notifications import resend_through_temporal
-from api.portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
+from portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.similar import report_of_case, similar_cases

@@ -1,4 +1,7 @@
-"""Prometheus metrics of the API and the worker (prometheus-client, text exposition format).
+"""Prometheus metric definitions of the API and the worker (prometheus-client, text exposition format).
+
+A low module: activities, the API and the operator tools count with these objects, importing downward;
+the read-model gauges, which read the API's read model, are the API's (api/metrics.py).
 
 API (`GET /metrics`): requests by route template and status, latency histograms, cases submitted
 by channel, and gauges read from the read model (open cases by status, overdue open cases by
@@ -17,22 +20,18 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+
 from typing import Any
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from domain.enums import OPEN_STATUSES, Channel
+from domain.enums import Channel
 
 disable_created_metrics()  # no `_created` series beside every counter and histogram
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -79,67 +78,6 @@ for _activity in ("record_case", "suggest_agencies"):
 for _channel_name in ("email", "sms", "webhook", "none"):
     for _outcome in ("sent", "pending", "failed", "uncertain"):
         DELIVERIES.labels(_channel_name, _outcome)
-
-
-class ReadModelGauges(Collector):
-    """Gauges computed from the read model on scrape, cached for `ttl_seconds` (a scrape by each
-    Prometheus of each replica costs at most three GROUP BY queries per period)."""
-
-    def __init__(self, sessions: sessionmaker[Session], ttl_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._sessions, self._ttl, self._clock = sessions, ttl_seconds, clock
-        self._lock = threading.Lock()
-        self._cached: tuple[float, list[Metric]] | None = None
-
-    def collect(self) -> Iterable[Metric]:
-        with self._lock:
-            now = self._clock()
-            if self._cached is None or now - self._cached[0] >= self._ttl:
-                try:
-                    self._cached = (now, self._read())
-                except Exception:  # noqa: BLE001 - the database is down: say so, keep the rest of /metrics
-                    up = GaugeMetricFamily("sp4n_read_model_up", "1 when the read-model gauges could be read")
-                    up.add_metric([], 0)
-                    return [up]
-            return self._cached[1]
-
-    def _read(self) -> list[Metric]:
-        from db.models import Complaint
-        from db.notification_models import DeliveryStatus, NotificationDelivery
-        from api.read_model import IS_OPEN_OVERDUE
-
-        with self._sessions() as session:
-            by_status = dict(session.execute(
-                select(Complaint.status, func.count())
-                .where(Complaint.status.in_([s.value for s in OPEN_STATUSES])).group_by(Complaint.status)
-            ).all())
-            overdue = [(agency or "", count) for agency, count in session.execute(
-                select(Complaint.agency_id, func.count()).where(IS_OPEN_OVERDUE).group_by(Complaint.agency_id)
-            ).all()]
-            troubled = session.execute(
-                select(NotificationDelivery.status, NotificationDelivery.channel, func.count())
-                .where(NotificationDelivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value]))
-                .group_by(NotificationDelivery.status, NotificationDelivery.channel)
-            ).all()
-        open_cases = GaugeMetricFamily("sp4n_open_cases", "Open cases in the read model, by status", labels=["status"])
-        for status in OPEN_STATUSES:
-            open_cases.add_metric([status.value], by_status.get(status.value, 0))
-        overdue_cases = GaugeMetricFamily(
-            "sp4n_overdue_cases", "Open overdue cases by agency ('' while no agency holds the case)",
-            labels=["agency"])
-        overdue_by_agency = {"": 0} | dict(overdue)  # the unassigned series always exists
-        for agency, count in sorted(overdue_by_agency.items()):
-            overdue_cases.add_metric([agency], count)
-        deliveries = GaugeMetricFamily(
-            "sp4n_deliveries_needing_attention", "Deliveries dead-lettered (failed) or maybe sent (uncertain), "
-            "waiting for an administrator", labels=["status", "channel"])
-        seen = {(status, channel): count for status, channel, count in troubled}
-        for status in (DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value):
-            for channel in {c for s, c in seen if s == status} | {"email"}:
-                deliveries.add_metric([status, channel], seen.get((status, channel), 0))
-        up = GaugeMetricFamily("sp4n_read_model_up", "1 when the read-model gauges could be read")
-        up.add_metric([], 1)
-        return [open_cases, overdue_cases, deliveries, up]
 
 
 # --- worker: activities by outcome (a worker interceptor), the endpoint and the SDK's runtime -----

@@ -40,8 +40,8 @@ def maps_available(settings: Settings) -> bool:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from api.portal import admin, citizen, staff
-    from api.portal.web import error_page, wants_page
+    from portal import admin, citizen, staff
+    from portal.web import error_page, wants_page
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_vendor_assets(app, settings)

@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Caller, public_caller
 from config import tile_origin
 from api.deps import Services, ServicesDep
-from api.portal import security
+from api import sessions as security
 from api.problems import TITLES, Problem
-from api.portal.i18n import (CATEGORIES, CATEGORY_NAMES, CLOCKS, DEFAULT_LANGUAGE, REASONS, format_instant,
+from portal.i18n import (CATEGORIES, CATEGORY_NAMES, CLOCKS, DEFAULT_LANGUAGE, REASONS, format_instant,
                              pick_language, translator)
 from db.directory import DISTRICTS_CSV, REGIONS_CSV, load_regions
 from db.portal_models import StaffAccount

@@ -9,7 +9,7 @@ here (`_el`): an agency called `<script>` is drawn as those characters.
 
 Texts come from a mapping of label keys (`LABEL_KEYS`) that the portal translates; keys it does
 not give fall back to `LABELS_ID`. `LABELS_EN` has the English ones. The status names are the
-portal's own (`status.<value>` in api/portal/i18n.py).
+portal's own (`status.<value>` in portal/i18n.py).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-from api.portal.dashboard import DashboardData
-from api.portal.i18n import TEXTS
+from portal.dashboard import DashboardData
+from portal.i18n import TEXTS
 from domain.enums import Status
 
 
 def _status_names(language: str) -> dict[str, str]:
-    """The portal's names of the statuses (api/portal/i18n.py), under the same keys."""
+    """The portal's names of the statuses (portal/i18n.py), under the same keys."""
     return {f"status.{status.value}": TEXTS[language][f"status.{status.value}"] for status in Status}
 
 

@@ -10,11 +10,11 @@ from sqlalchemy import nulls_last, select
 from starlette.concurrency import run_in_threadpool
 
 from api.cleaning import CleanFile
-from api.portal import security
-from api.portal.citizen import parse, store_files, uploaded_files
+from api import sessions as security
+from portal.forms import agency_choices, parse, store_files, uploaded_files
 from pydantic import ValidationError
 
-from api.portal.web import (safe_next, portal_router, Page, PageDep, check_csrf, describe_errors, form_action_key,
+from portal.web import (safe_next, portal_router, Page, PageDep, check_csrf, describe_errors, form_action_key,
                             require_staff)
 from api.problems import Problem
 from api.read_model import IS_OPEN, view_of_row
@@ -122,13 +122,6 @@ async def inbox(page: PageDep) -> HTMLResponse:
 
 
 # --- actions on a case ----------------------------------------------------------------------------
-
-
-def agency_choices(page: Page) -> list[tuple[str, str]]:
-    """Every active agency (id, name) by name: one <datalist> per page for the agency fields."""
-    with page.svc.sessions() as session:
-        return [tuple(row) for row in session.execute(
-            select(Agency.id, Agency.name).where(Agency.active).order_by(Agency.name)).all()]
 
 
 async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool = False) -> Response:

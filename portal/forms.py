@@ -1,0 +1,97 @@
+"""What the portal's forms share: parsing a form into a request model, the files of a form
+(checked and cleaned before anything is stored), and the agency choices of the agency fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from starlette.datastructures import UploadFile
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.attachments import check_may_store, store_attachment, upload_submitter
+from api.auth import Caller
+from api.cleaning import CleanFile
+from api.problems import Problem
+from db.models import Agency
+from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
+from domain.visibility import CaseView
+from portal.web import Page, describe_errors
+
+log = structlog.get_logger("sp4n.portal")
+
+
+def problem_text(page: Page, problem: Problem) -> str:
+    """A problem's message in the page's language (English where the problem has one)."""
+    if page.language == "en":
+        return problem.extensions.get("detail_en") or problem.detail
+    return problem.detail
+
+
+def page_submitter(page: Page) -> str:
+    """Whose daily upload quota the page's files count against (api.attachments.upload_submitter)."""
+    return upload_submitter(page.caller, page.request.client.host if page.request.client else None)
+
+
+async def uploaded_files(
+    page: Page, form: Any, *, case: CaseView | None = None, added_by: Caller | None = None, field: str = "attachments",
+) -> tuple[list[CleanFile], list[str]]:
+    """The files of a form field, checked and cleaned (api/attachments.py) before anything is
+    stored, so that a bad file, or no room for files, sends the person back to the form rather
+    than half a report. `case` is None for a case not opened yet."""
+    files = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
+    if not files:
+        return [], []
+    if len(files) > MAX_ATTACHMENTS_PER_CASE:
+        return [], [f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} lampiran."]
+    uploads, submitter = page.svc.uploads, page_submitter(page)
+    try:
+        for _ in files:
+            await run_in_threadpool(uploads.pace.check, submitter)
+        with page.svc.sessions() as session:
+            await run_in_threadpool(check_may_store, session, page.svc.storage, uploads.quotas, case=case,
+                                    added_by=added_by or page.caller, submitter=submitter, files=len(files))
+    except Problem as problem:
+        return [], [problem_text(page, problem)]
+    cleaned, errors = [], []
+    for index, upload in enumerate(files, start=1):
+        try:
+            cleaned.append(await uploads.clean(await upload.read()))
+        except Problem as problem:
+            errors.append(f"Lampiran {index}: {problem_text(page, problem)}")
+    return cleaned, errors
+
+
+def store_files(page: Page, case: CaseView, files: list[CleanFile], purpose: Purpose, caller: Caller) -> list[str]:
+    """Store cleaned files; answer with what could not be stored."""
+    problems = []
+    submitter = page_submitter(page)
+    with page.svc.sessions() as session:
+        for index, file in enumerate(files, start=1):
+            try:
+                store_attachment(session, page.svc.storage, page.svc.uploads.quotas, case=case, added_by=caller,
+                                 file=file, submitter=submitter, purpose=purpose)
+            except Problem as problem:
+                problems.append(f"Lampiran {index}: {problem_text(page, problem)}")
+            except Exception:  # the case exists already: the person must still get its receipt
+                log.exception("attachment not stored", tracking_id=case.tracking_id, index=index)
+                session.rollback()
+                problems.append(f"Lampiran {index}: tidak tersimpan.")
+    return problems
+
+
+def parse(model, **data):
+    """A request body from form fields; what is wrong is told to the person (422 page)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Problem(422, describe_errors(error)) from error
+
+
+def agency_choices(page: Page) -> list[tuple[str, str]]:
+    """Every active agency (id, name) by name: one <datalist> per page for the agency fields."""
+    with page.svc.sessions() as session:
+        return [tuple(row) for row in session.execute(
+            select(Agency.id, Agency.name).where(Agency.active).order_by(Agency.name)).all()]
