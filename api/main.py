@@ -119,7 +119,7 @@ class RefuseControlCharacters:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (where := self.control_character_in(scope)):
-            # Open311 clients read bad input as GeoReport's 400 (api/routes/open311.py), others 422.
+            # Open311 clients read bad input as GeoReport's 400 (api/routes/open311/), others 422.
             status = 400 if scope.get("path", "").startswith("/open311/") else 422
             response = problem_response(Request(scope), status, f"{where} berisi karakter kendali (control character).",
                                         errors=[{"loc": [where], "msg": "control character not allowed",

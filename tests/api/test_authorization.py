@@ -68,7 +68,7 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     # Similar open cases: staff who see the case, each within what they may see (api/similar.py).
     f"GET {C}/similar":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
     # What an Open311 client sent beside the report (media links, citizens' notes): the staff who
-    # handle the case only, anonymous reporter or not (api/routes/open311.py).
+    # handle the case only, anonymous reporter or not (api/routes/open311/).
     f"GET {C}/open311":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
     # Files: whoever sees the case sees them (the public too: not a confidential case); the reporter
     # adds report files, the case's agency and administrators add evidence (domain/attachments.py).

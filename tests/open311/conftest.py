@@ -27,5 +27,5 @@ def _server_clock_everywhere(request: pytest.FixtureRequest, monkeypatch: pytest
     if "api" not in request.fixturenames:
         return
     clock = request.getfixturevalue("api").clock
-    for name in ("api.intake", "api.routes.open311", "api.routes.sms"):
+    for name in ("api.intake", "api.routes.open311.common", "api.routes.sms"):
         monkeypatch.setattr(importlib.import_module(name), "timezone", clock)

@@ -458,7 +458,7 @@ async def test_every_error_is_georeport_in_the_format_of_the_extension(api: ApiH
     assert limited.headers["retry-after"]
 
     # 500: a fault of ours still answers in GeoReport's form, without its details.
-    import api.routes.open311 as routes
+    import api.routes.open311.reading as routes
 
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-import api.routes.open311 as open311_routes
+import api.routes.open311.reading as open311_reading
 from tests.api.conftest import WIB_AGENCY, ApiHarness
 from tests.open311.georeport import assert_same, assert_valid, both
 
@@ -270,7 +270,7 @@ async def test_get_requests_filters_and_defaults(api: ApiHarness, monkeypatch: p
     assert await ids(end_date=(start + timedelta(days=1)).isoformat()) == [old]
     assert await ids(start_date=start.isoformat(), end_date=(start + timedelta(days=90)).isoformat()) == [old]
     # The spec's limit (1,000 here; 2 to test it): the newest.
-    monkeypatch.setattr(open311_routes, "MAX_ITEMS", 2)
+    monkeypatch.setattr(open311_reading, "MAX_ITEMS", 2)
     assert await ids() == [web, lamp]
 
     for params, status in [
