@@ -148,13 +148,17 @@ class ServerClock(tzinfo):
         self.offset = await env.get_current_time() - datetime.now(timezone.utc)
 
 
+# The packages whose instants share one clock: a session the portal starts is checked by api.sessions.
+STAMPING_PACKAGES = ("api", "portal")
+
+
 def follow_server_clock(monkeypatch: pytest.MonkeyPatch, clock: ServerClock) -> None:
-    """Put the API's `datetime.now(timezone.utc)` on the server's clock, in every api module that
+    """Put `datetime.now(timezone.utc)` on the server's clock, in every api and portal module that
     stamps instants that way (the receipt's `submitted_at` among them) and uses nothing else of
     `timezone`."""
     patched = []
     for name, module in sorted(sys.modules.items()):
-        if not (name == "api" or name.startswith("api.")) or getattr(module, "timezone", None) is not timezone:
+        if name.split(".")[0] not in STAMPING_PACKAGES or getattr(module, "timezone", None) is not timezone:
             continue
         if re.search(r"\btimezone\.(?!utc\b)|\btimezone\(", inspect.getsource(module)):
             continue
