@@ -18,6 +18,10 @@
    N open cases (100,000 by default) spread over the regencies, half with pins, titles and
    descriptions drawn from the LAPOR! reports; Q queries of each kind (with a regency and a pin, a
    regency only, words only).
+
+Last line: `words_precision=… words_recall=… regency_precision=… regency_recall=… cases=…
+regency_pin_p99_ms=… regency_only_p99_ms=… words_only_p99_ms=…` (quality at the likely-duplicate
+threshold).
 """
 
 from __future__ import annotations
@@ -68,16 +72,21 @@ def placed(pairs: list[tuple[Report, Report]]) -> list[tuple[Report, Report]]:
             for i, (o, a) in enumerate(pairs)]
 
 
-def quality() -> None:
+def quality() -> dict[str, float]:
+    """Precision and recall at the likely-duplicate threshold, per variant."""
     pairs = labelled_pairs()
     print(f"labelled set: {len(pairs)} pairs (each second report against all {len(pairs)} originals)")
-    for name, variant in (("words only (no region, category or pin)", pairs),
-                          ("each pair in its own regency", placed(pairs))):
+    result: dict[str, float] = {}
+    for key, name, variant in (("words", "words only (no region, category or pin)", pairs),
+                               ("regency", "each pair in its own regency", placed(pairs))):
         print(f"\n{name}:")
-        score(variant)
+        precision, recall = score(variant)
+        result |= {f"{key}_precision": round(precision, 3), f"{key}_recall": round(recall, 3)}
+    return result
 
 
-def score(pairs: list[tuple[Report, Report]]) -> None:
+def score(pairs: list[tuple[Report, Report]]) -> tuple[float, float]:
+    """Prints the table; returns (precision, recall) at LIKELY_DUPLICATE."""
     originals = [original for original, _ in pairs]
     started = time.perf_counter()
     rankings = {again.tracking_id: rank(again, originals, minimum=SHOWN_MINIMUM, limit=len(originals))
@@ -86,6 +95,7 @@ def score(pairs: list[tuple[Report, Report]]) -> None:
     print(f"ranked in {elapsed:.1f} s")
     print("| threshold | predicted | right | precision | recall | top-1 right |")
     print("|---|---|---|---|---|---|")
+    at_likely = (float("nan"), float("nan"))
     for threshold in (SHOWN_MINIMUM, 0.35, LIKELY_DUPLICATE, 0.55):
         predicted = right = found = top1 = 0
         for original, again in pairs:
@@ -98,9 +108,13 @@ def score(pairs: list[tuple[Report, Report]]) -> None:
         precision = right / predicted if predicted else float("nan")
         print(f"| {threshold:.2f} | {predicted} | {right} | {precision:.1%} | {found / len(pairs):.1%} | "
               f"{top1 / len(pairs):.1%} |")
+        if threshold == LIKELY_DUPLICATE:
+            at_likely = (precision, found / len(pairs))
+    return at_likely
 
 
-def latency(cases: int, queries: int) -> None:
+def latency(cases: int, queries: int) -> dict[str, float]:
+    """Prints the table; returns each query kind's p99 in ms."""
     from sqlalchemy import insert
 
     from portal.web import region_tree
@@ -147,6 +161,7 @@ def latency(cases: int, queries: int) -> None:
         print(f"\nread model: {cases} open cases in SQLite, loaded in {time.perf_counter() - started:.0f} s")
         print("| query | n | p50 ms | p99 ms | max ms | candidates compared (mean) |")
         print("|---|---|---|---|---|---|")
+        result: dict[str, float] = {}
         kinds = {
             "regency + pin": lambda r, c, p: Report(r[0], r[1], c, None, p[0], p[1]),
             "regency only": lambda r, c, p: Report(r[0], r[1], c),
@@ -172,7 +187,9 @@ def latency(cases: int, queries: int) -> None:
             p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
             print(f"| {name} | {queries} | {statistics.median(timings):.1f} | {p99:.1f} | {timings[-1]:.1f} | "
                   f"{statistics.mean(compared):.0f} |")
+            result[f"{name.replace(' + ', '_').replace(' ', '_')}_p99_ms"] = round(p99, 1)
         engine.dispose()
+    return result
 
 
 def main(argv: list[str]) -> int:
@@ -182,8 +199,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args(argv)
+    result: dict[str, float] = {}
     if not args.skip_quality:
-        quality()
+        result |= quality()
     if not args.skip_latency:
-        latency(args.cases, args.queries)
+        result |= {"cases": args.cases} | latency(args.cases, args.queries)
+    print(" ".join(f"{k}={v}" for k, v in result.items()))
     return 0
