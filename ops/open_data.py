@@ -5,6 +5,9 @@ handled it and how it went (status, deadlines met or missed, times to first resp
 completion, rating). Never: the reporter (name, email, phone, even whether anonymous), the title
 and description (free text names people), the location or address, notes, or anything of a
 confidential case (left out entirely).
+
+The public datasets (activities/open_data.py, GET /v1/open-data) publish the same columns with the
+rules of domain/open_data.py (verified cases only, rare places generalised, days only).
 """
 
 from __future__ import annotations
@@ -18,12 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Complaint
-
-COLUMNS = (
-    "tracking_id", "submitted_at", "channel", "report_type", "category", "region_code", "status",
-    "agency_id", "unit_id", "first_response_at", "completed_at", "overdue", "ombudsman_flagged",
-    "bounce_count", "reopen_count", "rating", "archive_reason", "policy_version",
-)
+from domain.open_data import CASE_COLUMNS as COLUMNS
 
 
 def open_data_rows(session: Session, submitted_from: datetime | None = None,

@@ -1,0 +1,278 @@
+"""Open data (issue 28): what may be published about the cases, and how, so that no reporter can be
+picked out of it. Pure rules; activities/open_data.py reads the read model and applies them.
+
+Who is counted: cases that are not confidential and were verified, that is forwarded to a body at
+least once (an `accept` in the timeline). A case never forwarded (awaiting verification, on hold,
+rejected) appears nowhere, not even in a count.
+
+**Small counts.** A count of 1 to 4 is published as `"<5"`. A count of 0 is published as 0: it
+describes nobody, and a row that is absent says 0 anyway. So `"<5"` means "1 to 4", and the rules
+below are checked against that knowledge.
+
+**Counts within a total** (`suppress_group`). In the per-body table every count is part of the
+row's `received` (the cases forwarded to the body that month): X of them forwarded in time, and so
+`received - X` late. Subtracting would give that remainder back, so a part of 5 or more is
+withheld (`"x"`) when its remainder is 1 to 4, and whenever the total is 5 to 8 (then `"x"` always
+leaves two or more possibilities for the remainder, 0 among them). Every published combination is
+shared by at least two rows whose every small count differs (tests/unit/test_open_data_rules.py
+checks this exhaustively). Means and medians are computed over 5 cases or more, else left empty.
+
+**Case rows** (`generalise_places`): the columns of the operators' export (`CASE_COLUMNS`), with
+dates to the day (WIB), the category only as one of the catalogue's codes (never free text), and
+never the title, description, address, pin or anything about the reporter. The tracking id is left
+out too: it opens the case's public page, which names the exact region and would undo the rule that
+follows. A row's region (regency or city) is kept when at least 5 published cases share its region,
+category and month; else it becomes its province, when the rows so moved into that province,
+category and month number 5 or more and come from two regions or more (and their sum does not pin
+each region's "<5" to one value); else it is left blank under the same condition nationally; else
+the row is left out.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.calendar import NATIONAL_ZONE
+from domain.open311 import service_for_category
+
+MIN_COUNT = 5
+FEWER_THAN_FIVE = "<5"
+WITHHELD = "x"
+MISSING_VALUES = ("", FEWER_THAN_FIVE, WITHHELD)
+# Below this total, a part of 5 or more is always withheld (see the module's docstring).
+_SAFE_TOTAL = 9
+
+Cell = int | str
+
+# Months and days are WIB calendar ones, the national administrators' zone (as the dashboard).
+ZONE = ZoneInfo(NATIONAL_ZONE)
+
+# The operators' export (ops/open_data.py) and the public case rows: one list of columns.
+CASE_COLUMNS = (
+    "tracking_id", "submitted_at", "channel", "report_type", "category", "region_code", "status",
+    "agency_id", "unit_id", "first_response_at", "completed_at", "overdue", "ombudsman_flagged",
+    "bounce_count", "reopen_count", "rating", "archive_reason", "policy_version",
+)
+PUBLIC_CASE_COLUMNS = tuple(column for column in CASE_COLUMNS if column != "tracking_id")
+CASE_DATE_COLUMNS = frozenset({"submitted_at", "first_response_at", "completed_at"})
+
+
+# --- small counts --------------------------------------------------------------------------------
+
+
+def count_cell(count: int) -> Cell:
+    """A count as published on its own: 0, `"<5"` for 1 to 4, else the count."""
+    if count < 0:
+        raise ValueError("a count is never negative")
+    return FEWER_THAN_FIVE if 0 < count < MIN_COUNT else count
+
+
+def suppress_group(total: int, parts: Mapping[str, int]) -> tuple[Cell, dict[str, Cell]]:
+    """A total and counts that are each a part of it (a subset of the same cases), as published:
+    small counts `"<5"`; a part withheld (`"x"`) where `total - part` would give a small count
+    back (or the total is under 9). The total itself is never withheld: it is what the row is."""
+    cells: dict[str, Cell] = {}
+    total_cell = count_cell(total)
+    for name, part in parts.items():
+        if not 0 <= part <= total:
+            raise ValueError(f"{name}: {part} is not a part of {total}")
+        cell = count_cell(part)
+        if total_cell == total and part >= MIN_COUNT:
+            remainder = total - part
+            if (0 < remainder < MIN_COUNT) or (total < _SAFE_TOTAL and remainder < MIN_COUNT):
+                cell = WITHHELD
+        cells[name] = cell
+    return total_cell, cells
+
+
+def median_of(values: Sequence[float], digits: int = 1) -> float | None:
+    """The median over 5 values or more; None below that."""
+    return round(statistics.median(values), digits) if len(values) >= MIN_COUNT else None
+
+
+def mean_of(values: Sequence[float], digits: int = 2) -> float | None:
+    """The mean over 5 values or more; None below that."""
+    return round(statistics.fmean(values), digits) if len(values) >= MIN_COUNT else None
+
+
+def exact(cell: Cell | None) -> int | None:
+    """The count a cell publishes, None when it is suppressed."""
+    return cell if isinstance(cell, int) else None
+
+
+# --- time and place ------------------------------------------------------------------------------
+
+
+def local_day(instant: datetime) -> date:
+    if instant.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return instant.astimezone(ZONE).date()
+
+
+def month_of(instant: datetime) -> str:
+    return local_day(instant).strftime("%Y-%m")
+
+
+def regency_of(region_code: str | None) -> str | None:
+    """The regency or city of a Kemendagri code ("32.73.01" → "32.73"); a province stays one."""
+    if not region_code:
+        return None
+    return ".".join(region_code.split(".")[:2])
+
+
+def province_of(region_code: str | None) -> str | None:
+    return region_code.split(".")[0] if region_code else None
+
+
+def category_code(category: str | None) -> str:
+    """A catalogue code: free text a client put in `category` is never published."""
+    return service_for_category(category).code
+
+
+# --- per body per month --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stint:
+    """One case's time with one body: from a forwarding (`accept`) to the body to the next one
+    away from it or to now. What happened in it, as the timeline tells."""
+
+    agency_id: str
+    month: str  # of the forwarding, WIB
+    forwarded_in_time: bool  # the forwarding met the verification deadline
+    first_response_in_time: bool  # the body's first follow-up met its response deadline
+    first_response_hours: float | None  # forwarding to that follow-up
+    completed: bool
+    returned: bool  # "not our authority"
+    overdue: bool  # a response or resolution deadline breached while with the body
+    ombudsman: bool  # flagged for the Ombudsman while with the body
+    rating: int | None  # the reporter's rating of a case completed with the body
+
+
+BODY_COUNTS = (
+    "forwarded_in_time", "first_response_in_time", "completed", "returned", "overdue", "ombudsman",
+)
+BODY_COLUMNS = (
+    "agency_id", "agency_name", "month", "received", "forwarded_within_deadline",
+    "first_response_within_deadline", "median_first_response_hours", "completed",
+    "returned_not_our_authority", "overdue", "ombudsman_flagged", "mean_rating",
+)
+_BODY_COLUMN_OF = {
+    "forwarded_in_time": "forwarded_within_deadline",
+    "first_response_in_time": "first_response_within_deadline",
+    "completed": "completed",
+    "returned": "returned_not_our_authority",
+    "overdue": "overdue",
+    "ombudsman": "ombudsman_flagged",
+}
+
+
+def body_month_rows(stints: Iterable[Stint], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per body per month of forwarding: the published row (every count a part of `received`)."""
+    groups: dict[tuple[str, str], list[Stint]] = defaultdict(list)
+    for stint in stints:
+        groups[(stint.agency_id, stint.month)].append(stint)
+    rows = []
+    for (agency_id, month), group in sorted(groups.items()):
+        parts = {_BODY_COLUMN_OF[name]: sum(getattr(stint, name) for stint in group) for name in BODY_COUNTS}
+        received, cells = suppress_group(len(group), parts)
+        rows.append({
+            "agency_id": agency_id,
+            "agency_name": names.get(agency_id, agency_id),
+            "month": month,
+            "received": received,
+            **cells,
+            "median_first_response_hours": median_of(
+                [s.first_response_hours for s in group if s.first_response_hours is not None]),
+            "mean_rating": mean_of([s.rating for s in group if s.rating is not None]),
+        })
+    return [{column: row[column] for column in BODY_COLUMNS} for row in rows]
+
+
+def on_time_rate(row: Mapping[str, Any], column: str) -> float | None:
+    """The share 0..1 of a row's received cases counted in `column`, None unless both are published."""
+    part, total = exact(row.get(column)), exact(row.get("received"))
+    return part / total if part is not None and total else None
+
+
+# --- per region per month per category -----------------------------------------------------------
+
+
+REGION_COLUMNS = ("region_code", "month", "category", "received", "completed")
+
+
+def region_month_rows(received: Mapping[tuple[str, str, str], int],
+                      completed: Mapping[tuple[str, str, str], int]) -> list[dict[str, Any]]:
+    """Keys (region or "" when unknown, month, category code): cases received (by month of
+    submission) and completed (by month of completion). Neither is part of the other."""
+    keys = sorted(set(received) | set(completed))
+    return [
+        {"region_code": region, "month": month, "category": category,
+         "received": count_cell(received.get((region, month, category), 0)),
+         "completed": count_cell(completed.get((region, month, category), 0))}
+        for region, month, category in keys
+    ]
+
+
+# --- case rows -----------------------------------------------------------------------------------
+
+
+def public_case_row(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A case's export values as published (before `generalise_places`): dates to the day, the
+    category as a catalogue code, the region to the regency, no tracking id."""
+    row: dict[str, Any] = {}
+    for column in PUBLIC_CASE_COLUMNS:
+        value = values.get(column)
+        if column in CASE_DATE_COLUMNS and value is not None:
+            value = local_day(value).isoformat()
+        elif column == "category":
+            value = category_code(value)
+        elif column == "region_code":
+            value = regency_of(value)
+        row[column] = value
+    return row
+
+
+def _grouped_enough(sources: Sequence[str | None], rows: int) -> bool:
+    """Rows moved up from regions of fewer than 5 each (each shown "<5", i.e. 1 to 4, in the region
+    table) may be published together when they are 5 or more, from 2 regions or more, and their sum
+    leaves each region two or more possible counts (not all ones, not all fours)."""
+    regions = len(set(sources))
+    return rows >= MIN_COUNT and regions >= 2 and regions < rows < 4 * regions
+
+
+def generalise_places(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The published case rows (see the module's docstring): each row's `region_code` kept,
+    generalised to its province, blanked, or the row left out. Order kept."""
+    def month(row: dict[str, Any]) -> str:
+        return row["submitted_at"][:7]
+
+    by_region: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        by_region[(row["region_code"], row["category"], month(row))].append(index)
+    placed: dict[int, str | None] = {}
+    moved: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
+    for (region, category, in_month), indexes in by_region.items():
+        if len(indexes) >= MIN_COUNT:
+            placed.update(dict.fromkeys(indexes, region))
+        elif region is None:
+            moved[(None, category, in_month)] += indexes
+        else:
+            moved[(province_of(region), category, in_month)] += indexes
+    nationally: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for (province, category, in_month), indexes in moved.items():
+        sources = [rows[i]["region_code"] for i in indexes]
+        if province is not None and _grouped_enough(sources, len(indexes)):
+            placed.update(dict.fromkeys(indexes, province))
+        else:
+            nationally[(category, in_month)] += indexes
+    for indexes in nationally.values():
+        if _grouped_enough([rows[i]["region_code"] for i in indexes], len(indexes)):
+            placed.update(dict.fromkeys(indexes, None))
+    return [row | {"region_code": placed[index]} for index, row in enumerate(rows) if index in placed]

@@ -1,0 +1,163 @@
+"""The publication rules of open data (domain/open_data.py): small counts hidden, and never given
+back by subtracting from a published total; means and medians over 5 cases or more; case rows
+generalised until each region, category and month is shared by 5 or more."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.open_data import (
+    FEWER_THAN_FIVE,
+    PUBLIC_CASE_COLUMNS,
+    WITHHELD,
+    Stint,
+    body_month_rows,
+    count_cell,
+    generalise_places,
+    mean_of,
+    median_of,
+    month_of,
+    on_time_rate,
+    public_case_row,
+    suppress_group,
+)
+
+
+def test_counts_of_one_to_four_are_published_as_fewer_than_five():
+    assert [count_cell(n) for n in range(7)] == [0, "<5", "<5", "<5", "<5", 5, 6]
+
+
+def test_a_remainder_of_one_to_four_withholds_the_part():
+    # 98 of 100 forwarded in time would tell that 2 were late.
+    assert suppress_group(100, {"in_time": 98, "late_all": 100, "half": 50}) == (
+        100, {"in_time": WITHHELD, "late_all": 100, "half": 50})
+    assert suppress_group(3, {"a": 0, "b": 2}) == (FEWER_THAN_FIVE, {"a": 0, "b": FEWER_THAN_FIVE})
+    with pytest.raises(ValueError):
+        suppress_group(3, {"a": 4})
+
+
+def _published_truths(max_total: int, parts: int):
+    """Every true row (total, part...) up to `max_total`, with what it publishes."""
+    for total in range(max_total + 1):
+        for values in itertools.product(range(total + 1), repeat=parts):
+            named = {f"p{i}": v for i, v in enumerate(values)}
+            shown_total, shown = suppress_group(total, named)
+            yield (total, values), (shown_total, tuple(shown[f"p{i}"] for i in range(parts)))
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_no_small_count_can_be_recovered_from_a_published_row(parts):
+    """Exhaustive: for every row, the rows that publish exactly the same cells (what anyone who
+    knows these rules can narrow it to) leave every small count (a total, a part or a part's
+    remainder of 1 to 4) two or more possible values. The published numbers are the true ones."""
+    classes = defaultdict(list)
+    for truth, published in _published_truths(40, parts):
+        classes[published].append(truth)
+        total, values = truth
+        shown_total, shown = published
+        assert shown_total in (total, FEWER_THAN_FIVE)
+        assert all(cell in (value, FEWER_THAN_FIVE, WITHHELD) for cell, value in zip(shown, values))
+
+    def quantities(truth):
+        total, values = truth
+        return {"total": total, **{f"p{i}": v for i, v in enumerate(values)},
+                **{f"rest{i}": total - v for i, v in enumerate(values)}}
+
+    for published, truths in classes.items():
+        possible = defaultdict(set)
+        for truth in truths:
+            for name, value in quantities(truth).items():
+                possible[name].add(value)
+        for truth in truths:
+            for name, value in quantities(truth).items():
+                if 0 < value < 5:
+                    assert len(possible[name]) >= 2, (truth, published, name, possible[name])
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(5, 10_000), data=st.data())
+def test_a_published_part_and_its_total_never_differ_by_one_to_four(total, data):
+    part = data.draw(st.integers(0, total))
+    shown_total, shown = suppress_group(total, {"p": part})
+    if isinstance(shown["p"], int):
+        assert not 0 < shown_total - shown["p"] < 5
+
+
+def test_means_and_medians_need_five_cases():
+    assert median_of([1, 2, 3, 4]) is None and mean_of([5, 5, 5, 5]) is None
+    assert median_of([1, 2, 3, 4, 50]) == 3 and mean_of([1, 2, 3, 4, 5]) == 3
+
+
+def _stint(agency="dinkes", month="2026-11", **facts):
+    return Stint(**({"agency_id": agency, "month": month, "forwarded_in_time": True, "first_response_in_time": True,
+                     "first_response_hours": 10.0, "completed": False, "returned": False, "overdue": False,
+                     "ombudsman": False, "rating": None} | facts))
+
+
+def test_body_rows_suppress_within_received_and_rates_only_from_exact_counts():
+    stints = [_stint() for _ in range(20)] + [_stint(forwarded_in_time=False, overdue=True) for _ in range(2)]
+    stints += [_stint(agency="pupr", rating=4) for _ in range(3)]
+    rows = body_month_rows(stints, {"dinkes": "Dinas Kesehatan"})
+    dinkes, pupr = rows
+    assert dinkes["agency_name"] == "Dinas Kesehatan" and dinkes["received"] == 22
+    assert dinkes["forwarded_within_deadline"] == WITHHELD  # 20 of 22 would tell 2 late
+    assert dinkes["overdue"] == FEWER_THAN_FIVE and dinkes["first_response_within_deadline"] == 22
+    assert dinkes["median_first_response_hours"] == 10.0 and dinkes["mean_rating"] is None
+    assert on_time_rate(dinkes, "first_response_within_deadline") == 1.0
+    assert on_time_rate(dinkes, "forwarded_within_deadline") is None
+    assert pupr["received"] == FEWER_THAN_FIVE and pupr["mean_rating"] is None
+    assert on_time_rate(pupr, "first_response_within_deadline") is None
+
+
+def test_a_case_row_has_days_catalogue_codes_and_no_tracking_id():
+    row = public_case_row({
+        "tracking_id": "LAP-1", "submitted_at": datetime(2026, 11, 30, 18, 0, tzinfo=UTC),  # 1 Dec in WIB
+        "category": "Pak Budi di RT 3 menagih pungli", "region_code": "32.73.01.1001", "completed_at": None,
+    })
+    assert "tracking_id" not in row and set(row) == set(PUBLIC_CASE_COLUMNS)
+    assert row["submitted_at"] == "2026-12-01" and row["completed_at"] is None
+    assert row["category"] == "lainnya" and row["region_code"] == "32.73"
+    assert month_of(datetime(2026, 11, 30, 18, 0, tzinfo=UTC)) == "2026-12"
+
+
+def _rows(region, count, category="jalan-jembatan", day="2026-11-03"):
+    return [{"region_code": region, "category": category, "submitted_at": day} for _ in range(count)]
+
+
+def test_rare_combinations_are_generalised_to_the_province_then_blanked_then_left_out():
+    rows = (_rows("32.73", 5)  # shared by 5: kept
+            + _rows("32.01", 3) + _rows("32.02", 2)  # 5 from two regencies: the province
+            + _rows("33.01", 1) + _rows("33.02", 1) + _rows("34.01", 3)  # 33 alone is 2: nationally, 5 from 3
+            + _rows("35.01", 2, category="kesehatan"))  # alone everywhere: left out
+    published = generalise_places(rows)
+    regions = [row["region_code"] for row in published]
+    assert regions == ["32.73"] * 5 + ["32"] * 5 + [None] * 5
+    assert all(row["category"] == "jalan-jembatan" for row in published)
+
+
+def test_moved_rows_that_would_pin_each_region_to_four_stay_apart():
+    # 8 rows from two regencies shown "<5" each: both would be known to be 4.
+    published = generalise_places(_rows("32.01", 4) + _rows("32.02", 4))
+    assert published == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["32.01", "32.02", "32.03", "33.01", "33.02", "34", None]),
+                          st.sampled_from(["jalan-jembatan", "kesehatan"]),
+                          st.sampled_from(["2026-10-02", "2026-11-02"])), max_size=60))
+def test_every_published_place_is_shared_by_five(cases):
+    rows = [{"region_code": r, "category": c, "submitted_at": d} for r, c, d in cases]
+    published = generalise_places(rows)
+    classes = defaultdict(int)
+    for row in published:
+        classes[(row["region_code"], row["category"], row["submitted_at"][:7])] += 1
+    assert all(count >= 5 for count in classes.values())
+    for row in published:  # generalised, never moved elsewhere
+        original = {r["region_code"] for r in rows if r["category"] == row["category"]}
+        assert row["region_code"] is None or any((o or "").startswith(row["region_code"]) for o in original)
