@@ -201,7 +201,7 @@ def _upsert_complaint(session: Session, record: CaseRecord) -> None:
     row["needs_rerouting"] = held_by_inactive
     statement = dialect_insert(session, Complaint.__table__).values(row)
     table, new = Complaint.__table__.c, statement.excluded
-    # needs_rerouting is the administrators' flag (api/routes/agencies.py), not the workflow's:
+    # needs_rerouting is the administrators' flag (api/directory_admin.py), not the workflow's:
     # a projection keeps it, unless the case closed or was accepted to another body since.
     cleared = or_(
         new.status.not_in([s.value for s in OPEN_STATUSES]),

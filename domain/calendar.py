@@ -188,6 +188,18 @@ def cuti_bersama_years(years: Iterable[int], amendments: Iterable[DayAmendment])
     return found & set(wanted)
 
 
+def missing_cuti_bersama_warning(year: int) -> str:
+    return (f"Belum ada cuti bersama untuk tahun {year} (paket holidays maupun amandemen): tenggat di tahun itu "
+            "dihitung tanpa cuti bersama dan bergeser bila SKB 3 Menteri terbit. Umumkan lewat "
+            "POST /v1/calendar/amendments.")
+
+
+def years_without_cuti_bersama(instants: Iterable[datetime | None], amendments: Iterable[DayAmendment]) -> list[int]:
+    """The years of these deadlines (WIB) for which no cuti bersama is known."""
+    years = {i.astimezone(ZONES[NATIONAL_ZONE]).year for i in instants if i is not None}
+    return sorted(years - cuti_bersama_years(years, tuple(amendments)))
+
+
 def calendar_for(instant: datetime, years_ahead: int = 2, amendments: Iterable[DayAmendment] = ()) -> HolidayCalendar:
     """The calendar a case submitted at `instant` needs: its year and the next ones, amended."""
     return effective_calendar(instant.astimezone(ZONES[NATIONAL_ZONE]).year, years_ahead, amendments)

@@ -19,13 +19,13 @@ from api import sessions as security
 from portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from portal.dashboard import DashboardData, dashboard_data
 from portal.forms import agency_choices
-from api.routes.calendar import years_without_cuti_bersama
-from api.routes.notifications import resend_through_temporal
+from domain.calendar import years_without_cuti_bersama
+from api.deliveries import resend_through_temporal
 from portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
 from api.similar import report_of_case, similar_cases
-from api.routes.agencies import AgencyCreate, create_agency, deactivate_agency
+from api.directory_admin import AgencyCreate, create_agency, deactivate_agency
 from db.directory import list_agencies
 from db.models import AgencyKind, Complaint, EscalationRow
 from db.notification_models import DeliveryStatus, NotificationDelivery
@@ -335,20 +335,20 @@ async def resend_from_portal(page: PageDep, delivery_id: str) -> Response:
 
 @router.get("/perutean")
 async def routing_models(page: PageDep, done: str = "") -> HTMLResponse:
-    from api.routes.routing import list_models
+    from api.routing_models import models_overview
 
     caller = require_staff(page, Role.ADMIN)
 
     def read():
         with page.svc.sessions() as session:
-            return list_models(caller, session)
+            return models_overview(session)
 
     return page.render("routing_models.html", models=await run_in_threadpool(read), done=done)
 
 
 @router.post("/perutean/{version}")
 async def activate_routing_model(page: PageDep, version: int) -> Response:
-    from api.routes.routing import activate_model
+    from api.routing_models import activate_model
 
     caller = require_staff(page, Role.ADMIN)
     form = await page.request.form(max_files=0, max_fields=5)

@@ -14,23 +14,20 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
-from api.attachments import (attachment_response, attachments_of, check_may_store, get_attachment, store_attachment,
-                             upload_submitter)
+from api.attachments import (attachment_response, attachments_of, get_attachment)
 from api.auth import Caller, reporter_caller
-from api.cleaning import CleanFile
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api import sessions as security
 from portal import maps_available
-from portal.forms import parse, problem_text, store_files, uploaded_files
+from portal.forms import parse, store_files, uploaded_files
 from portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
                             portal_router, region_names, region_tree, safe_next)
 from api.problems import Problem
 from api.read_model import list_cases, view_of_row
-from api.routes import complaints as actions
-from api.routes.calendar import years_without_cuti_bersama
+from api import cases as actions
+from domain.calendar import years_without_cuti_bersama
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.directory import get_agency
 from db.models import Agency, Complaint
@@ -235,7 +232,7 @@ def viewer_for(page: Page, tracking_id: str, token: str | None) -> Caller:
 async def visible_case(page: Page, tracking_id: str, caller: Caller) -> CaseView:
     with page.svc.sessions() as session:
         try:
-            return await actions._current_view(tracking_id, caller, page.svc, session)
+            return await actions.current_view(tracking_id, caller, page.svc, session)
         except Problem as problem:
             if problem.status == 404:
                 raise PortalError(404, "case.not_found") from problem
@@ -268,7 +265,7 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
 
 def suggest_units(page: Page, view: CaseView) -> list[UnitSuggestion]:
     """The dispose form's suggestions: the holding body's units ranked for this case's text."""
-    from api.routes.operations import routing_service
+    from api.routing_models import routing_service
 
     request = SuggestionRequest(tracking_id=view.tracking_id, text=f"{view.title or ''}\n{view.description or ''}",
                                 region_code=view.region_code)

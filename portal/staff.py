@@ -11,14 +11,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cleaning import CleanFile
 from api import sessions as security
-from portal.forms import agency_choices, parse, store_files, uploaded_files
+from portal.forms import parse, store_files, uploaded_files
 from pydantic import ValidationError
 
 from portal.web import (safe_next, portal_router, Page, PageDep, check_csrf, describe_errors, form_action_key,
                             require_staff)
 from api.problems import Problem
 from api.read_model import IS_OPEN, view_of_row
-from api.routes import complaints as actions
+from api import cases as actions
 from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, VerificationRequest
 from db.models import Agency, Complaint
 from domain.attachments import Purpose
@@ -131,7 +131,7 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
     contents: list[CleanFile] = []
     if with_files and any(getattr(f, "filename", None) for f in form.getlist("attachments")):
         with page.svc.sessions() as session:
-            case_now = await actions._current_view(tracking_id, caller, page.svc, session)
+            case_now = await actions.current_view(tracking_id, caller, page.svc, session)
         # Checked (the case's room among them) and cleaned before the action is taken.
         contents, errors = await uploaded_files(page, form, case=case_now, added_by=caller)
         if errors:
@@ -210,10 +210,10 @@ async def admin_reply(page: PageDep, tracking_id: str) -> Response:
 
 
 def units_of(page: Page, agency_id: str, caller) -> tuple[Agency, list[dict]]:
-    from api.routes.agencies import _managed_agency
+    from api.directory_admin import managed_agency
 
     with page.svc.sessions() as session:
-        agency = _managed_agency(session, agency_id, caller)
+        agency = managed_agency(session, agency_id, caller)
         units = [{"id": u.id, "slug": u.id.split("/", 1)[1], "name": u.name, "kind": u.kind, "active": u.active,
                   "merged_into": u.merged_into} for u in agency.units]
         session.expunge(agency)
@@ -254,7 +254,7 @@ async def unit_action(page: Page, agency_id: str, work) -> Response:
 
 @router.post("/staf/unit/{agency_id}")
 async def add_unit(page: PageDep, agency_id: str) -> Response:
-    from api.routes.agencies import UnitCreate, create_unit
+    from api.directory_admin import UnitCreate, create_unit
 
     return await unit_action(page, agency_id, lambda f, caller, session: create_unit(
         agency_id, UnitCreate(slug=f.get("slug", "").strip(), name=f.get("name", "").strip(),
@@ -263,7 +263,7 @@ async def add_unit(page: PageDep, agency_id: str) -> Response:
 
 @router.post("/staf/unit/{agency_id}/impor")
 async def import_units_form(page: PageDep, agency_id: str) -> Response:
-    from api.routes.agencies import apply_unit_import, parse_unit_csv
+    from api.directory_admin import apply_unit_import, parse_unit_csv
 
     return await unit_action(page, agency_id, lambda f, caller, session: apply_unit_import(
         session, agency_id, caller, parse_unit_csv(f.get("csv", ""))))
@@ -271,7 +271,7 @@ async def import_units_form(page: PageDep, agency_id: str) -> Response:
 
 @router.post("/staf/unit/{agency_id}/{slug}/nama")
 async def rename_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
-    from api.routes.agencies import UnitUpdate, rename_unit
+    from api.directory_admin import UnitUpdate, rename_unit
 
     return await unit_action(page, agency_id, lambda f, caller, session: rename_unit(
         agency_id, slug, UnitUpdate(name=f.get("name", "").strip()), caller, session))
@@ -279,7 +279,7 @@ async def rename_unit_form(page: PageDep, agency_id: str, slug: str) -> Response
 
 @router.post("/staf/unit/{agency_id}/{slug}/gabung")
 async def merge_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
-    from api.routes.agencies import UnitMerge, merge_unit
+    from api.directory_admin import UnitMerge, merge_unit
 
     return await unit_action(page, agency_id, lambda f, caller, session: merge_unit(
         agency_id, slug, UnitMerge(into=f.get("into", "")), caller, session))
@@ -287,6 +287,6 @@ async def merge_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
 
 @router.post("/staf/unit/{agency_id}/{slug}/nonaktif")
 async def deactivate_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
-    from api.routes.agencies import deactivate_unit
+    from api.directory_admin import deactivate_unit
 
     return await unit_action(page, agency_id, lambda f, caller, session: deactivate_unit(agency_id, slug, caller, session))

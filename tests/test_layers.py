@@ -102,3 +102,19 @@ def test_no_import_circle_between_the_files_of(package):
     for start in modules:
         visit(start, [start])
     assert cycles == []
+
+
+def test_the_portal_calls_services_not_the_apis_routes():
+    """The portal and the JSON API are two doors onto the same services (api/cases.py,
+    api/intake.py, api/directory_admin.py, ...): a page calling a route would inherit its HTTP
+    contract (dependencies, status codes) and couple the two doors."""
+    found = []
+    for path in sorted((ROOT / "portal").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module == "api":
+                names += [f"api.{alias.name}" for alias in node.names]
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: {name}" for name in names
+                      if name in ("api.routes", "api.main") or name.startswith(("api.routes.", "api.main."))]
+    assert found == []

@@ -20,7 +20,7 @@ from api.attachments import (
 from api.deps import CallerDep, ServicesDep, SessionDep
 from domain.visibility import may_see_file
 from api.problems import Problem, problem_responses
-from api.routes.complaints import _current_view
+from api.cases import current_view
 from domain.attachments import KINDS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_CASE, Purpose
 
 router = APIRouter(prefix="/v1/complaints", tags=["attachments"])
@@ -54,7 +54,7 @@ async def add_attachment(
 ) -> AttachmentInfo:
     if caller.role is None:
         raise Problem(401, "Diperlukan token untuk melampirkan berkas.", headers={"WWW-Authenticate": "Bearer"})
-    case = await _current_view(tracking_id, caller, svc, session)
+    case = await current_view(tracking_id, caller, svc, session)
     data = await file.read(MAX_ATTACHMENT_BYTES + 1)  # one byte over is enough to refuse it
     uploads = svc.uploads
     submitter = upload_submitter(caller, request.client.host if request.client else None)
@@ -79,7 +79,7 @@ async def add_attachment(
 async def list_attachments(
     tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep
 ) -> list[AttachmentInfo]:
-    case = await _current_view(tracking_id, caller, svc, session)
+    case = await current_view(tracking_id, caller, svc, session)
     rows = await run_in_threadpool(attachments_of, session, tracking_id)
     return [attachment_info(row, case, caller) for row in rows
             if may_see_file(case, caller, row.added_by_role, row.purpose)]
@@ -96,7 +96,7 @@ async def list_attachments(
 async def get_attachment_file(
     tracking_id: str, attachment_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep
 ) -> Response:
-    case = await _current_view(tracking_id, caller, svc, session)
+    case = await current_view(tracking_id, caller, svc, session)
     row = await run_in_threadpool(get_attachment, session, tracking_id, attachment_id)
     if row is None or not may_see_file(case, caller, row.added_by_role, row.purpose):
         raise Problem(404, "Lampiran tidak ditemukan.")

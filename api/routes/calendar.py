@@ -9,7 +9,6 @@ each once (docs/policies.md, "Calendar amendments").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -30,6 +29,7 @@ from domain.calendar import (
     amendments_issued_at,
     cuti_bersama_years,
     effective_calendar,
+    missing_cuti_bersama_warning,
 )
 from domain.models import CalendarAmendment, Comment
 from domain.text import line
@@ -108,18 +108,6 @@ def entry(amendment: DayAmendment, show_author: bool) -> AmendmentEntry:
     return AmendmentEntry(date=amendment.day, kind=amendment.kind, name=amendment.name, decree=amendment.decree,
                           declared_at=amendment.declared_at,
                           declared_by=amendment.declared_by if show_author else None)
-
-
-def missing_cuti_bersama_warning(year: int) -> str:
-    return (f"Belum ada cuti bersama untuk tahun {year} (paket holidays maupun amandemen): tenggat di tahun itu "
-            "dihitung tanpa cuti bersama dan bergeser bila SKB 3 Menteri terbit. Umumkan lewat "
-            "POST /v1/calendar/amendments.")
-
-
-def years_without_cuti_bersama(instants: Iterable[dt.datetime | None], amendments: Iterable[DayAmendment]) -> list[int]:
-    """The years of these deadlines (WIB) for which no cuti bersama is known."""
-    years = {i.astimezone(ZONES[NATIONAL_ZONE]).year for i in instants if i is not None}
-    return sorted(years - cuti_bersama_years(years, tuple(amendments)))
 
 
 @router.get("", response_model=CalendarYear, response_model_exclude_none=True,

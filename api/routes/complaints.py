@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any, Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import cases
 from api.auth import Caller, public_caller
 from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bearer_token, current_caller
 from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
-from api.routes.calendar import missing_cuti_bersama_warning, years_without_cuti_bersama
-from api.temporal import action_update_id
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row, without_confidential_originals
-from api.similar import may_be_original, report_of_case, similar_cases, voices
+from api.similar import report_of_case, similar_cases, voices
 from api.schemas import (
     ComplaintCreate,
     DispositionRequest,
@@ -31,21 +30,11 @@ from api.schemas import (
     SupplementRequest,
     VerificationRequest,
 )
-from db.directory import get_agency, get_agency_ref
-from domain.enums import Action, Channel, ReportType, Role, Status
+from domain.enums import Channel, ReportType, Status
 from domain.models import (
-    Actor,
     ComplaintDetails,
-    DispositionInput,
-    FollowUpInput,
-    RatingInput,
-    ReplyInput,
-    RerouteInput,
-    SupplementInput,
-    VerificationInput,
 )
-from domain.visibility import AGENCY_ROLES, SEES_EVERYTHING, STAFF_ROLES, CaseView, list_fields, redact, view_of_state
-from workflows.complaint import ComplaintWorkflow
+from domain.visibility import AGENCY_ROLES, SEES_EVERYTHING, STAFF_ROLES, CaseView, list_fields, redact
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
@@ -173,27 +162,6 @@ def list_complaints(
     return Page(items=items, next_cursor=next_cursor)
 
 
-async def _current_view(tracking_id: str, caller: Caller, svc, session, *, for_action: bool = False) -> CaseView:
-    """The case as this caller may see it: from the workflow, or the read model once Temporal no
-    longer keeps a closed case. Before an action (`for_action`), a workflow that does not answer in
-    time (a stopped or busy worker) is checked against the read model too: the action then goes to
-    Temporal, which applies it once a worker is back (its validator decides, not this check)."""
-    try:
-        view = view_of_state(await svc.temporal.state(tracking_id))
-    except Problem as problem:
-        fallback = problem.status == 404 or (for_action and problem.status == 503)
-        row = await run_in_threadpool(get_case_row, session, tracking_id) if fallback else None
-        if row is None:
-            raise
-        view = view_of_row(row, with_history=True)  # Temporal no longer keeps this closed case
-    visible = redact(view, caller)
-    if visible is None:
-        raise Problem(404, "Laporan tidak ditemukan")
-    if caller.role not in STAFF_ROLES and visible.duplicate_of:
-        [visible] = await run_in_threadpool(without_confidential_originals, session, [visible])
-    return visible
-
-
 @router.get(
     "/{tracking_id}",
     response_model=CaseView,
@@ -204,21 +172,13 @@ async def _current_view(tracking_id: str, caller: Caller, svc, session, *, for_a
     responses=problem_responses(401, 404, 503),
 )
 async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> CaseView:
-    view = await _current_view(tracking_id, caller, svc, session)
+    view = await cases.current_view(tracking_id, caller, svc, session)
     if caller.role in SEES_EVERYTHING:  # which messages each event and escalation produced
         view.notifications = await run_in_threadpool(notifications_of, session, tracking_id)
-        warnings = await deadline_calendar_warnings(view, svc)
+        warnings = await cases.deadline_calendar_warnings(view, svc)
         if warnings:
             view.calendar_warnings = warnings
     return view
-
-
-async def deadline_calendar_warnings(view: CaseView, svc: Services) -> list[str]:
-    """For administrators: a deadline of this case falls in a year without a cuti bersama decree."""
-    if view.deadlines is None:
-        return []
-    years = years_without_cuti_bersama(view.deadlines.model_dump().values(), await svc.amendments())
-    return [missing_cuti_bersama_warning(year) for year in years]
 
 
 @router.get(
@@ -256,38 +216,6 @@ IdempotencyKeyHeader = Annotated[str | None, Header(
 )]
 
 
-async def _act(
-    tracking_id: str, caller: Caller, svc, session, update: Any, make_input: Callable[[Actor], Any],
-    idempotency_key: str | None = None,
-) -> CaseView:
-    """Check the case exists for the caller, send the action, answer with the case as they see it."""
-    if caller.role is None:
-        raise Problem(401, "Diperlukan token untuk tindakan ini.", headers={"WWW-Authenticate": "Bearer"})
-    await _current_view(tracking_id, caller, svc, session, for_action=True)
-    actor = Actor(
-        role=caller.role,
-        agency_id=caller.agency_id,
-        name=caller.name if caller.role in STAFF_ROLES else None,  # never the reporter's identity
-    )
-    # make_input may look up what the body names (a unit, an agency) after visibility: database
-    # work, so on the thread pool like every read-model call of these async routes.
-    data = await run_in_threadpool(make_input, actor)
-    # Give the connection back before waiting on Temporal (up to the dependency timeout): held
-    # across the await, concurrent actions exhausted the pool while the worker was down, and the
-    # next checkout then blocked the event loop for the pool timeout (the worker-crash test hung).
-    await run_in_threadpool(session.close)
-    update_id = None
-    if idempotency_key:
-        scope = caller.token_id or caller.client_key  # a token's id; a reporter: their case
-        update_id = action_update_id(f"{tracking_id}:{scope}", update.__name__, idempotency_key, data)
-    # A closed case: 409; no answer in time: 503 "outcome unknown" (the gateway)
-    state = await svc.temporal.update(tracking_id, update, data, update_id=update_id)
-    visible = redact(view_of_state(state), caller)
-    if visible is None:  # e.g. an agency that just re-routed the case away
-        return CaseView(tracking_id=tracking_id, status=state.status.value)
-    return visible
-
-
 ACTION_RESPONSES = CASE_RESPONSES | {503: CASE_RESPONSES[503] | {
     "description": "Temporal atau worker tidak menjawab tepat waktu: hasil tindakan belum diketahui "
     "(`outcome: unknown`; tindakan mungkin tetap diterapkan begitu worker kembali). Tunggu `Retry-After` detik "
@@ -303,27 +231,7 @@ async def verify(
     tracking_id: str, body: VerificationRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    if body.decision == "accept" and not body.agency_id:
-        raise Problem(422, "agency_id wajib untuk decision=accept")
-    if body.decision == "reject" and body.reason == "duplicate" and not body.duplicate_of:
-        raise Problem(422, "duplicate_of wajib untuk reason=duplicate: laporan asalnya.")
-
-    def make_input(actor: Actor) -> VerificationInput:
-        agency = None
-        if body.decision == "accept":
-            agency = get_agency_ref(session, body.agency_id)
-            if agency is None:
-                raise Problem(422, f"Instansi {body.agency_id} tidak ada di direktori atau tidak aktif.")
-        if body.decision == "reject" and body.reason == "duplicate" and body.duplicate_of:
-            refused = may_be_original(session, tracking_id, body.duplicate_of)
-            if refused:
-                raise Problem(422, refused)
-        return VerificationInput(
-            actor=actor, decision=Action(body.decision), agency=agency, reason=body.reason,
-            duplicate_of=body.duplicate_of, note=body.note,
-        )
-
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.verify, make_input, idempotency_key)
+    return await cases.verify(tracking_id, body, caller, svc, session, idempotency_key)
 
 
 @router.post("/{tracking_id}/supplements", summary="Lengkapi laporan yang ditunda (pelapor)", **ACTION_DOC)
@@ -331,8 +239,7 @@ async def supplement(
     tracking_id: str, body: SupplementRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.supplement,
-                      lambda actor: SupplementInput(actor=actor, text=body.text), idempotency_key)
+    return await cases.supplement(tracking_id, body, caller, svc, session, idempotency_key)
 
 
 @router.post("/{tracking_id}/dispositions", summary="Disposisi ke unit (admin instansi)", **ACTION_DOC)
@@ -340,14 +247,7 @@ async def dispose(
     tracking_id: str, body: DispositionRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    def make_input(actor: Actor) -> DispositionInput:
-        if caller.role == Role.AGENCY_ADMIN and caller.agency_id:
-            agency = get_agency(session, caller.agency_id)
-            if agency is None or body.unit_id not in {unit.id for unit in agency.units if unit.active}:
-                raise Problem(422, f"Unit {body.unit_id} bukan unit instansi {caller.agency_id}.")
-        return DispositionInput(actor=actor, unit_id=body.unit_id, note=body.note)
-
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.dispose, make_input, idempotency_key)
+    return await cases.dispose(tracking_id, body, caller, svc, session, idempotency_key)
 
 
 @router.post("/{tracking_id}/follow-ups", summary="Tindak lanjut (pejabat penghubung atau admin instansi)",
@@ -356,8 +256,7 @@ async def follow_up(
     tracking_id: str, body: FollowUpRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.follow_up,
-                      lambda actor: FollowUpInput(actor=actor, message=body.message), idempotency_key)
+    return await cases.follow_up(tracking_id, body, caller, svc, session, idempotency_key)
 
 
 @router.post("/{tracking_id}/reroute", summary="Bukan wewenang kami: kembalikan untuk dialihkan (admin instansi)",
@@ -366,11 +265,7 @@ async def reroute(
     tracking_id: str, body: RerouteRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    return await _act(
-        tracking_id, caller, svc, session, ComplaintWorkflow.reroute,
-        lambda actor: RerouteInput(actor=actor, reason=body.reason, suggested_agency_id=body.suggested_agency_id),
-        idempotency_key,
-    )
+    return await cases.reroute(tracking_id, body, caller, svc, session, idempotency_key)
 
 
 @router.post("/{tracking_id}/replies", summary="Tanggapi tindak lanjut (pelapor atau admin)", **ACTION_DOC)
@@ -378,8 +273,7 @@ async def reply(
     tracking_id: str, body: ReplyRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.reply,
-                      lambda actor: ReplyInput(actor=actor, message=body.message), idempotency_key)
+    return await cases.reply(tracking_id, body, caller, svc, session, idempotency_key)
 
 
 @router.post("/{tracking_id}/rating", summary="Beri penilaian 1-5 (pelapor)", **ACTION_DOC)
@@ -387,5 +281,4 @@ async def rate(
     tracking_id: str, body: RatingRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> CaseView:
-    return await _act(tracking_id, caller, svc, session, ComplaintWorkflow.rate,
-                      lambda actor: RatingInput(actor=actor, score=body.score, comment=body.comment), idempotency_key)
+    return await cases.rate(tracking_id, body, caller, svc, session, idempotency_key)

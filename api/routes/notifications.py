@@ -6,17 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from starlette.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from activities.notifications import resend
-from workflows.delivery import DeliveryPlan
 from api.auth import Caller
-from api.deps import AdminDep, CallerDep, Services, ServicesDep, SessionDep, require_roles
+from api.deliveries import DeliveryInfo, delivery_info, resend_through_temporal
+from api.deps import AdminDep, CallerDep, ServicesDep, SessionDep, require_roles
 from api.problems import Problem, problem_responses
 from db.models import Complaint
-from db.notification_models import DeliveryStatus, NotificationDelivery, NotificationPreference
+from db.notification_models import NotificationDelivery, NotificationPreference
 from config import Settings
 from domain.contacts import ContactRefused, normalise_phone
 from domain.enums import Role
@@ -26,26 +24,6 @@ router = APIRouter(tags=["notifications"])
 
 Language = Literal["id", "en"]
 ChannelName = Literal["email", "sms"]
-
-
-class DeliveryInfo(BaseModel):
-    id: str
-    tracking_id: str
-    event_seq: int
-    event: str
-    party: str
-    recipient_ref: str
-    channel: str
-    address: str | None
-    language: str
-    subject: str | None
-    status: str
-    attempts: int
-    resends: int
-    next_attempt_at: AwareDatetime
-    created_at: AwareDatetime
-    sent_at: AwareDatetime | None
-    last_error: str | None
 
 
 class PreferencesIn(BaseModel):
@@ -63,10 +41,6 @@ class PreferencesIn(BaseModel):
 class Preferences(PreferencesIn):
     model_config = ConfigDict(extra="ignore")
     updated_at: AwareDatetime
-
-
-def _info(row: NotificationDelivery) -> DeliveryInfo:
-    return DeliveryInfo.model_validate(row, from_attributes=True)
 
 
 @router.get("/v1/notifications", response_model=list[DeliveryInfo],
@@ -88,7 +62,7 @@ def list_deliveries(
     if channel:
         query = query.where(NotificationDelivery.channel == channel)
     rows = session.scalars(query.order_by(NotificationDelivery.created_at.desc(), NotificationDelivery.id).limit(limit))
-    return [_info(row) for row in rows]
+    return [delivery_info(row) for row in rows]
 
 
 @router.post("/v1/notifications/{delivery_id}/resend", response_model=DeliveryInfo | None,
@@ -96,37 +70,6 @@ def list_deliveries(
              responses=problem_responses(401, 403, 404, 409, 503))
 async def resend_delivery(delivery_id: str, caller: AdminDep, svc: ServicesDep) -> DeliveryInfo | None:
     return await resend_through_temporal(svc, delivery_id)
-
-
-async def resend_through_temporal(svc: Services, delivery_id: str) -> DeliveryInfo | None:
-    """Queue a delivery again and start the DeliveryWorkflow that sends it (the API's resend and
-    the portal's); 404 unknown, 409 not failed/uncertain/skipped (or already queued again)."""
-    def requeue() -> tuple[tuple[str, int, int], str, DeliveryPlan, DeliveryInfo | None]:
-        with svc.sessions() as session:
-            row = session.get(NotificationDelivery, delivery_id, with_for_update=True)
-            if row is None:
-                raise Problem(404, "Notifikasi tidak ditemukan.")
-            if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.SKIPPED):
-                raise Problem(409, f"Notifikasi berstatus {row.status} tidak dapat dikirim ulang.")
-            before = (row.status, row.attempts, row.resends)
-            workflow_id, plan = resend(session, row, datetime.now(UTC), svc.settings)
-            session.commit()
-            return before, workflow_id, plan, None if row.channel == "none" else _info(row)
-
-    def restore(before: tuple[str, int, int]) -> None:
-        with svc.sessions.begin() as session:
-            row = session.get(NotificationDelivery, delivery_id, with_for_update=True)
-            if row is not None and row.status == DeliveryStatus.PENDING:
-                row.status, row.attempts, row.resends = before
-
-    before, workflow_id, plan, info = await run_in_threadpool(requeue)
-    # Sent by Temporal (a DeliveryWorkflow for this one delivery), once the row says `pending`.
-    try:
-        await svc.temporal.start_delivery(svc.settings, plan, workflow_id)
-    except BaseException:
-        await run_in_threadpool(restore, before)
-        raise
-    return info
 
 
 def _save(session, subject: str, body: PreferencesIn, settings: Settings) -> Preferences:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
 
-from activities.routing import RoutingActivities
+from api.routing_models import routing_service
 from api.deps import AdminDep, ServicesDep, SessionDep, StaffDep
 from api.problems import problem_responses
 from api.read_model import case_statistics
@@ -21,12 +19,6 @@ from domain.visibility import AGENCY_ROLES
 from api.reconcile import ReconcileReport
 
 router = APIRouter()
-
-
-@functools.cache
-def routing_service(sessions: sessionmaker[Session]) -> RoutingActivities:
-    """One RoutingActivities per database: the text model is trained once, the directory cached."""
-    return RoutingActivities(sessions)
 
 
 @router.get("/v1/routing/suggestions", response_model=list[RoutingSuggestion], tags=["routing"],

@@ -8,18 +8,15 @@ example; the worker trains a new version in the background; all processes load t
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from activities.routing_learning import (
     HISTORY_FIELDS,
     MAX_HISTORY_ROWS,
-    activate_version,
     history_from_csv,
     import_history,
 )
@@ -27,27 +24,10 @@ from domain.text import forbidden_character
 from domain.text import text as text_field
 from api.deps import AdminDep, ServicesDep, SessionDep
 from api.problems import Problem, problem_responses
-from api.routes.operations import routing_service
-from db.models import RoutingExample, RoutingModelVersion
+from api import routing_models
+from api.routing_models import ModelsOut, ModelVersionOut
 
 router = APIRouter(prefix="/v1/routing", tags=["routing"])
-
-
-class ModelVersionOut(BaseModel):
-    version: int = Field(description="Suggestions name it as `m<version>` in their model_version.")
-    created_at: datetime
-    n_examples: int = Field(description="Labelled examples it learned from (decisions and imported history).")
-    examples_upto: int
-    active: bool
-    pinned: bool = Field(description="Chosen by an administrator: newer versions are trained but not activated.")
-    note: str | None
-    sha256: str
-    size_bytes: int
-
-
-class ModelsOut(BaseModel):
-    examples: int = Field(description="Labelled examples stored so far.")
-    versions: list[ModelVersionOut]
 
 
 class HistoryItem(BaseModel):
@@ -67,31 +47,17 @@ class HistoryImported(BaseModel):
     note: str = "Dipelajari pada pelatihan berikutnya (ROUTING_RETRAIN_SECONDS) atau `python -m activities.routing_learning train`."
 
 
-def _out(row: RoutingModelVersion) -> ModelVersionOut:
-    return ModelVersionOut(version=row.version, created_at=row.created_at, n_examples=row.n_examples,
-                           examples_upto=row.examples_upto, active=row.active, pinned=row.pinned, note=row.note,
-                           sha256=row.sha256, size_bytes=len(row.artefact))
-
-
 @router.get("/models", response_model=ModelsOut, summary="Versi model perutean yang dipelajari (admin)",
             responses=problem_responses(401, 403))
 def list_models(caller: AdminDep, session: SessionDep) -> ModelsOut:
-    rows = session.scalars(select(RoutingModelVersion).order_by(RoutingModelVersion.version.desc()).limit(100))
-    examples = session.scalar(select(func.count()).select_from(RoutingExample)) or 0
-    return ModelsOut(examples=examples, versions=[_out(row) for row in rows])
+    return routing_models.models_overview(session)
 
 
 @router.post("/models/{version}/activate", response_model=ModelVersionOut,
              summary="Pakai versi ini (admin): kembali ke versi lama (rollback) atau ke yang terbaru",
              responses=problem_responses(401, 403, 404))
 def activate_model(version: int, caller: AdminDep, svc: ServicesDep, session: SessionDep) -> ModelVersionOut:
-    row = activate_version(session, version)
-    if row is None:
-        raise Problem(404, f"Versi model {version} tidak ada.")
-    row.note = f"{row.note or ''}; dipilih oleh {caller.name or caller.role}"[-300:].lstrip("; ")
-    session.commit()
-    routing_service(svc.sessions).refresh()  # this process at once; the others within a minute
-    return _out(row)
+    return routing_models.activate_model(version, caller, svc, session)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from api.deps import ServicesDep, SessionDep
 from api.intake import TRACKING_ID, find_idempotency_key
 from api.problems import Problem
 from api.read_model import view_of_row, without_confidential_originals
-from api.routes.complaints import _current_view
+from api.cases import current_view
 from api.routes.open311.common import (
     MAX_ITEMS,
     Open311Error,
@@ -107,7 +107,7 @@ async def get_requests(request: Request, svc: ServicesDep, session: SessionDep) 
             missing = [i for i in dict.fromkeys(ids[:MAX_ITEMS]) if i not in known and TRACKING_ID.match(i)]
             for tracking_id in missing[:FRESH_READS_MAX]:
                 try:
-                    views.append(await _current_view(tracking_id, PUBLIC, svc, session))
+                    views.append(await current_view(tracking_id, PUBLIC, svc, session))
                 except Problem as problem:
                     if problem.status != 404:
                         raise
@@ -124,7 +124,7 @@ async def get_request(request: Request, svc: ServicesDep, session: SessionDep) -
         if not TRACKING_ID.match(tracking_id):
             raise Open311Error(404, f"service_request_id '{tracking_id}' tidak ada")
         try:
-            view = await _current_view(tracking_id, PUBLIC, svc, session)  # the workflow's state, if running
+            view = await current_view(tracking_id, PUBLIC, svc, session)  # the workflow's state, if running
         except Problem as problem:
             if problem.status == 404:
                 raise Open311Error(404, f"service_request_id '{tracking_id}' tidak ada") from problem

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep, SessionDep, StaffDep
 from api.problems import problem_responses
-from api.routes.complaints import _current_view
+from api.cases import current_view
 from db.models import ApiToken
 from db.open311_models import Open311ClientUpdate, Open311MediaLink, Open311Request
 
@@ -60,5 +60,5 @@ def _extras(session: Session, tracking_id: str) -> Open311Extras:
     responses=problem_responses(401, 403, 404, 503),
 )
 async def open311_extras(tracking_id: str, caller: StaffDep, svc: ServicesDep, session: SessionDep) -> Open311Extras:
-    await _current_view(tracking_id, caller, svc, session)  # 404 unless the caller sees the case
+    await current_view(tracking_id, caller, svc, session)  # 404 unless the caller sees the case
     return await run_in_threadpool(_extras, session, tracking_id)
