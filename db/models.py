@@ -382,4 +382,4 @@ class CalendarAmendmentRow(Base):
 
 
 # Tables defined in their own modules register on the same metadata.
-from db import notification_models, open311_models, portal_models, throttle_models  # noqa: E402,F401
+from db import notification_models, open311_models, open_data_models, portal_models, throttle_models  # noqa: E402,F401

@@ -276,3 +276,154 @@ def generalise_places(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if _grouped_enough([rows[i]["region_code"] for i in indexes], len(indexes)):
             placed.update(dict.fromkeys(indexes, None))
     return [row | {"region_code": placed[index]} for index, row in enumerate(rows) if index in placed]
+
+
+# --- the data package (Frictionless Data Package v1 descriptor) ------------------------------------
+
+
+LICENCE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
+           "path": "https://creativecommons.org/licenses/by/4.0/"}
+UPDATE_FREQUENCY = "daily"
+_COUNT_NOTE = ' "<5": 1 to 4; "x": withheld so that a "<5" cannot be worked out from the total.'
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: dict[str, str]  # by language: id, en
+    description: dict[str, str]
+    fields: tuple[Field, ...]
+
+
+def _count(name: str, description: str) -> Field:
+    return Field(name, "integer", description + _COUNT_NOTE)
+
+
+DATASETS: tuple[Dataset, ...] = (
+    Dataset(
+        "bodies",
+        {"id": "Kinerja instansi per bulan", "en": "Each body's performance per month"},
+        {"id": "Per instansi per bulan penerusan (WIB): laporan yang diterima dan apa yang terjadi pada laporan "
+               "itu: diteruskan tepat waktu (3 hari kerja), tanggapan pertama tepat waktu (5 hari kerja), median "
+               "waktu tanggapan pertama, selesai, dikembalikan karena bukan kewenangan, melewati batas waktu, "
+               "ditandai untuk Ombudsman, rata-rata penilaian pelapor. Jumlah 1-4 ditulis \"<5\".",
+         "en": "Per body and month of forwarding (WIB): the cases received and what came of them: forwarded "
+               "within the deadline (3 working days), first response within the deadline (5 working days), "
+               "median time to first response, completed, returned as not the body's authority, overdue, "
+               "flagged for the Ombudsman, mean rating by reporters. Counts of 1-4 are shown as \"<5\"."},
+        (
+            Field("agency_id", "string", "The body's id in the directory (GET /v1/agencies/{id})."),
+            Field("agency_name", "string", "The body's name."),
+            Field("month", "yearmonth", "Month the cases were forwarded to the body (WIB)."),
+            _count("received", "Cases forwarded to the body this month (a case forwarded twice counts twice)."),
+            _count("forwarded_within_deadline", "Of those, forwarded within the verification deadline."),
+            _count("first_response_within_deadline", "Of those, first followed up within the response deadline."),
+            Field("median_first_response_hours", "number",
+                  "Median hours from forwarding to the first follow-up; empty under 5 follow-ups."),
+            _count("completed", "Of those, completed with this body."),
+            _count("returned_not_our_authority", "Of those, returned by the body as not its authority."),
+            _count("overdue", "Of those, past a response or resolution deadline while with the body."),
+            _count("ombudsman_flagged", "Of those, flagged for the Ombudsman while with the body."),
+            Field("mean_rating", "number", "Mean rating 1-5 of the cases completed; empty under 5 ratings."),
+        ),
+    ),
+    Dataset(
+        "regions",
+        {"id": "Laporan per wilayah, bulan dan kategori", "en": "Cases per region, month and category"},
+        {"id": "Per kabupaten/kota (atau provinsi bila hanya itu yang diketahui), bulan (WIB) dan kategori: "
+               "laporan yang diterima (bulan pengajuan) dan yang selesai (bulan selesai). Jumlah 1-4 ditulis \"<5\".",
+         "en": "Per regency or city (or province when only that is known), month (WIB) and category: cases "
+               "received (month of submission) and completed (month of completion). Counts of 1-4 are shown "
+               "as \"<5\"."},
+        (
+            Field("region_code", "string", "Kemendagri code of the regency or city; empty when unknown."),
+            Field("month", "yearmonth", "Month (WIB)."),
+            Field("category", "string", "Category code (the Open311 service code)."),
+            _count("received", "Cases submitted this month (and verified)."),
+            _count("completed", "Cases completed this month."),
+        ),
+    ),
+    Dataset(
+        "cases",
+        {"id": "Laporan (tanpa data pribadi)", "en": "Cases (no personal data)"},
+        {"id": "Satu baris per laporan yang terverifikasi dan tidak rahasia, tanpa judul, isi, lokasi, atau data "
+               "pelapor; tanggal sampai hari. Wilayah yang jarang (kurang dari 5 laporan dengan kategori dan bulan "
+               "yang sama) diganti provinsinya atau dikosongkan.",
+         "en": "One row per verified, non-confidential case, without its title, text, location or anything about "
+               "the reporter; dates to the day. Rare places (fewer than 5 cases with the same category and month) "
+               "are replaced by their province or left empty."},
+        (
+            Field("submitted_at", "date", "Day of submission (WIB)."),
+            Field("channel", "string", "How it came in: web, api, open311, sms, walk_in."),
+            Field("report_type", "string", "aspirasi, permintaan_informasi, pengaduan, pengaduan_berkadar_pengawasan."),
+            Field("category", "string", "Category code (the Open311 service code)."),
+            Field("region_code", "string", "Kemendagri code: regency or city, or its province, or empty."),
+            Field("status", "string", "Status now."),
+            Field("agency_id", "string", "The body holding the case now."),
+            Field("unit_id", "string", "The body's unit holding it, if disposed."),
+            Field("first_response_at", "date", "Day of the first follow-up (WIB)."),
+            Field("completed_at", "date", "Day of completion (WIB)."),
+            Field("overdue", "boolean", "A clock is past its deadline now."),
+            Field("ombudsman_flagged", "boolean", "Flagged for the Ombudsman."),
+            Field("bounce_count", "integer", "Times returned as not a body's authority."),
+            Field("reopen_count", "integer", "Times reopened after a low rating."),
+            Field("rating", "integer", "The reporter's rating, 1-5."),
+            Field("archive_reason", "string", "Why archived, if archived."),
+            Field("policy_version", "string", "The deadline policy the case runs under."),
+        ),
+    ),
+)
+DATASETS_BY_NAME = {dataset.name: dataset for dataset in DATASETS}
+FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+def file_name(dataset: str, fmt: str) -> str:
+    return f"{dataset}.{fmt}"
+
+
+def datapackage(version: int, created: datetime, rows: Mapping[str, int], source: str) -> dict[str, Any]:
+    """The descriptor of a version: every dataset as a CSV resource and a JSON one, same schema."""
+    resources = []
+    for dataset in DATASETS:
+        schema = {
+            "fields": [{"name": f.name, "type": f.type, "description": f.description} for f in dataset.fields],
+            "missingValues": list(MISSING_VALUES),
+        }
+        for fmt in FORMATS:
+            resources.append({
+                "name": dataset.name if fmt == "csv" else f"{dataset.name}-{fmt}",
+                "path": file_name(dataset.name, fmt),
+                "profile": "tabular-data-resource",
+                "format": fmt,
+                "mediatype": FORMATS[fmt].split(";")[0],
+                **({"encoding": "utf-8"} if fmt == "csv" else {}),
+                "title": dataset.title["id"],
+                "description": dataset.description["id"],
+                "title_en": dataset.title["en"],
+                "description_en": dataset.description["en"],
+                "rows": rows.get(dataset.name, 0),
+                "schema": schema,
+            })
+    return {
+        "profile": "tabular-data-package",
+        "name": "sp4n-open-data",
+        "title": "Data terbuka pengaduan SP4N",
+        "title_en": "SP4N complaints open data",
+        "description": "Kinerja setiap instansi dalam menangani pengaduan, dan laporan tanpa data pribadi. "
+                       "Diperbarui setiap hari.",
+        "description_en": "How each body handles complaints, and the cases without personal data. Updated daily.",
+        "version": str(version),
+        "created": created.astimezone(ZONE).isoformat(timespec="seconds"),
+        "updateFrequency": UPDATE_FREQUENCY,
+        "licenses": [LICENCE],
+        "sources": [{"title": "SP4N Engine: the timeline of every case (read model)", "path": source}],
+        "keywords": ["pengaduan", "complaints", "SP4N-LAPOR", "pelayanan publik"],
+        "resources": resources,
+    }
