@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # client per minute: each reads a few hundred cases, and many in a row probe the open cases.
     similar_search_per_minute: int = Field(default=30, ge=0)
     page_size_max: int = 200
-    # --- Hostile input (issue 13; README "Safety limits") ----------------------------------------
+    # --- Hostile input (issue 13; docs/security.md "Safety limits") ----------------------------------------
     # Country calling codes a reporter's (or a token's) phone number may have: Indonesia alone by
     # default, so that nobody can make the service send SMS to a premium-rate number abroad.
     # JSON in the environment: PHONE_COUNTRY_CODES='[62, 65]'.

@@ -93,7 +93,7 @@ def signature_header(secret: str, timestamp: int, body: bytes) -> str:
 
 def verify_signature(secret: str, header: str, body: bytes, *, tolerance_seconds: int = 300,
                      now: float | None = None) -> bool:
-    """What a receiver does (README): parse `t=..,v1=..`, check the age, compare in constant time."""
+    """What a receiver does (docs/notifications.md, Webhooks): parse `t=..,v1=..`, check the age, compare in constant time."""
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
         timestamp = int(parts["t"])

@@ -204,7 +204,7 @@ def check_may_store(
 ) -> None:
     """Before any file is cleaned: may this caller add `files` files to the case (None: a case
     not opened yet), and is there room left? Problems 403/409 as store_attachment; 413 the case's
-    bytes, 429 the submitter's bytes today, 507 the storage (the limits' values: README)."""
+    bytes, 429 the submitter's bytes today, 507 the storage (the limits' values: docs/security.md)."""
     try:
         if case is not None:
             check_may_add(added_by, purpose or default_purpose(added_by), tracking_id=case.tracking_id,

@@ -6,7 +6,7 @@ GeoReport v2 has two statuses: `open` (reported) and `closed` (resolved). Ours m
 the clock the case is waiting on (verification, hold, response, silence); a closed case has none.
 Every request and update also carries an extended status (`EXTENDED_STATUSES`, the codes
 FixMyStreet understands) derived from the lifecycle status, the action that led there and the
-archive reason: README "Open311" has the table.
+archive reason: docs/open311.md has the table.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ class Extended(StrEnum):
     NO_FURTHER_ACTION = "NO_FURTHER_ACTION"
 
 
-# The extended status of a case in each lifecycle status (README "Open311" has this table).
+# The extended status of a case in each lifecycle status (docs/open311.md has this table).
 EXTENDED_BY_STATUS = {
     Status.AWAITING_VERIFICATION: Extended.OPEN,
     Status.ON_HOLD: Extended.INVESTIGATING,  # being checked: the reporter is asked for more

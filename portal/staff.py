@@ -46,7 +46,7 @@ async def sign_in(page: PageDep) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""))
     # Failed passwords slow the one guessing (per account and address), never lock the owner
-    # out from another address (api/throttle.py; the limits are settings, README "Safety limits").
+    # out from another address (api/throttle.py; the limits are settings, docs/security.md "Safety limits").
     throttle, address = page.svc.sign_in, page.caller.client_key
     wait = await run_in_threadpool(throttle.wait_before, email, address)
     if wait > 0:

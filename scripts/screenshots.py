@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshots of the portal's main pages for the README, from the real stack in a real browser.
+"""Screenshots of the portal's main pages for the docs, from the real stack in a real browser.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 

@@ -38,7 +38,7 @@ FILE_CONTENT = {kind.content_type: {"schema": {"type": "string", "format": "bina
     f"besar {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB, paling banyak {MAX_ATTACHMENTS_PER_CASE} per laporan. "
     "Foto disimpan ulang tanpa metadata (EXIF, GPS); PDF disusun ulang tanpa skrip, aksi, anotasi, formulir, "
     "berkas sisipan dan metadata. Batas piksel, halaman, waktu, memori dan kuota (per laporan, per pengirim "
-    "per hari, ruang penyimpanan) ada di README, bagian Safety limits. Pelapor (reporter_token) melampirkan "
+    "per hari, ruang penyimpanan) ada di docs/security.md, bagian Safety limits. Pelapor (reporter_token) melampirkan "
     "`report`, `supplement` atau `reply` selama laporan terbuka; petugas instansi laporan dan admin "
     "melampirkan `evidence`. Tanpa `purpose`: `report` untuk pelapor, `evidence` untuk petugas.",
     responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 429, 503, 507),

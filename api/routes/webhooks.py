@@ -1,4 +1,4 @@
-"""/v1/webhooks: agencies' own systems hear of their cases' events, signed (README: Webhooks)."""
+"""/v1/webhooks: agencies' own systems hear of their cases' events, signed (docs/notifications.md: Webhooks)."""
 
 from __future__ import annotations
 

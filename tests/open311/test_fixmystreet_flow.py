@@ -3,7 +3,7 @@ mySociety's perllib/Open311.pm drives a GeoReport server: service list, metadata
 attributes, several media_url and files (its `upload_files` mode), updates polled through the whole
 lifecycle the way Open311/GetServiceRequestUpdates.pm reads them, a citizen's comment posted back.
 Every XML answer is parsed by a strict parser (defusedxml); the status mapping table is asserted
-against the code and the README."""
+against the code and docs/open311.md."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from tests.api.deadlines import instant
 from tests.open311.georeport import assert_valid, xml_to_value
 
 BASE = "/open311/v2"
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPEN311_DOC = Path(__file__).resolve().parents[2] / "docs" / "open311.md"
 
 
 @pytest.fixture(autouse=True)
@@ -123,13 +123,13 @@ TABLE = [
 ]
 
 
-def test_the_mapping_table_is_the_code_and_the_readme() -> None:
+def test_the_mapping_table_is_the_code_and_the_docs() -> None:
     for status, reason, action, expected in TABLE:
         assert extended_status(status, archive_reason=reason, action=action) == expected, (status, reason, action)
-    # Every status and every archive reason has its row in the README's table, with this code.
-    readme = README.read_text(encoding="utf-8")
+    # Every status and every archive reason has its row in the table of docs/open311.md, with this code.
+    readme = OPEN311_DOC.read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(\w+)`([^|]*)\| (open|closed) \| `(\w+)` \|", readme, re.MULTILINE)
-    assert rows, "the README has the table"
+    assert rows, "docs/open311.md has the table"
     by_status: dict[str, set[str]] = {}
     for status, detail, open_closed, code in rows:
         assert open_closed == ("closed" if status in ("completed", "archived") else "open"), status
