@@ -77,9 +77,10 @@ class Stack:
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, **settings: str) -> None:
+        """`settings` apply to this process only (an API with another policy, say)."""
         kind = name.split("-")[0]
-        env = self.env
+        env = self.env | settings
         if kind == "api":
             self.api_ports.setdefault(name, free_port())
         if kind == "worker":

@@ -1,0 +1,248 @@
+"""Cost per case (issue 25): CPU of each process and Temporal's footprint, per new case and per
+typical lifecycle.
+
+    python -m bench cost                          # 50 new cases, 5 typical lifecycles
+    python -m bench cost --cases 200 --lifecycles 10
+
+The processes of `make run`, in subprocesses on loopback (tests/reliability/stack.py): the Temporal
+dev server with its SQLite file, `python worker.py` and the API under uvicorn, with notifications
+on and an SMTP sink in this process (every message is accepted, as a mail server would). CPU time
+is read from /proc/<pid>/stat (user + system) of each process before and after a phase, and each
+process's idle CPU (its rate over a quiet stretch just before the phase, times the phase's
+duration) is taken off: what is left is the work the phase caused.
+
+1. **New case**: N `POST /v1/complaints` (a reporter with an email), one at a time, then wait
+   until everything they caused is done (routing suggestion, projection, every delivery), with
+   the production policy (no clock falls due during the bench).
+2. **Typical lifecycle**: submit, forward (accept to an agency), dispose to a unit, follow up,
+   then the reporter's silence completes the case: on a second API process with the drill policy
+   (`latihan.v1+<d>s`, a working day of `--day-seconds`), so the silence ends within the run.
+   Staff have tokens with emails, so every party has somebody to tell.
+
+After each phase: every workflow it started (Temporal's visibility, start time after the phase
+began), their history events and workflow tasks (`WorkflowTaskStarted` events), summed.
+
+Last line (the new case): `cost: worker_ms=… server_ms=… api_ms=… events=… workflows=…`; the line
+before it is the lifecycle's. Each figure line carries the load average: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from aiosmtpd.controller import Controller
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from tests.reliability.stack import ADMIN_TOKEN, Stack, running_stack
+from workflows.client import connect
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+AGENCY, UNIT = "pemkot-62.71", "pemkot-62.71/pupr"
+BODY = {"title": "Lampu jalan mati", "description": "Lampu jalan di depan pasar mati sejak seminggu.",
+        "region_code": "62.71", "reporter": {"name": "Siti", "email": "siti@example.id"}}
+TICKS = os.sysconf("SC_CLK_TCK")
+PROCESSES = ("worker", "temporal", "api")
+QUIET_SECONDS = 3.0
+
+
+class Sink:
+    """Accepts every message (the worker's SMTP server)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
+        self.count += 1
+        return "250 OK"
+
+
+def cpu_ms(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / TICKS  # utime + stime
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class Meter:
+    """CPU of the stack's processes over a phase, less each one's idle rate."""
+
+    def __init__(self, stack: Stack, api_names: tuple[str, ...]) -> None:
+        self.pids = {"worker": [stack.processes["worker"].pid], "temporal": [stack.processes["temporal"].pid],
+                     "api": [stack.processes[name].pid for name in api_names]}
+
+    def read(self) -> dict[str, float]:
+        return {name: sum(cpu_ms(pid) for pid in pids) for name, pids in self.pids.items()}
+
+    async def idle_rates(self) -> dict[str, float]:
+        """ms of CPU per second of each process while nothing happens."""
+        before, started = self.read(), time.monotonic()
+        await asyncio.sleep(QUIET_SECONDS)
+        after, elapsed = self.read(), time.monotonic() - started
+        return {name: (after[name] - before[name]) / elapsed for name in before}
+
+    async def measure(self, phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
+        idle = await self.idle_rates()
+        before, started = self.read(), time.monotonic()
+        await phase()
+        after, elapsed = self.read(), time.monotonic() - started
+        return {name: max(after[name] - before[name] - idle[name] * elapsed, 0.0) for name in before}
+
+
+async def footprint(client: Client, since: datetime) -> dict[str, int]:
+    """Workflows started since `since`, their events and workflow tasks, summed."""
+    query = f'StartTime >= "{since.isoformat()}"'
+    workflows = events = tasks = 0
+    async for execution in client.list_workflows(query, page_size=1000):
+        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        workflows += 1
+        events += len(history.events)
+        tasks += sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED for e in history.events)
+    return {"workflows": workflows, "events": events, "tasks": tasks}
+
+
+async def drained(client: Client, since: datetime, done: Callable[[], Awaitable[bool]], timeout: float = 600) -> None:
+    """Until nothing started since `since` is running but the cases (which wait for their clocks),
+    `done()` holds, and both stay so for a second (the last activities' results recorded)."""
+    others = f'StartTime >= "{since.isoformat()}" AND ExecutionStatus = "Running" AND WorkflowType != "ComplaintWorkflow"'
+    began, quiet = time.monotonic(), 0
+    while quiet < 2:
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"not drained within {timeout} s")
+        busy = (await client.count_workflows(others)).count
+        quiet = quiet + 1 if busy == 0 and await done() else 0
+        await asyncio.sleep(0.5)
+
+
+async def post(api: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None, **body) -> dict:
+    response = await api.post(path, json=body, headers=headers or {})
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"POST {path} answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+async def run(cases: int, lifecycles: int, day_seconds: int, workdir: Path) -> dict[str, dict[str, float]]:
+    sink = Sink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        with running_stack(workdir, DEPENDENCY_TIMEOUT_SECONDS="60", SMTP_HOST="127.0.0.1",
+                           SMTP_PORT=str(smtp_port), NOTIFICATIONS_ENABLED="true") as stack:
+            stack.start("api-drill", POLICY_VERSION="latihan.v1", POLICY_WORKING_DAY_SECONDS=str(day_seconds))
+            return await measure(stack, sink, cases, lifecycles)
+    finally:
+        controller.stop()
+
+
+async def measure(stack: Stack, sink: Sink, cases: int, lifecycles: int) -> dict[str, dict[str, float]]:
+    client = await connect(f"127.0.0.1:{stack.temporal_port}", "default")
+    meter = Meter(stack, ("api", "api-drill"))
+    async with (httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=60) as api,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_ports['api-drill']}", timeout=60) as drill):
+        for one in (api, drill):
+            for _ in range(300):
+                try:
+                    if (await one.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        staff = {}
+        for role, name in (("admin", "Admin"), ("agency_admin", "Admin instansi"), ("officer", "Petugas")):
+            token = await post(api, "/v1/tokens", ADMIN, role=role, name=name, email=f"{role}@staff.example",
+                               **({} if role == "admin" else {"agency_id": AGENCY}))
+            staff[role] = {"Authorization": f"Bearer {token['token']}"}
+
+        async def submit(door: httpx.AsyncClient, i: int) -> str:
+            return (await post(door, "/v1/complaints", **BODY | {"title": f"Lampu jalan mati {i}"}))["tracking_id"]
+
+        async def settled(since: datetime, mails: int) -> None:
+            async def done() -> bool:
+                return sink.count >= mails
+            await drained(client, since, done)
+
+        async def typical(i: int) -> None:
+            tracking_id = await submit(drill, i)
+            await post(drill, f"/v1/complaints/{tracking_id}/verification", ADMIN, decision="accept",
+                       agency_id=AGENCY)
+            await post(drill, f"/v1/complaints/{tracking_id}/dispositions", staff["agency_admin"], unit_id=UNIT)
+            await post(drill, f"/v1/complaints/{tracking_id}/follow-ups", staff["officer"],
+                       message="Lampu sudah diganti.")
+            # The reporter's silence completes the case and its workflow (asked of Temporal, not of
+            # the API: polling would count as the API's work).
+            await client.get_workflow_handle(tracking_id).result()
+
+        # Warm-up: every path taken once (imports, caches, connections); the drill case completes,
+        # so no clock of it falls due later.
+        since = datetime.now(timezone.utc)
+        await asyncio.gather(submit(api, 0), typical(0))
+        await settled(since, 2)
+
+        results: dict[str, dict[str, float]] = {}
+        # 1. New cases.
+        since, mails = datetime.now(timezone.utc), sink.count
+
+        async def new_cases() -> None:
+            for i in range(cases):
+                await submit(api, i)
+            await settled(since, mails + cases)
+
+        cpu = await meter.measure(new_cases)
+        results["case"] = per(cpu, await footprint(client, since), cases)
+        print_line("new case", results["case"], cases)
+
+        # 2. Typical lifecycles, side by side (each waits for its silence).
+        since = datetime.now(timezone.utc)
+
+        async def typicals() -> None:
+            await asyncio.gather(*(typical(i) for i in range(lifecycles)))
+            await settled(since, 0)
+
+        cpu = await meter.measure(typicals)
+        results["lifecycle"] = per(cpu, await footprint(client, since), lifecycles)
+        print_line("typical lifecycle", results["lifecycle"], lifecycles)
+    return results
+
+
+def per(cpu: dict[str, float], footprint: dict[str, int], count: int) -> dict[str, float]:
+    return {"worker_ms": round(cpu["worker"] / count, 1), "server_ms": round(cpu["temporal"] / count, 1),
+            "api_ms": round(cpu["api"] / count, 1)} | {k: round(v / count, 1) for k, v in footprint.items()}
+
+
+def print_line(what: str, figures: dict[str, float], count: int) -> None:
+    print(f"per {what} (mean of {count}; load {load()}): worker {figures['worker_ms']} ms, Temporal server "
+          f"{figures['server_ms']} ms, API {figures['api_ms']} ms CPU; {figures['workflows']} workflows, "
+          f"{figures['events']} events, {figures['tasks']} workflow tasks", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench cost")
+    parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--lifecycles", type=int, default=5)
+    parser.add_argument("--day-seconds", type=int, default=2, help="the drill day of the lifecycles")
+    args = parser.parse_args(argv)
+    print(f"cpus {os.cpu_count()}, load {load()}; {args.cases} new cases, {args.lifecycles} typical lifecycles",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-cost-") as workdir:
+        results = asyncio.run(run(args.cases, args.lifecycles, args.day_seconds, Path(workdir)))
+    lifecycle, case = results["lifecycle"], results["case"]
+    print("lifecycle: " + " ".join(f"{k}={v}" for k, v in lifecycle.items()))
+    print(f"targets (issue 25): new case worker <= 10 ms, server <= 30 ms; lifecycle worker <= 150 ms, "
+          f"events <= 100, tasks <= 15; load {load()}")
+    print("cost: " + " ".join(f"{k}={case[k]}" for k in ("worker_ms", "server_ms", "api_ms", "events", "workflows"))
+          + f" tasks={case['tasks']} load={os.getloadavg()[0]:.2f}")
+    return 0
