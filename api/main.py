@@ -26,7 +26,7 @@ from api.deps import Services
 from api.observe import RequestObserver
 from api.sessions import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
-from api.routes import agencies, calendar, complaints, open311, operations, routing, sms, tokens
+from api.routes import agencies, calendar, complaints, open311, open_data, operations, routing, sms, tokens
 from api.routes import attachments, codec, notifications, webhooks
 from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
@@ -218,7 +218,7 @@ def create_api(
     app.add_middleware(RequestObserver)
     app.get("/metrics", include_in_schema=False)(metrics_endpoint)
 
-    for module in (complaints, tokens, agencies, calendar, operations, routing, open311, sms):
+    for module in (complaints, tokens, agencies, calendar, operations, routing, open311, sms, open_data):
         app.include_router(module.router)
     app.include_router(attachments.router)
     app.include_router(open311.staff_router)
