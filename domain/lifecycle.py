@@ -5,6 +5,7 @@ The workflow's update validators and the API both ask `check_action`, so a rule 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from datetime import datetime
@@ -80,6 +81,20 @@ RULES: dict[Action, Rule] = {
     Action.REPLY: Rule(frozenset({Status.AWAITING_REPORTER}), frozenset({Role.REPORTER, Role.ADMIN})),
     Action.RATE: Rule(frozenset({Status.COMPLETED}), frozenset({Role.REPORTER})),
 }
+
+
+def reroute_note(reason: str, suggested_agency_id: str | None) -> str:
+    """The timeline note of a "not our authority": the reason, then the body the agency suggests."""
+    return reason if not suggested_agency_id else f"{reason} (→ {suggested_agency_id})"
+
+
+_SUGGESTED = re.compile(r"^(?P<reason>.*) \(→ (?P<agency>[^()\s]+)\)$", re.DOTALL)
+
+
+def reroute_note_parts(note: str) -> tuple[str, str | None]:
+    """(reason, suggested body id or None) of a note `reroute_note` wrote."""
+    found = _SUGGESTED.match(note)
+    return (found.group("reason"), found.group("agency")) if found else (note, None)
 
 
 def _may_verify_in_place(case: CaseState, actor: Actor) -> bool:
@@ -316,7 +331,7 @@ class CaseMachine:
         case = self.state
         met = self._stop(ClockKind.RESPONSE)
         case.bounce_count += 1
-        note = data.reason if not data.suggested_agency_id else f"{data.reason} (→ {data.suggested_agency_id})"
+        note = reroute_note(data.reason, data.suggested_agency_id)
         self._move(Status.AWAITING_VERIFICATION)
         clock = self._start_verification(now, case.policy.verification_days)
         self._record(now, Action.REROUTE, data.actor, note, deadline_set=clock.due_at, deadline_met=met)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api import sessions as security
 from portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from portal.dashboard import DashboardData, dashboard_data
+from portal.facts import case_facts
 from portal.forms import agency_choices
 from domain.calendar import years_without_cuti_bersama
 from api.deliveries import resend_through_temporal
@@ -43,14 +44,15 @@ SUGGESTION_TIMEOUT_SECONDS = 2.0
 
 def queue_rows(page: Page):
     """The cases awaiting verification, oldest first, each with its likely duplicates among the
-    open cases (scores and reasons: api/similar.py)."""
+    open cases (scores and reasons: api/similar.py) and the facts its card shows (portal/facts.py)."""
     with page.svc.sessions() as session:
         rows = list(session.scalars(
             select(Complaint).where(Complaint.status == Status.AWAITING_VERIFICATION.value)
             .order_by(Complaint.submitted_at.asc(), Complaint.tracking_id.asc()).limit(QUEUE_LIMIT)
         ))
         similar = {row.tracking_id: similar_cases(session, report_of_case(row, page.caller), page.caller) for row in rows}
-        return [view_of_row(row, with_history=False) for row in rows], similar
+        facts = case_facts(session, rows, now=datetime.now(timezone.utc))
+        return [view_of_row(row, with_history=False) for row in rows], similar, facts
 
 
 async def suggestions_of(page: Page, tracking_ids: list[str]) -> dict[str, list[RoutingSuggestion]]:
@@ -69,13 +71,13 @@ async def suggestions_of(page: Page, tracking_ids: list[str]) -> dict[str, list[
 @router.get("/verifikasi")
 async def verification_queue(page: PageDep) -> HTMLResponse:
     require_staff(page, Role.ADMIN)
-    items, similar = await run_in_threadpool(queue_rows, page)
+    items, similar, facts = await run_in_threadpool(queue_rows, page)
     suggestions = await suggestions_of(page, [v.tracking_id for v in items])
-    agencies = await run_in_threadpool(agency_choices, page)
     # Verification deadlines in a year without a known cuti bersama decree (they may move).
     warning_years = years_without_cuti_bersama(
         [v.deadlines.verification_due for v in items if v.deadlines], await page.svc.amendments())
-    return page.render("queue.html", items=items, suggestions=suggestions, agencies=agencies, similar=similar,
+    return page.render("queue.html", items=items, suggestions=suggestions, similar=similar, facts=facts,
+                       now=datetime.now(timezone.utc),
                        calendar_warning_years=warning_years, capped=len(items) == QUEUE_LIMIT, limit=QUEUE_LIMIT,
                        reasons=[r.value for r in ArchiveReason if r not in (ArchiveReason.WITHDRAWN, ArchiveReason.DUPLICATE)])
 

@@ -22,7 +22,7 @@ from api.intake import open_case
 from api import sessions as security
 from portal import maps_available
 from portal.forms import parse, store_files, uploaded_files
-from portal.web import (Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
+from portal.web import (TRACKING_ID, Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
                             portal_router, region_names, region_tree, safe_next)
 from api.problems import Problem
 from api.read_model import list_cases, view_of_row
@@ -47,7 +47,6 @@ log = structlog.get_logger("sp4n.portal")
 FORM_FIELDS = ("title", "description", "report_type", "category", "province", "regency", "district",
                "address", "lat", "lon", "name", "email", "phone")
 FEED_PAGE_SIZE = 20
-TRACKING_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,63}")
 
 
 @router.get("/")
@@ -279,18 +278,13 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
     view = await visible_case(page, tracking_id, caller)
     allowed = actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id)
     extras = await run_in_threadpool(case_extras, page, view, caller)
-    agencies = []
-    if Action.ACCEPT in allowed or Action.REROUTE in allowed:
-        from portal.forms import agency_choices
-
-        agencies = await run_in_threadpool(agency_choices, page)
     matches = await run_in_threadpool(likely_duplicates, page, tracking_id, caller) if Action.ACCEPT in allowed else []
     warning_years = []
     if caller.role in SEES_EVERYTHING and view.deadlines is not None:
         warning_years = years_without_cuti_bersama(view.deadlines.model_dump().values(), await page.svc.amendments())
     return page.render(
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
-        allowed={a.value for a in allowed}, done=done, failed=failed, agencies=agencies,
+        allowed={a.value for a in allowed}, done=done, failed=failed,
         just_supported=supported, calendar_warning_years=warning_years, matches=matches, **extras,
     )
 
@@ -319,7 +313,7 @@ async def attachment_file(page: PageDep, tracking_id: str, attachment_id: str, t
     return await run_in_threadpool(read)
 
 
-async def reporter_action(page: Page, tracking_id: str, make_call) -> Response:
+async def reporter_action(page: Page, tracking_id: str, make_call, outcome: str) -> Response:
     form = await page.request.form(max_files=0, max_fields=20)
     await check_csrf(page, form)
     token = str(form.get("token") or "")
@@ -328,7 +322,7 @@ async def reporter_action(page: Page, tracking_id: str, make_call) -> Response:
         raise PortalError(403, "error.forbidden")
     with page.svc.sessions() as session:
         await make_call(form, caller, session)
-    return page.redirect(f"/kasus/{tracking_id}", token=token or None, done="1")
+    return page.redirect(f"/kasus/{tracking_id}", token=token or None, done=outcome)
 
 
 @router.post("/kasus/{tracking_id}/balas")
@@ -337,7 +331,7 @@ async def reply(page: PageDep, tracking_id: str) -> Response:
         body = parse(ReplyRequest, message=str(form.get("message") or ""))
         await actions.reply(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
-    return await reporter_action(page, tracking_id, call)
+    return await reporter_action(page, tracking_id, call, "replied")
 
 
 @router.post("/kasus/{tracking_id}/nilai")
@@ -346,7 +340,7 @@ async def rate(page: PageDep, tracking_id: str) -> Response:
         body = parse(RatingRequest, score=form.get("score") or 0, comment=str(form.get("comment") or "") or None)
         await actions.rate(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
-    return await reporter_action(page, tracking_id, call)
+    return await reporter_action(page, tracking_id, call, "rated")
 
 
 @router.post("/kasus/{tracking_id}/lengkapi")
@@ -355,7 +349,7 @@ async def supplement(page: PageDep, tracking_id: str) -> Response:
         body = parse(SupplementRequest, text=str(form.get("text") or ""))
         await actions.supplement(tracking_id, body, caller, page.svc, session, form_action_key(form))
 
-    return await reporter_action(page, tracking_id, call)
+    return await reporter_action(page, tracking_id, call, "supplemented")
 
 
 # --- the public feed and support ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from starlette.datastructures import UploadFile
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from api.attachments import check_may_store, store_attachment, upload_submitter
@@ -95,3 +95,21 @@ def agency_choices(page: Page) -> list[tuple[str, str]]:
     with page.svc.sessions() as session:
         return [tuple(row) for row in session.execute(
             select(Agency.id, Agency.name).where(Agency.active).order_by(Agency.name)).all()]
+
+
+def resolve_agency(page: Page, typed: str) -> str:
+    """A body's id from what was typed in an agency field: its id, or a name (or words of one)
+    that names exactly one active body. Anything else is passed on for the API to refuse."""
+    typed = " ".join(typed.split())[:300]
+    if not typed:
+        return ""
+    from db.directory import list_agencies
+
+    with page.svc.sessions() as session:
+        if session.get(Agency, typed) is not None:
+            return typed
+        exact = list(session.scalars(select(Agency.id).where(Agency.active, func.lower(Agency.name) == typed.lower())))
+        if len(exact) == 1:
+            return exact[0]
+        found = list_agencies(session, q=typed, limit=2)
+        return found[0].id if len(found) == 1 else typed

@@ -6,16 +6,17 @@ import math
 from datetime import datetime, timezone
 
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import nulls_last, select
+from sqlalchemy import nulls_last, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from api.cleaning import CleanFile
 from api import sessions as security
-from portal.forms import parse, store_files, uploaded_files
+from portal.facts import case_facts
+from portal.forms import parse, resolve_agency, store_files, uploaded_files
 from pydantic import ValidationError
 
 from portal.web import (safe_next, portal_router, Page, PageDep, check_csrf, describe_errors, form_action_key,
-                            require_staff)
+                        outcome_url, require_staff)
 from api.problems import Problem
 from api.read_model import IS_OPEN, view_of_row
 from api import cases as actions
@@ -95,8 +96,9 @@ async def sign_out(page: PageDep) -> Response:
 # --- the inbox ---------------------------------------------------------------------------------
 
 
-def inbox_rows(page: Page, agency_id: str | None):
-    """Open cases of the agency, nearest deadline first (overdue ones lead: their deadline passed)."""
+def inbox_rows(page: Page, agency_id: str | None, q: str = ""):
+    """Open cases of the agency, nearest deadline first (overdue ones lead: their deadline passed);
+    `q`: every word in the title, the description or the tracking id."""
     with page.svc.sessions() as session:
         statement = (
             select(Complaint)
@@ -106,25 +108,34 @@ def inbox_rows(page: Page, agency_id: str | None):
         )
         if agency_id is not None:
             statement = statement.where(Complaint.agency_id == agency_id)
+        for word in q.split()[:8]:
+            statement = statement.where(or_(Complaint.title.icontains(word, autoescape=True),
+                                            Complaint.description.icontains(word, autoescape=True),
+                                            Complaint.tracking_id.icontains(word, autoescape=True)))
         rows = list(session.scalars(statement))
+        facts = case_facts(session, rows, now=datetime.now(timezone.utc))
     views = (redact(view_of_row(row, with_history=False), page.caller) for row in rows)
-    return [view for view in views if view is not None]
+    return [view for view in views if view is not None], facts
 
 
 @router.get("/staf")
-async def inbox(page: PageDep) -> HTMLResponse:
+async def inbox(page: PageDep, q: str = "") -> HTMLResponse:
     caller = require_staff(page)
     agency_id = caller.agency_id if caller.role in AGENCY_ROLES else None
     if caller.role == Role.ADMIN:
         agency_id = None
-    views = await run_in_threadpool(inbox_rows, page, agency_id)
-    return page.render("inbox.html", items=views, capped=len(views) == INBOX_LIMIT, limit=INBOX_LIMIT)
+    q = " ".join(q[:200].split())
+    views, facts = await run_in_threadpool(inbox_rows, page, agency_id, q)
+    return page.render("inbox.html", items=views, facts=facts, q=q, capped=len(views) == INBOX_LIMIT,
+                       limit=INBOX_LIMIT)
 
 
 # --- actions on a case ----------------------------------------------------------------------------
 
 
 async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool = False) -> Response:
+    """Run one action from a form; `call` answers where the person lands (Page.outcome says what
+    happened there): the case page unless the action took the case out of the person's sight."""
     caller = require_staff(page)
     form = await page.request.form(max_files=10 if with_files else 0, max_fields=20)
     await check_csrf(page, form)
@@ -137,19 +148,28 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
         if errors:
             raise Problem(422, " ".join(errors))
     with page.svc.sessions() as session:
-        case = await call(form, caller, session)
+        case, landing = await call(form, caller, session)
     failed = 0
     if contents:  # the action is recorded: whatever happens to a file, the officer sees the case
         failed = len(await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller))
-    return page.redirect(f"/kasus/{tracking_id}", done="1", failed=str(failed) if failed else None)
+    if failed:
+        landing += f"&failed={failed}"
+    return page.redirect(landing)
+
+
+def case_landing(tracking_id: str, kind: str, to: str | None = None) -> str:
+    return outcome_url(f"/kasus/{tracking_id}", kind, to=to)
 
 
 @router.post("/kasus/{tracking_id}/verifikasi")
 async def verify(page: PageDep, tracking_id: str) -> Response:
+    back = safe_next(page.request.query_params.get("next", ""))
+
     async def call(form, caller, session):
         decision = str(form.get("decision") or "")
         # The suggestions' select, unless another agency was typed (from the datalist).
-        agency_id = str(form.get("agency_other") or "").strip() or str(form.get("agency_id") or "")
+        typed = str(form.get("agency_other") or "").strip()
+        agency_id = await run_in_threadpool(resolve_agency, page, typed) if typed else str(form.get("agency_id") or "")
         reason = str(form.get("reason") or "") or None if decision == "reject" else None
         # A duplicate names its original: one of the similar cases offered, or one typed in.
         original = str(form.get("duplicate_other") or "").strip().upper() or str(form.get("duplicate_of") or "")
@@ -157,18 +177,21 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
                      agency_id=agency_id or None if decision == "accept" else None,
                      reason=reason, duplicate_of=original or None if reason == "duplicate" else None,
                      note=str(form.get("note") or "") or None)
-        await actions.verify(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        case = await actions.verify(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        kind, to = {"accept": ("forwarded", body.agency_id), "hold": ("held", None)}.get(
+            decision, ("merged", body.duplicate_of) if reason == "duplicate" else ("rejected", reason))
+        # From the queue, back to the queue (the case has left it); else the case page.
+        return case, outcome_url(back, kind, tracking_id, to) if back else case_landing(tracking_id, kind, to)
 
-    response = await staff_action(page, tracking_id, call)
-    back = safe_next(page.request.query_params.get("next", ""))
-    return page.redirect(back) if back else response
+    return await staff_action(page, tracking_id, call)
 
 
 @router.post("/kasus/{tracking_id}/disposisi")
 async def dispose(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(DispositionRequest, unit_id=str(form.get("unit_id") or ""), note=str(form.get("note") or "") or None)
-        await actions.dispose(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        case = await actions.dispose(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        return case, case_landing(tracking_id, "disposed", body.unit_id)
 
     return await staff_action(page, tracking_id, call)
 
@@ -177,7 +200,8 @@ async def dispose(page: PageDep, tracking_id: str) -> Response:
 async def follow_up(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
         body = parse(FollowUpRequest, message=str(form.get("message") or ""))
-        return await actions.follow_up(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        case = await actions.follow_up(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        return case, case_landing(tracking_id, "followed_up")
 
     return await staff_action(page, tracking_id, call, with_files=True)
 
@@ -185,9 +209,11 @@ async def follow_up(page: PageDep, tracking_id: str) -> Response:
 @router.post("/kasus/{tracking_id}/bukan-wewenang")
 async def reroute(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):
-        body = parse(RerouteRequest, reason=str(form.get("reason") or ""),
-                     suggested_agency_id=str(form.get("suggested_agency_id") or "") or None)
-        await actions.reroute(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        suggested = await run_in_threadpool(resolve_agency, page, str(form.get("suggested_agency_id") or ""))
+        body = parse(RerouteRequest, reason=str(form.get("reason") or ""), suggested_agency_id=suggested or None)
+        case = await actions.reroute(tracking_id, body, caller, page.svc, session, form_action_key(form))
+        # The case is no longer the agency's to see: back to its inbox, which says where it went.
+        return case, outcome_url("/staf", "returned", tracking_id, body.suggested_agency_id)
 
     return await staff_action(page, tracking_id, call)
 
@@ -198,8 +224,9 @@ async def admin_reply(page: PageDep, tracking_id: str) -> Response:
     from api.schemas import ReplyRequest
 
     async def call(form, caller, session):
-        await actions.reply(tracking_id, parse(ReplyRequest, message=str(form.get("message") or "")), caller,
-                            page.svc, session, form_action_key(form))
+        case = await actions.reply(tracking_id, parse(ReplyRequest, message=str(form.get("message") or "")), caller,
+                                   page.svc, session, form_action_key(form))
+        return case, case_landing(tracking_id, "replied")
 
     return await staff_action(page, tracking_id, call)
 

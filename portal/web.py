@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
@@ -118,6 +119,16 @@ class Page:
         )
         response.headers.setdefault("Cache-Control", "no-store")
 
+    def outcome(self) -> "Outcome | None":
+        """What the action that led here did, said in the person's words with a link to what
+        comes next (`?done=<kind>&case=<id>&to=<body, unit, original or reason>`); None for a
+        plain page. Names are looked up here, never taken from the address."""
+        kind = self.request.query_params.get("done", "")
+        if kind not in OUTCOME_KINDS:
+            return None
+        return outcome_of(self, kind, self.request.query_params.get("case", ""),
+                          self.request.query_params.get("to", ""))
+
     def switch_language_url(self) -> str:
         other = "en" if self.language == "id" else "id"
         params = dict(self.request.query_params)
@@ -165,6 +176,18 @@ class Page:
     def region_name(self, code: str | None) -> str:
         return region_names().get(code or "", code or "-")
 
+    def region_path(self, code: str | None) -> str:
+        """The region in full, smallest first: 'Pahandut, Kota Palangkaraya, Kalimantan Tengah'."""
+        if not code:
+            return "-"
+        parts = code.split(".")
+        return ", ".join(self.region_name(".".join(parts[:n])) for n in range(len(parts), 0, -1))
+
+    def days_waiting(self, since: datetime | None) -> int:
+        from portal.facts import days_between
+
+        return days_between(since, datetime.now(timezone.utc))
+
     def remaining(self, due: datetime | None) -> str:
         """'2 hari 3 jam' until `due`, for people without JavaScript (the page's script counts down)."""
         if due is None:
@@ -182,6 +205,76 @@ class Page:
         if not days:
             parts.append(f"{rest // 60} {self.t('unit.minutes')}")
         return " ".join(parts)
+
+
+# --- what an action did (the page it lands on says so) ----------------------------------------------
+
+OUTCOME_KINDS = frozenset({"forwarded", "merged", "held", "rejected", "returned", "disposed", "followed_up",
+                           "replied", "supplemented", "rated", "satisfied"})
+TRACKING_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,63}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    message: str
+    link: str | None = None
+    link_text: str | None = None
+
+
+def outcome_url(path: str, kind: str, case: str | None = None, to: str | None = None, **params: str | None) -> str:
+    """The landing address after an action (Page.outcome reads it back)."""
+    query = {"done": kind, "case": case, "to": to} | params
+    return f"{path}?{urlencode({k: v for k, v in query.items() if v})}"
+
+
+def outcome_of(page: Page, kind: str, case: str, to: str) -> Outcome:
+    t = page.t
+    case = case if TRACKING_ID.fullmatch(case) else ""
+    to = to[:100]
+    case_link = f"/kasus/{case}" if case else None
+    if kind == "forwarded":
+        body = agency_name(page, to)
+        return Outcome(kind, t("done.forwarded", case=case, body=body), case_link, t("done.open_case"))
+    if kind == "merged":
+        original = to if TRACKING_ID.fullmatch(to) else ""
+        return Outcome(kind, t("done.merged", case=case, original=original), f"/kasus/{original}" if original else None,
+                       t("done.open_original", original=original))
+    if kind == "held":
+        return Outcome(kind, t("done.held", case=case), case_link, t("done.open_case"))
+    if kind == "rejected":
+        return Outcome(kind, t("done.rejected", case=case, reason=page.reason_label(to) if to else "-"), case_link,
+                       t("done.open_case"))
+    if kind == "returned":
+        message = t("done.returned", case=case)
+        if to:
+            message += " " + t("done.returned.suggested", body=agency_name(page, to))
+        return Outcome(kind, message)
+    if kind == "disposed":
+        return Outcome(kind, t("done.disposed", unit=unit_name(page, to)), "/staf", t("done.back_to_inbox"))
+    if kind == "followed_up":
+        return Outcome(kind, t("done.followed_up"), "/staf" if page.account else None, t("done.back_to_inbox"))
+    if kind == "satisfied":
+        return Outcome(kind, t("done.satisfied"), "#rate", t("done.rate_now"))
+    return Outcome(kind, t(f"done.{kind}"))
+
+
+def agency_name(page: Page, agency_id: str) -> str:
+    from db.models import Agency
+
+    if not agency_id:
+        return "-"
+    with page.svc.sessions() as session:
+        return session.scalar(select(Agency.name).where(Agency.id == agency_id)) or agency_id
+
+
+def unit_name(page: Page, unit_id: str) -> str:
+    from db.models import AgencyUnit
+
+    if not unit_id:
+        return "-"
+    with page.svc.sessions() as session:
+        return session.scalar(select(AgencyUnit.name).where(AgencyUnit.id == unit_id)) or unit_id
 
 
 async def page_of(request: Request, svc: ServicesDep) -> Page:

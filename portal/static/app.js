@@ -96,3 +96,39 @@
     if (slot && slot.closest("form")) { wire(slot.closest("form"), slot); }
   });
 })();
+
+// Agency fields: the shared <datalist data-agency-lookup> is filled from the public directory
+// (/v1/agencies) with the bodies whose name has the typed words; the page never carries the
+// whole directory. Without JavaScript the server takes an id or a name (portal/forms.py).
+(function () {
+  "use strict";
+  function wire(input, list) {
+    var timer = null, last = "";
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var q = input.value.trim();
+        if (q.length < 3 || q === last) { return; }
+        last = q;
+        fetch("/v1/agencies?limit=20&q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
+          .then(function (response) { return response.ok ? response.json() : { items: [] }; })
+          .then(function (page) {
+            if (q !== last) { return; }
+            list.innerHTML = "";
+            (page.items || []).forEach(function (agency) {
+              var option = document.createElement("option");
+              option.value = agency.id;
+              option.textContent = agency.name;
+              list.appendChild(option);
+            });
+          })
+          .catch(function () { /* typing the id or the name still works */ });
+      }, 250);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var list = document.querySelector("datalist[data-agency-lookup]");
+    if (!list) { return; }
+    document.querySelectorAll("input[data-agency-search]").forEach(function (input) { wire(input, list); });
+  });
+})();

@@ -70,7 +70,8 @@ async def test_a_portal_form_submitted_twice_acts_once(api: ApiHarness) -> None:
         first = await admin.post(f"/kasus/{tracking_id}/verifikasi", data=fields, follow_redirects=False)
         second = await admin.post(f"/kasus/{tracking_id}/verifikasi", data=fields, follow_redirects=False)
         assert first.status_code == second.status_code == 303, (first.text, second.text)
-        assert second.headers["location"] == first.headers["location"] == f"/kasus/{tracking_id}?done=1"
+        assert second.headers["location"] == first.headers["location"] == (
+            f"/kasus/{tracking_id}?done=forwarded&to={WIB_AGENCY}")
     await api.settle()
     case = await api.case(tracking_id)
     assert case["status"] == "awaiting_agency" and actions_of(case, "accept") == 1

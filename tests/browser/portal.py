@@ -360,7 +360,8 @@ async def forward(page: Page, tracking_id: str, agency_id: str = AGENCY_ID) -> N
     await reload_until(page, item)
     await item.get_by_test_id("agency-input").fill(agency_id)
     await item.get_by_test_id("accept").click()
-    await page.wait_for_url("**/admin/verifikasi")
+    await page.wait_for_url("**/admin/verifikasi?done=forwarded*")
+    await expect(page.get_by_test_id("done")).to_contain_text(tracking_id)  # names the case and the body
 
 
 async def open_from_inbox(page: Page, tracking_id: str) -> None:

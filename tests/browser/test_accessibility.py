@@ -124,5 +124,5 @@ async def test_the_report_form_and_the_queue_work_with_the_keyboard_alone(contex
     await admin.keyboard.type("pemkot-62.71")
     await tab_to(admin, f'{item} [data-testid="accept"]', limit=3)
     await admin.keyboard.press("Enter")
-    await admin.wait_for_url("**/admin/verifikasi")
+    await admin.wait_for_url("**/admin/verifikasi?done=forwarded*")
     await expect(admin.locator(item)).to_have_count(0)

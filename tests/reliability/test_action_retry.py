@@ -95,7 +95,8 @@ async def test_an_accept_that_timed_out_is_retried_with_its_key_and_applies_once
                     lambda r: r.json()["status"] == "awaiting_agency", "the unkeyed accept applied after all")
         # The person sends the same form again: the case page, accepted once.
         resent = await api.post(f"/kasus/{in_portal}/verifikasi", data=form)
-        assert resent.status_code == 303 and resent.headers["location"] == f"/kasus/{in_portal}?done=1", resent.text
+        assert resent.status_code == 303 and resent.headers["location"] == (
+            f"/kasus/{in_portal}?done=forwarded&to=pemkot-62.71"), resent.text
         case = (await api.get(f"/v1/complaints/{in_portal}", headers=ADMIN)).json()
         assert case["status"] == "awaiting_agency"
         assert [e["action"] for e in case["timeline"]].count("accept") == 1, case["timeline"]

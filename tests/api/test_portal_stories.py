@@ -1,0 +1,118 @@
+"""Issue 23 over HTTP: after every action the person lands on a page that exists and says what
+happened; the queue card and the inbox carry the facts a verifier and an agency need."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.conftest import WIB_AGENCY, ApiHarness
+from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, browser, post_form, report, sign_in
+
+pytestmark = PORTAL
+
+AGENCY_ADMIN_EMAIL, AGENCY_ADMIN_PASSWORD = "kepala@palangkaraya.go.id", "agency-password-1"
+
+
+async def signed_in_admin(admin: httpx.AsyncClient) -> None:
+    assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+
+
+async def agency_admin_of(admin: httpx.AsyncClient, client: httpx.AsyncClient, agency_id: str = WIB_AGENCY) -> None:
+    created = await post_form(admin, "/admin/staf", "/admin/staf", {
+        "name": "Kepala Bagian Pengaduan", "email": AGENCY_ADMIN_EMAIL, "role": "agency_admin",
+        "agency_id": agency_id, "password": AGENCY_ADMIN_PASSWORD})
+    assert created.status_code == 303, created.text
+    assert (await sign_in(client, AGENCY_ADMIN_EMAIL, AGENCY_ADMIN_PASSWORD)).status_code == 303
+
+
+async def follow(client: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+    assert response.status_code == 303, response.text
+    landing = await client.get(response.headers["location"])
+    assert landing.status_code == 200, (response.headers["location"], landing.text)
+    return landing
+
+
+async def test_not_our_authority_lands_on_the_inbox_saying_the_case_went_back(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as agency:
+        tracking_id, _ = await report(api, citizen)
+        await signed_in_admin(admin)
+        forwarded = await post_form(admin, "/admin/verifikasi", f"/kasus/{tracking_id}/verifikasi?next=/admin/verifikasi",
+                                    {"decision": "accept", "agency_other": WIB_AGENCY})
+        queue = await follow(admin, forwarded)
+        assert 'data-outcome="forwarded"' in queue.text
+        assert f"Laporan {tracking_id} diteruskan ke Pemerintah Kota Palangkaraya" in queue.text  # the body's name
+        await api.settle()
+
+        await agency_admin_of(admin, agency)
+        returned = await post_form(agency, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/bukan-wewenang",
+                                   {"reason": "Jalan provinsi, bukan jalan kota.", "suggested_agency_id": "pemprov-62"})
+        assert returned.headers["location"].startswith("/staf?")
+        inbox = await follow(agency, returned)
+        assert "Dikembalikan ke verifikator" in inbox.text and tracking_id in inbox.text
+        assert "Provinsi Kalimantan Tengah" in inbox.text  # the suggested body by name
+        english = await agency.get(returned.headers["location"] + "&lang=en")
+        assert "Returned to the verifier" in english.text
+        await api.settle()
+        assert (await api.case(tracking_id))["status"] == "awaiting_verification"
+
+
+async def test_a_merge_names_the_original_and_a_rejection_its_reason(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin:
+        original, _ = await report(api, citizen)
+        duplicate, _ = await report(api, citizen)
+        other, _ = await report(api, citizen, title="Sampah menumpuk di pasar")
+        await signed_in_admin(admin)
+        merged = await post_form(admin, "/admin/verifikasi", f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi",
+                                 {"decision": "reject", "reason": "duplicate", "duplicate_other": original})
+        queue = await follow(admin, merged)
+        assert 'data-outcome="merged"' in queue.text and f'href="/kasus/{original}" data-testid="done-link"' in queue.text
+        assert f"ke laporan asli {original}" in queue.text
+        rejected = await post_form(admin, f"/kasus/{other}", f"/kasus/{other}/verifikasi",
+                                   {"decision": "reject", "reason": "not_a_complaint"})
+        case_page = await follow(admin, rejected)
+        assert "ditolak (bukan pengaduan)" in case_page.text
+
+
+async def test_a_crafted_landing_address_names_nothing_it_was_not_given(api: ApiHarness) -> None:
+    async with browser(api) as person:
+        page = await person.get("/publik", params={"done": "forwarded", "case": "<b>x</b>", "to": "tidak-ada"})
+        assert page.status_code == 200 and "<b>x</b>" not in page.text
+        plain = await person.get("/publik", params={"done": "something-else"})
+        assert 'data-testid="done"' not in plain.text
+
+
+async def test_the_queue_card_says_who_returned_the_case_why_and_what_else_a_verifier_must_know(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as agency:
+        tracking_id, _ = await report(api, citizen, anonymous="on", confidential="on", district="62.71.01")
+        await signed_in_admin(admin)
+        card = (await admin.get("/admin/verifikasi")).text
+        assert 'data-testid="flag-anonymous"' in card and 'data-testid="flag-confidential"' in card
+        assert "Pahandut, Kota Palangkaraya, Kalimantan Tengah" in card  # the region in full
+        assert "1 dari pelapor, 0 dari petugas" in card  # the photo of the report
+        assert "1 pelapor · 0 dukungan · 0 pengikut" in card
+        assert "0 hari" in card
+        # Light: the directory is looked up as one types, never inlined into the page.
+        assert len(card.encode()) < 30_000 and "<option value=\"pemkot-63.71\"" not in card
+
+        # By name, without JavaScript: the one body that name fits.
+        forwarded = await post_form(admin, "/admin/verifikasi", f"/kasus/{tracking_id}/verifikasi?next=/admin/verifikasi",
+                                    {"decision": "accept", "agency_other": "Pemerintah Kota Palangkaraya"})
+        assert "diteruskan ke Pemerintah Kota Palangkaraya" in (await follow(admin, forwarded)).text
+        await api.settle()
+        await agency_admin_of(admin, agency)
+        inbox = (await agency.get("/staf")).text
+        assert tracking_id in inbox and "Kota Palangkaraya, Kalimantan Tengah" in inbox and "Infrastruktur" in inbox
+        assert 'data-testid="flag-confidential"' in inbox and "(belum didisposisikan)" in inbox
+        assert tracking_id in (await agency.get("/staf", params={"q": "lampu padam"})).text
+        missing = (await agency.get("/staf", params={"q": "banjir bandang"})).text
+        assert tracking_id not in missing and 'data-testid="inbox-empty"' in missing
+
+        await post_form(agency, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/bukan-wewenang",
+                        {"reason": "Lampu jalan provinsi.", "suggested_agency_id": "Provinsi Kalimantan Tengah"})
+        await api.settle()
+        card = (await admin.get("/admin/verifikasi")).text
+        assert 'data-testid="returned"' in card and "Dikembalikan 1×" in card
+        assert "Dikembalikan oleh Pemerintah Kota Palangkaraya" in card and "Kepala Bagian Pengaduan" in card
+        assert "<q>Lampu jalan provinsi.</q>" in card
+        assert 'data-testid="returned-suggested">Pemerintah Provinsi Kalimantan Tengah<' in card
+        assert "sejak dikembalikan" in card
