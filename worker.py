@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notifications import DeliveryActivities
+from activities.open_data import OpenDataActivities
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
 from activities.routing_learning import Trainer
@@ -34,6 +35,7 @@ from workflows.client import connect, ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.delivery_client import CHANNELS, DeliveryStarter, channel_task_queue, delivery_task_queue
+from workflows.open_data import OpenDataWorkflow, ensure_open_data_schedule
 
 log = structlog.get_logger("sp4n.worker")
 
@@ -45,7 +47,7 @@ log = structlog.get_logger("sp4n.worker")
 # (the clock, randomness, I/O) added to it is caught; the stored histories catch the rest.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "workflows.complaint", "workflows.delivery", "opentelemetry"
+        "workflows.complaint", "workflows.delivery", "workflows.open_data", "opentelemetry"
     )
 )
 
@@ -54,14 +56,16 @@ def build_worker(
     client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000,
     deliveries: DeliveryStarter | None = None,
 ) -> Worker:
-    """The case queue. With `deliveries`, each projection starts the delivery of its outbox rows."""
+    """The case queue. With `deliveries`, each projection starts the delivery of its outbox rows.
+    The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too."""
     records = RecordActivities(sessionmaker, deliveries=deliveries)
     routing = RoutingActivities(sessionmaker)
+    open_data = OpenDataActivities(sessionmaker)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ComplaintWorkflow],
-        activities=[records.record_case, routing.suggest_agencies],
+        workflows=[ComplaintWorkflow, OpenDataWorkflow],
+        activities=[records.record_case, routing.suggest_agencies, open_data.generate_open_data],
         activity_executor=executor,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=WORKFLOW_RUNNER,
@@ -118,6 +122,8 @@ async def main(settings: Settings | None = None) -> None:
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("search attributes registered", added=added)
+    if await ensure_open_data_schedule(client, settings.temporal_task_queue):
+        log.info("open data schedule created")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -40,6 +39,7 @@ from domain.open_data import (
     public_case_row,
     region_month_rows,
 )
+from workflows.open_data import GenerateOpenData, OpenDataGenerated
 
 DESCRIPTOR = "datapackage.json"
 DESCRIPTOR_MEDIA_TYPE = "application/json"
@@ -47,18 +47,6 @@ SOURCE = "/v1/open-data"
 # Clocks a body answers for: a breach of these while it holds the case counts against it.
 _BODY_CLOCKS = frozenset({ClockKind.RESPONSE.value, ClockKind.RESOLUTION.value})
 _BATCH = 1000
-
-
-class GenerateOpenData(BaseModel):
-    """The workflow's request; `now` is when the generation counts as made."""
-
-    now: datetime | None = None
-
-
-class OpenDataGenerated(BaseModel):
-    version: int
-    created: bool  # False when nothing changed since the latest version
-    rows: dict[str, int]
 
 
 def published_case_ids(session: Session) -> Any:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from activities.open_data import generate
 from tests.api.conftest import PROBLEM_JSON
 from tests.open_data_seed import seed_open_data
+from workflows.open_data import OpenDataGenerated, OpenDataWorkflow
 
 GENERATED = datetime(2027, 1, 5, 1, 0, tzinfo=UTC)
 
@@ -71,3 +73,15 @@ async def test_datasets_are_served_with_validators_and_conditional_gets(api):
         assert response.status_code == 404 and response.headers["content-type"] == PROBLEM_JSON, missing
     bad = await api.http.get("/v1/open-data/bodies.csv?version=zero")
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_the_workflow_generates_through_the_worker_on_the_time_skipping_server(api):
+    with api.sessions() as session:
+        seed_open_data(session)
+    result = await api.env.client.execute_workflow(
+        OpenDataWorkflow.run, id=f"open-data-{uuid.uuid4().hex[:8]}", task_queue=api.settings.temporal_task_queue,
+        result_type=OpenDataGenerated,
+    )
+    assert result.created and result.rows["cases"] == 13
+    index = await api.http.get("/v1/open-data")
+    assert index.status_code == 200 and index.json()["version"] == result.version
