@@ -8,7 +8,8 @@ from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, case, false, or_, select, true
+import structlog
+from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -21,6 +22,8 @@ from telemetry.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
 from domain.lifecycle import FOLLOWED
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
+
+log = structlog.get_logger("sp4n.records")
 
 
 class RecordActivities:
@@ -118,7 +121,14 @@ class GroupCommit:
 
 def write_record(session: Session, record: CaseRecord) -> list[str]:
     """One projection: the case row, its new events, escalations, notifications, feedback and the
-    routing decisions as labelled examples. Returns the keys of its outbox rows."""
+    routing decisions as labelled examples. Returns the keys of its outbox rows.
+
+    A record from another run than the one the case's row recorded writes nothing: a case id is
+    started once, so such a run is not this case's (a revival from before REJECT_DUPLICATE);
+    `python -m ops reconcile` reports it."""
+    if foreign_run(session, record):
+        log.warning("record from another run refused", tracking_id=record.tracking_id)
+        return []
     _upsert_complaint(session, record)
     _insert_new(
         session,
@@ -141,6 +151,13 @@ def write_record(session: Session, record: CaseRecord) -> list[str]:
     # Accept, dispose and "not our authority": labelled examples the router learns from.
     store_examples(session, example_rows(record))
     return [n.key for n in outbox]
+
+
+def foreign_run(session: Session, record: CaseRecord) -> bool:
+    if record.run_id is None:
+        return False
+    recorded = session.scalar(select(Complaint.run_id).where(Complaint.tracking_id == record.tracking_id))
+    return recorded is not None and recorded != record.run_id
 
 
 def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
@@ -185,6 +202,7 @@ def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
         "first_response_at": record.first_response_at,
         "completed_at": record.completed_at,
         "rating": record.rating,
+        "run_id": record.run_id,
         "updated_at": updated_at,
     }
 
@@ -209,7 +227,10 @@ def _upsert_complaint(session: Session, record: CaseRecord) -> None:
     )
     statement = statement.on_conflict_do_update(
         index_elements=["tracking_id"],
-        set_={column: statement.excluded[column] for column in row if column not in ("tracking_id", "needs_rerouting")}
+        set_={column: statement.excluded[column] for column in row
+              if column not in ("tracking_id", "needs_rerouting", "run_id")}
+        # The run first recorded stays (a record without one, from before runs were recorded, keeps it).
+        | {"run_id": func.coalesce(table.run_id, new.run_id)}
         | {"needs_rerouting": true() if held_by_inactive else case((cleared, false()), else_=table.needs_rerouting)}
         # The same for a unit merged or deactivated (its agency's edit): kept until disposed elsewhere.
         | {"needs_redisposition": case((or_(new.status.not_in([s.value for s in OPEN_STATUSES]),

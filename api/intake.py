@@ -7,8 +7,9 @@ import hashlib
 import json
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,10 @@ from telemetry.metrics import CASES_SUBMITTED
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 TRACKING_ID = re.compile(r"^LAP-[0-9A-HJKMNP-TV-Z]{10}$")
 TITLE_MAX = 80
+# How long an Idempotency-Key stands for its case (docs/api.md, "Idempotency-Key"); a key sent
+# again later opens a new case. Shorter than any Temporal namespace retention, so a key's case is
+# still known to Temporal while the key stands.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 def new_tracking_id() -> str:
@@ -43,9 +48,12 @@ def body_hash(data: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim_idempotency_key(session: Session, scope_key: str, digest: str, now: datetime) -> tuple[str, datetime]:
+def claim_idempotency_key(
+    session: Session, scope_key: str, digest: str, now: datetime, ttl: timedelta = IDEMPOTENCY_KEY_TTL
+) -> tuple[str, datetime]:
     """The case an idempotency scope stands for: (tracking id, submission instant). The same scope
-    with a different body is a 422."""
+    with a different body is a 422. A claim older than `ttl` has expired: the scope is claimed
+    afresh for a new case (a new tracking id, never the old one: a case id is started once)."""
     tracking_id = new_tracking_id()  # random: a key someone guesses must not say where a case is
     session.add(IdempotencyKey(scope_key=scope_key, body_hash=digest, tracking_id=tracking_id, submitted_at=now))
     try:
@@ -53,7 +61,16 @@ def claim_idempotency_key(session: Session, scope_key: str, digest: str, now: da
         return tracking_id, now
     except IntegrityError:
         session.rollback()
-    existing = session.get(IdempotencyKey, scope_key)
+    # At most one taker of an expired claim: a concurrent one finds the fresh instant and no row.
+    taken = session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.scope_key == scope_key, IdempotencyKey.submitted_at < now - ttl)
+        .values(body_hash=digest, tracking_id=tracking_id, submitted_at=now)
+    )
+    session.commit()
+    if taken.rowcount == 1:
+        return tracking_id, now
+    existing = session.get(IdempotencyKey, scope_key, populate_existing=True)
     if existing is None or existing.body_hash != digest:
         raise Problem(422, "Idempotency-Key ini sudah dipakai untuk isi laporan yang berbeda.",
                       type_="urn:sp4n:idempotency-key-reused")
@@ -86,10 +103,12 @@ def checked_contacts(details: ComplaintDetails, phone_country_codes: list[int]) 
     return details.model_copy(update={"reporter": reporter.model_copy(update=changes)})
 
 
-def find_idempotency_key(session: Session, scope_key: str) -> str | None:
-    """The tracking id an idempotency scope was claimed for, if it was."""
+def find_idempotency_key(session: Session, scope_key: str, now: datetime | None = None) -> str | None:
+    """The tracking id an idempotency scope was claimed for, if it was and has not expired."""
     existing = session.get(IdempotencyKey, scope_key)
-    return existing.tracking_id if existing is not None else None
+    if existing is None or existing.submitted_at < (now or datetime.now(timezone.utc)) - IDEMPOTENCY_KEY_TTL:
+        return None
+    return existing.tracking_id
 
 
 async def open_case(
@@ -130,8 +149,14 @@ async def open_case(
     case = ComplaintInput(
         tracking_id=tracking_id, details=opening.details, submitted_at=submitted_at, policy=policy, calendar=calendar
     )
-    await svc.temporal.start_case(case, opening)
-    if submitted_at == now:  # not a retry that met the case its key opened before
+    retry = submitted_at != now  # the key's earlier request opened this case
+    if not await svc.temporal.start_case(case, opening):
+        if not retry:  # a fresh random id that ran before: never hand out that case's receipt
+            raise Problem(503, "Nomor laporan bentrok; kirim ulang.", headers={"Retry-After": "1"})
+        # The key's case has closed: its receipt again, with its status now. Nothing starts (a
+        # case id is started once, ever): a closed case never comes back by a replayed request.
+        opening = await svc.temporal.state(tracking_id)
+    if not retry:
         CASES_SUBMITTED.labels(details.channel.value).inc()
     return SubmissionReceipt(
         tracking_id=tracking_id,

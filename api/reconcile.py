@@ -1,11 +1,20 @@
 """Reconciliation: every open case's workflow (the source of truth, asked by query) against its
-read-model rows (a projection), re-projecting what differs.
+read-model rows (a projection), completing what the projection lost. The record is append-only
+(ARCHITECTURE.md §5): reconciliation never deletes or rewrites a recorded event.
 
 For each running ComplaintWorkflow: the case row (every column the projection writes), its
 timeline events and its escalations are compared with what the workflow's state projects to
-(`CaseMachine.record_since(0)`, the same record the workflow's `record_case` writes). A case that
-differs is written again in one transaction: its row forced to the workflow's `seq` (a corrupted
-row with a higher seq would otherwise refuse the projection), its events and escalations replaced.
+(`CaseMachine.record_since(0)`, the same record the workflow's `record_case` writes), and the
+workflow's first run id with the run the row recorded.
+
+- A different run than the recorded one (`run`): reported, nothing written. A case id is started
+  once, so that run is not the recorded case (a revival under an old id); a human decides.
+- A recorded event or escalation that the workflow has otherwise, or not at all (`timeline_conflict`,
+  `escalations_conflict`): reported, nothing written.
+- Otherwise what is missing is added (a lost row, lost events or escalations) and the case row,
+  a projection of the state, is written again (forced to the workflow's `seq`: a corrupted row with
+  a higher seq would otherwise refuse the projection).
+
 The notification outbox is not replayed: those messages were sent (or are queued) already, and a
 restored database would send them twice. Closed cases are not visited (their workflows may be gone).
 
@@ -20,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -32,7 +41,10 @@ from domain.models import CaseRecord, CaseState
 from workflows.complaint import ComplaintWorkflow
 
 OPEN_CASES_QUERY = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
-IGNORED_COLUMNS = {"updated_at", "needs_rerouting"}  # the projection's clock; the administrators' flag
+# The projection's clock; the administrators' flag; the run (compared on its own, never rewritten).
+IGNORED_COLUMNS = {"updated_at", "needs_rerouting", "run_id"}
+# What reconciliation reports and never writes over (see the module doc).
+UNREPAIRABLE = {"run", "timeline_conflict", "escalations_conflict"}
 
 
 class ReconcileReport(BaseModel):
@@ -42,6 +54,10 @@ class ReconcileReport(BaseModel):
     differing: int = Field(0, description="Berbeda (dry run: tidak diperbaiki)")
     missing_rows: int = Field(0, description="Tidak ada di read model sama sekali (termasuk dalam repaired/differing)")
     unanswered: int = Field(0, description="Workflow tidak menjawab query (coba lagi)")
+    run_mismatches: int = Field(
+        0, description="Run workflow yang ditemukan bukan run yang tercatat: dilaporkan, tidak diubah")
+    conflicts: int = Field(
+        0, description="Peristiwa tercatat berbeda dengan workflow: dilaporkan, tidak ditimpa (termasuk dalam differing)")
     differences: dict[str, list[str]] = Field(
         default_factory=dict, description="Per nomor laporan: kolom atau bagian yang berbeda (paling banyak 100 laporan)"
     )
@@ -67,11 +83,15 @@ def _rows(session: Session, model: type, tracking_id: str) -> dict[int, dict[str
     return {row.seq: {c.key: getattr(row, c.key) for c in columns} for row in found}
 
 
-def differences(session: Session, record: CaseRecord) -> list[str]:
-    """What of the read model differs from the record: column names, `missing`, `timeline`, `escalations`."""
+def differences(session: Session, record: CaseRecord, run_id: str | None = None) -> list[str]:
+    """What of the read model differs from the record: `run`, column names, `missing`, `timeline`
+    and `escalations` (something to add), `timeline_conflict` and `escalations_conflict` (a
+    recorded one that differs: never rewritten)."""
     row = session.get(Complaint, record.tracking_id, populate_existing=True)
     if row is None:
         return ["missing"]
+    if run_id and row.run_id and row.run_id != run_id:
+        return ["run"]
     expected = complaint_row(record, utc_now())
     differing = [name for name, value in expected.items()
                  if name not in IGNORED_COLUMNS and not _same(getattr(row, name), value)]
@@ -81,19 +101,20 @@ def differences(session: Session, record: CaseRecord) -> list[str]:
     ):
         stored = _rows(session, model, record.tracking_id)
         wanted_by_seq = {w["seq"]: w for w in wanted}
-        if set(stored) != set(wanted_by_seq) or any(
-            not _same(stored[seq].get(k), v) for seq, w in wanted_by_seq.items() for k, v in w.items()
+        if set(stored) - set(wanted_by_seq) or any(
+            not _same(stored[seq].get(k), v) for seq, w in wanted_by_seq.items() if seq in stored for k, v in w.items()
         ):
+            differing.append(f"{part}_conflict")
+        elif set(wanted_by_seq) - set(stored):
             differing.append(part)
     return differing
 
 
-def reproject(session: Session, record: CaseRecord) -> None:
-    """Write the case again as the workflow has it (in the caller's transaction)."""
+def complete(session: Session, record: CaseRecord) -> None:
+    """Add what the read model lost and write the case row again (in the caller's transaction);
+    recorded events and escalations are kept as they are (write_record inserts only new keys)."""
     session.execute(update(Complaint).where(Complaint.tracking_id == record.tracking_id,
                                             Complaint.seq > record.seq).values(seq=record.seq))
-    session.execute(delete(TimelineEventRow).where(TimelineEventRow.tracking_id == record.tracking_id))
-    session.execute(delete(EscalationRow).where(EscalationRow.tracking_id == record.tracking_id))
     write_record(session, record)
 
 
@@ -107,6 +128,11 @@ class _Tally:
         if not differing:
             report.in_sync += 1
             return
+        if "run" in differing:
+            report.run_mismatches += 1
+        if UNREPAIRABLE & set(differing):
+            repaired = False
+            report.conflicts += "run" not in differing
         if repaired:
             report.repaired += 1
         else:
@@ -117,12 +143,13 @@ class _Tally:
             report.differences[tracking_id] = differing
 
 
-def check_and_repair(sessions: sessionmaker[Session], state: CaseState, repair: bool) -> list[str]:
-    record = projection_of(state)
+def check_and_repair(sessions: sessionmaker[Session], state: CaseState, repair: bool,
+                     run_id: str | None = None) -> list[str]:
+    record = projection_of(state).model_copy(update={"run_id": run_id})
     with sessions.begin() as session:
-        differing = differences(session, record)
-        if differing and repair:
-            reproject(session, record)
+        differing = differences(session, record, run_id)
+        if differing and repair and not UNREPAIRABLE & set(differing):
+            complete(session, record)
     return differing
 
 
@@ -137,15 +164,17 @@ async def reconcile(
     async def visit(workflow_id: str) -> None:
         async with limit:
             try:
-                state = await asyncio.wait_for(
-                    client.get_workflow_handle(workflow_id).query(ComplaintWorkflow.state), query_timeout
-                )
+                handle = client.get_workflow_handle(workflow_id)
+                state = await asyncio.wait_for(handle.query(ComplaintWorkflow.state), query_timeout)
+                # The first run of the chain (continue-as-new keeps it): the list does not carry it.
+                described = await asyncio.wait_for(handle.describe(), query_timeout)
+                run_id = described.raw_description.workflow_execution_info.first_run_id or None
             except (asyncio.TimeoutError, RPCError) as error:
                 if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
                     return  # closed meanwhile
                 tally.report.unanswered += 1
                 return
-            differing = await asyncio.to_thread(check_and_repair, sessions, state, repair)
+            differing = await asyncio.to_thread(check_and_repair, sessions, state, repair, run_id)
             tally.note(workflow_id, differing, repair)
 
     pending: set[asyncio.Task[None]] = set()

@@ -15,8 +15,9 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import (TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy,
+                               WorkflowIDReusePolicy)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,7 +94,14 @@ class TemporalGateway:
                 raise unavailable("Temporal tidak tersedia") from error
             raise
 
-    async def start_case(self, case: ComplaintInput, opening: CaseState) -> None:
+    async def start_case(self, case: ComplaintInput, opening: CaseState) -> bool:
+        """Start the case's workflow; False when its id already ran and closed (nothing started).
+
+        A case id is started once, ever (ARCHITECTURE.md §5, "the record is append-only"):
+        REJECT_DUPLICATE refuses a new run under the id of a closed one (Temporal's default
+        would start one and revive the case); USE_EXISTING lets concurrent retries with one
+        Idempotency-Key meet the running workflow instead of failing.
+        """
         attributes = TypedSearchAttributes(
             [
                 SearchAttributePair(STATUS_ATTRIBUTE, opening.status.value),
@@ -102,18 +110,22 @@ class TemporalGateway:
             ]
         )
 
-        async def start(client: Client) -> None:
-            # USE_EXISTING: concurrent retries with one Idempotency-Key meet the same workflow.
-            await client.start_workflow(
-                ComplaintWorkflow.run,
-                case,
-                id=case.tracking_id,
-                task_queue=self.task_queue,
-                search_attributes=attributes,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
+        async def start(client: Client) -> bool:
+            try:
+                await client.start_workflow(
+                    ComplaintWorkflow.run,
+                    case,
+                    id=case.tracking_id,
+                    task_queue=self.task_queue,
+                    search_attributes=attributes,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+            except WorkflowAlreadyStartedError:
+                return False
+            return True
 
-        await self._call(start)
+        return await self._call(start)
 
     async def start_delivery(self, settings: Settings, plan: DeliveryPlan, workflow_id: str) -> bool:
         """Start a DeliveryWorkflow (an administrator's resend); False when that id already ran."""

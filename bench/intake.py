@@ -43,7 +43,8 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy,
+                               WorkflowIDReusePolicy)
 
 from api.intake import new_tracking_id
 from domain.calendar import calendar_for
@@ -158,6 +159,7 @@ async def run(concurrency: int, count: int, rounds: int, workdir: Path) -> dict[
                 case, attributes = inputs[i]
                 await client.start_workflow(ComplaintWorkflow.run, case, id=case.tracking_id, task_queue=task_queue,
                                             search_attributes=attributes,
+                                            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                                             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
 
             # A warm-up of each side (every connection used a few times, the API's lazy paths

@@ -112,6 +112,9 @@ class Complaint(Base):
     first_response_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     rating: Mapped[int | None] = mapped_column(Integer)
+    # The first run id of the workflow this row was recorded from (kept across continue-as-new):
+    # a record of another run is refused and reconciliation reports the mismatch.
+    run_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     # Set by an administrator's directory edit (its body deactivated or merged away) on an open
     # case; the projection keeps it until the case is accepted to another body or closes.

@@ -337,6 +337,9 @@ class CaseRecord(Model):
     new_events: list[TimelineEvent] = []
     new_escalations: list[Escalation] = []
     notifications: list[Notification] = []
+    # The first run of the workflow that made the record (kept across continue-as-new): the read
+    # model keeps the run it first recorded and takes nothing from another (reconcile reports it).
+    run_id: str | None = None
 
 
 class SuggestionRequest(Model):

@@ -61,7 +61,8 @@ def reconcile_command(args: argparse.Namespace) -> int:
     report = asyncio.run(run())
     print(json.dumps(report.model_dump(), indent=2, ensure_ascii=False))
     print(f"checked={report.checked} in_sync={report.in_sync} repaired={report.repaired} "
-          f"differing={report.differing} missing_rows={report.missing_rows} unanswered={report.unanswered}",
+          f"differing={report.differing} missing_rows={report.missing_rows} unanswered={report.unanswered} "
+          f"run_mismatches={report.run_mismatches} conflicts={report.conflicts}",
           file=sys.stderr)
     return 1 if report.differing or report.unanswered else 0
 

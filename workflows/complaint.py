@@ -135,6 +135,7 @@ class ComplaintWorkflow:
         if case.seq == self._projected_seq:
             return
         record = self._machine.record_since(self._projected_seq)
+        record.run_id = workflow.info().first_execution_run_id  # an input only: no new command
         self._projected_seq = case.seq
         self._upsert_search_attributes()
         await workflow.execute_local_activity(

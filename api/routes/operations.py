@@ -45,7 +45,9 @@ def stats(caller: StaffDep, session: SessionDep) -> Stats:
 @router.post("/v1/operations/reconcile", response_model=ReconcileReport, tags=["operations"],
              summary="Cocokkan read model dengan workflow setiap laporan terbuka, perbaiki yang berbeda (admin)",
              description="Setiap laporan terbuka ditanya ke workflow-nya (sumber kebenaran) dan dibandingkan "
-             "dengan read model; yang berbeda diproyeksikan ulang (kecuali `dry_run=true`). Sama dengan "
+             "dengan read model; yang hilang ditambahkan dan baris laporan ditulis ulang (kecuali `dry_run=true`). "
+             "Peristiwa yang sudah tercatat tidak pernah dihapus atau ditimpa: yang berbeda, dan run workflow "
+             "yang bukan run tercatat, hanya dilaporkan (`conflicts`, `run_mismatches`). Sama dengan "
              "`python -m ops reconcile`. Notifikasi tidak dikirim ulang.",
              responses=problem_responses(401, 403, 503))
 async def reconcile_read_model(caller: AdminDep, svc: ServicesDep, dry_run: bool = False) -> ReconcileReport:

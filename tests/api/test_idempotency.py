@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
-from db.models import Complaint
+from db.models import Complaint, IdempotencyKey
 from tests.api.conftest import ApiHarness, assert_problem
 
 BODY = {
@@ -90,3 +91,17 @@ async def test_another_client_with_the_same_key_and_body_gets_a_case_of_its_own(
     assert replayed.status_code == 201
     assert replayed.json()["tracking_id"] != first.json()["tracking_id"]
     assert replayed.json()["reporter_token"] != first.json()["reporter_token"]
+
+
+async def test_a_key_expires_after_a_day_and_then_opens_a_new_case(api: ApiHarness) -> None:
+    """Idempotency-Key stands for its case for 24 hours (docs/api.md); later the same key and body
+    are a new submission, with a new tracking id: an old case's id is never started again."""
+    headers = {"Idempotency-Key": "retry-old"}
+    first = (await api.http.post("/v1/complaints", json=BODY, headers=headers)).json()
+    with api.sessions.begin() as session:
+        for claim in session.scalars(select(IdempotencyKey)):
+            claim.submitted_at -= timedelta(hours=25)
+    later = await api.http.post("/v1/complaints", json=BODY, headers=headers)
+    assert later.status_code == 201
+    assert later.json()["tracking_id"] != first["tracking_id"]
+    assert (await api.http.post("/v1/complaints", json=BODY, headers=headers)).json() == later.json()

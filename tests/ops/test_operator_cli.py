@@ -2,7 +2,8 @@
 
 - reconcile finds read-model rows that were deleted or corrupted (a case row gone, a status and a
   deadline changed, a timeline event lost, a row pushed to a future seq) and re-projects them from
-  the workflows, reporting counts; `--dry-run` only reports (exit status 1);
+  the workflows (adding what was lost, never rewriting a recorded event: tests/db/
+  test_reconcile_append_only.py), reporting counts; `--dry-run` only reports (exit status 1);
 - export-cases writes open data: no personal data, no confidential case;
 - migrate and seed prepare an empty database, and say when there was nothing to do; the routing
   history importer takes a body's past complaints (all rows or none).
@@ -94,7 +95,7 @@ async def test_reconcile_repairs_a_damaged_read_model_and_export_has_no_personal
         assert in_sync.returncode == 0, in_sync.stdout + in_sync.stderr
         assert json.loads(in_sync.stdout) | {"differences": {}} == {
             "checked": 5, "in_sync": 5, "repaired": 0, "differing": 0, "missing_rows": 0, "unanswered": 0,
-            "differences": {}}
+            "run_mismatches": 0, "conflicts": 0, "differences": {}}
 
         def damage() -> None:
             with sessions.begin() as session:
