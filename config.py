@@ -169,6 +169,27 @@ class Settings(BaseSettings):
     notifications_enabled: bool = True
     # --- end of notification delivery ------------------------------------------------------------
 
+    # --- Connected bodies (issue 27; activities/connected.py, workflows/connected.py) -------------
+    # A connected body's Open311 endpoint must be https; plain http only to the hosts listed here
+    # (JSON list, e.g. ["127.0.0.1"] for an on-premise system or a test). Checked after DNS like
+    # a webhook's address (activities/webhook_targets.py); redirects are never followed.
+    connected_allowed_hosts: list[str] = Field(default_factory=list)
+    # Each connected body's updates are read this often (a Temporal Schedule per body).
+    connected_sync_seconds: float = Field(default=60.0, gt=0)
+    # Each read starts this long before the newest update already read: an update the body
+    # recorded late (its read model lagging) is still found; one already applied is skipped by id.
+    connected_sync_overlap_seconds: float = Field(default=600.0, ge=0)
+    # A forward is retried with exponential backoff (base, capped) until the body acknowledges it;
+    # after this long without acknowledgement the national administrators are told.
+    connected_retry_base_seconds: float = Field(default=10.0, gt=0)
+    connected_retry_max_seconds: float = Field(default=600.0, gt=0)
+    connected_alert_after_seconds: float = Field(default=3600.0, gt=0)
+    connected_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    connected_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Media links we give a body (signed, expiring; PUBLIC_BASE_URL must be set for them).
+    connected_media_link_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # --- end of connected bodies -------------------------------------------------------------------
+
     # --- Attachments (issue 8; api/storage.py, api/attachments.py) -------------------------------
     attachment_storage: Literal["local", "s3"] = "local"
     attachment_dir: str = "./var/attachments"  # ATTACHMENT_STORAGE=local

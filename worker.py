@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.connected import ConnectedActivities, pending_forward_keys
 from activities.notifications import DeliveryActivities
 from activities.open_data import OpenDataActivities
 from activities.records import RecordActivities
@@ -33,6 +34,8 @@ from telemetry.metrics import ActivityMetrics, worker_runtime_and_endpoint
 from telemetry.tracing import configure as configure_telemetry
 from workflows.client import connect, ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
+from workflows.connected import ConnectedSyncWorkflow, ForwardWorkflow
+from workflows.connected_client import ForwardStarter, connected_task_queue, ensure_sync_schedule
 from workflows.delivery import DeliveryWorkflow
 from workflows.delivery_client import CHANNELS, DeliveryStarter, channel_task_queue, delivery_task_queue
 from workflows.open_data import OpenDataWorkflow, ensure_open_data_schedule
@@ -47,18 +50,19 @@ log = structlog.get_logger("sp4n.worker")
 # (the clock, randomness, I/O) added to it is caught; the stored histories catch the rest.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "workflows.complaint", "workflows.delivery", "workflows.open_data", "opentelemetry"
+        "workflows.complaint", "workflows.delivery", "workflows.open_data", "workflows.connected", "opentelemetry"
     )
 )
 
 
 def build_worker(
     client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000,
-    deliveries: DeliveryStarter | None = None,
+    deliveries: DeliveryStarter | None = None, forwards: ForwardStarter | None = None,
 ) -> Worker:
-    """The case queue. With `deliveries`, each projection starts the delivery of its outbox rows.
+    """The case queue. With `deliveries`, each projection starts the delivery of its outbox rows;
+    with `forwards`, the forwarding of what goes to connected bodies' systems.
     The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too."""
-    records = RecordActivities(sessionmaker, deliveries=deliveries)
+    records = RecordActivities(sessionmaker, deliveries=deliveries, forwards=forwards)
     routing = RoutingActivities(sessionmaker)
     open_data = OpenDataActivities(sessionmaker)
     return Worker(
@@ -109,6 +113,41 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
     return workers
 
 
+def build_connected_worker(client: Client, settings: Settings, connected: ConnectedActivities,
+                           executor: ThreadPoolExecutor) -> Worker:
+    """Connected bodies' queue (workflows/connected.py): forwards into their systems and the
+    scheduled reads of their updates, with threads of their own (a slow system waits here only)."""
+    return Worker(
+        client,
+        task_queue=connected_task_queue(settings),
+        workflows=[ForwardWorkflow, ConnectedSyncWorkflow],
+        activities=[connected.forward_to_connected, connected.resolve_connected_token,
+                    connected.alert_connected_forward, connected.sync_connected_body],
+        activity_executor=executor,
+        max_concurrent_activities=8,
+        max_concurrent_workflow_tasks=8,
+        max_cached_workflows=200,
+        workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[ActivityMetrics()],
+    )
+
+
+async def resume_connected(client: Client, settings: Settings, sessionmaker) -> None:
+    """At start: every active connected body has its schedule (a fresh Temporal server has none),
+    and every forward not done has its workflow (started once per id: a running one is left be)."""
+    from db.connected_models import ConnectedBody  # noqa: PLC0415
+    from sqlalchemy import select  # noqa: PLC0415
+
+    with sessionmaker() as session:
+        bodies = list(session.execute(select(ConnectedBody.agency_id, ConnectedBody.active)).all())
+        keys = pending_forward_keys(session)
+    for agency_id, active in bodies:
+        await ensure_sync_schedule(client, settings, agency_id, active=active)
+    await ForwardStarter(client, settings).start_forwards_async(keys)
+    if bodies or keys:
+        log.info("connected bodies resumed", bodies=len(bodies), forwards=len(keys))
+
+
 async def main(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     configure_telemetry(settings, "sp4n-worker")
@@ -130,12 +169,18 @@ async def main(settings: Settings | None = None) -> None:
         loop.add_signal_handler(signum, stop.set)
     starter = DeliveryStarter(client, settings)
     deliveries = DeliveryActivities(sessionmaker, settings, starter)
+    forwards = ForwardStarter(client, settings)
+    connected = ConnectedActivities(sessionmaker, settings, client, deliveries=starter)
     with ExitStack() as executors:
         executor = executors.enter_context(ThreadPoolExecutor(max_workers=16))
         workers = [build_worker(
             client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows,
-            starter,
+            starter, forwards,
         )]
+        workers.append(build_connected_worker(
+            client, settings, connected,
+            executors.enter_context(ThreadPoolExecutor(max_workers=8, thread_name_prefix="connected"))))
+        await resume_connected(client, settings, sessionmaker)
         if settings.notifications_enabled:
             workers += build_delivery_workers(client, settings, deliveries, executors)
         log.info("worker started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address,

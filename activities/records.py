@@ -13,13 +13,16 @@ from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities.connected import forward_rows
 from activities.routing_learning import example_rows, store_examples
 from db.models import (Agency, Complaint, EscalationRow, NotificationRow, RoutingFeedback,
                        TimelineEventRow, utc_now)
+from db.connected_models import ConnectedForward
 from db.portal_models import CaseFollower
 from db.upsert import dialect_insert
 from telemetry.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
+from domain.connected import FORWARDED_ACTIONS, REPORTER_WORDS, forward_key
 from domain.lifecycle import FOLLOWED
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
 
@@ -30,9 +33,11 @@ class RecordActivities:
     """`deliveries` (a workflows.delivery_client.DeliveryStarter): once a projection is committed,
     each of its outbox rows gets its DeliveryWorkflow (started once; a retry finds it started)."""
 
-    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100, deliveries: Any = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100, deliveries: Any = None,
+                 forwards: Any = None) -> None:
         self._writer = GroupCommit(sessions, max_batch)
         self._deliveries = deliveries
+        self._forwards = forwards  # a workflows.connected_client.ForwardStarter: connected bodies
 
     @activity.defn(name="record_case")
     def record_case(self, record: CaseRecord) -> None:
@@ -46,6 +51,16 @@ class RecordActivities:
         observe_projection_lag(record)
         if self._deliveries is not None and outbox_keys:
             self._deliveries.start_outbox(outbox_keys)
+        if self._forwards is not None and any(
+                e.action in FORWARDED_ACTIONS or e.action in REPORTER_WORDS for e in record.new_events):
+            # Keyed by case and event: the same keys forward_rows wrote (a retry starts nothing new).
+            self._forwards.start_forwards(self._writer.forward_keys(record))
+
+
+def connected_forward_keys(session: Session, record: CaseRecord) -> list[str]:
+    keys = [forward_key(record.tracking_id, e.seq) for e in record.new_events
+            if e.action in FORWARDED_ACTIONS or e.action in REPORTER_WORDS]
+    return list(session.scalars(select(ConnectedForward.key).where(ConnectedForward.key.in_(keys)))) if keys else []
 
 
 def observe_projection_lag(record: CaseRecord) -> None:
@@ -86,6 +101,11 @@ class GroupCommit:
                 self._thread = threading.Thread(target=self._run, name="record-case-writer", daemon=True)
                 self._thread.start()
         return done.result()
+
+    def forward_keys(self, record: CaseRecord) -> list[str]:
+        """The forwards into connected bodies' systems the record's events made (committed)."""
+        with self._sessions() as session:
+            return connected_forward_keys(session, record)
 
     def _run(self) -> None:
         while True:
@@ -150,6 +170,8 @@ def write_record(session: Session, record: CaseRecord) -> list[str]:
     )
     # Accept, dispose and "not our authority": labelled examples the router learns from.
     store_examples(session, example_rows(record))
+    # A case forwarded to a body with its own system, or the reporter's words on it, is sent there.
+    forward_rows(session, record)
     return [n.key for n in outbox]
 
 

@@ -62,10 +62,12 @@ class CheckedTarget:
 
 
 def check_target(url: str, allowed_hosts: Collection[str], resolver: Resolver = resolve, *,
-                 resolve_allowed: bool = True) -> CheckedTarget:
+                 resolve_allowed: bool = True, require_https: bool = False) -> CheckedTarget:
     """Refuse `url` unless it is http(s) and every address of its host is public (or the host is
     allow-listed); returns the address to connect to. `resolve_allowed=False` (registration)
-    accepts an allow-listed host without looking it up: a send resolves it anyway."""
+    accepts an allow-listed host without looking it up: a send resolves it anyway.
+    `require_https` (a connected body's system, which gets its api_key and our cases): plain
+    http only to an allow-listed host."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("only http and https URLs are allowed")
@@ -79,6 +81,8 @@ def check_target(url: str, allowed_hosts: Collection[str], resolver: Resolver = 
         raise TargetRefused("the URL's port is not valid") from error
     host = parts.hostname.rstrip(".").lower()
     allowed = {h.strip().lower().strip("[]") for h in allowed_hosts if h.strip()}
+    if require_https and parts.scheme != "https" and host not in allowed:
+        raise TargetRefused("only https URLs are allowed (plain http only to a host allow-listed by an administrator)")
     if host in allowed and not resolve_allowed:
         return CheckedTarget(url=url, scheme=parts.scheme, host=host, port=port, address=host)
     addresses = resolver(host, port)

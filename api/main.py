@@ -27,7 +27,7 @@ from api.observe import RequestObserver
 from api.sessions import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, open_data, operations, routing, sms, tokens
-from api.routes import attachments, codec, notifications, webhooks
+from api.routes import attachments, codec, connected, notifications, webhooks
 from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
 from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
@@ -221,9 +221,11 @@ def create_api(
     for module in (complaints, tokens, agencies, calendar, operations, routing, open311, sms, open_data):
         app.include_router(module.router)
     app.include_router(attachments.router)
+    app.include_router(attachments.media_router)
     app.include_router(open311.staff_router)
     app.include_router(notifications.router)
     app.include_router(webhooks.router)
+    app.include_router(connected.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCORS, origins=settings.codec_cors_origin_list)
     app.openapi = lambda: _openapi(app)

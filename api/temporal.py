@@ -94,6 +94,10 @@ class TemporalGateway:
                 raise unavailable("Temporal tidak tersedia") from error
             raise
 
+    async def call(self, operation: Callable[[Client], Awaitable[T]]) -> T:
+        """Any other operation on the client, its failures answered as problems (503 when down)."""
+        return await self._call(operation)
+
     async def start_case(self, case: ComplaintInput, opening: CaseState) -> bool:
         """Start the case's workflow; False when its id already ran and closed (nothing started).
 

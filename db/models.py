@@ -385,4 +385,4 @@ class CalendarAmendmentRow(Base):
 
 
 # Tables defined in their own modules register on the same metadata.
-from db import notification_models, open311_models, open_data_models, portal_models, throttle_models  # noqa: E402,F401
+from db import connected_models, notification_models, open311_models, open_data_models, portal_models, throttle_models  # noqa: E402,F401

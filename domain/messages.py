@@ -242,6 +242,19 @@ TEMPLATES: dict[str, _T] = {
             "Ringkasan: {summary}",
             "LAPOR! {id} melewati batas penyelesaian {due}; ditandai untuk Ombudsman.",
         ),
+        ("connected_unacknowledged", "*"): (
+            "Laporan {id} belum diterima sistem {agency}",
+            "Laporan {id} \"{title}\" diteruskan ke sistem {agency} sejak {at}, tetapi sistem itu belum "
+            "menerimanya. Pengiriman terus dicoba; Anda dapat meneruskannya secara manual di halaman instansi "
+            "terhubung.",
+            "LAPOR! {id} belum diterima sistem {agency}; dapat diteruskan manual.",
+        ),
+        ("connected_refused", "*"): (
+            "Laporan {id} ditolak sistem {agency}",
+            "Sistem {agency} menolak laporan {id} \"{title}\". Periksa sambungannya dan teruskan secara manual "
+            "di halaman instansi terhubung.",
+            "LAPOR! {id} ditolak sistem {agency}; teruskan manual.",
+        ),
         ("webhook_disabled", "*"): (
             "Webhook {webhook_id} dinonaktifkan",
             "Webhook {webhook_id} ({url}) dinonaktifkan setelah {failures} kegagalan berturut-turut. "
@@ -388,6 +401,18 @@ TEMPLATES: dict[str, _T] = {
             "Report {id} \"{title}\" missed its resolution deadline {due} and has been flagged for the "
             "Ombudsman.\n\nSummary: {summary}",
             "LAPOR! {id} missed resolution deadline {due}; flagged for the Ombudsman.",
+        ),
+        ("connected_unacknowledged", "*"): (
+            "Report {id} not yet received by {agency}'s system",
+            "Report {id} \"{title}\" was forwarded to {agency}'s system at {at}, which has not received it yet. "
+            "Sending goes on; you can forward it by hand on the connected bodies page.",
+            "LAPOR! {id} not yet received by {agency}'s system; can be forwarded by hand.",
+        ),
+        ("connected_refused", "*"): (
+            "Report {id} refused by {agency}'s system",
+            "{agency}'s system refused report {id} \"{title}\". Check the connection and forward it by hand on "
+            "the connected bodies page.",
+            "LAPOR! {id} refused by {agency}'s system; forward by hand.",
         ),
         ("webhook_disabled", "*"): (
             "Webhook {webhook_id} disabled",

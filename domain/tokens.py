@@ -66,3 +66,24 @@ def reporter_token_matches(keyring: SecretKeyring, tracking_id: str, token: str)
 def private_link(base_url: str, tracking_id: str, keyring: SecretKeyring) -> str:
     """Where the reporter follows the case in the portal (portal/citizen.py serves it)."""
     return f"{base_url.rstrip('/')}/kasus/{tracking_id}?token={reporter_token(keyring, tracking_id)}"
+
+
+def media_signature(keyring: SecretKeyring, tracking_id: str, attachment_id: str, expires: int) -> str:
+    """The signature of a media link a connected body fetches a case's file with (issue 27):
+    that one file, until `expires` (Unix seconds); it names the key that made it."""
+    digest = keyed_digest(keyring.current, "media", f"{tracking_id}/{attachment_id}/{expires}")
+    return f"{keyring.current_id}{_KEY_ID_SEPARATOR}{digest}"
+
+
+def media_signature_matches(keyring: SecretKeyring, tracking_id: str, attachment_id: str, expires: int,
+                            signature: str) -> bool:
+    key_id, separator, digest = signature.rpartition(_KEY_ID_SEPARATOR)
+    secret = keyring.keys.get(key_id) if separator else None
+    return secret is not None and constant_time_equal(
+        keyed_digest(secret, "media", f"{tracking_id}/{attachment_id}/{expires}"), digest)
+
+
+def media_link(base_url: str, keyring: SecretKeyring, tracking_id: str, attachment_id: str, expires: int) -> str:
+    """Served by GET /v1/media/... (api/routes/attachments.py) without a token, until it expires."""
+    signature = media_signature(keyring, tracking_id, attachment_id, expires)
+    return f"{base_url.rstrip('/')}/v1/media/{tracking_id}/{attachment_id}?expires={expires}&sig={signature}"

@@ -104,6 +104,9 @@ class CaseView(BaseModel):
     notifications: list[NotificationEntry] | None = None
     # Administrators and observers: deadlines in a year without a known cuti bersama decree.
     calendar_warnings: list[str] | None = None
+    # Staff: the case went into its body's own system (issue 27), "diteruskan ke sistem <body> (#id)".
+    forwarded_to: str | None = None
+    forwarded_to_body: str | None = None
 
 
 def view_of_state(state: CaseState) -> CaseView:

@@ -72,6 +72,30 @@ PROJECTION_LAG = Histogram(
     "From a transition in the workflow (its newest event or escalation) to its commit in the read model",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0), registry=worker_registry,
 )
+# Connected bodies (issue 27; activities/connected.py).
+CONNECTED_FORWARDS = Counter(
+    "sp4n_connected_forwards", "Sends into connected bodies' systems by kind (request, update) and outcome "
+    "(acknowledged, sent: a token only, retried, refused)", ["kind", "outcome"], registry=worker_registry,
+)
+CONNECTED_SYNCS = Counter(
+    "sp4n_connected_syncs", "Reads of connected bodies' updates by outcome (ok, failed)", ["outcome"],
+    registry=worker_registry,
+)
+CONNECTED_UPDATES = Counter(
+    "sp4n_connected_updates", "Updates read back from connected bodies by outcome "
+    "(follow_up, reroute, progress, own, skipped)", ["outcome"], registry=worker_registry,
+)
+CONNECTED_SYNC_LAG = Histogram(
+    "sp4n_connected_sync_lag_seconds", "From an update's time in the body's system to its application here",
+    buckets=(1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0), registry=worker_registry,
+)
+for _kind in ("request", "update"):
+    for _outcome in ("acknowledged", "sent", "retried", "refused"):
+        CONNECTED_FORWARDS.labels(_kind, _outcome)
+for _outcome in ("ok", "failed"):
+    CONNECTED_SYNCS.labels(_outcome)
+for _outcome in ("follow_up", "reroute", "progress", "own", "skipped"):
+    CONNECTED_UPDATES.labels(_outcome)
 for _activity in ("record_case", "suggest_agencies"):
     for _outcome in ("completed", "failed"):
         ACTIVITIES.labels(_activity, _outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -21,6 +22,7 @@ from api.deps import CallerDep, ServicesDep, SessionDep
 from domain.visibility import may_see_file
 from api.problems import Problem, problem_responses
 from api.cases import current_view
+from domain.tokens import media_signature_matches
 from domain.attachments import KINDS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_CASE, Purpose
 
 router = APIRouter(prefix="/v1/complaints", tags=["attachments"])
@@ -101,4 +103,29 @@ async def get_attachment_file(
     if row is None or not may_see_file(case, caller, row.added_by_role, row.purpose):
         raise Problem(404, "Lampiran tidak ditemukan.")
     session.close()  # the connection goes back before the storage is read
+    return await run_in_threadpool(attachment_response, svc.storage, row)
+
+
+# --- media links for connected bodies (issue 27) ------------------------------------------------
+
+media_router = APIRouter(prefix="/v1/media", tags=["attachments"])
+
+
+@media_router.get(
+    "/{tracking_id}/{attachment_id}",
+    response_class=Response,
+    summary="Unduh lampiran lewat tautan bertanda tangan (sistem instansi terhubung)",
+    description="Tautan `media_url` yang dikirim ke sistem instansi terhubung: satu berkas laporan, tanpa token, "
+    "sampai `expires` (detik Unix); tanda tangan `sig` dibuat dengan SECRET_KEY. Tautan kedaluwarsa atau "
+    "salah: 404.",
+    responses={200: {"description": "Isi berkas", "content": FILE_CONTENT}, **problem_responses(404, 503)},
+)
+async def get_media_by_signed_link(tracking_id: str, attachment_id: str, expires: int, sig: str,
+                                   svc: ServicesDep, session: SessionDep) -> Response:
+    valid = (expires >= int(datetime.now(timezone.utc).timestamp())
+             and media_signature_matches(svc.settings.secret_keyring, tracking_id, attachment_id, expires, sig))
+    row = await run_in_threadpool(get_attachment, session, tracking_id, attachment_id) if valid else None
+    if row is None or row.purpose != Purpose.REPORT.value:  # the report's own files only
+        raise Problem(404, "Tautan lampiran tidak berlaku atau sudah kedaluwarsa.")
+    session.close()
     return await run_in_threadpool(attachment_response, svc.storage, row)

@@ -13,6 +13,7 @@ from api.auth import Caller, public_caller
 from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bearer_token, current_caller
 from api.intake import body_hash, open_case
 from api.problems import Problem, problem_responses
+from api.connected_view import add_forwarding
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row, without_confidential_originals
 from api.similar import report_of_case, similar_cases, voices
 from api.schemas import (
@@ -159,6 +160,8 @@ def list_complaints(
             items.append(CaseView.model_validate(view.model_dump(exclude_unset=True, include=keep)))
     if caller.role not in STAFF_ROLES:
         items = without_confidential_originals(session, items)
+    else:
+        add_forwarding(session, items)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -173,6 +176,8 @@ def list_complaints(
 )
 async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> CaseView:
     view = await cases.current_view(tracking_id, caller, svc, session)
+    if caller.role in STAFF_ROLES:
+        await run_in_threadpool(add_forwarding, session, [view])
     if caller.role in SEES_EVERYTHING:  # which messages each event and escalation produced
         view.notifications = await run_in_threadpool(notifications_of, session, tracking_id)
         warnings = await cases.deadline_calendar_warnings(view, svc)

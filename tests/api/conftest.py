@@ -46,6 +46,7 @@ from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
 from tests.db.conftest import ScratchPostgres, postgres_base_url
 from worker import build_worker
+from workflows.connected_client import ForwardStarter
 
 T = TypeVar("T")
 
@@ -321,7 +322,10 @@ async def api(
     follow_server_clock(monkeypatch, clock)
     try:
         with ThreadPoolExecutor(max_workers=8) as executor:
-            worker = build_worker(env.client, settings.temporal_task_queue, make_sessionmaker(worker_engine), executor)
+            # Forwards into connected bodies' systems start from the projection (tests/open311/test_connected.py
+            # runs their worker); with no connected body none is ever made.
+            worker = build_worker(env.client, settings.temporal_task_queue, make_sessionmaker(worker_engine), executor,
+                                  forwards=ForwardStarter(env.client, settings))
             async with worker:
                 async with app.router.lifespan_context(app):
                     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a 500, as a user sees it

@@ -1,0 +1,193 @@
+"""Connected bodies (issue 27): a body's own Open311 system gets its cases, and its answers come
+back. The real app, case worker and read model (tests/api's `api` fixture), the connected queue's
+worker, and the body's system faked on loopback (tests/open311/fake_system.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from activities.connected import ConnectedActivities
+from db.connected_models import ConnectedBody, ConnectedForward, ConnectedUpdate
+from db.models import NotificationRow
+from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem
+from tests.open311.fake_system import FakeSystem
+from worker import build_connected_worker
+from workflows.connected import ConnectedSyncWorkflow, SyncPlan
+from workflows.connected_client import connected_task_queue
+
+CONNECTED = pytest.mark.api_settings(
+    connected_allowed_hosts=["127.0.0.1"], connected_retry_base_seconds=30, connected_retry_max_seconds=120,
+    connected_alert_after_seconds=600, public_base_url="https://lapor.test",
+)
+pytestmark = CONNECTED
+
+
+@pytest.fixture
+async def system() -> AsyncIterator[FakeSystem]:
+    fake = FakeSystem().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+async def connected_worker(api: ApiHarness) -> AsyncIterator[ConnectedActivities]:
+    activities = ConnectedActivities(api.sessions, api.settings, api.env.client)
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_connected_worker(api.env.client, api.settings, activities, executor):
+            yield activities
+
+
+async def connect(api: ApiHarness, system: FakeSystem, **fields: Any) -> dict[str, Any]:
+    body = {"endpoint": system.url, "api_key": system.api_key, "service_codes": {"jalan-jembatan": "jalan"},
+            "default_service_code": "lain", "accepts_updates": True} | fields
+    response = await api.http.put(f"/v1/connected/{WIB_AGENCY}", json=body, headers=api.admin)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def forward_of(api: ApiHarness, tracking_id: str, kind: str = "request") -> ConnectedForward | None:
+    with api.sessions() as session:
+        return session.scalars(select(ConnectedForward).where(
+            ConnectedForward.tracking_id == tracking_id, ConnectedForward.kind == kind)
+            .order_by(ConnectedForward.event_seq.desc())).first()
+
+
+async def wait_forward(api: ApiHarness, tracking_id: str, status: str, kind: str = "request",
+                       step: timedelta = timedelta(seconds=40)) -> ConnectedForward:
+    """Move the server's clock (retries back off on it) until the forward reaches `status`."""
+    for _ in range(60):
+        row = forward_of(api, tracking_id, kind)
+        if row is not None and row.status == status:
+            return row
+        await api.sleep(step)
+    raise AssertionError(f"forward of {tracking_id} is {row.status if row else None}, not {status}")
+
+
+# --- the connection record --------------------------------------------------------------------
+
+
+async def test_a_connection_keeps_its_api_key_sealed_and_never_shows_it(api: ApiHarness, system: FakeSystem) -> None:
+    info = await connect(api, system)
+    assert info["api_key_set"] is True and "api_key" not in info
+    assert info["pending_forwards"] == 0 and info["agency_name"]
+    listed = await api.http.get("/v1/connected", headers=api.admin)
+    assert system.api_key not in listed.text
+    with api.sessions() as session:
+        sealed = session.get(ConnectedBody, WIB_AGENCY).api_key_sealed
+    assert system.api_key not in sealed
+    # Changing the mapping keeps the key; agency staff may not see or change connections.
+    again = await connect(api, system, api_key=None, accepts_updates=False)
+    assert again["api_key_set"] is True and again["accepts_updates"] is False
+    officer = await api.headers("agency_admin", WIB_AGENCY)
+    assert_problem(await api.http.get("/v1/connected", headers=officer), 403)
+    assert_problem(await api.http.put(f"/v1/connected/{WIB_AGENCY}", json={"endpoint": system.url,
+                                      "default_service_code": "x"}, headers=officer), 403)
+
+
+@pytest.mark.parametrize(("endpoint", "why"), [
+    ("http://93.184.215.14/open311/v2/", "only https"),  # plain http to a host nobody allow-listed
+    ("https://127.0.0.2/open311/v2/", "loopback"),  # https, but to our own machine
+    ("https://10.0.0.7/open311/v2/", "private"),
+    ("ftp://93.184.215.14/", "only http and https"),
+])
+async def test_only_https_to_public_hosts_or_allow_listed_hosts_are_connected(
+        api: ApiHarness, endpoint: str, why: str) -> None:
+    response = await api.http.put(f"/v1/connected/{WIB_AGENCY}", json={
+        "endpoint": endpoint, "api_key": "k", "default_service_code": "lain"}, headers=api.admin)
+    assert why in assert_problem(response, 422)["detail"]
+
+
+async def test_test_connection_reads_the_service_list(api: ApiHarness, system: FakeSystem) -> None:
+    await connect(api, system, service_codes={"jalan-jembatan": "jalan", "air-bersih": "pdam"})
+    result = (await api.http.post(f"/v1/connected/{WIB_AGENCY}/test", headers=api.admin)).json()
+    assert result["ok"] is True and {s["service_code"] for s in result["services"]} == {"jalan", "lain"}
+    assert result["unmapped_categories"] == ["pdam"]  # mapped, but the system has no such service
+
+
+# --- forwarding --------------------------------------------------------------------------------
+
+
+async def test_a_case_forwarded_to_a_connected_body_goes_into_its_system_without_an_anonymous_reporter(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    await connect(api, system)
+    case = await api.submit(title="Jalan berlubang di Jalan Tjilik Riwut", category="jalan-jembatan",
+                            anonymous=True, location={"lat": -2.2, "lon": 113.9, "address": "Jl. Tjilik Riwut km 2"},
+                            reporter={"name": "Siti Aminah", "email": "siti@example.id", "phone": "+6281234567890"})
+    tracking_id = case["tracking_id"]
+    await api.accept(tracking_id)
+    row = await wait_forward(api, tracking_id, "acknowledged")
+    assert row.service_request_id == "CITY-1"
+    sent = dict(system.requests[0])
+    assert sent["service_code"] == "jalan" and sent["attribute[sp4n_tracking_id]"] == tracking_id
+    assert "Jalan berlubang" in sent["description"] and sent["address_string"] == "Jl. Tjilik Riwut km 2"
+    text = repr(system.requests[0])
+    for identity in ("Siti", "Aminah", "siti@example.id", "81234567890"):
+        assert identity not in text
+    assert "lat" not in sent and "long" not in sent  # an anonymous reporter's pin stays here
+    assert system.headers[0]["Idempotency-Key"] == f"sp4n-{row.key}"  # a retry is one case there
+    # The case says where it went; the queue too.
+    shown = await api.case(tracking_id)
+    assert shown["forwarded_to"] == f"diteruskan ke sistem {shown['forwarded_to_body']} (#CITY-1)"
+    listed = await api.listing(agency_id=WIB_AGENCY)
+    assert next(i for i in listed["items"] if i["tracking_id"] == tracking_id)["forwarded_to"].endswith("(#CITY-1)")
+
+
+async def test_an_outage_of_the_bodys_system_retries_tells_the_admins_and_leaves_the_clocks_alone(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    await connect(api, system)
+    system.fail_next = 10_000
+    tracking_id = (await api.submit())["tracking_id"]
+    accepted = await api.accept(tracking_id)
+    for _ in range(40):  # past CONNECTED_ALERT_AFTER_SECONDS (600 s) of server time, retrying
+        await api.sleep(timedelta(seconds=60))
+        with api.sessions() as session:
+            alert = session.scalars(select(NotificationRow).where(
+                NotificationRow.tracking_id == tracking_id, NotificationRow.event == "connected_unacknowledged")).first()
+        if alert is not None:
+            break
+    assert alert is not None and alert.recipient == "national_admin"
+    row = forward_of(api, tracking_id)
+    assert row.status == "pending" and row.attempts >= 3 and "503" in (row.last_error or "")
+    assert (await api.case(tracking_id))["deadlines"] == accepted["deadlines"]  # the clocks did not move
+    info = (await api.http.get(f"/v1/connected/{WIB_AGENCY}", headers=api.admin)).json()
+    assert info["pending_forwards"] == 1
+    system.fail_next = 0  # the system is back: the next attempt goes through
+    assert (await wait_forward(api, tracking_id, "acknowledged", step=timedelta(seconds=120))).service_request_id
+    assert len(system.requests) == 1
+
+
+async def test_a_refused_forward_is_told_and_an_administrator_forwards_it_by_hand(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    await connect(api, system)
+    system.refuse = True
+    tracking_id = (await api.submit())["tracking_id"]
+    await api.accept(tracking_id)
+    row = await wait_forward(api, tracking_id, "failed")
+    assert "HTTP 400 (service_code unknown)" in (row.last_error or "")
+    with api.sessions() as session:
+        assert session.scalars(select(NotificationRow).where(
+            NotificationRow.tracking_id == tracking_id, NotificationRow.event == "connected_refused")).first()
+    response = await api.http.post(f"/v1/connected/forwards/{row.key}/manual", json={}, headers=api.admin)
+    assert_problem(response, 422)  # the body's id is needed to read its answers back
+    done = await api.http.post(f"/v1/connected/forwards/{row.key}/manual",
+                               json={"service_request_id": "CITY-MANUAL-7"}, headers=api.admin)
+    assert done.status_code == 200 and done.json()["status"] == "manual"
+    assert (await api.case(tracking_id))["forwarded_to"].endswith("(#CITY-MANUAL-7)")
+
+
+async def test_a_token_answer_is_resolved_to_the_bodys_id(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    await connect(api, system)
+    system.token_only, system.tokens_resolved = True, False
+    tracking_id = (await api.submit())["tracking_id"]
+    await api.accept(tracking_id)
+    row = await wait_forward(api, tracking_id, "sent")
+    assert row.remote_token == "tok-1" and row.service_request_id is None
+    system.tokens_resolved = True
+    assert (await wait_forward(api, tracking_id, "acknowledged")).service_request_id == "CITY-T1"
