@@ -74,6 +74,16 @@ LABELS_ID: dict[str, str] = {
     "dashboard.overdue.without_agency": "Belum di instansi (verifikasi atau dialihkan)",
     "dashboard.overdue.none": "Tidak ada laporan terbuka yang melewati batas waktu.",
     "dashboard.overdue.caption": "Laporan terbuka yang melewati batas waktu per instansi",
+    "open_data.title": "Ketepatan waktu: {name}",
+    "open_data.desc": "Per bulan, bagian laporan yang diterima instansi ini yang diteruskan dan yang ditanggapi "
+    "pertama kali tepat waktu. {summary}.",
+    "open_data.forwarded": "Diteruskan tepat waktu",
+    "open_data.first_response": "Tanggapan pertama tepat waktu",
+    "open_data.late": "Tidak tepat waktu",
+    "open_data.withheld": "tidak diterbitkan",
+    "open_data.month": "Bulan",
+    "open_data.received": "Diterima",
+    "open_data.caption": "{name}: laporan yang diterima dan bagian yang tepat waktu per bulan",
 }
 
 LABELS_EN: dict[str, str] = {
@@ -119,6 +129,16 @@ LABELS_EN: dict[str, str] = {
     "dashboard.overdue.without_agency": "Not with an agency (verification or re-routing)",
     "dashboard.overdue.none": "No open case is past its deadline.",
     "dashboard.overdue.caption": "Open cases past their deadline per agency",
+    "open_data.title": "On time: {name}",
+    "open_data.desc": "Per month, the share of the cases this body received that were forwarded and first "
+    "answered on time. {summary}.",
+    "open_data.forwarded": "Forwarded on time",
+    "open_data.first_response": "First response on time",
+    "open_data.late": "Not on time",
+    "open_data.withheld": "not published",
+    "open_data.month": "Month",
+    "open_data.received": "Received",
+    "open_data.caption": "{name}: cases received and the share on time per month",
 }
 
 LABEL_KEYS: tuple[str, ...] = tuple(LABELS_ID)
@@ -579,3 +599,69 @@ def overdue_table(data: DashboardData, labels: Labels = None) -> Markup:
         footer=[t("dashboard.total"), t.number(data.overdue_total)],
     )
 
+
+
+# --- open data: each body's on-time rates per month (portal/open_data.py) -------------------------
+
+LATE_FILL = ("#E69F00", True)
+
+
+@dataclass(frozen=True)
+class MonthRates:
+    """One month of a body's published row: `received` as published ("<5" included), each share
+    0..1 only where its count and `received` are both published."""
+
+    month: str  # YYYY-MM
+    received: int | str
+    forwarded: float | None
+    first_response: float | None
+
+
+_RATE_KINDS = ("forwarded", "first_response")
+
+
+def on_time_rates_chart(name: str, months: Sequence[MonthRates], labels: Labels = None, *, id_prefix: str) -> Markup:
+    """Two bars a month, 0-100 %: forwarded on time and first response on time (the rest hatched);
+    a share that is not published is said so, with no bar."""
+    t = _Texts(labels)
+    title = t("open_data.title", name=name)
+    if not months:
+        return _no_data(id_prefix, title, t("dashboard.no_data"))
+
+    def shown(share: float | None) -> str:
+        return t.percent(share) if share is not None else t("open_data.withheld")
+
+    rows, summary = [], []
+    for month in months:
+        for kind in _RATE_KINDS:
+            share = getattr(month, kind)
+            label = f"{month.month} · {t('open_data.' + kind)}"
+            rows.append(_Row(label=label, tooltip=f"{label}: {shown(share)}",
+                             segments=[] if share is None else [(100 * share, ON_TIME_FILLS["on_time"]),
+                                                                (100 - 100 * share, LATE_FILL)],
+                             value_text=shown(share)))
+        summary.append(f"{month.month}: " + ", ".join(
+            f"{t('open_data.' + kind).lower()} {shown(getattr(month, kind))}" for kind in _RATE_KINDS))
+    ticks = [0, 25, 50, 75, 100]
+    return _bar_chart(
+        id_prefix, title, t("open_data.desc", summary="; ".join(summary)), rows, ticks,
+        [t.number(tick) for tick in ticks], t("dashboard.on_time.axis"),
+        [(t("dashboard.on_time.on_time"), ON_TIME_FILLS["on_time"]), (t("open_data.late"), LATE_FILL)],
+    )
+
+
+def on_time_rates_table(name: str, months: Sequence[MonthRates], labels: Labels = None) -> Markup:
+    t = _Texts(labels)
+
+    def count(value: int | str) -> str:
+        return t.number(value) if isinstance(value, int) else value
+
+    def share(value: float | None) -> str:
+        return t.percent(value) if value is not None else t("open_data.withheld")
+
+    return _table(
+        t("open_data.caption", name=name),
+        [t("open_data.month"), t("open_data.received"), t("open_data.forwarded"), t("open_data.first_response")],
+        [[month.month, count(month.received), share(month.forwarded), share(month.first_response)]
+         for month in months],
+    )

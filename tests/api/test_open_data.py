@@ -9,6 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+from defusedxml import ElementTree
+
 from activities.open_data import generate
 from tests.api.conftest import PROBLEM_JSON
 from tests.open_data_seed import seed_open_data
@@ -85,3 +87,32 @@ async def test_the_workflow_generates_through_the_worker_on_the_time_skipping_se
     assert result.created and result.rows["cases"] == 13
     index = await api.http.get("/v1/open-data")
     assert index.status_code == 200 and index.json()["version"] == result.version
+
+
+async def test_the_data_page_lists_the_datasets_and_draws_each_body_s_rates(api):
+    empty = await api.http.get("/data")
+    assert empty.status_code == 200 and 'data-testid="open-data-none"' in empty.text
+    with api.sessions() as session:
+        seeded = seed_open_data(session)
+        generate(session, GENERATED)
+
+    page = await api.http.get("/data")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    for link in ("/v1/open-data/bodies.csv", "/v1/open-data/bodies.json", "/v1/open-data/regions.csv",
+                 "/v1/open-data/cases.json", "/v1/open-data/datapackage.json"):
+        assert f'href="{link}"' in html, link
+    assert "Kinerja instansi per bulan" in html and "Creative Commons" in html
+    section = html[html.index('data-testid="open-data-bodies"'):]
+    svg = ElementTree.fromstring(section[section.index("<svg"):section.index("</svg>") + 6])
+    assert svg.get("role") == "img" and "Palangka" in svg.find("{http://www.w3.org/2000/svg}title").text
+    # Forwarded: 13 of 13, on time; first response: 9 of 13 is withheld ("x"), so no share of it is drawn.
+    desc = svg.find("{http://www.w3.org/2000/svg}desc").text
+    assert "2026-12" in desc and "100,0 %" in desc and "tidak diterbitkan" in desc
+    assert "<table" in section and "<caption>" in section
+    for hidden in seeded.hidden + seeded.published:
+        assert hidden not in html
+
+    english = await api.http.get("/data", params={"lang": "en"})
+    assert "Each body&#39;s performance per month" in english.text or "Each body's performance per month" in english.text
+    assert "not published" in english.text and "100.0%" in english.text
