@@ -30,7 +30,8 @@ class FakeSystem:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2/"
 
-    def start(self) -> "FakeSystem":
+    def start(self, port: int = 0) -> "FakeSystem":
+        """Listen on `port` (a free one when 0; the same one again after `stop`, an outage over)."""
         system = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -82,7 +83,8 @@ class FakeSystem:
                     return self._answer(201, [{"update_id": f"CU-{len(system.comments)}"}])
                 return self._answer(404, [{"code": 404, "description": "not found"}])
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

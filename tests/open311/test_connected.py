@@ -4,6 +4,7 @@ worker, and the body's system faked on loopback (tests/open311/fake_system.py)."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -17,6 +18,7 @@ from db.connected_models import ConnectedBody, ConnectedForward, ConnectedUpdate
 from db.models import NotificationRow
 from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem
 from tests.open311.fake_system import FakeSystem
+from tests.open311.test_fixmystreet_flow import png
 from worker import build_connected_worker
 from workflows.connected import ConnectedSyncWorkflow, SyncPlan
 from workflows.connected_client import connected_task_queue
@@ -191,3 +193,141 @@ async def test_a_token_answer_is_resolved_to_the_bodys_id(
     assert row.remote_token == "tok-1" and row.service_request_id is None
     system.tokens_resolved = True
     assert (await wait_forward(api, tracking_id, "acknowledged")).service_request_id == "CITY-T1"
+
+
+# --- answers coming back, replies going out ------------------------------------------------------
+
+
+async def sync(api: ApiHarness, agency_id: str = WIB_AGENCY) -> dict[str, int]:
+    """One scheduled read (the time-skipping server has no schedules: the run is started here)."""
+    return await api.env.client.execute_workflow(
+        ConnectedSyncWorkflow.run, SyncPlan(agency_id=agency_id, task_queue=connected_task_queue(api.settings),
+                                            attempt_timeout_seconds=60),
+        id=f"sync-{uuid.uuid4().hex}", task_queue=connected_task_queue(api.settings))
+
+
+def update(update_id: str, remote_id: str, status: str, description: str | None, minute: int) -> dict[str, Any]:
+    return {"update_id": update_id, "service_request_id": remote_id, "status": status,
+            "updated_datetime": f"2026-12-01T10:{minute:02d}:00+07:00", "description": description}
+
+
+async def forwarded_case(api: ApiHarness, system: FakeSystem, **fields: Any) -> tuple[str, str]:
+    await connect(api, system)
+    case = await api.submit(**fields)
+    await api.accept(case["tracking_id"])
+    row = await wait_forward(api, case["tracking_id"], "acknowledged")
+    return case["tracking_id"], row.service_request_id or ""
+
+
+async def test_the_bodys_answer_becomes_its_follow_up_once_in_order(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    tracking_id, remote = await forwarded_case(api, system)
+    system.updates = [
+        update("U2", remote, "ACTION_SCHEDULED", "Lubang sudah ditambal tim PUPR.", 2),
+        update("U1", remote, "IN_PROGRESS", "Diterima dinas PUPR.", 1),
+        update("X9", "CITY-OTHER", "FIXED", "Another client's case", 0),  # not ours: not even kept
+    ]
+    counts = await sync(api)
+    assert counts == {"read": 2, "applied": 1, "shown": 1, "skipped": 0}
+    case = await api.case(tracking_id)
+    assert case["status"] == "awaiting_reporter"
+    answer = case["timeline"][-1]
+    assert answer["action"] == "follow_up" and answer["note"] == "Lubang sudah ditambal tim PUPR."
+    assert answer["actor_role"] == "agency_admin" and answer["actor_name"].startswith("Sistem ")
+    assert case["deadlines"]["silence_ends"]  # the reporter's clock runs from the body's answer
+    # Read again (the overlap re-reads them): nothing is applied twice.
+    assert (await sync(api))["read"] == 0
+    # (the time-skipping server may move on meanwhile: the reporter's silence can complete the case)
+    assert [e["action"] for e in (await api.case(tracking_id))["timeline"]].count("follow_up") == 1
+    with api.sessions() as session:
+        outcomes = dict(session.execute(select(ConnectedUpdate.update_id, ConnectedUpdate.outcome)).all())
+    assert outcomes == {"U1": "progress", "U2": "follow_up"}
+    info = (await api.http.get(f"/v1/connected/{WIB_AGENCY}", headers=api.admin)).json()
+    assert info["last_sync_ok_at"] and info["updates_applied"] == 1 and info["consecutive_failures"] == 0
+
+
+async def test_not_the_bodys_responsibility_returns_the_case_to_verification(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    tracking_id, remote = await forwarded_case(api, system)
+    system.updates = [update("R1", remote, "NOT_COUNCILS_RESPONSIBILITY", "Jalan nasional, bukan jalan kota.", 1)]
+    await sync(api)
+    case = await api.case(tracking_id)
+    assert case["status"] == "awaiting_verification" and case["bounce_count"] == 1
+    assert case["timeline"][-1]["action"] == "reroute"
+    assert "forwarded_to" not in case  # it is with nobody's system now
+
+
+async def test_the_reporters_reply_goes_to_the_bodys_system_and_is_not_read_back_as_its_answer(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    case = await api.submit(reporter={"name": "Budi", "email": "budi@example.id"})
+    tracking_id = case["tracking_id"]
+    await connect(api, system)
+    await api.accept(tracking_id)
+    remote = (await wait_forward(api, tracking_id, "acknowledged")).service_request_id or ""
+    system.updates = [update("U1", remote, "ACTION_SCHEDULED", "Sudah ditambal.", 1)]
+    await sync(api)
+    reply = await api.act(tracking_id, "replies", {"message": "Belum, masih berlubang di sisi barat."},
+                          {"Authorization": f"Bearer {case['reporter_token']}"})
+    assert reply.status_code == 200, reply.text
+    row = await wait_forward(api, tracking_id, "acknowledged", kind="update")
+    comment = system.comments[0]
+    assert comment["service_request_id"] == remote and comment["update_id"] == f"sp4n-{row.key}"
+    assert comment["description"] == "Tanggapan pelapor: Belum, masih berlubang di sisi barat."
+    assert comment["email"] == "budi@example.id"  # not anonymous: the body's system knows its reporter
+    # The body's system lists our reply among its updates: it is ours, not the body's answer.
+    system.updates.append(update(row.remote_update_id or "", remote, "IN_PROGRESS", comment["description"], 3))
+    await sync(api)
+    assert (await api.case(tracking_id))["status"] == "awaiting_agency"
+    with api.sessions() as session:
+        assert session.get(ConnectedUpdate, (WIB_AGENCY, "CU-1")).outcome == "own"
+
+
+async def test_an_anonymous_reporters_reply_goes_without_their_contact(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    case = await api.submit(anonymous=True, reporter={"name": "Budi", "email": "budi@example.id"})
+    await connect(api, system)
+    await api.accept(case["tracking_id"])
+    remote = (await wait_forward(api, case["tracking_id"], "acknowledged")).service_request_id or ""
+    system.updates = [update("U1", remote, "FIXED", "Selesai.", 1)]
+    await sync(api)
+    await api.act(case["tracking_id"], "replies", {"message": "Terima kasih."},
+                  {"Authorization": f"Bearer {case['reporter_token']}"})
+    await wait_forward(api, case["tracking_id"], "acknowledged", kind="update")
+    assert "email" not in system.comments[0] and "budi" not in repr(system.comments).lower()
+
+
+async def test_a_failed_read_is_counted_and_the_next_one_catches_up(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    tracking_id, remote = await forwarded_case(api, system)
+    port = system.server.server_address[1]
+    system.stop()
+    assert await sync(api) == {"failed": 1}
+    info = (await api.http.get(f"/v1/connected/{WIB_AGENCY}", headers=api.admin)).json()
+    assert info["consecutive_failures"] == 1 and info["sync_failures"] == 1 and info["last_sync_error"]
+    system.updates = [update("U1", remote, "closed", "Ditutup: sudah diperbaiki.", 1)]
+    system.start(port)  # the system is back
+    assert (await sync(api))["applied"] == 1
+    assert (await api.case(tracking_id))["status"] == "awaiting_reporter"
+    info = (await api.http.get(f"/v1/connected/{WIB_AGENCY}", headers=api.admin)).json()
+    assert info["consecutive_failures"] == 0 and info["sync_failures"] == 1
+
+
+async def test_the_reports_files_go_as_signed_links_that_expire(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    await connect(api, system)
+    case = await api.submit()
+    tracking_id = case["tracking_id"]
+    added = await api.http.post(f"/v1/complaints/{tracking_id}/attachments", files={"file": ("a.png", png(), "image/png")},
+                                headers={"Authorization": f"Bearer {case['reporter_token']}"})
+    assert added.status_code == 201, added.text
+    await api.accept(tracking_id)
+    await wait_forward(api, tracking_id, "acknowledged")
+    [link] = [value for name, value in system.requests[0] if name == "media_url"]
+    assert link.startswith(f"https://lapor.test/v1/media/{tracking_id}/")
+    path = link.removeprefix("https://lapor.test")
+    fetched = await api.http.get(path)  # no token: the link is the permission
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
+    assert_problem(await api.http.get(path.replace("sig=", "sig=x")), 404)
+    assert_problem(await api.http.get(path.replace("expires=", "expires=1")), 404)  # a changed expiry breaks it
+    await api.sleep(timedelta(seconds=api.settings.connected_media_link_seconds + 60))
+    assert_problem(await api.http.get(path), 404)  # expired
