@@ -22,9 +22,10 @@ import structlog
 
 from activities.routing_memory import DecisionMemory
 from activities.routing_model import TextModel, shared_model
-from db.directory import STANDARD_REGIONAL_UNITS, gazetteer
+from db.directory import STANDARD_REGIONAL_UNITS, gazetteer, national_offices
 from db.models import REGIONAL_KINDS, Agency, AgencyKind, AgencyUnit, Complaint, RoutingFeedback
 from domain.models import RoutingSuggestion, SuggestionRequest, UnitSuggestion
+from domain.region_rule import has_office_in, may_propose
 from domain.regions import Gazetteer
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ class DirectoryEntry:
     aliases: tuple[str, ...] = ()
     units: tuple[tuple[str, str], ...] = ()  # (unit id, name)
     timezone: str = "Asia/Jakarta"
+    offices: str | None = None  # a national body's vertical offices: "regency" or "province" (region_rule)
 
     @cached_property
     def terms(self) -> tuple[tuple[str, str], ...]:
@@ -112,6 +114,8 @@ class _Evidence:
     units: dict[str, _Evidence] = field(default_factory=dict)
     strong: bool = False  # named as the subject, chosen by the reporter, or the region's own
     named_place: bool = False  # a regional body whose region the text names
+    chosen: bool = False  # the reporter chose it or addressed it by name (the hint)
+    by_alias: bool = False  # named as the subject, but only by an alias (a programme: "BPNT" -> Kemensos)
 
     def add(self, score: float, reason: str) -> None:
         self.scores.append(score)
@@ -238,11 +242,11 @@ def _directory_evidence(
     hint = (request.agency_hint or "").strip()
     if hint in by_id:
         evidence_for(hint).add(HINT_IS_ID_SCORE, f"dipilih pelapor: {by_id[hint].name}")
-        evidence_for(hint).strong = True
+        evidence_for(hint).strong = evidence_for(hint).chosen = True
     elif hint:
         for agency_id, terms in _mentions(hint, candidates).items():
             evidence_for(agency_id).add(HINT_NAMES_SCORE, f"ditujukan pelapor ke {terms[0]}")
-            evidence_for(agency_id).strong = True
+            evidence_for(agency_id).strong = evidence_for(agency_id).chosen = True
 
     named = (index or MentionIndex(candidates)).mentions(request.text)
     for agency_id, mention in named.items():
@@ -254,6 +258,7 @@ def _directory_evidence(
             found.add(TEXT_NAMES_SCORE + bonus, f"menyebut {mention.terms[0]}")
             found.strong = True
             found.named_place = True
+            found.by_alias = normalize(by_id[agency_id].name) not in {normalize(t) for t in mention.terms}
         else:
             found.add(LANDMARK_SCORE, f"menyebut {mention.terms[0]} sebagai patokan")
 
@@ -297,11 +302,21 @@ def _ranked(
     limit: int,
     government: DirectoryEntry | None = None,
     model_version: str | None = None,
+    *,
+    case_region: str | None = None,
+    named_regions: Sequence[str] = (),
 ) -> list[RoutingSuggestion]:
-    """Best first. With the complaint's region known, no body outranks that region's government
-    without strong evidence of its own: another region's government only when the text names its
-    region, a national body only when named as the subject or chosen by the reporter."""
+    """Best first. With the complaint's region known, the region rule (domain/region_rule.py)
+    leaves out every other region's government whose region the text does not name, and no body
+    outranks that region's government without strong evidence of its own: a national body only
+    when named as the subject or chosen by the reporter."""
     ceiling = evidence[government.id].score if government is not None and government.id in evidence else None
+    named = [*named_regions, *(by_id[i].region_code or "" for i, e in evidence.items() if e.named_place)]
+
+    def admissible(agency_id: str) -> bool:
+        entry = by_id[agency_id]
+        return may_propose(regional=entry.is_regional, body_region=entry.region_code,
+                           case_region=case_region, named_regions=named)
 
     def key(item: tuple[str, _Evidence]) -> tuple[float, bool, str]:
         agency_id, found = item
@@ -310,7 +325,7 @@ def _ranked(
             score = min(score, ceiling)
         return (-score, agency_id != (government.id if government else None), by_id[agency_id].name)
 
-    ranked = sorted(evidence.items(), key=key)
+    ranked = sorted(((i, e) for i, e in evidence.items() if admissible(i)), key=key)
     out = []
     for agency_id, found in ranked[:limit]:
         units = _unit_suggestions(found, by_id[agency_id])
@@ -319,11 +334,12 @@ def _ranked(
                 agency_id=agency_id,
                 score=found.score,
                 reason="; ".join(found.reasons),
-                unit_id=units[0].unit_id if units else found.unit_id,
+                unit_id=units[0].unit_id if units else None,
                 agency_name=by_id[agency_id].name,
                 timezone=by_id[agency_id].timezone,
                 units=units,
                 model_version=model_version,
+                region_code=by_id[agency_id].region_code if by_id[agency_id].is_regional else None,
             )
         )
     return out
@@ -346,7 +362,7 @@ def rank_agencies(
     government = None
     if request.region_code:
         government = _region_government(request.region_code, _by_region(candidates))
-    return _ranked(evidence, by_id, limit, government)
+    return _ranked(evidence, by_id, limit, government, case_region=request.region_code)
 
 
 # Sector rules: what a complaint is about -> the unit of the region's government that handles it.
@@ -373,6 +389,8 @@ TEXT_REGION_SCORE = 0.45
 SECTOR_SCORE = 0.25
 SECTOR_UNIT_SCORE = 0.4  # per keyword, for the unit among its body's units
 BRANCH_SCORE = 0.05
+# After a return, a national body that fits the complaint and has an office in the case's region.
+OFFICE_SCORE = 0.3
 # How much the trained model's probability counts against the directory evidence (noisy-or):
 # chosen by 5-fold cross-validation on the train split (bench/routing.py --tune), never on test.
 MODEL_WEIGHT = 0.9
@@ -385,6 +403,9 @@ REGIONAL_MATTER_WEIGHT = 0.6
 # went to a body, at this weight; for units, within their body.
 LEARNED_WEIGHT = 0.8
 LEARNED_UNIT_WEIGHT = 0.9
+# The share of the learned decisions for a complaint that must have gone to the region's own
+# government before a national body named only by an alias ranks below it.
+LOCAL_AGREEMENT = 0.5
 MAX_UNITS_PER_AGENCY = 3
 
 
@@ -472,8 +493,17 @@ class Router:
             named = _region_government(place.code, self._regions)
             if named is not None and named.id in evidence:
                 evidence[named.id].named_place = True
+        returned_by: DirectoryEntry | None = None
         if request.region_code:
-            government = _region_government(request.region_code, self._regions)
+            own = _region_government(request.region_code, self._regions)
+            if own is not None and own.id in excluded:
+                # The region's own government declined: its province is the region's next door.
+                returned_by = own
+                government = _region_government(
+                    request.region_code, {k: e for k, e in self._regions.items() if e.id not in excluded}
+                )
+            else:
+                government = own
         elif self.gazetteer is not None:
             place = self.gazetteer.pick(places)
             if place is not None:
@@ -487,6 +517,8 @@ class Router:
                     found.named_place = True
         if government is not None and government.id not in by_id:
             government = None
+        if returned_by is not None:
+            self._after_return(evidence, by_id, request.region_code or "", returned_by, government)
         if government is not None:
             sectors = _sectors(text)
             found = evidence.setdefault(government.id, _Evidence([], []))
@@ -541,6 +573,8 @@ class Router:
                     n = vote.unit_counts[unit_id]
                     found.add_unit(unit_id, LEARNED_UNIT_WEIGHT * share, f"{n} disposisi serupa ({share:.0%})")
             against = vote.against
+            if government is not None and request.region_code:
+                self._local_evidence_first(evidence, by_id, government, vote.agencies)
         if self._bounced or against:
             words = _words(text)
             for agency_id, found in evidence.items():
@@ -552,7 +586,50 @@ class Router:
                 if similarity >= BOUNCE_MIN_SIMILARITY:
                     found.factor = 1.0 - BOUNCE_PENALTY * similarity
                     found.reasons.append(f"pernah menolak laporan serupa ({similarity:.0%} mirip)")
-        return _ranked(evidence, by_id, limit, government if request.region_code else None, self.model_version)
+        return _ranked(evidence, by_id, limit, government if request.region_code else None, self.model_version,
+                       case_region=request.region_code, named_regions=[place.code for place in places])
+
+    @staticmethod
+    def _local_evidence_first(
+        evidence: dict[str, _Evidence], by_id: dict[str, DirectoryEntry], government: DirectoryEntry,
+        learned: dict[str, float],
+    ) -> None:
+        """Local evidence beats a bare alias: when the decisions learned for complaints like this
+        one went mostly to the region's own government, a national body the text names only by an
+        alias (a programme name such as PKH or BPNT), and that the reporter did not choose, ranks
+        below that government (held at its score, like any body without strong evidence)."""
+        local = learned.get(government.id, 0.0)
+        if local < LOCAL_AGREEMENT:
+            return
+        for agency_id, found in evidence.items():
+            entry = by_id[agency_id]
+            if entry.is_regional or not found.by_alias or found.chosen or learned.get(agency_id, 0.0) >= local:
+                continue
+            found.strong = False
+            found.reasons.append(f"hanya nama program/singkatan; keputusan serupa ke {government.name} ({local:.0%})")
+
+    def _after_return(
+        self,
+        evidence: dict[str, _Evidence],
+        by_id: dict[str, DirectoryEntry],
+        region_code: str,
+        returned_by: DirectoryEntry,
+        government: DirectoryEntry | None,
+    ) -> None:
+        """After the region's own government said "not our authority": say so on the province's
+        government, and offer the national bodies with an office in the region."""
+        declined = f"{returned_by.region_label} menyatakan bukan wewenang"
+        if government is not None:
+            found = evidence.setdefault(government.id, _Evidence([], []))
+            found.reasons.append(declined)
+        region = returned_by.region_label
+        for entry in by_id.values():
+            if entry.is_regional or not has_office_in(offices=entry.offices, case_region=region_code):
+                continue
+            found = evidence.get(entry.id)
+            if found is None:
+                continue  # an office alone is no reason: the body must fit the complaint too
+            found.add(OFFICE_SCORE, f"punya kantor di wilayah {region}")
 
     def units_for(self, request: SuggestionRequest, agency_id: str) -> list[UnitSuggestion]:
         """The units of one body (the one holding the case) ranked for a complaint: the dispose
@@ -575,6 +652,7 @@ def load_directory_entries(session: Session) -> list[DirectoryEntry]:
         select(AgencyUnit.id, AgencyUnit.agency_id, AgencyUnit.name).where(AgencyUnit.active).order_by(AgencyUnit.id)
     ):
         units.setdefault(unit.agency_id, []).append((unit.id, unit.name))
+    offices = national_offices()
     return [
         DirectoryEntry(
             id=row.id,
@@ -584,6 +662,7 @@ def load_directory_entries(session: Session) -> list[DirectoryEntry]:
             aliases=tuple(row.aliases or ()),
             units=tuple(units.get(row.id, ())),
             timezone=row.timezone,
+            offices=offices.get(row.id),
         )
         for row in rows
     ]

@@ -232,6 +232,24 @@ def managed_agency(session: Session, agency_id: str, caller: Caller) -> Agency:
     return _active_agency(session, agency_id)
 
 
+class RoutingTermsOut(BaseModel):
+    agency_id: str
+    routes: list[str] = Field(description="The name and aliases the router matches in a complaint's text: each sends "
+                                          "complaints naming it to this body (an alias alone ranks below the region's "
+                                          "own government when that region's decisions disagree).")
+    ignored: list[str] = Field(description="Aliases too short or too ordinary a word to match (only for search).")
+
+
+def routing_terms(agency: Agency) -> RoutingTermsOut:
+    """Which of a body's name and aliases route complaints to it (activities/routing.py's terms)."""
+    from activities.routing import DirectoryEntry
+
+    entry = DirectoryEntry(id=agency.id, name=agency.name, kind=agency.kind, aliases=tuple(agency.aliases or ()))
+    routes = [term for _, term in entry.terms]
+    return RoutingTermsOut(agency_id=agency.id, routes=routes,
+                           ignored=[a for a in (agency.name, *(agency.aliases or ())) if a not in routes])
+
+
 def _unit(session: Session, agency_id: str, slug: str, *, active: bool = True) -> AgencyUnit:
     unit = session.get(AgencyUnit, f"{agency_id}/{slug}")
     if unit is None or unit.agency_id != agency_id or (active and not unit.active):

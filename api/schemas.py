@@ -146,6 +146,9 @@ class AgencyOut(BaseModel):
     timezone: str
     parent_id: str | None
     units: list[UnitOut]
+    outside_region: bool | None = Field(default=None, description=(
+        "With `near_region`: true for another region's government (proposing it needs a reason: the "
+        "region rule), false otherwise; absent without `near_region`."))
 
 
 class StatusCount(BaseModel):

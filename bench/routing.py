@@ -46,6 +46,7 @@ def seeded_entries() -> list[DirectoryEntry]:
             region_code=seed.region_code,
             aliases=seed.aliases,
             units=tuple((f"{seed.id}/{u.slug}", u.name) for u in seed.units),
+            offices=seed.offices,
         )
         for seed in directory_seed()
     ]

@@ -95,6 +95,7 @@ class AgencySeed:
     parent_id: str | None = None
     aliases: tuple[str, ...] = ()
     units: tuple[UnitSeed, ...] = field(default=())
+    offices: str | None = None  # a national body's vertical offices (domain/region_rule.py)
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,16 @@ def load_national_agencies(path: Path = NATIONAL_JSON) -> list[AgencySeed]:
                 UnitSeed(u["slug"], u["name"], u.get("kind", "unit"))
                 for u in entry.get("units", ())
             ),
+            offices=entry.get("offices"),
         )
         for entry in entries
     ]
+
+
+@lru_cache(maxsize=1)
+def national_offices() -> dict[str, str]:
+    """Which national bodies have a vertical office in every regency or province (by id)."""
+    return {seed.id: seed.offices for seed in load_national_agencies() if seed.offices}
 
 
 @lru_cache(maxsize=1)
@@ -250,6 +258,7 @@ def _with_lapor_names(seeds: list[AgencySeed]) -> list[AgencySeed]:
                 parent_id=seed.parent_id,
                 aliases=_unique((*seed.aliases, *aliases.get(seed.id, ())), seed.name),
                 units=seed.units + extra,
+                offices=seed.offices,
             )
         )
     return out

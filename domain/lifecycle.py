@@ -34,6 +34,7 @@ from domain.models import (
     VerificationInput,
 )
 from domain.policy import Policy
+from domain.region_rule import may_propose
 
 SYSTEM_REPORTER = Actor(role=Role.REPORTER)
 
@@ -285,6 +286,10 @@ class CaseMachine:
             return False
         top = case.suggestions[0]
         if top.score < threshold or not (top.agency_name and top.timezone):
+            return False
+        # Never by itself to another region's government, even one the text names (region rule).
+        if not may_propose(regional=top.region_code is not None, body_region=top.region_code,
+                           case_region=case.details.region_code):
             return False
         agency = AgencyRef(id=top.agency_id, name=top.agency_name, timezone=top.timezone)
         note = f"diteruskan otomatis (skor {top.score:.2f}): {top.reason}"

@@ -169,6 +169,7 @@ class RoutingSuggestion(Model):
     timezone: str | None = None
     units: list[UnitSuggestion] = []  # up to 3, best first
     model_version: str | None = None  # which model made it ("lapor2017+m12": shipped model + learned version)
+    region_code: str | None = None  # a regional government's region (the region rule, domain/region_rule.py)
 
 
 class Rating(Model):

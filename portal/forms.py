@@ -9,14 +9,16 @@ import structlog
 from starlette.datastructures import UploadFile
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.attachments import check_may_store, store_attachment, upload_submitter
 from api.auth import Caller
 from api.cleaning import CleanFile
 from api.problems import Problem
-from db.models import Agency
+from db.models import REGIONAL_KINDS, Agency
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
+from domain.region_rule import may_propose
 from domain.visibility import CaseView
 from portal.web import Page, describe_errors
 
@@ -113,3 +115,12 @@ def resolve_agency(page: Page, typed: str) -> str:
             return exact[0]
         found = list_agencies(session, q=typed, limit=2)
         return found[0].id if len(found) == 1 else typed
+
+
+def outside_the_region(session: Session, agency_id: str, region_code: str | None) -> Agency | None:
+    """The agency when it is another region's government than the case's: choosing it needs a
+    confirmation (the region rule, domain/region_rule.py)."""
+    agency = session.get(Agency, agency_id) if region_code and agency_id else None
+    if agency is None or agency.kind not in REGIONAL_KINDS or not agency.region_code:
+        return None
+    return None if may_propose(regional=True, body_region=agency.region_code, case_region=region_code) else agency

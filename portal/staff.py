@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.cleaning import CleanFile
 from api import sessions as security
 from portal.facts import case_facts
-from portal.forms import parse, resolve_agency, store_files, uploaded_files
+from portal.forms import outside_the_region, parse, resolve_agency, store_files, uploaded_files
 from pydantic import ValidationError
 
 from portal.web import (safe_next, portal_router, Page, PageDep, check_csrf, describe_errors, form_action_key,
@@ -170,6 +170,13 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
         # The suggestions' select, unless another agency was typed (from the datalist).
         typed = str(form.get("agency_other") or "").strip()
         agency_id = await run_in_threadpool(resolve_agency, page, typed) if typed else str(form.get("agency_id") or "")
+        if typed and decision == "accept" and not form.get("confirm_other_region"):
+            # Another region's government, typed in: the region rule asks the verifier to confirm.
+            region_code = session.scalar(select(Complaint.region_code).where(Complaint.tracking_id == tracking_id))
+            if (other := outside_the_region(session, agency_id, region_code)) is not None:
+                confirm = page.t("queue.confirm_other_region")
+                raise Problem(422, f"{other.name} berada di luar wilayah laporan ini. Centang \"{confirm}\" bila memang ke sana.",
+                              detail_en=f"{other.name} is outside this report's region. Tick \"{confirm}\" if it really belongs there.")
         reason = str(form.get("reason") or "") or None if decision == "reject" else None
         # A duplicate names its original: one of the similar cases offered, or one typed in.
         original = str(form.get("duplicate_other") or "").strip().upper() or str(form.get("duplicate_of") or "")
@@ -236,21 +243,22 @@ async def admin_reply(page: PageDep, tracking_id: str) -> Response:
 # --- units: an agency admin's own body (an administrator: any body, from the directory) -----------
 
 
-def units_of(page: Page, agency_id: str, caller) -> tuple[Agency, list[dict]]:
-    from api.directory_admin import managed_agency
+def units_of(page: Page, agency_id: str, caller):
+    from api.directory_admin import managed_agency, routing_terms
 
     with page.svc.sessions() as session:
         agency = managed_agency(session, agency_id, caller)
         units = [{"id": u.id, "slug": u.id.split("/", 1)[1], "name": u.name, "kind": u.kind, "active": u.active,
                   "merged_into": u.merged_into} for u in agency.units]
+        terms = routing_terms(agency)
         session.expunge(agency)
-        return agency, units
+        return agency, units, terms
 
 
 async def render_units(page: Page, agency_id: str, status: int = 200, **context) -> HTMLResponse:
     caller = require_staff(page, Role.ADMIN, Role.AGENCY_ADMIN)
-    agency, units = await run_in_threadpool(units_of, page, agency_id, caller)
-    return page.render("units.html", status, agency=agency, units=units, **context)
+    agency, units, terms = await run_in_threadpool(units_of, page, agency_id, caller)
+    return page.render("units.html", status, agency=agency, units=units, terms=terms, **context)
 
 
 @router.get("/staf/unit/{agency_id}")

@@ -31,7 +31,9 @@ from api.directory_admin import (
 from api.problems import Problem, problem_responses
 from api.schemas import AgencyOut, Page
 from db.directory import get_agency, list_agencies
+from db.models import REGIONAL_KINDS
 from domain.enums import Role
+from domain.region_rule import in_region
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
 
@@ -45,10 +47,28 @@ def search_agencies(
     region_code: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2})*$")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    near_region: Annotated[str | None, Query(
+        pattern=r"^\d{2}(\.\d{2})*$", description="A case's region: that region's governments first, then national "
+        "bodies, then other regions' governments (marked `outside_region`); one page, no cursor.")] = None,
 ) -> Page[AgencyOut]:
+    if near_region:
+        rows = list_agencies(session, q=q, kind=kind, region_code=region_code, limit=MAX_NEAR_CANDIDATES)
+        placed = sorted(((region_place(a, near_region), a) for a in rows), key=lambda pair: pair[0])
+        return Page(items=[agency_out(a).model_copy(update={"outside_region": place == 2})
+                           for place, a in placed[:limit]], next_cursor=None)
     rows = list_agencies(session, q=q, kind=kind, region_code=region_code, limit=limit + 1, after_id=cursor)
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return Page(items=[agency_out(a) for a in rows[:limit]], next_cursor=next_cursor)
+
+
+MAX_NEAR_CANDIDATES = 1000
+
+
+def region_place(agency, case_region: str) -> int:
+    """0 the case region's own governments, 1 national bodies, 2 other regions' governments."""
+    if agency.kind not in REGIONAL_KINDS or not agency.region_code:
+        return 1
+    return 0 if in_region(agency.region_code, case_region) else 2
 
 
 @router.get("/{agency_id}", response_model=AgencyOut, summary="Satu instansi dengan unitnya",
@@ -85,6 +105,13 @@ def deactivate_agency(agency_id: str, caller: AdminDep, session: SessionDep) -> 
 
 
 UnitManagerDep = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.AGENCY_ADMIN))]
+
+
+@router.get("/{agency_id}/routing-terms", response_model=directory_admin.RoutingTermsOut,
+            summary="Nama dan alias yang mengarahkan laporan ke instansi ini (admin instansi, admin)",
+            responses=problem_responses(401, 403, 404))
+def list_routing_terms(agency_id: str, caller: UnitManagerDep, session: SessionDep) -> directory_admin.RoutingTermsOut:
+    return directory_admin.routing_terms(directory_admin.managed_agency(session, agency_id, caller))
 
 
 @router.get("/{agency_id}/units", response_model=list[UnitAdminOut], summary="Semua unit instansi, termasuk yang nonaktif",

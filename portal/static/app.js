@@ -110,7 +110,10 @@
         var q = input.value.trim();
         if (q.length < 3 || q === last) { return; }
         last = q;
-        fetch("/v1/agencies?limit=20&q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
+        // With the case's region: its own governments first, other regions' marked (the region rule).
+        var near = input.getAttribute("data-near-region");
+        var url = "/v1/agencies?limit=20&q=" + encodeURIComponent(q) + (near ? "&near_region=" + encodeURIComponent(near) : "");
+        fetch(url, { headers: { Accept: "application/json" } })
           .then(function (response) { return response.ok ? response.json() : { items: [] }; })
           .then(function (page) {
             if (q !== last) { return; }
@@ -118,7 +121,8 @@
             (page.items || []).forEach(function (agency) {
               var option = document.createElement("option");
               option.value = agency.id;
-              option.textContent = agency.name;
+              option.textContent = agency.outside_region
+                ? agency.name + " · " + (input.getAttribute("data-outside-label") || "") : agency.name;
               list.appendChild(option);
             });
           })

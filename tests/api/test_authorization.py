@@ -97,6 +97,7 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     "POST /v1/agencies/{agency_id}/deactivate":           (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     # Units: the body's own agency admin and the administrator (issue 15); the body is a throwaway.
     "GET /v1/agencies/{agency_id}/units":                 (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
+    "GET /v1/agencies/{agency_id}/routing-terms":         (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
     "POST /v1/agencies/{agency_id}/units":                (401, 403, 401, 401, 403, 201, 403, 403, 403, 201),
     "PATCH /v1/agencies/{agency_id}/units/{slug}":        (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
     "POST /v1/agencies/{agency_id}/units/{slug}/merge":   (401, 403, 401, 401, 403, 200, 403, 403, 403, 200),
@@ -482,6 +483,10 @@ async def list_units(w: World) -> Target:
     return Target(f"/v1/agencies/{agency_id}/units", agency=agency_id)
 
 
+async def routing_terms(w: World) -> Target:
+    return Target(f"/v1/agencies/{WIB_AGENCY}/routing-terms")
+
+
 async def create_unit(w: World) -> Target:
     agency_id = await w.agency()
     return Target(f"/v1/agencies/{agency_id}/units", agency=agency_id,
@@ -587,6 +592,7 @@ TARGETS: dict[str, Maker] = {
     "POST /v1/agencies/{agency_id}/merge": merge_agency,
     "POST /v1/agencies/{agency_id}/deactivate": deactivate_agency,
     "GET /v1/agencies/{agency_id}/units": list_units,
+    "GET /v1/agencies/{agency_id}/routing-terms": routing_terms,
     "POST /v1/agencies/{agency_id}/units": create_unit,
     "PATCH /v1/agencies/{agency_id}/units/{slug}": rename_unit,
     "POST /v1/agencies/{agency_id}/units/{slug}/merge": merge_unit,

@@ -109,10 +109,17 @@ def test_a_longer_name_wins_over_the_name_it_contains() -> None:
     assert [s.agency_id for s in ranked] == ["pemkab-32.17"]
 
 
-def test_a_named_regional_unit_is_suggested_with_its_government() -> None:
-    [top] = rank_agencies(DIRECTORY, ask("Dinas Kesehatan tidak menanggapi", region_code="62.71"))
+def test_a_named_regional_unit_is_suggested_with_its_government_when_it_has_that_unit() -> None:
+    import dataclasses
+
+    with_units = [dataclasses.replace(e, units=(("pemkot-62.71/dinkes", "Dinas Kesehatan Kota Palangkaraya"),))
+                  if e.id == "pemkot-62.71" else e for e in DIRECTORY]
+    [top] = rank_agencies(with_units, ask("Dinas Kesehatan tidak menanggapi", region_code="62.71"))
     assert top.unit_id == "pemkot-62.71/dinkes"
     assert top.reason == "wilayah Kota Palangkaraya; menyebut Dinas Kesehatan"
+    # A body without that unit (removed, or never had it): no unit is suggested (issue 22).
+    [top] = rank_agencies(DIRECTORY, ask("Dinas Kesehatan tidak menanggapi", region_code="62.71"))
+    assert top.unit_id is None and top.units == []
 
 
 def test_excluded_bodies_are_never_suggested() -> None:

@@ -976,3 +976,21 @@ def test_an_older_calendar_amendment_arriving_late_is_ignored() -> None:
     assert not case.m.amend_calendar(wib(2026, 3, 6), CalendarAmendment(calendar=older, issued_at=wib(2026, 3, 4)))
     assert case.s.calendar.version == newer.version
     assert date(2026, 3, 9) not in case.s.calendar.holidays
+
+
+# --- automatic forwarding and the region rule (issue 22) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("region_code", "forwarded"),
+    [("63.71", True), ("63", True), (None, True), ("33.74", False)],
+)
+def test_automatic_forwarding_never_goes_to_another_regions_government(region_code, forwarded) -> None:
+    from domain.models import RoutingSuggestion
+
+    case = Case(policy=current_policy().model_copy(update={"auto_forward_min_score": 0.5}))
+    case.s.suggestions = [RoutingSuggestion(
+        agency_id=f"pemkot-{region_code}", score=0.95, reason="mirip", agency_name="Pemerintah Kota X",
+        timezone=WITA, region_code=region_code)]
+    assert case.m.auto_forward(wita(2026, 3, 2, 10, 0)) is forwarded
+    assert (case.s.status == Status.AWAITING_AGENCY) is forwarded
