@@ -123,8 +123,10 @@ def build_datasets(session: Session) -> dict[str, list[dict[str, Any]]]:
             stints += stints_of(case, events[case.tracking_id], escalations[case.tracking_id])
             case_rows.append(public_case_row({column: getattr(case, column) for column in PUBLIC_CASE_COLUMNS}))
         session.expunge_all()
-    names = dict(session.execute(select(Agency.id, Agency.name).where(
-        Agency.id.in_({stint.agency_id for stint in stints}))).all()) if stints else {}
+    bodies = {stint.agency_id for stint in stints} | {row["agency_id"] for row in case_rows if row["agency_id"]}
+    directory = session.execute(select(Agency.id, Agency.name, Agency.region_code).where(Agency.id.in_(bodies))).all()
+    names = {agency: name for agency, name, _ in directory}
+    regions = {agency: region for agency, _, region in directory}
     received: Counter[tuple[str, str, str]] = Counter()
     completed: Counter[tuple[str, str, str]] = Counter()
     for row in case_rows:
@@ -135,7 +137,7 @@ def build_datasets(session: Session) -> dict[str, list[dict[str, Any]]]:
     return {
         "bodies": body_month_rows(stints, names),
         "regions": region_month_rows(received, completed),
-        "cases": generalise_places(case_rows),
+        "cases": generalise_places(case_rows, regions),
     }
 
 

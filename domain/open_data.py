@@ -25,7 +25,8 @@ follows. A row's region (regency or city) is kept when at least 5 published case
 category and month; else it becomes its province, when the rows so moved into that province,
 category and month number 5 or more and come from two regions or more (and their sum does not pin
 each region's "<5" to one value); else it is left blank under the same condition nationally; else
-the row is left out.
+the row is left out. A regional body's id (and its unit's) is left empty where it would name a finer
+place than the row's region column does.
 """
 
 from __future__ import annotations
@@ -247,9 +248,21 @@ def _grouped_enough(sources: Sequence[str | None], rows: int) -> bool:
     return rows >= MIN_COUNT and regions >= 2 and regions < rows < 4 * regions
 
 
-def generalise_places(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tells_more(agency_region: str | None, published: str | None) -> bool:
+    """Whether a body of `agency_region` names a finer place than the published region."""
+    if agency_region is None or agency_region == published:
+        return False
+    return published is None or not published.startswith(agency_region + ".")
+
+
+def generalise_places(rows: list[dict[str, Any]],
+                      agency_regions: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
     """The published case rows (see the module's docstring): each row's `region_code` kept,
-    generalised to its province, blanked, or the row left out. Order kept."""
+    generalised to its province, blanked, or the row left out. Order kept.
+
+    A regional body names its region: where the row's region was generalised below that body's
+    (a city's case shown under its province), the body and unit are left empty too
+    (`agency_regions`: each body's region code, None for national bodies)."""
     def month(row: dict[str, Any]) -> str:
         return row["submitted_at"][:7]
 
@@ -275,7 +288,16 @@ def generalise_places(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for indexes in nationally.values():
         if _grouped_enough([rows[i]["region_code"] for i in indexes], len(indexes)):
             placed.update(dict.fromkeys(indexes, None))
-    return [row | {"region_code": placed[index]} for index, row in enumerate(rows) if index in placed]
+    regions = agency_regions or {}
+    published = []
+    for index, row in enumerate(rows):
+        if index not in placed:
+            continue
+        row = row | {"region_code": placed[index]}
+        if row.get("agency_id") and _tells_more(regions.get(row["agency_id"]), placed[index]):
+            row |= {"agency_id": None, "unit_id": None}
+        published.append(row)
+    return published
 
 
 # --- the data package (Frictionless Data Package v1 descriptor) ------------------------------------

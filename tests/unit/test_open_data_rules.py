@@ -161,3 +161,17 @@ def test_every_published_place_is_shared_by_five(cases):
     for row in published:  # generalised, never moved elsewhere
         original = {r["region_code"] for r in rows if r["category"] == row["category"]}
         assert row["region_code"] is None or any((o or "").startswith(row["region_code"]) for o in original)
+
+
+def test_a_regional_body_is_not_named_where_it_would_tell_the_place_the_region_hides():
+    rows = [row | {"agency_id": agency, "unit_id": f"{agency}/dinas-pu" if agency else None}
+            for agency in ("pemkot-32.73", "pemprov-32", "kementerian-pupr")
+            for row in _rows("32.73", 1) + _rows("32.01", 1)]
+    regions = {"pemkot-32.73": "32.73", "pemprov-32": "32", "kementerian-pupr": None}
+    published = generalise_places(rows, regions)  # 6 rows from two regencies: the province
+    assert {row["region_code"] for row in published} == {"32"}
+    assert [row["agency_id"] for row in published] == [None, None, "pemprov-32", "pemprov-32",
+                                                       "kementerian-pupr", "kementerian-pupr"]
+    assert published[0]["unit_id"] is None and published[2]["unit_id"] == "pemprov-32/dinas-pu"
+    kept = generalise_places([row | {"agency_id": "pemkot-32.73"} for row in _rows("32.73", 5)], regions)
+    assert [row["agency_id"] for row in kept] == ["pemkot-32.73"] * 5
