@@ -48,7 +48,7 @@ UPLOAD_PATHS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^/lapor$"),
     re.compile(r"^/kasus/[^/]+/tindak-lanjut$"),  # the portal's follow-up with evidence
     re.compile(r"^/open311/v2/(requests|servicerequestupdates)\.[a-z]+$"),  # Open311 with its files
-    re.compile(r"^/codec/(de|en)code$"),  # Temporal's UI sends a whole history's payloads at once
+    re.compile(r"^/codec/(workflows/[^/]+/)?(de|en)code$"),  # Temporal's UI sends a whole history's payloads at once
 )
 
 

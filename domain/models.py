@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from domain.calendar import HolidayCalendar, zone_for_region
 from domain.enums import (
@@ -246,7 +246,21 @@ class ComplaintInput(Model):
     history_event_limit: int = 2_000
 
 
-class VerificationInput(Model):
+class Message(Model):
+    """An update's or signal's input. `bound`: its payload was sealed for the workflow it reached
+    (workflows/codec.py); the workflow refuses one that was not (issue 24)."""
+
+    _bound: bool = PrivateAttr(default=True)
+
+    @property
+    def bound(self) -> bool:
+        return self._bound
+
+    def mark_unbound(self) -> None:
+        self._bound = False
+
+
+class VerificationInput(Message):
     actor: Actor
     decision: Action  # accept, hold or reject
     agency: AgencyRef | None = None
@@ -255,40 +269,40 @@ class VerificationInput(Model):
     note: Note | None = None
 
 
-class SupplementInput(Model):
+class SupplementInput(Message):
     actor: Actor
     text: LongText
 
 
-class DispositionInput(Model):
+class DispositionInput(Message):
     actor: Actor
     unit_id: NonBlank
     note: Note | None = None
 
 
-class FollowUpInput(Model):
+class FollowUpInput(Message):
     actor: Actor
     message: LongText
 
 
-class RerouteInput(Model):
+class RerouteInput(Message):
     actor: Actor
     reason: LongText
     suggested_agency_id: str | None = None
 
 
-class ReplyInput(Model):
+class ReplyInput(Message):
     actor: Actor
     message: LongText
 
 
-class RatingInput(Model):
+class RatingInput(Message):
     actor: Actor
     score: int = Field(ge=1, le=5)
     comment: Comment | None = None
 
 
-class CalendarAmendment(Model):
+class CalendarAmendment(Message):
     calendar: HolidayCalendar
     note: str | None = None
     # When it was declared: a late delivery of an older amendment never rolls a case back.

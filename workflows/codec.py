@@ -44,6 +44,7 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from domain.models import Message
 from domain.payload_keys import HOW_TO_MAKE_A_KEY, KEY_BYTES, KEY_ID_PATTERN, EncryptionKeyError, PayloadKeys
 
 log = structlog.get_logger("sp4n.codec")
@@ -52,6 +53,8 @@ ENCRYPTED_ENCODING = b"binary/encrypted"
 REFUSED_ENCODING = b"binary/sp4n-refused"
 KEY_ID_METADATA = "encryption-key-id"
 WORKFLOW_ID_METADATA = "encryption-workflow-id"
+# Set on what the codec opens for a workflow from a payload bound to none (see `EncryptionCodec`).
+UNBOUND_METADATA = "sp4n-unbound"
 CIPHER_METADATA = "encryption-cipher"
 CIPHER = b"AES-256-GCM"
 NONCE_BYTES = 12
@@ -77,8 +80,11 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     the case's tracking id, or a delivery's id): the id is written beside the key id and sealed
     into the ciphertext's associated data. A payload copied from one case's history and sent to
     another case (an accept, say, replayed with the CLI by someone who can reach Temporal) is
-    refused there. Payloads written without a context (the codec endpoint's encode, histories
-    from before binding) carry no workflow id and are read as they are.
+    refused there. Payloads written without a context (histories from before binding) carry no
+    workflow id: opened for a workflow, they are marked unbound (`UNBOUND_METADATA`), and the
+    payload converter tells the message so (`domain.models.Message.bound`): the workflow refuses
+    an unbound update or signal (an old history's are replayed as they were). The codec endpoint's
+    encode binds to the workflow its caller names.
 
     `accept_plaintext` exists for one purpose: replaying histories recorded before encryption
     (tests/workflows/test_replay.py). A worker or API never sets it.
@@ -154,7 +160,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             )
         except (InvalidTag, ValueError):
             return "not-authentic", f"the payload does not authenticate under key {key_id!r}"
-        return Payload.FromString(plain)
+        opened = Payload.FromString(plain)
+        if bound_to is None and self._workflow_id is not None:
+            opened.metadata[UNBOUND_METADATA] = b"1"
+        return opened
 
 
 def _associated_data(key_id: str, workflow_id: str | None) -> bytes:
@@ -178,11 +187,19 @@ class RefusedPayloadConverter(EncodingPayloadConverter):
 
 
 class ProjectPayloadConverter(PydanticPayloadConverter):
-    """Pydantic JSON for every value, plus the refusal of what the codec would not open."""
+    """Pydantic JSON for every value, plus the refusal of what the codec would not open, and an
+    update's or signal's message told whether its payload was bound to its workflow."""
 
     def __init__(self) -> None:
         super().__init__()
         self._set_converters(RefusedPayloadConverter(), *self.converters.values())
+
+    def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[object]:
+        values = super().from_payloads(payloads, type_hints)
+        for payload, value in zip(payloads, values):
+            if UNBOUND_METADATA in payload.metadata and isinstance(value, Message):
+                value.mark_unbound()
+        return values
 
 
 def data_converter(keys: PayloadKeys, *, accept_plaintext: bool = False) -> DataConverter:

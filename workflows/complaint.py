@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ComplaintInput,
         DispositionInput,
         FollowUpInput,
+        Message,
         RatingInput,
         ReplyInput,
         RerouteInput,
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 SUGGEST_RETRY = RetryPolicy(maximum_attempts=3)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+UNBOUND_SIGNALS_DROPPED = "unbound-signals-dropped"
 # Both activities are short database work, run as local activities: one marker event each in
 # history instead of three events and a workflow task (a typical case stays far below 100 events).
 
@@ -168,9 +170,14 @@ class ComplaintWorkflow:
     def state(self) -> CaseState:
         return self._state
 
-    def _validate(self, action: Action, actor: Actor) -> None:
+    def _validate(self, action: Action, data: Message) -> None:
+        # An action whose payload was sealed for no case (a codec /encode of old, a history's
+        # payload copied) is refused before it touches history. Validators do not run on replay:
+        # updates an old history accepted unbound replay as they were.
+        if not data.bound:
+            raise ApplicationError("Tindakan tidak terikat pada laporan ini", type="forbidden", non_retryable=True)
         try:
-            check_action(self._state, action, actor)
+            check_action(self._state, action, data.actor)
         except ActionRejected as error:
             raise rejected_as_application_error(error) from None
 
@@ -195,7 +202,7 @@ class ComplaintWorkflow:
             check_verification(data)
         except ActionRejected as error:
             raise rejected_as_application_error(error) from None
-        self._validate(data.decision, data.actor)
+        self._validate(data.decision, data)
 
     @workflow.update
     def supplement(self, data: SupplementInput) -> CaseState:
@@ -204,7 +211,7 @@ class ComplaintWorkflow:
 
     @supplement.validator
     def _validate_supplement(self, data: SupplementInput) -> None:
-        self._validate(Action.SUPPLEMENT, data.actor)
+        self._validate(Action.SUPPLEMENT, data)
 
     @workflow.update
     def dispose(self, data: DispositionInput) -> CaseState:
@@ -213,7 +220,7 @@ class ComplaintWorkflow:
 
     @dispose.validator
     def _validate_dispose(self, data: DispositionInput) -> None:
-        self._validate(Action.DISPOSE, data.actor)
+        self._validate(Action.DISPOSE, data)
 
     @workflow.update
     def follow_up(self, data: FollowUpInput) -> CaseState:
@@ -222,7 +229,7 @@ class ComplaintWorkflow:
 
     @follow_up.validator
     def _validate_follow_up(self, data: FollowUpInput) -> None:
-        self._validate(Action.FOLLOW_UP, data.actor)
+        self._validate(Action.FOLLOW_UP, data)
 
     @workflow.update
     def reroute(self, data: RerouteInput) -> CaseState:
@@ -232,7 +239,7 @@ class ComplaintWorkflow:
 
     @reroute.validator
     def _validate_reroute(self, data: RerouteInput) -> None:
-        self._validate(Action.REROUTE, data.actor)
+        self._validate(Action.REROUTE, data)
 
     @workflow.update
     def reply(self, data: ReplyInput) -> CaseState:
@@ -241,7 +248,7 @@ class ComplaintWorkflow:
 
     @reply.validator
     def _validate_reply(self, data: ReplyInput) -> None:
-        self._validate(Action.REPLY, data.actor)
+        self._validate(Action.REPLY, data)
 
     @workflow.update
     def rate(self, data: RatingInput) -> CaseState:
@@ -250,12 +257,16 @@ class ComplaintWorkflow:
 
     @rate.validator
     def _validate_rate(self, data: RatingInput) -> None:
-        self._validate(Action.RATE, data.actor)
+        self._validate(Action.RATE, data)
 
     @workflow.signal
     def amend_calendar(self, data: CalendarAmendment) -> None:
         """A newly declared holiday moves the remaining deadlines (broadcast to open cases)."""
         if self._state.status in (Status.COMPLETED, Status.ARCHIVED) and not self._state.clocks:
+            return
+        # Sealed for no case: dropped (issue 24). Gated: an old history applied its unbound ones.
+        if not data.bound and workflow.patched(UNBOUND_SIGNALS_DROPPED):
+            workflow.logger.warning("unbound calendar amendment dropped for %s", self._state.tracking_id)
             return
         if self._machine.amend_calendar(workflow.now(), data):
             self._changed = True

@@ -4,7 +4,9 @@ Temporal stores every payload of this project encrypted (workflows/codec.py). Th
 `temporal workflow show --codec-endpoint …/codec --codec-auth 'Bearer …'`) sends the payloads it
 shows here to be decrypted. Administrators only: their bearer token, or their portal session
 cookie (the UI runs on another port of the same site and sends it with "include credentials").
-CORS is open to the configured UI origins only (CODEC_CORS_ORIGINS), on these two paths only.
+CORS is open to the configured UI origins only (CODEC_CORS_ORIGINS), on the /codec paths only.
+Encoding names the workflow the payloads are for (`?workflow_id=`, or the endpoint
+`/codec/workflows/<id>` for `temporal … --codec-endpoint`): they are sealed for it alone.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -88,25 +90,50 @@ def _dump(payloads: list) -> CodecPayloads:
     return CodecPayloads.model_validate(json_format.MessageToDict(Payloads(payloads=payloads)) or {"payloads": []})
 
 
-@router.post(
-    "/decode", response_model=CodecPayloads, summary="Decrypt payloads for Temporal's UI/CLI (administrators)",
-    responses={401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 422: PROBLEM_RESPONSES[422]},
-)
-async def decode(body: CodecPayloads, svc: ServicesDep, _admin: CodecAdminDep) -> CodecPayloads:
+WorkflowIdParam = Annotated[str, Query(
+    min_length=1, max_length=200,
+    description="The workflow (a case's tracking id) the payloads are for: they are sealed for it and are refused "
+    "by any other (`--codec-endpoint …/codec/workflows/<id>` in Temporal's CLI names it in the path).",
+)]
+CODEC_RESPONSES = {401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 422: PROBLEM_RESPONSES[422]}
+
+
+async def _decode(body: CodecPayloads, svc) -> CodecPayloads:
     codec = _codec(svc)
     return _dump([codec.decrypt_for_display(payload) for payload in _parse(body).payloads])
 
 
-@router.post(
-    "/encode", response_model=CodecPayloads, summary="Encrypt payloads for Temporal's UI/CLI (administrators)",
-    responses={401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 422: PROBLEM_RESPONSES[422]},
-)
-async def encode(body: CodecPayloads, svc: ServicesDep, admin: CodecAdminDep) -> CodecPayloads:
-    # Encoded here, a payload is bound to no case: a worker reads it only where no case's id is
-    # expected of it. Each use is on record, with who asked.
+async def _encode(body: CodecPayloads, svc, admin: Caller, workflow_id: str) -> CodecPayloads:
+    # Sealed for the named case only: the worker refuses an update or signal sealed for none or
+    # for another (issue 24). Each use is on record, with who asked and for which case.
     payloads = list(_parse(body).payloads)
-    log.info("codec encode", by=admin.token_id, payloads=len(payloads))
-    return _dump(await _codec(svc).encode(payloads))
+    log.info("codec encode", by=admin.token_id, workflow_id=workflow_id, payloads=len(payloads))
+    return _dump(await EncryptionCodec(svc.settings.payload_keys, workflow_id=workflow_id).encode(payloads))
+
+
+@router.post("/decode", response_model=CodecPayloads, responses=CODEC_RESPONSES,
+             summary="Decrypt payloads for Temporal's UI/CLI (administrators)")
+async def decode(body: CodecPayloads, svc: ServicesDep, _admin: CodecAdminDep) -> CodecPayloads:
+    return await _decode(body, svc)
+
+
+@router.post("/encode", response_model=CodecPayloads, responses=CODEC_RESPONSES,
+             summary="Encrypt payloads for one workflow, for Temporal's UI/CLI (administrators)")
+async def encode(body: CodecPayloads, svc: ServicesDep, admin: CodecAdminDep,
+                 workflow_id: WorkflowIdParam) -> CodecPayloads:
+    return await _encode(body, svc, admin, workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/decode", response_model=CodecPayloads, responses=CODEC_RESPONSES,
+             summary="Decrypt payloads (the codec endpoint of one workflow, for Temporal's CLI)")
+async def decode_for(workflow_id: str, body: CodecPayloads, svc: ServicesDep, _admin: CodecAdminDep) -> CodecPayloads:
+    return await _decode(body, svc)
+
+
+@router.post("/workflows/{workflow_id}/encode", response_model=CodecPayloads, responses=CODEC_RESPONSES,
+             summary="Encrypt payloads for this workflow (the codec endpoint of one workflow, for Temporal's CLI)")
+async def encode_for(workflow_id: str, body: CodecPayloads, svc: ServicesDep, admin: CodecAdminDep) -> CodecPayloads:
+    return await _encode(body, svc, admin, workflow_id)
 
 
 class CodecCORS:

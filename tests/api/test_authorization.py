@@ -125,6 +125,8 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     # Temporal's codec endpoint decrypts every case's payloads: administrators only.
     "POST /codec/decode":                                 (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     "POST /codec/encode":                                 (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /codec/workflows/{workflow_id}/decode":         (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /codec/workflows/{workflow_id}/encode":         (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     # Open311's reads are public and ignore bearer tokens: everyone sees the public view (that a
     # staff token shows no more, e.g. no confidential case, is checked in the test further down).
     f"GET {O311}/discovery.{{fmt}}":                      (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -613,7 +615,9 @@ TARGETS: dict[str, Maker] = {
     "GET /healthz": fixed("/healthz"),
     "POST /v1/operations/reconcile": fixed("/v1/operations/reconcile"),
     "POST /codec/decode": fixed("/codec/decode", {"payloads": []}),
-    "POST /codec/encode": fixed("/codec/encode", {"payloads": []}),
+    "POST /codec/encode": fixed("/codec/encode?workflow_id=LAP-0000000000", {"payloads": []}),
+    "POST /codec/workflows/{workflow_id}/decode": fixed("/codec/workflows/LAP-0000000000/decode", {"payloads": []}),
+    "POST /codec/workflows/{workflow_id}/encode": fixed("/codec/workflows/LAP-0000000000/encode", {"payloads": []}),
     f"GET {O311}/discovery.{{fmt}}": fixed(f"{O311}/discovery.json"),
     f"GET {O311}/services.{{fmt}}": fixed(f"{O311}/services.json"),
     f"GET {O311}/services/{{service_code}}.{{fmt}}": fixed(f"{O311}/services/jalan-jembatan.json"),

@@ -7,10 +7,13 @@ import base64
 import json
 
 import httpx
+import pytest
 
 from tests.api.conftest import WIB_AGENCY, ApiHarness
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, browser, sign_in
 from tests.crypto import TEST_DATA_CONVERTER
+from tests.unit.test_codec import _for
+from workflows.codec import PayloadRefused
 
 pytestmark = PORTAL
 UI = "http://localhost:8233"
@@ -59,11 +62,21 @@ async def test_an_administrator_reads_what_temporal_stores_and_nobody_else_does(
 async def test_encode_seals_with_the_current_key_and_plaintext_passes_through_decode(api: ApiHarness):
     clear = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
              "data": base64.b64encode(json.dumps({"a": 1}).encode()).decode()}
-    sealed = await api.http.post("/codec/encode", json={"payloads": [clear]}, headers=api.admin)
-    assert sealed.status_code == 200
-    [payload] = sealed.json()["payloads"]
-    assert base64.b64decode(payload["metadata"]["encryption-key-id"]) == b"test1"
-    assert await TEST_DATA_CONVERTER.decode([_proto(payload)], [dict]) == [{"a": 1}]
+    # Encoding names its workflow and seals for it alone (issue 24): none named, nothing sealed.
+    unnamed = await api.http.post("/codec/encode", json={"payloads": [clear]}, headers=api.admin)
+    assert unnamed.status_code == 422 and unnamed.headers["content-type"].startswith("application/problem+json")
+    for path in ("/codec/encode?workflow_id=LAP-A", "/codec/workflows/LAP-A/encode"):
+        sealed = await api.http.post(path, json={"payloads": [clear]}, headers=api.admin)
+        assert sealed.status_code == 200, sealed.text
+        [payload] = sealed.json()["payloads"]
+        assert base64.b64decode(payload["metadata"]["encryption-key-id"]) == b"test1"
+        assert base64.b64decode(payload["metadata"]["encryption-workflow-id"]) == b"LAP-A"
+        assert await TEST_DATA_CONVERTER.decode([_proto(payload)], [dict]) == [{"a": 1}]
+        assert await _for("LAP-A").decode([_proto(payload)], [dict]) == [{"a": 1}]
+        with pytest.raises(PayloadRefused, match="belongs to workflow 'LAP-A'"):
+            await _for("LAP-B").decode([_proto(payload)], [dict])
+    shown = await api.http.post("/codec/workflows/LAP-A/decode", json={"payloads": [payload]}, headers=api.admin)
+    assert opened(shown) == json.dumps({"a": 1})
     # What the codec cannot open (a search attribute, say) is shown as stored, not as an error.
     shown = await api.http.post("/codec/decode", json={"payloads": [clear]}, headers=api.admin)
     assert shown.json()["payloads"][0]["data"] == clear["data"]
