@@ -34,6 +34,7 @@ from domain.models import (
     DispositionInput,
     FollowUpInput,
     RatingInput,
+    SatisfiedInput,
     ReplyInput,
     RerouteInput,
     SupplementInput,
@@ -166,6 +167,13 @@ async def reply(tracking_id: str, body: ReplyRequest, caller: Caller, svc: Servi
                 idempotency_key: str | None = None) -> CaseView:
     return await act(tracking_id, caller, svc, session, ComplaintWorkflow.reply,
                      lambda actor: ReplyInput(actor=actor, message=body.message), idempotency_key)
+
+
+async def satisfied(tracking_id: str, caller: Caller, svc: Services, session: Session,
+                    idempotency_key: str | None = None) -> CaseView:
+    """The reporter's "Saya puas": completed at once, the rating open."""
+    return await act(tracking_id, caller, svc, session, ComplaintWorkflow.satisfied,
+                     lambda actor: SatisfiedInput(actor=actor), idempotency_key)
 
 
 async def rate(tracking_id: str, body: RatingRequest, caller: Caller, svc: Services, session: Session,

@@ -62,6 +62,8 @@ class Action(StrEnum):
     REROUTE = "reroute"
     REPLY = "reply"
     RATE = "rate"
+    # The reporter says the follow-up settled it: completed at once (not after the silence).
+    SATISFIED = "satisfied"
     # Transitions the clocks make on their own.
     HOLD_EXPIRED = "hold_expired"
     SILENCE_COMPLETED = "silence_completed"

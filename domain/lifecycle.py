@@ -29,6 +29,7 @@ from domain.models import (
     RatingInput,
     ReplyInput,
     RerouteInput,
+    SatisfiedInput,
     SupplementInput,
     TimelineEvent,
     VerificationInput,
@@ -81,6 +82,7 @@ RULES: dict[Action, Rule] = {
     ),
     Action.REPLY: Rule(frozenset({Status.AWAITING_REPORTER}), frozenset({Role.REPORTER, Role.ADMIN})),
     Action.RATE: Rule(frozenset({Status.COMPLETED}), frozenset({Role.REPORTER})),
+    Action.SATISFIED: Rule(frozenset({Status.AWAITING_REPORTER}), frozenset({Role.REPORTER})),
 }
 
 
@@ -176,6 +178,7 @@ NOTIFIED: dict[Action, tuple[Party, ...]] = {
     Action.REROUTE: (Party.NATIONAL_ADMIN,),
     Action.REPLY: (Party.AGENCY_ADMIN, Party.OFFICER),
     Action.RATE: (Party.AGENCY_ADMIN,),
+    Action.SATISFIED: (Party.AGENCY_ADMIN,),
     Action.HOLD_EXPIRED: (Party.REPORTER,),
     Action.SILENCE_COMPLETED: (Party.REPORTER, Party.AGENCY_ADMIN),
     Action.REOPEN: (Party.AGENCY_ADMIN, Party.NATIONAL_ADMIN),
@@ -187,6 +190,7 @@ NOTIFIED: dict[Action, tuple[Party, ...]] = {
 # so following changes no workflow history.
 FOLLOWED: frozenset[Action] = frozenset({
     Action.ACCEPT, Action.FOLLOW_UP, Action.SILENCE_COMPLETED, Action.REOPEN, Action.REJECT, Action.HOLD_EXPIRED,
+    Action.SATISFIED,
 })
 
 
@@ -348,6 +352,10 @@ class CaseMachine:
         clock = self._start_response(now)
         self._record(now, Action.REPLY, data.actor, data.message, deadline_set=clock.due_at, deadline_met=met)
 
+    def satisfied(self, now: datetime, data: SatisfiedInput) -> None:
+        """The reporter is satisfied with the follow-up: completed now, the rating open at once."""
+        self._complete(now, Action.SATISFIED, data.actor)
+
     def rate(self, now: datetime, data: RatingInput) -> None:
         case = self.state
         case.ratings.append(Rating(score=data.score, comment=data.comment, at=now))
@@ -448,14 +456,7 @@ class CaseMachine:
         if clock.kind == ClockKind.HOLD:
             self._archive(at, Action.HOLD_EXPIRED, SYSTEM, ArchiveReason.WITHDRAWN, None)
         elif clock.kind == ClockKind.SILENCE:
-            self._stop(ClockKind.SILENCE)
-            met = self._stop(ClockKind.RESOLUTION)
-            case.completed_at = at
-            self._move(Status.COMPLETED)
-            window = start_clock(
-                case, ClockKind.REOPEN_WINDOW, at, case.policy.reopen_window_days, reporter_zone(case), Party.REPORTER
-            )
-            self._record(at, Action.SILENCE_COMPLETED, SYSTEM, None, deadline_set=window.due_at, deadline_met=met)
+            self._complete(at, Action.SILENCE_COMPLETED, SYSTEM)
         elif clock.kind == ClockKind.REOPEN_WINDOW:
             self._stop(ClockKind.REOPEN_WINDOW)
         elif clock.kind == ClockKind.RESOLUTION:
@@ -463,6 +464,18 @@ class CaseMachine:
             self._escalate(at, EscalationKind.OMBUDSMAN, clock, Party.OMBUDSMAN, self._ombudsman_summary(at))
         else:
             self._escalate(at, EscalationKind.OVERDUE, clock, supervisor_of(clock.responsible))
+
+    def _complete(self, at: datetime, action: Action, actor: Actor) -> None:
+        """Completed (by the reporter's silence or their word): the reopen window starts."""
+        case = self.state
+        self._stop(ClockKind.SILENCE)
+        met = self._stop(ClockKind.RESOLUTION)
+        case.completed_at = at
+        self._move(Status.COMPLETED)
+        window = start_clock(
+            case, ClockKind.REOPEN_WINDOW, at, case.policy.reopen_window_days, reporter_zone(case), Party.REPORTER
+        )
+        self._record(at, action, actor, None, deadline_set=window.due_at, deadline_met=met)
 
     def _ombudsman_summary(self, at: datetime) -> str:
         case = self.state

@@ -203,6 +203,11 @@ TEMPLATES: dict[str, _T] = {
             "Pelapor memberi nilai {rating}/5 untuk penanganan laporan {id} \"{title}\".\n{note}",
             "LAPOR! Nilai {rating}/5 untuk {id}.",
         ),
+        ("satisfied", "*"): (
+            "Laporan {id} selesai: pelapor puas",
+            "Pelapor menyatakan puas atas tindak lanjut laporan {id} \"{title}\"; laporan dinyatakan selesai.",
+            "LAPOR! Pelapor puas; laporan {id} selesai.",
+        ),
         ("silence_completed", "reporter"): (
             "Laporan {id} selesai: beri penilaian",
             "Laporan Anda {id} \"{title}\" dinyatakan selesai.\n"
@@ -363,6 +368,11 @@ TEMPLATES: dict[str, _T] = {
             "Rating for report {id}: {rating}/5",
             "The reporter rated the handling of report {id} \"{title}\" {rating}/5.\n{note}",
             "LAPOR! Rating {rating}/5 for {id}.",
+        ),
+        ("satisfied", "*"): (
+            "Report {id} completed: the reporter is satisfied",
+            "The reporter is satisfied with the follow-up on report {id} \"{title}\"; the report is completed.",
+            "LAPOR! Reporter satisfied; report {id} completed.",
         ),
         ("silence_completed", "reporter"): (
             "Report {id} completed: please rate it",

@@ -296,6 +296,12 @@ class ReplyInput(Message):
     message: LongText
 
 
+class SatisfiedInput(Message):
+    """The reporter's "Saya puas": the follow-up settled it."""
+
+    actor: Actor
+
+
 class RatingInput(Message):
     actor: Actor
     score: int = Field(ge=1, le=5)

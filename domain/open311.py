@@ -355,6 +355,7 @@ UPDATE_LABELS = {
     "reroute": "Dikembalikan: bukan kewenangan instansi",
     "reply": "Tanggapan pelapor",
     "rate": "Penilaian pelapor",
+    "satisfied": "Selesai: pelapor puas atas tindak lanjut",
     "hold_expired": "Diarsipkan: laporan tidak dilengkapi",
     "silence_completed": "Selesai: pelapor tidak menanggapi tindak lanjut",
     "reopen": "Dibuka kembali",

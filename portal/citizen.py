@@ -343,6 +343,15 @@ async def rate(page: PageDep, tracking_id: str) -> Response:
     return await reporter_action(page, tracking_id, call, "rated")
 
 
+@router.post("/kasus/{tracking_id}/puas")
+async def satisfied(page: PageDep, tracking_id: str) -> Response:
+    """"Saya puas": the case completes now and the page opens on its rating form."""
+    async def call(form, caller, session):
+        await actions.satisfied(tracking_id, caller, page.svc, session, form_action_key(form))
+
+    return await reporter_action(page, tracking_id, call, "satisfied")
+
+
 @router.post("/kasus/{tracking_id}/lengkapi")
 async def supplement(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):

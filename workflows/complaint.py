@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ReplyInput,
         RerouteInput,
         RoutingSuggestion,
+        SatisfiedInput,
         SuggestionRequest,
         SupplementInput,
         VerificationInput,
@@ -40,6 +41,7 @@ RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 SUGGEST_RETRY = RetryPolicy(maximum_attempts=3)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 UNBOUND_SIGNALS_DROPPED = "unbound-signals-dropped"
+SATISFIED_PATCH = "reporter-satisfied"
 # Both activities are short database work, run as local activities: one marker event each in
 # history instead of three events and a workflow task (a typical case stays far below 100 events).
 
@@ -258,6 +260,18 @@ class ComplaintWorkflow:
     @rate.validator
     def _validate_rate(self, data: RatingInput) -> None:
         self._validate(Action.RATE, data)
+
+    @workflow.update
+    def satisfied(self, data: SatisfiedInput) -> CaseState:
+        # Added after release (issue 23): marked in the history of every case that uses it, so a
+        # worker without it is told plainly rather than failing on an unknown update.
+        workflow.patched(SATISFIED_PATCH)
+        self._machine.satisfied(workflow.now(), data)
+        return self._applied()
+
+    @satisfied.validator
+    def _validate_satisfied(self, data: SatisfiedInput) -> None:
+        self._validate(Action.SATISFIED, data)
 
     @workflow.signal
     def amend_calendar(self, data: CalendarAmendment) -> None:

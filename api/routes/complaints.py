@@ -281,6 +281,16 @@ async def reply(
     return await cases.reply(tracking_id, body, caller, svc, session, idempotency_key)
 
 
+@router.post("/{tracking_id}/satisfaction", summary="Saya puas: selesaikan laporan sekarang (pelapor)", **ACTION_DOC)
+async def satisfied(
+    tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> CaseView:
+    """While the case awaits the reporter: the follow-up settled it. The case is completed now
+    (not after the 10 working days of silence) and the rating is open at once."""
+    return await cases.satisfied(tracking_id, caller, svc, session, idempotency_key)
+
+
 @router.post("/{tracking_id}/rating", summary="Beri penilaian 1-5 (pelapor)", **ACTION_DOC)
 async def rate(
     tracking_id: str, body: RatingRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,

@@ -136,3 +136,14 @@
     document.querySelectorAll("input[data-agency-search]").forEach(function (input) { wire(input, list); });
   });
 })();
+
+// A form with data-confirm asks before it is sent (without JavaScript, destructive actions go
+// through a confirmation page of their own instead: portal/confirm.py).
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+})();

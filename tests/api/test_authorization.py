@@ -65,6 +65,7 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     f"POST {C}/reroute":                                  (401, 403, 403, 401, 403, 200, 404, 404, 403, 403),
     f"POST {C}/replies":                                  (401, 403, 200, 401, 403, 403, 404, 404, 403, 200),
     f"POST {C}/rating":                                   (401, 403, 200, 401, 403, 403, 404, 404, 403, 403),
+    f"POST {C}/satisfaction":                             (401, 403, 200, 401, 403, 403, 404, 404, 403, 403),
     # Similar open cases: staff who see the case, each within what they may see (api/similar.py).
     f"GET {C}/similar":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
     # What an Open311 client sent beside the report (media links, citizens' notes): the staff who
@@ -166,6 +167,7 @@ ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "reroute": ("awaiting_agency", {"reason": "Jalan nasional, kewenangan Kementerian PU."}),
     "replies": ("awaiting_reporter", {"message": "Belum selesai."}),
     "rating": ("completed", {"score": 4}),
+    "satisfaction": ("awaiting_reporter", {}),
 }
 
 PARAMS: dict[str, dict[str, str]] = {

@@ -116,3 +116,47 @@ async def test_the_queue_card_says_who_returned_the_case_why_and_what_else_a_ver
         assert "<q>Lampu jalan provinsi.</q>" in card
         assert 'data-testid="returned-suggested">Pemerintah Provinsi Kalimantan Tengah<' in card
         assert "sejak dikembalikan" in card
+
+
+async def test_the_reporter_reads_the_answer_first_and_saying_saya_puas_opens_the_rating(api: ApiHarness) -> None:
+    async with browser(api) as citizen:
+        tracking_id, private = await report(api, citizen)
+    await api.act(tracking_id, "verification", {"decision": "accept", "agency_id": WIB_AGENCY}, api.admin)
+    await api.settle()
+    officer = await api.headers("officer", WIB_AGENCY)
+    answered = await api.act(tracking_id, "follow-ups", {"message": "Lampu sudah diganti tadi pagi."}, officer)
+    assert answered.status_code == 200, answered.text
+    await api.settle()
+    async with browser(api) as citizen:
+        page = (await citizen.get(private)).text
+        answer, form = page.index('data-testid="latest-answer"'), page.index('data-testid="reply-form"')
+        assert answer < form and page.index("Lampu sudah diganti tadi pagi.") < form  # the answer, then the form
+        assert "Jawaban terbaru dari Pemerintah Kota Palangkaraya" in page
+        rule = page[page.index('data-testid="silence-rule"'):][:300]
+        assert "Bila Anda tidak menanggapi sampai" in rule and "WIB" in rule  # one sentence, with the date
+
+        token = private.split("token=")[1]
+        done = await post_form(citizen, private, f"/kasus/{tracking_id}/puas", {"token": token})
+        landing = await follow(citizen, done)
+        assert "Laporan selesai" in landing.text and 'href="#rate"' in landing.text
+        assert 'id="rate"' in landing.text and 'data-testid="reply-form"' not in landing.text
+    await api.settle()
+    case = await api.case(tracking_id)
+    assert case["status"] == "completed" and case["timeline"][-1]["action"] == "satisfied"
+    async with browser(api) as citizen:
+        rated = await post_form(citizen, private, f"/kasus/{tracking_id}/nilai", {"token": token, "score": "5"})
+        assert "penilaian Anda tersimpan" in (await follow(citizen, rated)).text
+    await api.settle()
+    assert (await api.case(tracking_id))["rating"] == 5
+
+
+async def test_only_the_reporter_may_say_they_are_satisfied(api: ApiHarness) -> None:
+    tracking_id = (await api.submit(region_code="62.71"))["tracking_id"]
+    await api.settle()
+    refused = await api.act(tracking_id, "satisfaction", {}, api.admin)
+    assert refused.status_code == 403, refused.text
+    reporter = await api.submit(region_code="62.71")
+    await api.settle()
+    early = await api.act(reporter["tracking_id"], "satisfaction", {},
+                          {"Authorization": f"Bearer {reporter['reporter_token']}"})
+    assert early.status_code == 409, early.text  # nothing answered yet: nothing to be satisfied with

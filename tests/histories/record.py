@@ -40,6 +40,7 @@ from domain.models import (
     DispositionInput,
     FollowUpInput,
     RatingInput,
+    SatisfiedInput,
     ReplyInput,
     RerouteInput,
     SupplementInput,
@@ -404,6 +405,20 @@ async def typical_bound(h: Harness) -> dict[str, WorkflowHandle]:
     return {"typical_bound": handle}
 
 
+async def satisfied(harness: Harness) -> dict[str, WorkflowHandle]:
+    """submit -> accept -> follow-up -> "Saya puas" (the satisfied update, patch
+    `reporter-satisfied`, issue 23) -> rating 5 at once, which closes the reopen window (ends)."""
+    case = await open_case(harness, region_code="62.71")
+    await case.accept()
+    await case.follow_up()
+    state = await case.update(ComplaintWorkflow.satisfied, SatisfiedInput(actor=REPORTER))
+    assert state.status == Status.COMPLETED, state.status
+    await case.rate(5)
+    final = await case.result()
+    assert final.status == Status.COMPLETED and final.clocks == {}
+    return {"satisfied": case.handle}
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -418,6 +433,7 @@ SCENARIOS: dict[str, Scenario] = {
         calendar_amendments,
         typical_encrypted,
         typical_bound,
+        satisfied,
     )
 }
 

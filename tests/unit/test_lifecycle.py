@@ -43,6 +43,7 @@ from domain.models import (
     DispositionInput,
     FollowUpInput,
     RatingInput,
+    SatisfiedInput,
     ReplyInput,
     Reporter,
     RerouteInput,
@@ -161,6 +162,9 @@ class Case:
         data = RatingInput(actor=REPORTER, score=score, comment="Penilaian pelapor")
         self._apply(Action.RATE, REPORTER, now, self.m.rate, data)
 
+    def satisfied(self, now: datetime) -> None:
+        self._apply(Action.SATISFIED, REPORTER, now, self.m.satisfied, SatisfiedInput(actor=REPORTER))
+
     def breach_at(self, kind: ClockKind) -> datetime:
         return self.s.clocks[kind].breach_at
 
@@ -251,7 +255,7 @@ def allowed_status(action: Action) -> Status:
 def test_rules_cover_every_user_action() -> None:
     assert set(RULES) == {
         Action.ACCEPT, Action.HOLD, Action.REJECT, Action.SUPPLEMENT, Action.DISPOSE,
-        Action.FOLLOW_UP, Action.REROUTE, Action.REPLY, Action.RATE,
+        Action.FOLLOW_UP, Action.REROUTE, Action.REPLY, Action.RATE, Action.SATISFIED,
     }
 
 
@@ -577,6 +581,29 @@ def test_silence_expiry_completes_exactly_at_breach() -> None:
     case.m.fire_due(wita(2026, 6, 1, 0, 0))
     assert case.escalations(EscalationKind.OMBUDSMAN) == []
     assert not case.s.ombudsman_flagged
+
+
+def test_a_satisfied_reporter_completes_the_case_at_once_and_may_rate_it() -> None:
+    case = followed_up()
+    case.satisfied(REPLY_AT)
+    assert case.s.status == Status.COMPLETED and case.s.completed_at == REPLY_AT
+    assert case.due(ClockKind.SILENCE) is None and case.due(ClockKind.RESOLUTION) is None
+    # Reopen window, 10 wd from Mon 9 March (WITA): 10-13 (4), 16, 17 (6), break 18-24, 25-27 (9), 30.
+    assert case.due(ClockKind.REOPEN_WINDOW) == "2026-03-30T23:59:59+08:00"
+    event = case.s.timeline[-1]
+    assert (event.action, event.actor.role, event.status_from, event.status_to) == (
+        Action.SATISFIED, Role.REPORTER, Status.AWAITING_REPORTER, Status.COMPLETED,
+    )
+    assert [n.recipient for n in case.m.notifications if n.event == "satisfied"] == [Party.AGENCY_ADMIN]
+    case.rate(REPLY_AT + timedelta(minutes=1), 5)  # the rating is open at once
+    assert case.s.rating.score == 5 and case.s.status == Status.COMPLETED
+
+
+@pytest.mark.parametrize("actor", [ADMIN, Actor(role=Role.OFFICER, agency_id="pemkot-63.71")])
+def test_only_the_reporter_says_they_are_satisfied(actor: Actor) -> None:
+    case = followed_up()
+    with pytest.raises(ActionRejected):
+        check_action(case.s, Action.SATISFIED, actor)
 
 
 def test_low_rating_within_window_reopens_once() -> None:

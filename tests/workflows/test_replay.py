@@ -43,6 +43,7 @@ EXPECTED = {
     "calendar_amendments",
     "typical_encrypted",
     "typical_bound",
+    "satisfied",
 }
 
 
@@ -173,3 +174,12 @@ async def test_an_ungated_change_fails_the_replay(stem: str, altered: type):
     history = load_history(HISTORIES_DIR / f"{stem}.json")
     with pytest.raises(workflow.NondeterminismError):
         await replayer(altered).replay_workflow(history)
+
+
+def test_the_satisfied_history_carries_its_patch_marker():
+    """The satisfied update came after release: its histories say so (workflow.patched), the
+    older ones replay without it (test_stored_history_replays_on_the_current_workflow)."""
+    text = (HISTORIES_DIR / "satisfied.json").read_text(encoding="utf-8")
+    patch = base64.b64encode(b'{"id":"reporter-satisfied"').decode()[:30]
+    assert patch in text
+    assert all(patch not in path.read_text(encoding="utf-8") for path in HISTORY_FILES if path.stem != "satisfied")
