@@ -36,5 +36,8 @@ async def test_the_schedule_is_made_once_and_its_run_publishes_a_version(running
         assert result.created and result.rows == {"bodies": 1, "regions": 1, "cases": 13}
         with sessions() as session:
             assert session.scalars(select(OpenDataVersion.version)).all() == [result.version]
+        # A worker on another task queue (TEMPORAL_TASK_QUEUE changed) moves the runs to it.
+        assert await ensure_open_data_schedule(client, "complaints-elsewhere") is False
+        assert (await schedule.describe()).schedule.action.task_queue == "complaints-elsewhere"
     finally:
         await schedule.delete()
