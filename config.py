@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     # (sign in at /masuk; more staff accounts are made at /admin/staf).
     sp4n_admin_email: str | None = None
     sp4n_admin_password: str | None = None
-    # Where people reach the portal (e.g. https://lapor.example.go.id): emails to a reporter then
-    # carry the private link to their case. Unset, they carry the tracking id only.
+    # Where people reach the portal (e.g. https://lapor.example.go.id): every link in pages and
+    # mails is built from it, never from a request's Host header (which the sender chooses).
+    # Required unless development on loopback (there: http://127.0.0.1:BIND_PORT).
     public_base_url: str | None = None
     # Bring the schema up to date and seed the directory at start; production may migrate explicitly.
     auto_migrate: bool = True
@@ -240,6 +241,14 @@ class Settings(BaseSettings):
         return [origin.strip() for origin in self.codec_cors_origins.split(",") if origin.strip()]
 
     @property
+    def base_url(self) -> str:
+        """Where links point (no trailing slash): PUBLIC_BASE_URL, or in development on loopback
+        this machine's own address. Never a request's Host header."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://127.0.0.1:{self.bind_port}"
+
+    @property
     def relaxed_secrets(self) -> bool:
         """Development bound to loopback: nobody else can reach it, so weak secrets are allowed."""
         return self.environment == "development" and is_loopback(self.bind_host)
@@ -262,6 +271,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"SP4N_ADMIN_TOKEN must be set in production: {HOW_TO_MAKE_A_SECRET}")
         if not self.relaxed_secrets:
             self._refuse_weak_secrets()
+            if not self.public_base_url:  # else links would come from a Host header someone sends
+                raise ValueError("PUBLIC_BASE_URL must be set (where people reach the portal, e.g. "
+                                 "https://lapor.example.go.id): links in pages and mails are built from it")
+        if self.public_base_url:
+            check_public_base_url(self.public_base_url)
         self.payload_keys  # noqa: B018 (parsed now: a bad key stops the start, not the first case)
         if any(not 1 <= code <= 999 for code in self.phone_country_codes):
             raise ValueError("PHONE_COUNTRY_CODES are country calling codes (1-999), e.g. [62]")
@@ -313,6 +327,13 @@ def admin_password_weakness(password: str, email: str | None = None) -> str | No
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def check_public_base_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or "@" in parts.netloc:
+        raise ValueError(f"PUBLIC_BASE_URL must be an http(s) address such as https://lapor.example.go.id, not {url!r}")
 
 
 def check_tile_url(url: str) -> None:

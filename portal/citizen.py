@@ -213,7 +213,7 @@ async def submit_report(page: PageDep) -> Response:
 async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: int = 0, failed: int = 0) -> HTMLResponse:
     if not reporter_token_matches(page.svc.settings.secret_keyring, tracking_id, token):
         raise PortalError(404, "case.not_found")
-    link = private_link(page.svc.settings.public_base_url or str(page.request.base_url), tracking_id,
+    link = private_link(page.svc.settings.base_url, tracking_id,
                         page.svc.settings.secret_keyring)
     return page.render("receipt.html", tracking_id=tracking_id, private_link=link, saved=saved, failed=failed)
 

@@ -27,6 +27,7 @@ TEST_ENV = {
     "SP4N_ADMIN_TOKEN": "test-admin-token-of-at-least-32-characters",
     "SECRET_KEY": "test-secret-key-of-at-least-32-characters",
     "METRICS_TOKEN": "test-metrics-token-of-at-least-32-characters",
+    "PUBLIC_BASE_URL": "https://lapor.example.go.id",
     "TEMPORAL_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
 }
 

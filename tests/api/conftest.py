@@ -298,6 +298,7 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         temporal_task_queue=f"api-{uuid.uuid4().hex}",
         submission_rate_limit_per_minute=1000,
         secret_key="api-tests-secret",
+        public_base_url="http://sp4n.test",  # the harness's httpx base URL
         # The webhook receivers the API tests register (never called: no delivery worker runs
         # here), allow-listed so registration does not look the name up in DNS.
         webhook_allowed_hosts=["sistem.palangkaraya.go.id"],

@@ -72,6 +72,7 @@ class Stack:
             "SUBMISSION_RATE_LIMIT_PER_MINUTE": "0",
             "ATTACHMENT_DIR": str(workdir / "attachments"),
         } | settings | {
+            "BIND_PORT": str(self.api_port),  # development on loopback: links point here (config.base_url)
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
             "TEMPORAL_TASK_QUEUE": "complaints-reliability",
         }

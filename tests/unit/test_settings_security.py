@@ -25,14 +25,15 @@ def settings(**values) -> Settings:
 
 def production(**values) -> Settings:
     return settings(**({"environment": "production", "secret_key": STRONG, "sp4n_admin_token": STRONG_TOKEN,
-                        "metrics_token": "m" * 40} | values))
+                        "metrics_token": "m" * 40, "public_base_url": "https://lapor.example.go.id"} | values))
 
 
 def test_production_is_the_default(monkeypatch):
     monkeypatch.delenv("ENVIRONMENT", raising=False)
     with pytest.raises(ValueError, match="SP4N_ADMIN_TOKEN must be set"):
         settings()
-    assert settings(secret_key=STRONG, sp4n_admin_token=STRONG_TOKEN, metrics_token="m" * 40).environment == "production"
+    assert settings(secret_key=STRONG, sp4n_admin_token=STRONG_TOKEN, metrics_token="m" * 40,
+                    public_base_url="https://lapor.example.go.id").environment == "production"
 
 
 @pytest.mark.parametrize("values", [
@@ -126,3 +127,21 @@ def test_the_api_and_the_worker_refuse_to_start_with_the_default_secret_in_produ
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "SECRET_KEY is the shipped default" in run.stderr
+
+
+@pytest.mark.parametrize("values", [{}, {"environment": "development", "bind_host": "0.0.0.0"}])
+def test_links_need_a_public_base_url_outside_development_on_loopback(values):
+    """Without it, links (a reporter's private link carries their token) would come from the Host
+    header a request brings (issue 24)."""
+    with pytest.raises(ValueError, match="PUBLIC_BASE_URL must be set"):
+        production(public_base_url=None, **values)
+    assert production(**values).base_url == "https://lapor.example.go.id"
+    relaxed = settings(environment="development", bind_host="127.0.0.1", bind_port=8123)
+    assert relaxed.base_url == "http://127.0.0.1:8123"
+
+
+@pytest.mark.parametrize("url", ["lapor.example.go.id", "ftp://lapor.example.go.id", "https://",
+                                 "https://a@evil.example", "https://lapor.example.go.id/?next=x"])
+def test_a_public_base_url_that_is_no_site_address_is_refused(url):
+    with pytest.raises(ValueError, match="PUBLIC_BASE_URL must be an http"):
+        production(public_base_url=url)

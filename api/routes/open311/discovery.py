@@ -24,7 +24,7 @@ from domain.open311 import (
 @router.get("/discovery.{fmt}", summary="Open311: service discovery", **route_doc())
 async def discovery(request: Request, svc: ServicesDep) -> Response:
     async def produce(fmt: str) -> Response:
-        base = str(request.base_url).rstrip("/") + router.prefix
+        base = svc.settings.base_url + router.prefix  # never the Host header the client sent
         return render(fmt, "discovery", {
             "changeset": CHANGESET,
             "contact": "Administrator SP4N-LAPOR! instansi Anda.",
