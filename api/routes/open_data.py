@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
@@ -20,7 +20,14 @@ from api.deps import SessionDep
 from api.open_data import snapshot, snapshot_file
 from api.problems import Problem, problem_responses
 from db.open_data_models import OpenDataVersion
-from domain.open_data import DATASETS, DATASETS_BY_NAME, FORMATS, LICENCE, UPDATE_FREQUENCY, file_name
+from domain.open_data import (
+    DATASETS,
+    DATASETS_BY_NAME,
+    FORMATS,
+    LICENCE,
+    UPDATE_FREQUENCY,
+    file_name,
+)
 
 router = APIRouter(prefix="/v1/open-data", tags=["open data"])
 PREFIX = router.prefix

@@ -10,7 +10,13 @@ from sqlalchemy import select
 from db.open_data_models import OpenDataVersion
 from tests.integration.conftest import RunningWorker
 from tests.open_data_seed import seed_open_data
-from workflows.open_data import CRON, SCHEDULE_ID, TIME_ZONE, OpenDataGenerated, ensure_open_data_schedule
+from workflows.open_data import (
+    CRON,
+    SCHEDULE_ID,
+    TIME_ZONE,
+    OpenDataGenerated,
+    ensure_open_data_schedule,
+)
 
 
 async def test_the_schedule_is_made_once_and_its_run_publishes_a_version(running_worker: RunningWorker, sessions):

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
-from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from tests.crypto import TEST_DATA_CONVERTER
-from workflows.open_data import GENERATION_TIMEOUT, GenerateOpenData, OpenDataGenerated, OpenDataWorkflow
+from workflows.open_data import (
+    GENERATION_TIMEOUT,
+    GenerateOpenData,
+    OpenDataGenerated,
+    OpenDataWorkflow,
+)
 
 WORKFLOW_ID = "sp4n-open-data-2026-12-07T19:00:00Z"  # as record.py names the run
 # Replay checks the commands, not the sandbox (tests/api runs the workflow in it on the real worker);
