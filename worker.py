@@ -58,18 +58,23 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 def build_worker(
     client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000,
     deliveries: DeliveryStarter | None = None, forwards: ForwardStarter | None = None,
+    expand: DeliveryActivities | None = None,
 ) -> Worker:
-    """The case queue. With `deliveries`, each projection starts the delivery of its outbox rows;
-    with `forwards`, the forwarding of what goes to connected bodies' systems.
+    """The case queue. With `expand`, each projection expands its outbox rows into deliveries that
+    the case's workflow sends; with `deliveries`, a case still on the older code starts a
+    DeliveryWorkflow per outbox row (workflows/complaint.py, DELIVERIES_IN_CASE); with `forwards`,
+    the forwarding of what goes to connected bodies' systems.
     The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too."""
-    records = RecordActivities(sessionmaker, deliveries=deliveries, forwards=forwards)
+    records = RecordActivities(sessionmaker, deliveries=deliveries, forwards=forwards,
+                               expand=expand.expand_rows if expand is not None else None)
     routing = RoutingActivities(sessionmaker)
     open_data = OpenDataActivities(sessionmaker)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[ComplaintWorkflow, OpenDataWorkflow],
-        activities=[records.record_case, routing.suggest_agencies, open_data.generate_open_data],
+        activities=[records.project_case, records.record_case, routing.suggest_agencies,
+                    open_data.generate_open_data],
         activity_executor=executor,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=WORKFLOW_RUNNER,
@@ -85,7 +90,7 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
         client,
         task_queue=delivery_task_queue(settings),
         workflows=[DeliveryWorkflow],
-        activities=[deliveries.expand_outbox, deliveries.conclude_delivery],
+        activities=[deliveries.expand_outbox, deliveries.conclude_delivery, deliveries.conclude_deliveries],
         activity_executor=executors.enter_context(ThreadPoolExecutor(max_workers=4, thread_name_prefix="deliveries")),
         max_concurrent_activities=4,
         # Short workflows sharing the process with the cases: a burst of them (a deadline storm's
@@ -95,7 +100,9 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityMetrics()],
     )]
-    send = {"email": deliveries.send_email, "sms": deliveries.send_sms, "webhook": deliveries.send_webhook}
+    # Per channel: one delivery (DeliveryWorkflow, webhooks from a case), a projection's batch.
+    send = {"email": [deliveries.send_email, deliveries.send_email_batch],
+            "sms": [deliveries.send_sms, deliveries.send_sms_batch], "webhook": [deliveries.send_webhook]}
     for channel in CHANNELS:
         concurrency = getattr(settings, f"notification_{channel}_concurrency")
         executor = executors.enter_context(
@@ -104,7 +111,7 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
         workers.append(Worker(
             client,
             task_queue=channel_task_queue(settings, channel),
-            activities=[send[channel]],
+            activities=send[channel],
             activity_executor=executor,
             max_concurrent_activities=concurrency,
             max_task_queue_activities_per_second=getattr(settings, f"notification_{channel}_per_second"),
@@ -175,7 +182,7 @@ async def main(settings: Settings | None = None) -> None:
         executor = executors.enter_context(ThreadPoolExecutor(max_workers=16))
         workers = [build_worker(
             client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows,
-            starter, forwards,
+            starter, forwards, deliveries if settings.notifications_enabled else None,
         )]
         workers.append(build_connected_worker(
             client, settings, connected,

@@ -1,14 +1,19 @@
 """Delivers the notification outbox: email (SMTP), SMS (HTTP gateway) and signed webhooks.
 
-`record_case` writes one outbox row per (event, party) in the same transaction as the read model,
-then starts a `DeliveryWorkflow` for each (workflows/delivery.py), which runs the activities here:
+`project_case` (activities/records.py) writes one outbox row per (event, party) in the same
+transaction as the read model and, in that transaction too, expands them (`expand_rows`); the
+case's workflow then sends what is pending (workflows/delivery.py `send_planned`). Cases still on
+the older code (`record_case`), an administrator's resend and a notice without a case go through a
+`DeliveryWorkflow` instead. The activities here:
 
-1. `expand_outbox` turns the row into deliveries, one per (case, event seq, party, channel,
+1. expanding (`expand_rows` in the projection, `expand_outbox` in a DeliveryWorkflow) turns a row
+   into deliveries, one per (case, event seq, party, channel,
    address) — the unique `key` — resolving the party to people (the reporter's contact from the
    complaint row; staff from `api_tokens` and `notification_preferences`) and to the webhooks
    that subscribe to the event, rendering each message (domain/messages.py) in the recipient's
    language. Re-expanding inserts nothing new (ON CONFLICT DO NOTHING on the key).
-2. `send_email`, `send_sms`, `send_webhook` (each on its channel's own task queue) mark the
+2. `send_email`, `send_sms`, `send_webhook` (each on its channel's own task queue; for a case's
+   projection `send_email_batch` / `send_sms_batch`, that channel's deliveries in one activity) mark the
    delivery `sending`, send it and record the outcome: `sent`; or, when the channel certainly did
    not accept it, `pending` again and Temporal retries it after an exponential backoff until the
    attempts run out: `failed` (the dead letter); a refusal for good (SMTP 5xx, HTTP 4xx, a webhook
@@ -16,7 +21,8 @@ then starts a `DeliveryWorkflow` for each (workflows/delivery.py), which runs th
    timeout after the message went out, a worker killed between send and record), the delivery
    becomes `uncertain` and is never resent automatically: an administrator looks and resends it
    (`POST /v1/notifications/{id}/resend`, which starts the workflow again for that delivery).
-3. `conclude_delivery` settles a delivery whose attempts ran out without a recorded outcome.
+3. `conclude_delivery` (`conclude_deliveries` for a batch) settles a delivery whose attempts ran
+   out without a recorded outcome.
 
 Exactly once as far as the channel allows: emails carry a Message-ID derived from the key, SMS
 gateway calls and webhooks carry the delivery id, so a receiver can drop the duplicate that an
@@ -32,7 +38,8 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -63,7 +70,8 @@ from domain.enums import Party, Role
 from domain.tokens import keyed_digest, private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
 from telemetry.metrics import DELIVERIES
-from workflows.delivery import NOT_ACCEPTED, REFUSED, UNCERTAIN as UNCERTAIN_ERROR, DeliveryPlan, PendingDelivery, SendRequest
+from workflows.delivery import (BATCH_PARALLEL, NOT_ACCEPTED, REFUSED, UNCERTAIN as UNCERTAIN_ERROR, DeliveryPlan,
+                                PendingDelivery, SendBatch, SendRequest)
 from workflows.delivery_client import delivery_plan, outbox_workflow_id
 
 log = structlog.get_logger("sp4n.notifications")
@@ -406,6 +414,18 @@ def message_context(session: Session, row: NotificationRow, complaint: Complaint
     )
 
 
+def pending_deliveries(session: Session, outbox_keys: Sequence[str]) -> list[PendingDelivery]:
+    """What is still to send of these outbox rows (a channel, not `none`), in key order."""
+    pending = session.scalars(
+        select(NotificationDelivery).where(
+            NotificationDelivery.outbox_key.in_(outbox_keys),
+            NotificationDelivery.status == DeliveryStatus.PENDING.value,
+            NotificationDelivery.channel != DeliveryChannel.NONE.value,
+        ).order_by(NotificationDelivery.key)
+    )
+    return [PendingDelivery(id=d.id, channel=d.channel) for d in pending]
+
+
 def webhook_body(row: NotificationRow, delivery: str) -> str:
     """What a webhook receives: the event, never the reporter's identity nor free text."""
     payload = row.payload or {}
@@ -460,14 +480,19 @@ class DeliveryActivities:
                 return []
             self._expand(session, row)
         with self.sessions() as session:
-            pending = session.scalars(
-                select(NotificationDelivery).where(
-                    NotificationDelivery.outbox_key == outbox_key,
-                    NotificationDelivery.status == DeliveryStatus.PENDING.value,
-                    NotificationDelivery.channel != DeliveryChannel.NONE.value,
-                ).order_by(NotificationDelivery.key)
-            )
-            return [PendingDelivery(id=d.id, channel=d.channel) for d in pending]
+            return pending_deliveries(session, [outbox_key])
+
+    def expand_rows(self, session: Session, outbox_keys: Sequence[str]) -> DeliveryPlan | None:
+        """In the projection's own transaction (activities/records.py): expand the outbox rows
+        it wrote (those not expanded yet) and plan the sending of what is pending among them."""
+        if not outbox_keys:
+            return None
+        rows = session.scalars(select(NotificationRow).where(NotificationRow.key.in_(outbox_keys),
+                                                             NotificationRow.status == OUTBOX_PENDING))
+        for row in list(rows):
+            self._expand(session, row)
+        pending = pending_deliveries(session, outbox_keys)
+        return delivery_plan(self.settings, deliveries=pending) if pending else None
 
     def _expand(self, session: Session, row: NotificationRow) -> None:
         complaint = session.get(Complaint, row.tracking_id) if row.tracking_id else None
@@ -551,11 +576,53 @@ class DeliveryActivities:
     def send_webhook(self, request: SendRequest) -> str:
         return self.send(request, DeliveryChannel.WEBHOOK.value)
 
-    def send(self, request: SendRequest, channel: str) -> str:
+    @activity.defn(name="send_email_batch")
+    def send_email_batch(self, batch: SendBatch) -> dict[str, str]:
+        return self.send_batch(batch, DeliveryChannel.EMAIL.value)
+
+    @activity.defn(name="send_sms_batch")
+    def send_sms_batch(self, batch: SendBatch) -> dict[str, str]:
+        return self.send_batch(batch, DeliveryChannel.SMS.value)
+
+    def send_batch(self, batch: SendBatch, channel: str) -> dict[str, str]:
+        """One attempt at each delivery of the batch still pending, side by side; returns each
+        one's status. Raises `DeliveryNotAccepted` (retryable) when one of them was not accepted
+        and has attempts left: Temporal's next attempt sends only what is still pending."""
+        attempt = activity.info().attempt if activity.in_activity() else 1
+
+        def one(delivery_id: str) -> tuple[str, ApplicationError | None]:
+            request = SendRequest(delivery_id=delivery_id, max_attempts=batch.max_attempts)
+            try:
+                return self.send(request, channel, attempt), None
+            except ApplicationError as error:
+                return "", error
+
+        ids = batch.delivery_ids
+        if len(ids) == 1:
+            outcomes = [one(ids[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(ids), BATCH_PARALLEL),
+                                    thread_name_prefix=f"batch-{channel}") as pool:
+                outcomes = list(pool.map(one, ids))
+        statuses: dict[str, str] = {}
+        again: ApplicationError | None = None
+        for delivery_id, (status, error) in zip(ids, outcomes):
+            if error is None:
+                statuses[delivery_id] = status
+            elif error.type == NOT_ACCEPTED and not error.non_retryable:
+                statuses[delivery_id], again = DeliveryStatus.PENDING.value, error
+            else:
+                statuses[delivery_id] = (DeliveryStatus.UNCERTAIN.value if error.type == UNCERTAIN_ERROR
+                                         else DeliveryStatus.FAILED.value)
+        if again is not None:
+            raise ApplicationError(str(again), type=NOT_ACCEPTED)
+        return statuses
+
+    def send(self, request: SendRequest, channel: str, attempt: int | None = None) -> str:
         """One attempt; returns `sent` (or the status it found and left alone), raises for Temporal
         to retry (`DeliveryNotAccepted`) or to stop (non-retryable)."""
         try:
-            status = self._send(request, channel)
+            status = self._send(request, channel, attempt)
         except ApplicationError as error:
             retried = error.type == NOT_ACCEPTED and not error.non_retryable
             outcome = "pending" if retried else "uncertain" if error.type == UNCERTAIN_ERROR else "failed"
@@ -565,8 +632,9 @@ class DeliveryActivities:
             DELIVERIES.labels(channel, status).inc()
         return status
 
-    def _send(self, request: SendRequest, channel: str) -> str:
-        attempt = activity.info().attempt if activity.in_activity() else 1
+    def _send(self, request: SendRequest, channel: str, attempt: int | None = None) -> str:
+        if attempt is None:
+            attempt = activity.info().attempt if activity.in_activity() else 1
         out, found = self._begin_attempt(request.delivery_id)
         if out is None:
             if found == DeliveryStatus.UNCERTAIN.value + "-now":
@@ -681,15 +749,25 @@ class DeliveryActivities:
         """After the last attempt: what was never answered is `uncertain`, what never went out is
         `failed`; returns the final status."""
         with self.sessions.begin() as session:
-            delivery = session.get(NotificationDelivery, delivery_id, with_for_update=True)
-            if delivery is None:
-                return "missing"
-            if delivery.status == DeliveryStatus.SENDING.value:
-                delivery.status, delivery.last_error = DeliveryStatus.UNCERTAIN.value, UNRECORDED
-            elif delivery.status == DeliveryStatus.PENDING.value:
-                delivery.status = DeliveryStatus.FAILED.value
-                delivery.last_error = delivery.last_error or "failed: out of attempts"
-            return delivery.status
+            return self._conclude(session, delivery_id)
+
+    @activity.defn(name="conclude_deliveries")
+    def conclude_deliveries(self, delivery_ids: list[str]) -> dict[str, str]:
+        """`conclude_delivery` for a batch whose attempts ran out."""
+        with self.sessions.begin() as session:
+            return {delivery_id: self._conclude(session, delivery_id) for delivery_id in delivery_ids}
+
+    @staticmethod
+    def _conclude(session: Session, delivery_id: str) -> str:
+        delivery = session.get(NotificationDelivery, delivery_id, with_for_update=True)
+        if delivery is None:
+            return "missing"
+        if delivery.status == DeliveryStatus.SENDING.value:
+            delivery.status, delivery.last_error = DeliveryStatus.UNCERTAIN.value, UNRECORDED
+        elif delivery.status == DeliveryStatus.PENDING.value:
+            delivery.status = DeliveryStatus.FAILED.value
+            delivery.last_error = delivery.last_error or "failed: out of attempts"
+        return delivery.status
 
     def close(self) -> None:
         for channel in self.channels.values():

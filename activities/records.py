@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
@@ -25,32 +26,55 @@ from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
 from domain.connected import FORWARDED_ACTIONS, REPORTER_WORDS, forward_key
 from domain.lifecycle import FOLLOWED
 from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
+from workflows.delivery import DeliveryPlan
+
+# What a projection wrote: its outbox keys, and the plan of its deliveries (when expanded).
+Written = tuple[list[str], DeliveryPlan | None]
 
 log = structlog.get_logger("sp4n.records")
 
 
 class RecordActivities:
-    """`deliveries` (a workflows.delivery_client.DeliveryStarter): once a projection is committed,
-    each of its outbox rows gets its DeliveryWorkflow (started once; a retry finds it started)."""
+    """`expand` (activities.notifications.DeliveryActivities.expand_rows): `project_case` expands
+    its outbox rows into deliveries in the projection's transaction and returns the plan the
+    case's workflow sends them by (issue 25). `deliveries` (a workflows.delivery_client.
+    DeliveryStarter): for cases still on the older code, `record_case` starts a DeliveryWorkflow
+    per outbox row once the projection is committed (started once; a retry finds it started)."""
 
     def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100, deliveries: Any = None,
-                 forwards: Any = None) -> None:
-        self._writer = GroupCommit(sessions, max_batch)
+                 forwards: Any = None,
+                 expand: Callable[[Session, list[str]], DeliveryPlan | None] | None = None) -> None:
+        self._writer = GroupCommit(sessions, max_batch, expand)
         self._deliveries = deliveries
         self._forwards = forwards  # a workflows.connected_client.ForwardStarter: connected bodies
 
+    @activity.defn(name="project_case")
+    def project_case(self, record: CaseRecord) -> DeliveryPlan | None:
+        """Write one projection and expand its outbox rows into deliveries, in one transaction;
+        returns what the case's workflow is to send (None: nothing). Safe to retry and to receive
+        out of order: returns once committed (in a batch with the projections of other cases that
+        came at the same time).
+
+        The case row moves only forward (by `seq`); events, escalations, notifications and
+        deliveries are keyed by case and sequence (or notification and delivery key), so a retry
+        never duplicates them, and plans only what is still pending.
+        """
+        _, plan = self._writer.write(record, expand=True)
+        observe_projection_lag(record)
+        self._start_forwards(record)
+        return plan
+
     @activity.defn(name="record_case")
     def record_case(self, record: CaseRecord) -> None:
-        """Write one projection; safe to retry and to receive out of order. Returns once it is
-        committed (in a batch with the projections of other cases that came at the same time).
-
-        The case row moves only forward (by `seq`); events, escalations and notifications are
-        keyed by case and sequence (or notification key), so a retry never duplicates them.
-        """
-        outbox_keys = self._writer.write(record)
+        """What a case's run that started before issue 25 projects with: the projection alone,
+        then a DeliveryWorkflow per outbox row."""
+        outbox_keys, _ = self._writer.write(record)
         observe_projection_lag(record)
         if self._deliveries is not None and outbox_keys:
             self._deliveries.start_outbox(outbox_keys)
+        self._start_forwards(record)
+
+    def _start_forwards(self, record: CaseRecord) -> None:
         if self._forwards is not None and any(
                 e.action in FORWARDED_ACTIONS or e.action in REPORTER_WORDS for e in record.new_events):
             # Keyed by case and event: the same keys forward_rows wrote (a retry starts nothing new).
@@ -85,18 +109,21 @@ class GroupCommit:
 
     IDLE_SECONDS = 5.0
 
-    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100) -> None:
+    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100,
+                 expand: Callable[[Session, list[str]], DeliveryPlan | None] | None = None) -> None:
         self._sessions = sessions
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[CaseRecord, Future[list[str]]]] = queue.SimpleQueue()
+        self._expand = expand
+        self._queue: queue.SimpleQueue[tuple[CaseRecord, bool, Future[Written]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def write(self, record: CaseRecord) -> list[str]:
-        """Returns the keys of the outbox rows the projection wrote."""
-        done: Future[list[str]] = Future()
+    def write(self, record: CaseRecord, expand: bool = False) -> Written:
+        """Returns the keys of the outbox rows the projection wrote and, with `expand` (and an
+        expander), the plan of their deliveries still to send."""
+        done: Future[Written] = Future()
         with self._lock:
-            self._queue.put((record, done))
+            self._queue.put((record, expand, done))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="record-case-writer", daemon=True)
                 self._thread.start()
@@ -124,19 +151,25 @@ class GroupCommit:
                     break
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[CaseRecord, Future[list[str]]]]) -> None:
+    def _commit(self, batch: list[tuple[CaseRecord, bool, Future[Written]]]) -> None:
         try:
             with self._sessions.begin() as session:
-                written = [write_record(session, record) for record, _ in batch]
+                written = [self._write(session, record, expand) for record, expand, _ in batch]
         except Exception as error:  # noqa: BLE001 - handed to the waiting activities
             if len(batch) == 1:
-                batch[0][1].set_exception(error)
+                batch[0][2].set_exception(error)
             else:  # one at a time: a bad projection fails only its own activity
                 for item in batch:
                     self._commit([item])
             return
-        for (_, done), outbox_keys in zip(batch, written):
-            done.set_result(outbox_keys)
+        for (_, _, done), result in zip(batch, written):
+            done.set_result(result)
+
+    def _write(self, session: Session, record: CaseRecord, expand: bool) -> Written:
+        outbox_keys = write_record(session, record)
+        if expand and self._expand is not None:
+            return outbox_keys, self._expand(session, outbox_keys)
+        return outbox_keys, None
 
 
 def write_record(session: Session, record: CaseRecord) -> list[str]:

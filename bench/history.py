@@ -8,12 +8,16 @@ tests/workflows/conftest.py (the same harness that records tests/histories/), th
 every run's history: events and bytes (the JSON history, as `WorkflowHistory.to_json()` writes it,
 and the protobuf size the server stores). Two cases:
 
-- `typical`: submit -> accept -> dispose -> follow-up -> completion by silence -> rating 5;
+- `typical`: submit -> accept -> dispose -> follow-up -> completion by silence -> rating 5, with
+  each notification an email delivery that the case's workflow sends (as `project_case` plans
+  them, issue 25). Reported summed over every workflow the lifecycle starts: the case's, which
+  starts no other (before issue 25 each outbox row started a DeliveryWorkflow of 11-17 events);
+  the budget is 100 events and 15 workflow tasks (tests/workflows/test_footprint.py);
 - `rounds`: accept, then N rounds of (officer follow-up, reporter reply) with the production
   `history_event_limit` (2,000): continue-as-new keeps each run small.
 
-Last line: `typical_events=… typical_bytes=… rounds=… runs=… max_run_events=… max_run_bytes=…
-total_events=…`.
+Last line: `typical_workflows=… typical_events=… typical_tasks=… typical_deliveries=… typical_bytes=…
+rounds=… runs=… max_run_events=… max_run_bytes=… total_events=…`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import time
 import uuid
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from temporalio.testing import WorkflowEnvironment
@@ -72,13 +77,21 @@ async def run(rounds: int) -> dict[str, float]:
     )
     try:
         await ensure_search_attributes(env.client, env.client.namespace)
-        harness = Harness(env, f"bench-{uuid.uuid4().hex}", GatedActivities())
+        activities = GatedActivities(deliver=True)
+        harness = Harness(env, f"bench-{uuid.uuid4().hex}", activities)
         async with harness.worker():
             started = time.perf_counter()
             handle = (await typical(harness))["typical"]
             (_, typical_events, typical_json, typical_proto), = await run_sizes(handle)
-            print(f"typical lifecycle: {typical_events} events, {typical_json:,} B JSON, "
-                  f"{typical_proto:,} B protobuf ({time.perf_counter() - started:.1f} s)")
+            events = (await handle.fetch_history()).events
+            typical_tasks = sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED for e in events)
+            children = sum(e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+                           for e in events)
+            deliveries = len(activities.sent)
+            print(f"typical lifecycle: {1 + children} workflow(s), {typical_events} events, {typical_tasks} workflow "
+                  f"tasks, {deliveries} deliveries sent, {typical_json:,} B JSON, {typical_proto:,} B protobuf "
+                  f"({time.perf_counter() - started:.1f} s); budget 100 events, 15 tasks")
+            activities.deliver = False
             started = time.perf_counter()
             handle = await rounds_case(harness, rounds)
             sizes = await run_sizes(handle)
@@ -90,7 +103,10 @@ async def run(rounds: int) -> dict[str, float]:
         print(f"largest run: {max_events / LIMIT_EVENTS:.1%} of the {LIMIT_EVENTS:,}-event limit, "
               f"{max_proto / LIMIT_BYTES:.2%} of the 50 MiB limit")
         return {
+            "typical_workflows": 1 + children,
             "typical_events": typical_events,
+            "typical_tasks": typical_tasks,
+            "typical_deliveries": deliveries,
             "typical_bytes": typical_proto,
             "typical_json_bytes": typical_json,
             "rounds": rounds,

@@ -96,7 +96,7 @@ for _outcome in ("ok", "failed"):
     CONNECTED_SYNCS.labels(_outcome)
 for _outcome in ("follow_up", "reroute", "progress", "own", "skipped"):
     CONNECTED_UPDATES.labels(_outcome)
-for _activity in ("record_case", "suggest_agencies"):
+for _activity in ("project_case", "record_case", "suggest_agencies"):
     for _outcome in ("completed", "failed"):
         ACTIVITIES.labels(_activity, _outcome)
 for _channel_name in ("email", "sms", "webhook", "none"):

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         VerificationInput,
     )
     from workflows import AGENCY_ATTRIBUTE, NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
+    from workflows.delivery import DeliveryPlan, send_planned
 
 # Recording must never be lost: retry without limit, backing off to once a minute.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -44,6 +45,12 @@ UNBOUND_SIGNALS_DROPPED = "unbound-signals-dropped"
 SATISFIED_PATCH = "reporter-satisfied"
 # Both activities are short database work, run as local activities: one marker event each in
 # history instead of three events and a workflow task (a typical case stays far below 100 events).
+
+# Issue 25: the projection expands its outbox rows into deliveries (`project_case`) and this
+# workflow sends them (workflows/delivery.py `send_planned`), instead of a DeliveryWorkflow per
+# outbox row. A run that started before keeps `record_case` for its whole run (the patch's answer
+# is kept per run), so its deliveries still go through DeliveryWorkflows.
+DELIVERIES_IN_CASE = "deliveries-in-case"
 
 
 def rejected_as_application_error(error: ActionRejected) -> ApplicationError:
@@ -64,6 +71,7 @@ class ComplaintWorkflow:
         self._projected_seq = input.carried_state.seq if input.carried_state else 0
         self._needs_suggestions = input.carried_state is None
         self._search_attributes: dict[str, object] = {}
+        self._sending = 0  # projections whose deliveries are still being sent
 
     @property
     def _state(self) -> CaseState:
@@ -81,14 +89,18 @@ class ComplaintWorkflow:
             if self._finished():
                 break
             if self._history_is_long(input.history_event_limit):
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(self._all_done)
                 workflow.continue_as_new(
                     input.model_copy(update={"carried_state": self._state, "calendar": self._state.calendar})
                 )
             await self._sleep_until_next_alarm_or_change()
             self._machine.fire_due(workflow.now())
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._all_done)
         return self._state
+
+    def _all_done(self) -> bool:
+        """Every update handled and every delivery sent (or settled): the run may end."""
+        return self._sending == 0 and workflow.all_handlers_finished()
 
     def _finished(self) -> bool:
         return self._state.status in (Status.COMPLETED, Status.ARCHIVED) and not self._state.clocks
@@ -142,12 +154,31 @@ class ComplaintWorkflow:
         record.run_id = workflow.info().first_execution_run_id  # an input only: no new command
         self._projected_seq = case.seq
         self._upsert_search_attributes()
-        await workflow.execute_local_activity(
-            "record_case",
+        if not workflow.patched(DELIVERIES_IN_CASE):
+            await workflow.execute_local_activity(
+                "record_case",
+                record,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+            return
+        plan = await workflow.execute_local_activity(
+            "project_case",
             record,
+            result_type=DeliveryPlan | None,  # type: ignore[arg-type]
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )
+        if plan is not None and plan.deliveries:
+            # Sent beside the case's own work: a slow channel never holds up the next action.
+            self._sending += 1
+            asyncio.get_running_loop().create_task(self._send(plan))
+
+    async def _send(self, plan: DeliveryPlan) -> None:
+        try:
+            await send_planned(plan)
+        finally:
+            self._sending -= 1
 
     def _upsert_search_attributes(self) -> None:
         case = self._state

@@ -20,7 +20,17 @@ one delivery (`resend:<keyed digest of the delivery id>:<n>`, activities/notific
 `resend_workflow_id`: a workflow id is plain text, and a delivery id derives from the address
 without a secret).
 
-The case's own workflow (workflows/complaint.py) is unchanged: its history stays as it was.
+Since issue 25 a case's deliveries no longer take a workflow per outbox row: the case's own
+projection (`project_case`, workflows/complaint.py) expands its rows into deliveries in the same
+transaction, and the case's workflow sends them itself with `send_planned` below: one activity per
+channel for email and SMS (that channel's deliveries of the projection together), one per
+webhook (each receiver on its own, as before), on the same channel task queues with the same
+retries; a projection with deliveries adds six events and one workflow task to the case's history.
+This workflow stays for an administrator's resend, for outbox rows without a case (a disabled
+webhook's notice), for cases still running on the older code (a run that started before the
+change keeps projecting with `record_case`), and for the DeliveryWorkflows already running; those
+drain by themselves (each ends after its sends; `WorkflowType='DeliveryWorkflow' AND
+ExecutionStatus='Running'` counts what is left).
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ DATABASE_TIMEOUT = timedelta(seconds=30)
 REFUSED = "DeliveryRefused"
 NOT_ACCEPTED = "DeliveryNotAccepted"
 UNCERTAIN = "DeliveryUncertain"  # the channel may have it: never again without an administrator
+# A batch's sends run side by side, this many at once (the activity's time allows for the rounds).
+BATCH_PARALLEL = 8
 
 
 class ChannelPlan(BaseModel):
@@ -54,6 +66,13 @@ class PendingDelivery(BaseModel):
 
 class SendRequest(BaseModel):
     delivery_id: str
+    max_attempts: int
+
+
+class SendBatch(BaseModel):
+    """A projection's deliveries over one channel, sent by one activity."""
+
+    delivery_ids: list[str]
     max_attempts: int
 
 
@@ -88,30 +107,87 @@ class DeliveryWorkflow:
         return {delivery.id: status for delivery, status in zip(deliveries, statuses)}
 
     async def _send(self, plan: DeliveryPlan, delivery: PendingDelivery) -> str:
-        channel = plan.channels[delivery.channel]
-        retry = RetryPolicy(
-            initial_interval=timedelta(seconds=max(plan.retry_base_seconds, 0.01)),
-            backoff_coefficient=2.0,
-            maximum_interval=timedelta(seconds=max(plan.retry_max_seconds, plan.retry_base_seconds, 0.01)),
-            maximum_attempts=plan.max_attempts,
-            non_retryable_error_types=[REFUSED, UNCERTAIN],
+        return await send_one(plan, delivery)
+
+
+def send_retry_policy(plan: DeliveryPlan) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=max(plan.retry_base_seconds, 0.01)),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=max(plan.retry_max_seconds, plan.retry_base_seconds, 0.01)),
+        maximum_attempts=plan.max_attempts,
+        non_retryable_error_types=[REFUSED, UNCERTAIN],
+    )
+
+
+async def send_one(plan: DeliveryPlan, delivery: PendingDelivery) -> str:
+    """One delivery, one activity on its channel's queue; settled when its attempts run out."""
+    channel = plan.channels[delivery.channel]
+    try:
+        return await workflow.execute_activity(
+            f"send_{delivery.channel}",
+            SendRequest(delivery_id=delivery.id, max_attempts=plan.max_attempts),
+            result_type=str,
+            task_queue=channel.task_queue,
+            start_to_close_timeout=timedelta(seconds=channel.attempt_timeout_seconds),
+            retry_policy=send_retry_policy(plan),
         )
-        try:
-            return await workflow.execute_activity(
-                f"send_{delivery.channel}",
-                SendRequest(delivery_id=delivery.id, max_attempts=plan.max_attempts),
-                result_type=str,
-                task_queue=channel.task_queue,
-                start_to_close_timeout=timedelta(seconds=channel.attempt_timeout_seconds),
-                retry_policy=retry,
-            )
-        except ActivityError:
-            # Out of attempts (refused, or no answer in time): record what is known.
-            return await workflow.execute_activity(
-                "conclude_delivery",
-                delivery.id,
-                result_type=str,
-                task_queue=plan.database_task_queue,
-                start_to_close_timeout=DATABASE_TIMEOUT,
-                retry_policy=DATABASE_RETRY,
-            )
+    except ActivityError:
+        # Out of attempts (refused, or no answer in time): record what is known.
+        return await workflow.execute_activity(
+            "conclude_delivery",
+            delivery.id,
+            result_type=str,
+            task_queue=plan.database_task_queue,
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+
+
+async def send_batch(plan: DeliveryPlan, channel_name: str, deliveries: list[PendingDelivery]) -> dict[str, str]:
+    """A channel's deliveries in one activity (sent side by side within it). The activity records
+    each outcome and is retried while one of them may still go out; an attempt never sends a
+    delivery that an earlier one sent, refused or left uncertain (the rows say which)."""
+    channel = plan.channels[channel_name]
+    ids = [delivery.id for delivery in deliveries]
+    try:
+        return await workflow.execute_activity(
+            f"send_{channel_name}_batch",
+            SendBatch(delivery_ids=ids, max_attempts=plan.max_attempts),
+            result_type=dict[str, str],
+            task_queue=channel.task_queue,
+            start_to_close_timeout=timedelta(seconds=channel.attempt_timeout_seconds * -(-len(ids) // BATCH_PARALLEL)),
+            retry_policy=send_retry_policy(plan),
+        )
+    except ActivityError:
+        return await workflow.execute_activity(
+            "conclude_deliveries",
+            ids,
+            result_type=dict[str, str],
+            task_queue=plan.database_task_queue,
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+
+
+async def send_planned(plan: DeliveryPlan) -> dict[str, str]:
+    """A projection's deliveries, as the case's workflow sends them: email and SMS one activity per
+    channel, webhooks one activity each (a dead receiver holds up only its own). Returns each
+    delivery's final status by id."""
+    by_channel: dict[str, list[PendingDelivery]] = {}
+    for delivery in plan.deliveries:
+        by_channel.setdefault(delivery.channel, []).append(delivery)
+    sends = []
+    for channel_name, deliveries in by_channel.items():
+        if channel_name == "webhook":
+            sends += [_keyed(delivery.id, send_one(plan, delivery)) for delivery in deliveries]
+        else:
+            sends.append(send_batch(plan, channel_name, deliveries))
+    statuses: dict[str, str] = {}
+    for result in await asyncio.gather(*sends):
+        statuses |= result
+    return statuses
+
+
+async def _keyed(delivery_id: str, status) -> dict[str, str]:
+    return {delivery_id: await status}

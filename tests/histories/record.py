@@ -62,6 +62,7 @@ from tests.workflows.conftest import (
 )
 from workflows.client import ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
+from workflows.delivery import DeliveryPlan
 
 HISTORIES_DIR = Path(__file__).resolve().parent
 ONE_SECOND = timedelta(seconds=1)
@@ -84,10 +85,18 @@ class GatedActivities(StandInActivities):
 
     @activity.defn(name="record_case")
     async def record_case(self, record: CaseRecord) -> None:
+        await self._pass_gate()
+        self.records.append(record)
+
+    @activity.defn(name="project_case")
+    async def project_case(self, record: CaseRecord) -> DeliveryPlan | None:
+        await self._pass_gate()
+        return await super().project_case(record)
+
+    async def _pass_gate(self) -> None:
         if not self.gate.is_set():
             self.held.set()
             await self.gate.wait()
-        self.records.append(record)
 
 
 @dataclass
@@ -417,6 +426,13 @@ async def satisfied(harness: Harness) -> dict[str, WorkflowHandle]:
     final = await case.result()
     assert final.status == Status.COMPLETED and final.clocks == {}
     return {"satisfied": case.handle}
+async def typical_deliveries(h: Harness) -> dict[str, WorkflowHandle]:
+    """The typical lifecycle after deliveries moved into the case's workflow (issue 25, patch
+    `deliveries-in-case`): each projection returns its deliveries (one email per notification
+    here) and the workflow sends them, one `send_email_batch` activity per projection."""
+    h.activities.deliver = True
+    [handle] = (await typical(h)).values()
+    return {"typical_deliveries": handle}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -434,6 +450,7 @@ SCENARIOS: dict[str, Scenario] = {
         typical_encrypted,
         typical_bound,
         satisfied,
+        typical_deliveries,
     )
 }
 

@@ -1,8 +1,9 @@
 """Real servers on loopback for notification delivery: a Temporal dev server with the delivery
 workers (DeliveryWorkflow and the channel queues, as `worker.py` builds them), an aiosmtpd SMTP
 sink and an HTTP sink (SMS gateway and webhooks), a migrated read model, staff tokens, and cases
-driven through the pure CaseMachine and recorded by the real `record_case` (so the outbox, and
-the delivery workflows it starts, are exactly what the case workflow's projection makes)."""
+driven through the pure CaseMachine and recorded by the real `project_case` (so the outbox and
+its deliveries are exactly what the case workflow's projection makes), whose plan is then sent
+by the case workflow's own sending code (`CaseSends`: workflows.delivery.send_planned)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -38,11 +40,12 @@ from config import Settings
 from tests.integration.conftest import dev_server_path
 from worker import build_delivery_workers, build_worker
 from workflows.client import connect
+from workflows.delivery import DeliveryPlan, send_planned
 from workflows.delivery_client import DeliveryStarter
 from db.models import Agency, ApiToken, NotificationRow
 from db.notification_models import NotificationDelivery, NotificationPreference, Webhook
 from domain.lifecycle import CaseMachine
-from domain.models import AgencyRef
+from domain.models import AgencyRef, CaseRecord
 
 from tests.db.conftest import database_url, engine, new_database_url, sessions  # noqa: F401
 
@@ -281,6 +284,36 @@ class TrackingStarter(DeliveryStarter):
         return started
 
 
+@workflow.defn(sandboxed=False)
+class CaseSends:
+    """What ComplaintWorkflow does with a projection's plan (workflows.delivery.send_planned),
+    without the case around it: these tests drive the case's rules directly, not its workflow."""
+
+    @workflow.run
+    async def run(self, plan: DeliveryPlan) -> dict[str, str]:
+        return await send_planned(plan)
+
+
+class CaseProjection:
+    """ComplaintWorkflow._project for the tests: `project_case` (the projection, its outbox rows
+    expanded into deliveries in the same transaction), then the sending of its plan."""
+
+    def __init__(self, stack: DeliveryStack, records: RecordActivities) -> None:
+        self.stack, self.records = stack, records
+
+    def record_case(self, record: CaseRecord) -> None:
+        plan = self.records.project_case(record)
+        if plan is None:
+            return
+        workflow_id = f"sends:{record.tracking_id}:{record.seq}:{uuid.uuid4().hex[:6]}"
+
+        async def start() -> None:
+            await self.stack.server.client.start_workflow(CaseSends.run, plan, id=workflow_id,
+                                                          task_queue=self.stack.sends_queue)
+        self.stack.server.loop.run(start())
+        self.stack.starter.started.append(workflow_id)
+
+
 class DeliveryStack:
     """What `python worker.py` runs for deliveries, in this process, on the test's own queues."""
 
@@ -288,18 +321,28 @@ class DeliveryStack:
         self.server, self.settings = server, settings
         self.starter = TrackingStarter(server.client, settings, server.loop.loop)
         self.activities = DeliveryActivities(sessions, settings, self.starter)
-        # record_case as the case queue runs it: committing the outbox starts its deliveries.
-        self.recorder = RecordActivities(sessions, deliveries=self.starter)
+        # What the case queue runs: the projection expands its outbox, the case sends the plan.
+        self.recorder = CaseProjection(self, RecordActivities(sessions, deliveries=self.starter,
+                                                              expand=self.activities.expand_rows))
         self.sessions = sessions
         self.workers: list[Worker] = []
         self.tasks: list[asyncio.Future[Any]] = []
         self.executors = ExitStack()
+        # The case's part of sending (its workflow code; the activities run on the channel queues,
+        # polled by whichever worker runs): always on, like the cases' own workflows.
+        self.sends_queue = f"{settings.temporal_task_queue}-case-sends"
+
+        async def start_sends() -> tuple[Worker, asyncio.Future[Any]]:
+            worker = Worker(server.client, task_queue=self.sends_queue, workflows=[CaseSends])
+            return worker, asyncio.ensure_future(worker.run())
+
+        self.sends_worker, self.sends_task = server.loop.run(start_sends())
 
     def start_workers(self) -> None:
         async def start() -> None:
             executor = self.executors.enter_context(ThreadPoolExecutor(max_workers=8))
             self.workers = [build_worker(self.server.client, self.settings.temporal_task_queue, self.sessions,
-                                         executor, deliveries=self.starter)]
+                                         executor, deliveries=self.starter, expand=self.activities)]
             self.workers += build_delivery_workers(self.server.client, self.settings, self.activities, self.executors)
             self.tasks = [asyncio.ensure_future(worker.run()) for worker in self.workers]
 
@@ -341,6 +384,12 @@ class DeliveryStack:
 
     def close(self) -> None:
         self.stop_workers()
+
+        async def stop_sends() -> None:
+            await self.sends_worker.shutdown()
+            await asyncio.gather(self.sends_task, return_exceptions=True)
+
+        self.server.loop.run(stop_sends())
         self.activities.close()
 
 

@@ -168,7 +168,7 @@ async def test_metrics_traces_and_logs_of_a_running_stack(stack: Stack, receiver
         assert api_samples[("sp4n_cases_submitted_total", (("channel", "api"),))] == 1
         worker_samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                           for f in text_string_to_metric_families(worker_text) for s in f.samples}
-        assert worker_samples[("sp4n_activities_total", (("activity", "record_case"), ("outcome", "completed")))] >= 2
+        assert worker_samples[("sp4n_activities_total", (("activity", "project_case"), ("outcome", "completed")))] >= 2
         assert worker_samples[("sp4n_projection_lag_seconds_count", ())] >= 2
 
     # One trace from the caller's traceparent: the API's request, the Temporal client's
@@ -185,7 +185,7 @@ async def test_metrics_traces_and_logs_of_a_running_stack(stack: Stack, receiver
     found = await eventually(whole_trace, timeout=30)
     assert found, f"trace incomplete: {sorted({(s['service'], s['name']) for s in spans()})}"
     names = {s["name"] for s in found}
-    assert "RunActivity:record_case" in names and "RunActivity:suggest_agencies" in names, names
+    assert "RunActivity:project_case" in names and "RunActivity:suggest_agencies" in names, names
     by_id = {s["span_id"]: s for s in found}
     roots = [s for s in found if s["name"] == "POST /v1/complaints"]
     assert len(roots) == 1, roots  # one server span (FastAPI's own is off: it records query strings)

@@ -26,6 +26,7 @@ from domain.models import (
 )
 from domain.policy import Policy, current_policy
 from workflows.complaint import ComplaintWorkflow
+from workflows.delivery import ChannelPlan, DeliveryPlan, PendingDelivery, SendBatch
 
 ADMIN = Actor(role=Role.ADMIN, name="admin nasional")
 REPORTER = Actor(role=Role.REPORTER)
@@ -39,14 +40,38 @@ BALI_OFFICER = Actor(role=Role.OFFICER, agency_id=BALI.id)
 
 @dataclass
 class StandInActivities:
-    """Same-named stand-ins: they keep what the workflow asked to record."""
+    """Same-named stand-ins: they keep what the workflow asked to record. With `deliver`, each
+    projection's notifications come back as one email delivery each (a plan on the test's own
+    task queue), which the workflow sends through the `send_email_batch` stand-in."""
 
     records: list[CaseRecord] = field(default_factory=list)
     suggestion_requests: list[SuggestionRequest] = field(default_factory=list)
+    deliver: bool = False
+    sent: list[str] = field(default_factory=list)
 
     @activity.defn(name="record_case")
     async def record_case(self, record: CaseRecord) -> None:
         self.records.append(record)
+
+    @activity.defn(name="project_case")
+    async def project_case(self, record: CaseRecord) -> DeliveryPlan | None:
+        self.records.append(record)
+        if not self.deliver or not record.notifications:
+            return None
+        queue = activity.info().task_queue
+        return DeliveryPlan(
+            deliveries=[PendingDelivery(id=n.key, channel="email") for n in record.notifications],
+            database_task_queue=queue, max_attempts=3, retry_base_seconds=1, retry_max_seconds=5,
+            channels={c: ChannelPlan(task_queue=queue, attempt_timeout_seconds=30) for c in ("email", "sms", "webhook")},
+        )
+
+    @activity.defn(name="send_email_batch")
+    async def send_email_batch(self, batch: SendBatch) -> dict[str, str]:
+        self.sent += batch.delivery_ids
+        return {delivery_id: "sent" for delivery_id in batch.delivery_ids}
+
+    def all(self) -> list:
+        return [self.record_case, self.project_case, self.send_email_batch, self.suggest_agencies]
 
     @activity.defn(name="suggest_agencies")
     async def suggest_agencies(self, request: SuggestionRequest) -> list[RoutingSuggestion]:
@@ -80,7 +105,7 @@ class Harness:
             self.client,
             task_queue=self.task_queue,
             workflows=[ComplaintWorkflow],
-            activities=[self.activities.record_case, self.activities.suggest_agencies],
+            activities=self.activities.all(),
             **options,
         )
 

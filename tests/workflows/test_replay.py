@@ -21,7 +21,9 @@ from temporalio.worker import Replayer
 from domain.models import CaseState, ComplaintInput
 from tests.crypto import TEST_DATA_CONVERTER, TEST_PAYLOAD_KEYS
 from workflows.codec import data_converter
+from tests.histories.record_delivery import WORKFLOW_IDS as DELIVERY_WORKFLOW_IDS
 from workflows.complaint import ComplaintWorkflow
+from workflows.delivery import DeliveryWorkflow
 
 # Histories recorded before payload encryption are clear; the replay reads them as they are.
 # A worker never does (tests/unit/test_codec.py): this converter exists for this test only.
@@ -44,6 +46,7 @@ EXPECTED = {
     "typical_encrypted",
     "typical_bound",
     "satisfied",
+    "typical_deliveries",
 }
 
 
@@ -67,6 +70,17 @@ def replayer(*workflows: type, converter=REPLAY_CONVERTER) -> Replayer:
 
 def test_every_scenario_has_a_stored_history():
     assert {path.stem for path in HISTORY_FILES} == EXPECTED
+    assert {path.stem for path in (HISTORIES_DIR / "delivery").glob("*.json")} == set(DELIVERY_WORKFLOW_IDS)
+
+
+@pytest.mark.parametrize("stem", sorted(DELIVERY_WORKFLOW_IDS))
+async def test_stored_delivery_history_replays_on_the_current_workflow(stem: str):
+    """A DeliveryWorkflow started before deliveries moved into the case's workflow (issue 25),
+    or an administrator's resend (still one), finishes on today's code."""
+    text = (HISTORIES_DIR / "delivery" / f"{stem}.json").read_text(encoding="utf-8")
+    history = WorkflowHistory.from_json(DELIVERY_WORKFLOW_IDS[stem], text)
+    result = await replayer(DeliveryWorkflow, converter=TEST_DATA_CONVERTER).replay_workflow(history)
+    assert result.replay_failure is None
 
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=[path.stem for path in HISTORY_FILES])
