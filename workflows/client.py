@@ -16,19 +16,25 @@ from workflows.codec import PayloadKeys, data_converter
 
 
 async def connect(
-    address: str, namespace: str, keys: PayloadKeys | None = None, *, runtime: Runtime | None = None
+    address: str, namespace: str, keys: PayloadKeys | None = None, *, runtime: Runtime | None = None,
+    tracing: bool | None = None,
 ) -> Client:
     """The client every process uses. Every payload it writes is encrypted (workflows/codec.py;
-    keys default to the settings'). Its TracingInterceptor carries the caller's OpenTelemetry
-    context into the workflow and on to its activities (a worker built on this client gets it
-    too); `runtime` is the worker's, with the SDK's Prometheus exporter (telemetry/metrics.py)."""
-    if keys is None:
+    keys default to the settings'). With tracing (default: when the settings name an
+    OpenTelemetry endpoint, OTEL_EXPORTER_OTLP_ENDPOINT) its TracingInterceptor carries the
+    caller's OpenTelemetry context into the workflow and on to its activities (a worker built on
+    this client gets it too). Without an endpoint nobody reads the spans, and the interceptor cost
+    a worker ~11 % of its CPU per case (issue 25): workflow and activity log lines then carry no
+    trace id. `runtime` is the worker's, with the SDK's Prometheus exporter (telemetry/metrics.py)."""
+    if keys is None or tracing is None:
         from config import get_settings
 
-        keys = get_settings().payload_keys
+        settings = get_settings()
+        keys = settings.payload_keys if keys is None else keys
+        tracing = bool(settings.otel_exporter_otlp_endpoint) if tracing is None else tracing
     return await Client.connect(
         address, namespace=namespace, data_converter=data_converter(keys),
-        interceptors=[TracingInterceptor()], runtime=runtime,
+        interceptors=[TracingInterceptor()] if tracing else [], runtime=runtime,
     )
 
 
