@@ -86,12 +86,30 @@ class ForwardWorkflow:
         )
 
 
+SYNC_ID_PREFIX = "connected-sync:"
+SYNC_ATTEMPT_TIMEOUT = timedelta(minutes=5)
+
+
+def sync_workflow_id(agency_id: str) -> str:
+    """The id a schedule's action names; each scheduled run adds `-<its time>`."""
+    return f"{SYNC_ID_PREFIX}{agency_id}:run"
+
+
 @workflow.defn
 class ConnectedSyncWorkflow:
     @workflow.run
-    async def run(self, plan: SyncPlan) -> dict[str, int]:
+    async def run(self, plan: SyncPlan | None = None) -> dict[str, int]:
         """Counts of what this read did (read, applied, shown, skipped); a failure is recorded by
-        the activity for the administrators' page and the next scheduled run tries again."""
+        the activity for the administrators' page and the next scheduled run tries again.
+
+        A scheduled run gets no argument: payloads are bound to the workflow id that wrote them
+        (workflows/codec.py), and a scheduled run's id (`...:run-<time>`) is not the action's. Its
+        body comes from its id, its queue is its own."""
+        if plan is None:
+            info = workflow.info()
+            agency_id = info.workflow_id.removeprefix(SYNC_ID_PREFIX).rsplit(":run", 1)[0]
+            plan = SyncPlan(agency_id=agency_id, task_queue=info.task_queue,
+                            attempt_timeout_seconds=SYNC_ATTEMPT_TIMEOUT.total_seconds())
         try:
             return await workflow.execute_activity(
                 "sync_connected_body", plan.agency_id, result_type=dict[str, int], task_queue=plan.task_queue,

@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import structlog
 
 from config import Settings
-from workflows.connected import ConnectedSyncWorkflow, ForwardPlan, ForwardWorkflow, SyncPlan
+from workflows.connected import ForwardPlan, ForwardWorkflow, sync_workflow_id
 
 
 log = structlog.get_logger("sp4n.connected")
@@ -71,12 +71,10 @@ def schedule_id(agency_id: str) -> str:
 
 
 def _schedule(settings: Settings, agency_id: str, paused: bool) -> Schedule:
-    plan = SyncPlan(agency_id=agency_id, task_queue=connected_task_queue(settings),
-                    attempt_timeout_seconds=attempt_timeout_seconds(settings) * 4)
     return Schedule(
+        # No argument: a scheduled run finds its body from its id (workflows/connected.py).
         action=ScheduleActionStartWorkflow(
-            ConnectedSyncWorkflow.run, plan, id=f"connected-sync:{agency_id}:run",
-            task_queue=connected_task_queue(settings),
+            "ConnectedSyncWorkflow", id=sync_workflow_id(agency_id), task_queue=connected_task_queue(settings),
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.connected_sync_seconds))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
