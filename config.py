@@ -190,6 +190,38 @@ class Settings(BaseSettings):
     # Media links we give a body (signed, expiring; PUBLIC_BASE_URL must be set for them).
     connected_media_link_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # --- end of connected bodies -------------------------------------------------------------------
+    # --- Chat doors (issue 30; api/routes/chat.py, workflows/chat.py, activities/chat.py) ---------
+    # WhatsApp Business Cloud API: the webhook's verify token (the GET handshake), the app secret
+    # (X-Hub-Signature-256 of every POST), the access token and phone number id that send replies
+    # through the Graph API at WHATSAPP_API_BASE_URL (a stub on loopback in tests). Outside the
+    # 24-hour customer-service window a case's news go as the approved template
+    # WHATSAPP_TEMPLATE_NAME (one body parameter: the message), in WHATSAPP_TEMPLATE_LANGUAGE.
+    whatsapp_enabled: bool = False
+    whatsapp_verify_token: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_access_token: str | None = None
+    whatsapp_phone_number_id: str | None = Field(default=None, pattern=r"^[0-9]{1,30}$")
+    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_template_name: str = Field(default="sp4n_kabar_laporan", pattern=r"^[a-z0-9_]{1,512}$")
+    whatsapp_template_language: str = Field(default="id", pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    # Telegram Bot API: the bot's token, and the secret Telegram sends back in
+    # X-Telegram-Bot-Api-Secret-Token (given to setWebhook as secret_token: 1-256 of A-Z a-z 0-9 _ -).
+    telegram_enabled: bool = False
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    telegram_api_base_url: str = "https://api.telegram.org"
+    # A conversation left unfinished this long is forgotten (and the citizen told so).
+    chat_conversation_timeout_minutes: float = Field(default=60.0, gt=0)
+    # Messages one chat may send per minute; past it the sender is told to wait, once, and the
+    # rest of the minute's messages are dropped before they reach Temporal.
+    chat_messages_per_minute: int = Field(default=20, ge=1)
+    # Sending into chats (conversation replies and case news): its own task queue
+    # (<TEMPORAL_TASK_QUEUE>-chat), concurrency and rate (WhatsApp allows 80 messages/s per number).
+    notification_chat_concurrency: int = Field(default=4, ge=1)
+    notification_chat_per_second: float = Field(default=20.0, gt=0)
+    chat_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    chat_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    # --- end of chat doors -----------------------------------------------------------------------
 
     # --- Attachments (issue 8; api/storage.py, api/attachments.py) -------------------------------
     attachment_storage: Literal["local", "s3"] = "local"
@@ -282,7 +314,31 @@ class Settings(BaseSettings):
         check_tile_url(self.map_tile_url)
         if self.attachment_storage == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET must be set when ATTACHMENT_STORAGE=s3")
+        self._refuse_unsafe_chat_doors()
         return self
+
+    def _refuse_unsafe_chat_doors(self) -> None:
+        """A chat door is on only with what authenticates its webhook and its replies: a WhatsApp
+        door without the app secret would take anybody's POST for Meta's."""
+        if self.whatsapp_enabled:
+            missing = [name for name, value in (
+                ("WHATSAPP_APP_SECRET", self.whatsapp_app_secret), ("WHATSAPP_VERIFY_TOKEN", self.whatsapp_verify_token),
+                ("WHATSAPP_ACCESS_TOKEN", self.whatsapp_access_token),
+                ("WHATSAPP_PHONE_NUMBER_ID", self.whatsapp_phone_number_id)) if not value]
+            if missing:
+                raise ValueError(f"WHATSAPP_ENABLED needs {', '.join(missing)}")
+            check_service_url("WHATSAPP_API_BASE_URL", self.whatsapp_api_base_url)
+        if self.telegram_enabled:
+            missing = [name for name, value in (
+                ("TELEGRAM_BOT_TOKEN", self.telegram_bot_token),
+                ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret)) if not value]
+            if missing:
+                raise ValueError(f"TELEGRAM_ENABLED needs {', '.join(missing)}")
+            check_service_url("TELEGRAM_API_BASE_URL", self.telegram_api_base_url)
+
+    @property
+    def chat_enabled(self) -> bool:
+        return self.whatsapp_enabled or self.telegram_enabled
 
     def _refuse_weak_secrets(self) -> None:
         where = (
@@ -297,6 +353,8 @@ class Settings(BaseSettings):
         secrets = {"SECRET_KEY": self.secret_key, "SP4N_ADMIN_TOKEN": self.sp4n_admin_token,
                    "SMS_GATEWAY_INBOUND_TOKEN": self.sms_gateway_inbound_token,
                    "METRICS_TOKEN": self.metrics_token,
+                   "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+                   "TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
                    **{f"SECRET_KEYS_RETIRED[{key_id}]": old for key_id, old in self.secret_keys_retired.items()}}
         for name, value in secrets.items():
             if value is not None and len(value) < MIN_SECRET_CHARS:
@@ -347,6 +405,16 @@ def check_tile_url(url: str) -> None:
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return
     raise ValueError("MAP_TILE_URL must be https (http only to a loopback tile server)")
+
+
+def check_service_url(name: str, url: str) -> None:
+    """An API our replies go through: https, or http to loopback only (a stub in tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    raise ValueError(f"{name} must be https (http only to loopback)")
 
 
 def tile_origin(url: str) -> str:

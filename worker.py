@@ -23,17 +23,21 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.connected import ConnectedActivities, pending_forward_keys
+from activities.chat import ChatApi, ChatSender
 from activities.notifications import DeliveryActivities
 from activities.open_data import OpenDataActivities
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
 from activities.routing_learning import Trainer
+from api.chat import ChatService, conversation_task_queue
+from api.main import build_services
 from config import Settings, get_settings
 from db.migrate import prepare_database
 from db.session import make_engine, make_sessionmaker
 from telemetry.metrics import ActivityMetrics, worker_runtime_and_endpoint
 from telemetry.tracing import configure as configure_telemetry
 from workflows.client import connect, ensure_search_attributes
+from workflows.chat import ChatWorkflow
 from workflows.complaint import ComplaintWorkflow
 from workflows.connected import ConnectedSyncWorkflow, ForwardWorkflow
 from workflows.connected_client import ForwardStarter, connected_task_queue, ensure_sync_schedule
@@ -51,7 +55,8 @@ log = structlog.get_logger("sp4n.worker")
 # (the clock, randomness, I/O) added to it is caught; the stored histories catch the rest.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "workflows.complaint", "workflows.delivery", "workflows.open_data", "workflows.connected", "opentelemetry"
+        "workflows.complaint", "workflows.delivery", "workflows.open_data", "workflows.connected", "workflows.chat",
+        "opentelemetry"
     )
 )
 
@@ -84,7 +89,7 @@ def build_worker(
 
 
 def build_delivery_workers(client: Client, settings: Settings, deliveries: DeliveryActivities,
-                           executors: ExitStack) -> list[Worker]:
+                           executors: ExitStack, chat_sender: ChatSender | None = None) -> list[Worker]:
     """The DeliveryWorkflows' queue (expanding and settling: database work), and one worker per
     delivery channel on the channel's own task queue, with its own threads and rate limit."""
     workers = [Worker(
@@ -103,7 +108,8 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
     )]
     # Per channel: one delivery (DeliveryWorkflow, webhooks from a case), a projection's batch.
     send = {"email": [deliveries.send_email, deliveries.send_email_batch],
-            "sms": [deliveries.send_sms, deliveries.send_sms_batch], "webhook": [deliveries.send_webhook]}
+            "sms": [deliveries.send_sms, deliveries.send_sms_batch], "webhook": [deliveries.send_webhook],
+            "chat": [deliveries.send_chat, deliveries.send_chat_batch]}
     for channel in CHANNELS:
         concurrency = getattr(settings, f"notification_{channel}_concurrency")
         executor = executors.enter_context(
@@ -112,7 +118,8 @@ def build_delivery_workers(client: Client, settings: Settings, deliveries: Deliv
         workers.append(Worker(
             client,
             task_queue=channel_task_queue(settings, channel),
-            activities=send[channel],
+            # The chat queue also carries the conversations' replies (one rate limit per door).
+            activities=send[channel] + ([chat_sender.say] if channel == "chat" and chat_sender else []),
             activity_executor=executor,
             max_concurrent_activities=concurrency,
             max_task_queue_activities_per_second=getattr(settings, f"notification_{channel}_per_second"),
@@ -154,6 +161,34 @@ async def resume_connected(client: Client, settings: Settings, sessionmaker) -> 
     await ForwardStarter(client, settings).start_forwards_async(keys)
     if bodies or keys:
         log.info("connected bodies resumed", bodies=len(bodies), forwards=len(keys))
+def build_chat_workers(client: Client, settings: Settings, sessionmaker, executors: ExitStack,
+                       chat_api: ChatApi, with_sender: bool) -> list[Worker]:
+    """The chat doors' conversations (workflows/chat.py) and the activities they ask for, which
+    work with the application's services (api/chat.py); `with_sender`: the chat channel's queue
+    too, when the delivery workers do not poll it."""
+    service = ChatService(build_services(settings, sessionmaker, client), chat_api)
+    workers = [Worker(
+        client,
+        task_queue=conversation_task_queue(settings),
+        workflows=[ChatWorkflow],
+        activities=[service.open_case, service.status, service.reply_awaited],
+        max_concurrent_workflow_tasks=8,
+        max_cached_workflows=500,
+        workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[ActivityMetrics()],
+    )]
+    if with_sender:
+        workers.append(Worker(
+            client,
+            task_queue=channel_task_queue(settings, "chat"),
+            activities=[ChatSender(chat_api).say],
+            activity_executor=executors.enter_context(ThreadPoolExecutor(
+                max_workers=settings.notification_chat_concurrency, thread_name_prefix="send-chat")),
+            max_concurrent_activities=settings.notification_chat_concurrency,
+            max_task_queue_activities_per_second=settings.notification_chat_per_second,
+            interceptors=[ActivityMetrics()],
+        ))
+    return workers
 
 
 async def main(settings: Settings | None = None) -> None:
@@ -189,8 +224,12 @@ async def main(settings: Settings | None = None) -> None:
             client, settings, connected,
             executors.enter_context(ThreadPoolExecutor(max_workers=8, thread_name_prefix="connected"))))
         await resume_connected(client, settings, sessionmaker)
+        chat_api = ChatApi(settings)
         if settings.notifications_enabled:
-            workers += build_delivery_workers(client, settings, deliveries, executors)
+            workers += build_delivery_workers(client, settings, deliveries, executors, ChatSender(chat_api))
+        if settings.chat_enabled:
+            workers += build_chat_workers(client, settings, sessionmaker, executors, chat_api,
+                                          with_sender=not settings.notifications_enabled)
         log.info("worker started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address,
                  metrics_port=settings.worker_metrics_port or None)
         trainer = Trainer(sessionmaker, settings.routing_retrain_seconds).start() if settings.routing_retrain_seconds else None
@@ -204,6 +243,7 @@ async def main(settings: Settings | None = None) -> None:
                 await running.enter_async_context(worker)
             await stop.wait()
         deliveries.close()
+        chat_api.close()
         if trainer is not None:
             trainer.stop()
     log.info("worker stopped")

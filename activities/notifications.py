@@ -12,8 +12,8 @@ the older code (`record_case`), an administrator's resend and a notice without a
    complaint row; staff from `api_tokens` and `notification_preferences`) and to the webhooks
    that subscribe to the event, rendering each message (domain/messages.py) in the recipient's
    language. Re-expanding inserts nothing new (ON CONFLICT DO NOTHING on the key).
-2. `send_email`, `send_sms`, `send_webhook` (each on its channel's own task queue; for a case's
-   projection `send_email_batch` / `send_sms_batch`, that channel's deliveries in one activity) mark the
+2. `send_email`, `send_sms`, `send_webhook`, `send_chat` (each on its channel's own task queue; for a case's
+   projection `send_email_batch` / `send_sms_batch` / `send_chat_batch`, that channel's deliveries in one activity) mark the
    delivery `sending`, send it and record the outcome: `sent`; or, when the channel certainly did
    not accept it, `pending` again and Temporal retries it after an exponential backoff until the
    attempts run out: `failed` (the dead letter); a refusal for good (SMTP 5xx, HTTP 4xx, a webhook
@@ -66,7 +66,7 @@ from db.notification_models import (
 )
 from db.upsert import dialect_insert
 from domain.contacts import INDONESIA, usable_email, usable_phone
-from domain.enums import Party, Role
+from domain.enums import Action, Party, Role
 from domain.tokens import keyed_digest, private_link
 from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
 from telemetry.metrics import DELIVERIES
@@ -285,6 +285,13 @@ class WebhookChannel(HttpChannel):
         }, extensions)
 
 
+def chat_channel(settings: Settings, sessions: sessionmaker[Session]) -> Any:
+    """The chat channel (activities/chat.py builds on this module's HTTP channel and errors)."""
+    from activities.chat import ChatChannel  # noqa: PLC0415 - it imports this module
+
+    return ChatChannel(settings, sessions)
+
+
 # --- who hears it ------------------------------------------------------------------------------
 
 
@@ -320,6 +327,12 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
         if complaint is None:
             return []
         pref = session.get(NotificationPreference, f"reporter:{complaint.tracking_id}")
+        if complaint.reporter_chat:  # a report from a chat hears of its case in that chat
+            if row.event == Action.SUBMIT.value:
+                return []  # the conversation answered KIRIM with the receipt already (workflows/chat.py)
+            return [Target("reporter", DeliveryChannel.CHAT, complaint.reporter_chat,
+                           pref.language if pref else DEFAULT_LANGUAGE,
+                           bool(pref and pref.opt_out_non_essential and not essential))]
         phone = (pref.phone if pref and pref.phone else None) or complaint.reporter_phone
         return [
             Target("reporter", channel, address, (pref.language if pref else DEFAULT_LANGUAGE),
@@ -357,6 +370,11 @@ def follower_targets(session: Session, tracking_id: str, essential: bool,
             if own is None:
                 continue
             pref = session.get(NotificationPreference, f"reporter:{own.tracking_id}")
+            if own.reporter_chat:
+                targets.append(Target(f"follower:{own.tracking_id}", DeliveryChannel.CHAT, own.reporter_chat,
+                                      pref.language if pref else DEFAULT_LANGUAGE,
+                                      bool(pref and pref.opt_out_non_essential and not essential)))
+                continue
             phone = (pref.phone if pref and pref.phone else None) or own.reporter_phone
             targets += [
                 Target(f"follower:{own.tracking_id}", channel, address, pref.language if pref else DEFAULT_LANGUAGE,
@@ -467,6 +485,7 @@ class DeliveryActivities:
             DeliveryChannel.EMAIL.value: EmailChannel(settings),
             DeliveryChannel.SMS.value: SmsChannel(settings),
             DeliveryChannel.WEBHOOK.value: WebhookChannel(settings),
+            DeliveryChannel.CHAT.value: chat_channel(settings, sessions),
         }
 
     # expanding -------------------------------------------------------------------------------
@@ -512,12 +531,13 @@ class DeliveryActivities:
             message = render(context)
             digest = hashlib.sha256(target.address.lower().encode()).hexdigest()[:12]
             key = f"{base}:{target.channel.value}:{digest}"
-            sms = target.channel == DeliveryChannel.SMS
+            sms, chat = target.channel == DeliveryChannel.SMS, target.channel == DeliveryChannel.CHAT
+            body = message.sms if sms else f"{message.subject}\n\n{message.text}" if chat else message.text
             deliveries.append(self._delivery(
                 row, key, now, party=row.recipient, recipient_ref=target.recipient_ref,
                 channel=target.channel.value, address=target.address, language=target.language,
-                subject=None if sms else message.subject, body_text=message.sms if sms else message.text,
-                body_html=None if sms else message.html,
+                subject=None if sms or chat else message.subject, body_text=body,
+                body_html=None if sms or chat else message.html,
                 status=DeliveryStatus.SKIPPED if target.opted_out else DeliveryStatus.PENDING,
                 last_error="opted out of non-essential messages" if target.opted_out else None,
             ))
@@ -583,6 +603,14 @@ class DeliveryActivities:
     @activity.defn(name="send_sms_batch")
     def send_sms_batch(self, batch: SendBatch) -> dict[str, str]:
         return self.send_batch(batch, DeliveryChannel.SMS.value)
+
+    @activity.defn(name="send_chat")
+    def send_chat(self, request: SendRequest) -> str:
+        return self.send(request, DeliveryChannel.CHAT.value)
+
+    @activity.defn(name="send_chat_batch")
+    def send_chat_batch(self, batch: SendBatch) -> dict[str, str]:
+        return self.send_batch(batch, DeliveryChannel.CHAT.value)
 
     def send_batch(self, batch: SendBatch, channel: str) -> dict[str, str]:
         """One attempt at each delivery of the batch still pending, side by side; returns each

@@ -237,6 +237,7 @@ def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
         "reporter_name": reporter.name if reporter else None,
         "reporter_email": reporter.email if reporter else None,
         "reporter_phone": reporter.phone if reporter else None,
+        "reporter_chat": reporter.chat if reporter else None,
         "submitted_at": record.submitted_at,
         "policy_version": record.policy_version,
         "calendar_version": record.calendar_version,

@@ -21,6 +21,7 @@ from api.schemas import SubmissionReceipt
 from db.directory import check_region_code
 from db.models import IdempotencyKey
 from domain.calendar import calendar_for
+from domain.chat import is_chat_address
 from domain.contacts import ContactRefused, normalise_email, normalise_phone
 from domain.lifecycle import CaseMachine
 from domain.models import ComplaintDetails, ComplaintInput
@@ -87,6 +88,8 @@ def checked_contacts(details: ComplaintDetails, phone_country_codes: list[int]) 
     """The details with the reporter's e-mail and phone checked and normalised (domain/contacts.py),
     or a 422 naming the field: nothing is ever sent to a contact that did not pass."""
     reporter = details.reporter
+    if reporter is not None and reporter.chat and not is_chat_address(reporter.chat):
+        raise contact_problem("reporter.chat", ContactRefused("alamat chat tidak dikenali"))
     if reporter is None or not (reporter.email or reporter.phone):
         return details
     changes = {}

@@ -27,7 +27,7 @@ from api.observe import RequestObserver
 from api.sessions import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, open_data, operations, routing, sms, tokens
-from api.routes import attachments, codec, connected, notifications, webhooks
+from api.routes import attachments, chat, codec, connected, notifications, webhooks
 from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
 from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
@@ -145,6 +145,31 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONTROL_BYTES = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+def build_services(settings: Settings, sessions, temporal_client: Client | None = None) -> Services:
+    """What the routes (and the chat doors' activities in the worker, api/chat.py) work with."""
+    throttle = ThrottleStore(sessions, settings.secret_key)
+    return Services(
+        settings=settings,
+        sessions=sessions,
+        calendar=AmendmentBook(sessions),
+        temporal=TemporalGateway(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            settings.temporal_task_queue,
+            settings.dependency_timeout_seconds,
+            client=temporal_client,
+            keys=settings.payload_keys,
+        ),
+        rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
+        similar_search_limiter=SubmissionRateLimiter(
+            throttle, settings.similar_search_per_minute, purpose="similar", what="pencarian laporan serupa",
+            what_en="searches for similar reports"),
+        sign_in=SignInThrottle(throttle, settings),
+        storage=storage_from_settings(settings),
+        uploads=Uploads(settings, throttle),
+    )
+
+
 def create_api(
     settings: Settings | None = None, temporal_client: Client | None = None, *, configure_process: bool = False
 ) -> FastAPI:
@@ -164,28 +189,7 @@ def create_api(
                 if ensure_bootstrap_admin(session, settings.sp4n_admin_email, settings.sp4n_admin_password):
                     session.commit()
                     log.info("portal administrator account created", email=settings.sp4n_admin_email)
-        sessions = make_sessionmaker(engine)
-        throttle = ThrottleStore(sessions, settings.secret_key)
-        app.state.services = Services(
-            settings=settings,
-            sessions=sessions,
-            calendar=AmendmentBook(sessions),
-            temporal=TemporalGateway(
-                settings.temporal_address,
-                settings.temporal_namespace,
-                settings.temporal_task_queue,
-                settings.dependency_timeout_seconds,
-                client=temporal_client,
-                keys=settings.payload_keys,
-            ),
-            rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
-            similar_search_limiter=SubmissionRateLimiter(
-                throttle, settings.similar_search_per_minute, purpose="similar", what="pencarian laporan serupa",
-                what_en="searches for similar reports"),
-            sign_in=SignInThrottle(throttle, settings),
-            storage=storage_from_settings(settings),
-            uploads=Uploads(settings, throttle),
-        )
+        app.state.services = build_services(settings, make_sessionmaker(engine), temporal_client)
         app.state.read_model_metrics = CollectorRegistry(auto_describe=False)
         app.state.read_model_metrics.register(
             ReadModelGauges(app.state.services.sessions, settings.metrics_read_model_cache_seconds)
@@ -218,7 +222,7 @@ def create_api(
     app.add_middleware(RequestObserver)
     app.get("/metrics", include_in_schema=False)(metrics_endpoint)
 
-    for module in (complaints, tokens, agencies, calendar, operations, routing, open311, sms, open_data):
+    for module in (complaints, tokens, agencies, calendar, operations, routing, open311, sms, open_data, chat):
         app.include_router(module.router)
     app.include_router(attachments.router)
     app.include_router(attachments.media_router)

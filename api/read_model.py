@@ -49,8 +49,9 @@ def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
         unit_id=row.unit_id,
         anonymous=row.anonymous,
         confidential=row.confidential,
-        reporter=Reporter(name=row.reporter_name, email=row.reporter_email, phone=row.reporter_phone)
-        if row.reporter_name or row.reporter_email or row.reporter_phone
+        reporter=Reporter(name=row.reporter_name, email=row.reporter_email, phone=row.reporter_phone,
+                          chat=row.reporter_chat)
+        if row.reporter_name or row.reporter_email or row.reporter_phone or row.reporter_chat
         else None,
         submitted_at=row.submitted_at,
         deadlines=local_deadlines(row),

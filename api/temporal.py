@@ -131,6 +131,13 @@ class TemporalGateway:
 
         return await self._call(start)
 
+    async def signal_with_start(self, run: Any, arg: Any, *, workflow_id: str, task_queue: str, signal: str,
+                                signal_arg: Any) -> None:
+        """Signal a workflow, starting it first when it is not running (a chat's conversation):
+        answered by the server alone, never waiting for a worker."""
+        await self._call(lambda client: client.start_workflow(
+            run, arg, id=workflow_id, task_queue=task_queue, start_signal=signal, start_signal_args=[signal_arg]))
+
     async def start_delivery(self, settings: Settings, plan: DeliveryPlan, workflow_id: str) -> bool:
         """Start a DeliveryWorkflow (an administrator's resend); False when that id already ran."""
         return await self._call(lambda client: start_delivery(client, settings, plan, workflow_id))

@@ -92,6 +92,9 @@ class Complaint(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(200))
     reporter_email: Mapped[str | None] = mapped_column(String(320))
     reporter_phone: Mapped[str | None] = mapped_column(String(40))
+    # The chat the report came from (`whatsapp:<number>`, `telegram:<chat id>`): where its news go,
+    # and how a message typed in that chat finds the case awaiting its reporter's reply.
+    reporter_chat: Mapped[str | None] = mapped_column(String(100), index=True)
     submitted_at: Mapped[datetime]
     policy_version: Mapped[str] = mapped_column(String(64))
     calendar_version: Mapped[str] = mapped_column(String(100))
@@ -385,4 +388,12 @@ class CalendarAmendmentRow(Base):
 
 
 # Tables defined in their own modules register on the same metadata.
-from db import connected_models, notification_models, open311_models, open_data_models, portal_models, throttle_models  # noqa: E402,F401
+from db import (  # noqa: E402,F401
+    chat_models,
+    connected_models,
+    notification_models,
+    open311_models,
+    open_data_models,
+    portal_models,
+    throttle_models,
+)

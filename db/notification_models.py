@@ -32,6 +32,7 @@ class DeliveryChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     WEBHOOK = "webhook"
+    CHAT = "chat"  # the WhatsApp or Telegram chat a report came from (activities/chat.py)
     NONE = "none"  # nobody to reach: recorded as failed so that admins see it
 
 

@@ -48,6 +48,8 @@ class Channel(StrEnum):
     API = "api"
     OPEN311 = "open311"
     SMS = "sms"
+    WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
     WALK_IN = "walk_in"
 
 

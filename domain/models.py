@@ -55,6 +55,10 @@ class Reporter(Model):
     # countries allowed for phones are a setting, and a stored case must replay whatever it says.
     email: line(320) | None = None
     phone: line(40) | None = None
+    # The chat the report came from (`whatsapp:<number>`, `telegram:<chat id>`, domain/chat.py):
+    # a contact like the others, where the case's news are sent. Absent when none, so the
+    # reporters of the other doors look as before (API answers, stored payloads).
+    chat: line(100) | None = Field(default=None, exclude_if=lambda chat: chat is None)
 
 
 class AgencyRef(Model):

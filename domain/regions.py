@@ -186,3 +186,44 @@ class Gazetteer:
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
+
+    def choices(self, text: str, limit: int = 9) -> list[str]:
+        """Every province, regency or city a short answer to "where?" may mean, most likely first:
+        the one place it names explicitly ("Kota Bandung", "Kab. Kendal", "Jaksel"), else every
+        place whose name it contains, everyday words included ("Malang": the city and the regency;
+        "Bandung": both as well, "Bandung Barat" only itself)."""
+        found = [m for m in self.find(text) if m.strength >= PROVINCE]
+        explicit = [m for m in found if m.strength == EXPLICIT or m.strength == DISTRICT]
+        if explicit:
+            return [self.pick(explicit).code]  # type: ignore[union-attr]
+        by_name = self._by_name()
+        tokens = words(text)
+        codes: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for size in range(min(self.MAX_WORDS, len(tokens) - i), 0, -1):
+                hit = by_name.get(" ".join(tokens[i : i + size]))
+                if hit:
+                    codes += [code for code in hit if code not in codes]
+                    i += size
+                    break
+            else:
+                i += 1
+        if not codes:
+            codes = [m.code for m in found]
+        return codes[:limit]
+
+    def _by_name(self) -> dict[str, list[str]]:
+        """Provinces, regencies and cities by their name without "Kota"/"Kabupaten" (built once)."""
+        if not hasattr(self, "_names_index"):
+            index: dict[str, list[str]] = {}
+            for code, name in sorted(self.names.items(), key=lambda item: (item[0].count("."), item[0])):
+                if code.count(".") <= 1:
+                    index.setdefault(_key(self._base(name)), []).append(code)
+            for code, aliases in (_PROVINCE_ALIASES | _PLACE_ALIASES).items():
+                for alias in aliases:
+                    index.setdefault(_key(alias), [])
+                    if code not in index[_key(alias)]:
+                        index[_key(alias)].append(code)
+            self._names_index = index
+        return self._names_index

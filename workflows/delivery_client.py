@@ -15,7 +15,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from config import Settings
 from workflows.delivery import ChannelPlan, DeliveryPlan, DeliveryWorkflow, PendingDelivery
 
-CHANNELS = ("email", "sms", "webhook")
+CHANNELS = ("email", "sms", "webhook", "chat")
 
 
 def delivery_task_queue(settings: Settings) -> str:
@@ -37,6 +37,8 @@ def attempt_timeout_seconds(settings: Settings, channel: str) -> float:
         return 3 * settings.smtp_timeout_seconds + 5
     if channel == "sms":
         return settings.sms_connect_timeout_seconds + 2 * settings.sms_read_timeout_seconds + 5
+    if channel == "chat":
+        return settings.chat_connect_timeout_seconds + 2 * settings.chat_read_timeout_seconds + 5
     return settings.webhook_connect_timeout_seconds + 2 * settings.webhook_read_timeout_seconds + 5
 
 

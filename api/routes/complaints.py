@@ -42,6 +42,9 @@ router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 CASE_RESPONSES = problem_responses(401, 403, 404, 409, 422, 503)
 
 
+CHAT_CHANNELS = (Channel.WHATSAPP, Channel.TELEGRAM)
+
+
 @router.post(
     "",
     status_code=201,
@@ -63,6 +66,9 @@ async def submit_complaint(
     caller = await submission_caller(request, svc)
     if body.channel == Channel.WALK_IN and caller.role not in STAFF_ROLES:
         raise Problem(403, "Saluran walk_in hanya untuk petugas yang mencatat laporan warga.")
+    if body.channel in CHAT_CHANNELS or (body.reporter and body.reporter.chat):
+        # Only the chat doors (api/chat.py) say where a chat is: nobody may have us write to one.
+        raise Problem(422, "Saluran whatsapp/telegram dan reporter.chat hanya diisi oleh pintu chat.")
     await run_in_threadpool(svc.rate_limiter.check, caller.client_key)  # counted in the shared store
     now = datetime.now(timezone.utc)
     scope = None

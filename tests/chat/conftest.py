@@ -1,0 +1,285 @@
+"""Chat door tests: the real app, the real workers (cases, deliveries, conversations) on a
+time-skipping test server, and one stub on loopback that plays both Meta's Graph API and
+Telegram's Bot API: it keeps every message sent into a chat and serves the media a chat sent.
+
+`chat.whatsapp(...)` / `chat.telegram(...)` post a door's webhook as the door would (signed, with
+its secret); `await chat.said(address, "words")` waits until the stub got a message with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.chat import ChatApi, ChatSender
+from activities.notifications import DeliveryActivities
+from db.session import make_engine, make_sessionmaker
+from server import create_app
+from tests.api.conftest import ApiHarness, ServerClock, follow_server_clock, settings_for
+from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD
+from worker import build_chat_workers, build_delivery_workers, build_worker
+from workflows.delivery_client import DeliveryStarter
+
+try:
+    from tests.api.conftest import (  # noqa: F401 - fixtures, reused
+        _skip_sqlite_only_on_postgres,
+        api_database_url,
+        new_api_database,
+        pytest_configure,
+    )
+except ImportError:  # pragma: no cover
+    pass
+
+APP_SECRET = "whatsapp-app-secret-for-the-tests"
+VERIFY_TOKEN = "whatsapp-verify-token-for-the-tests-0123456789"
+TELEGRAM_SECRET = "telegram-webhook-secret-for-the-tests-0123"
+BOT_TOKEN = "123456:bot-token-for-tests"
+PHONE_NUMBER_ID = "106540352242922"
+PUBLIC_BASE_URL = "https://lapor.test"
+
+
+@dataclass
+class Sent:
+    door: str
+    to: str
+    text: str
+    template: str | None = None
+
+
+@dataclass
+class ChatStub:
+    """What the doors' APIs were asked to send, and the media they serve."""
+
+    sent: list[Sent] = field(default_factory=list)
+    media: dict[str, bytes] = field(default_factory=dict)
+    media_fetches: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    base_url: str = ""
+
+    def texts_to(self, address: str) -> list[str]:
+        door, _, chat_id = address.partition(":")
+        with self.lock:
+            return [s.text for s in self.sent if s.door == door and s.to == chat_id.lstrip("+")]
+
+
+def _handler(stub: ChatStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            path = urlsplit(self.path).path
+            if path == f"/graph/{PHONE_NUMBER_ID}/messages":
+                if self.headers.get("Authorization") != "Bearer wa-access-token":
+                    return self._answer(401, {"error": {"message": "bad token"}})
+                if body.get("type") == "template":
+                    template = body["template"]
+                    text = template["components"][0]["parameters"][0]["text"]
+                    sent = Sent("whatsapp", body["to"], text, template["name"])
+                else:
+                    sent = Sent("whatsapp", body["to"], body["text"]["body"])
+                with stub.lock:
+                    stub.sent.append(sent)
+                return self._answer(200, {"messages": [{"id": f"wamid.out.{len(stub.sent)}"}]})
+            if path == f"/bot{BOT_TOKEN}/sendMessage":
+                with stub.lock:
+                    stub.sent.append(Sent("telegram", str(body["chat_id"]), body["text"]))
+                return self._answer(200, {"ok": True, "result": {"message_id": len(stub.sent)}})
+            self._answer(404, {"error": "unknown"})
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            path = parts.path
+            if path.startswith("/graph/") and self.headers.get("Authorization") == "Bearer wa-access-token":
+                media_id = path.removeprefix("/graph/")
+                if media_id in stub.media:
+                    return self._answer(200, {"url": f"{stub.base_url}/media/{media_id}", "mime_type": "image/jpeg"})
+            if path.startswith("/media/") and path.removeprefix("/media/") in stub.media:
+                stub.media_fetches.append(path.removeprefix("/media/"))
+                return self._answer(200, stub.media[path.removeprefix("/media/")], "image/jpeg")
+            if path == f"/bot{BOT_TOKEN}/getFile":
+                file_id = parse_qs(parts.query).get("file_id", [""])[0]
+                if file_id in stub.media:
+                    return self._answer(200, {"ok": True, "result": {"file_path": f"photos/{file_id}.jpg"}})
+            if path.startswith(f"/file/bot{BOT_TOKEN}/photos/"):
+                file_id = path.rsplit("/", 1)[1].removesuffix(".jpg")
+                if file_id in stub.media:
+                    stub.media_fetches.append(file_id)
+                    return self._answer(200, stub.media[file_id], "image/jpeg")
+            self._answer(404, {"error": "unknown"})
+
+    return Handler
+
+
+@pytest.fixture
+def chat_stub() -> Iterator[ChatStub]:
+    stub = ChatStub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
+    stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class ChatHarness:
+    api: ApiHarness
+    stub: ChatStub
+
+    # --- the doors, as Meta and Telegram call them ---
+
+    async def whatsapp_post(self, payload: dict, signature: str | None = "good") -> httpx.Response:
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "good":
+            headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        elif signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        return await self.api.http.post("/v1/channels/whatsapp", content=body, headers=headers)
+
+    async def whatsapp(self, sender: str, text: str | None = None, *, message_id: str | None = None,
+                       image: str | None = None, sticker: bool = False, at: float | None = None) -> str:
+        """One message from `sender` (+62…); returns its id."""
+        message_id = message_id or f"wamid.in.{next(_ids)}"
+        message: dict[str, Any] = {"from": sender.lstrip("+"), "id": message_id,
+                                   "timestamp": str(int(at if at is not None else time.time()))}
+        if image:
+            message |= {"type": "image", "image": {"id": image, "mime_type": "image/jpeg"}}
+        elif sticker:
+            message |= {"type": "sticker", "sticker": {"id": "sticker-1", "animated": False}}
+        else:
+            message |= {"type": "text", "text": {"body": text or ""}}
+        payload = {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "628001234567", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Warga"}, "wa_id": sender.lstrip("+")}],
+            "messages": [message]}}]}]}
+        response = await self.whatsapp_post(payload)
+        assert response.status_code == 200, response.text
+        return message_id
+
+    async def telegram(self, chat_id: int, text: str | None = None, *, update_id: int | None = None,
+                       photo: str | None = None, sticker: bool = False, language: str = "id") -> int:
+        update_id = update_id if update_id is not None else 10_000 + next(_ids)
+        message: dict[str, Any] = {"message_id": update_id, "date": int(time.time()),
+                                   "from": {"id": chat_id, "is_bot": False, "first_name": "Warga",
+                                            "language_code": language},
+                                   "chat": {"id": chat_id, "type": "private", "first_name": "Warga"}}
+        if photo:
+            message["photo"] = [{"file_id": photo + "-small", "width": 90, "height": 60},
+                                {"file_id": photo, "width": 1280, "height": 853}]
+        elif sticker:
+            message["sticker"] = {"file_id": "sticker", "emoji": "👍"}
+        else:
+            message["text"] = text or ""
+        response = await self.api.http.post("/v1/channels/telegram", json={"update_id": update_id, "message": message},
+                                            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+        assert response.status_code == 200, response.text
+        return update_id
+
+    # --- what came back ---
+
+    async def said(self, address: str, *words: str, count: int = 1, timeout: float = 20.0) -> list[str]:
+        """The messages to `address` once `count` of them contain all `words` (fails otherwise)."""
+        def matching() -> list[str]:
+            return [t for t in self.stub.texts_to(address) if all(w in t for w in words)]
+
+        deadline = time.monotonic() + timeout
+        while len(matching()) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        found = matching()
+        assert len(found) >= count, f"{address} was not told {words!r}; told: {self.stub.texts_to(address)}"
+        return found
+
+    async def quiet(self, seconds: float = 1.0) -> None:
+        """Let in-flight turns finish (for asserting that nothing more is said)."""
+        await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+async def chat(
+    time_skipping_env: WorkflowEnvironment, api_database_url: str, chat_stub: ChatStub, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[ChatHarness]:
+    settings = settings_for(
+        api_database_url,
+        public_base_url=PUBLIC_BASE_URL,
+        sp4n_admin_email=ADMIN_EMAIL, sp4n_admin_password=ADMIN_PASSWORD,
+        attachment_dir=str(tmp_path / "attachments"),
+        attachment_min_free_disk_bytes=0,
+        whatsapp_enabled=True, whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
+        whatsapp_access_token="wa-access-token", whatsapp_phone_number_id=PHONE_NUMBER_ID,
+        whatsapp_api_base_url=f"{chat_stub.base_url}/graph", whatsapp_template_name="sp4n_kabar_laporan",
+        telegram_enabled=True, telegram_bot_token=BOT_TOKEN, telegram_webhook_secret=TELEGRAM_SECRET,
+        telegram_api_base_url=chat_stub.base_url,
+        chat_messages_per_minute=8, chat_conversation_timeout_minutes=30,
+        notification_retry_base_seconds=0.2, notification_retry_max_seconds=1,
+    )
+    env = time_skipping_env
+    clock = ServerClock()
+    await clock.follow(env)
+    engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    app = create_app(settings, temporal_client=env.client)
+    follow_server_clock(monkeypatch, clock)
+    chat_api = ChatApi(settings)
+    try:
+        with ExitStack() as executors:
+            executor = executors.enter_context(ThreadPoolExecutor(max_workers=8))
+            starter = DeliveryStarter(env.client, settings)
+            deliveries = DeliveryActivities(sessionmaker, settings, starter)
+            workers = [build_worker(env.client, settings.temporal_task_queue, sessionmaker, executor,
+                                    deliveries=starter, expand=deliveries)]
+            workers += build_delivery_workers(env.client, settings, deliveries, executors, ChatSender(chat_api))
+            workers += build_chat_workers(env.client, settings, sessionmaker, executors, chat_api, with_sender=False)
+            for worker in workers:
+                await worker.__aenter__()
+            try:
+                async with app.router.lifespan_context(app):
+                    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+                    async with httpx.AsyncClient(transport=transport, base_url="http://sp4n.test") as http:
+                        api = ApiHarness(env=env, app=app, http=http, settings=settings,
+                                         sessions=app.state.services.sessions, clock=clock)
+                        yield ChatHarness(api=api, stub=chat_stub)
+                await env.sleep(timedelta(seconds=5))
+            finally:
+                for worker in reversed(workers):
+                    await worker.__aexit__(None, None, None)
+            deliveries.close()
+    finally:
+        chat_api.close()
+        engine.dispose()
