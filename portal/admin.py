@@ -18,14 +18,15 @@ from starlette.concurrency import run_in_threadpool
 from api import sessions as security
 from portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from portal.dashboard import DashboardData, dashboard_data
-from portal.facts import case_facts
+from portal.confirm import ask, confirmed
+from portal.facts import case_facts, proposed_original
 from portal.forms import agency_choices
 from domain.calendar import years_without_cuti_bersama
 from api.deliveries import resend_through_temporal
 from portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
 from api.read_model import view_of_row
-from api.similar import report_of_case, similar_cases
+from api.similar import may_be_original, report_of_case, similar_cases
 from api.directory_admin import AgencyCreate, create_agency, deactivate_agency
 from db.directory import list_agencies
 from db.models import AgencyKind, Complaint, EscalationRow
@@ -80,6 +81,41 @@ async def verification_queue(page: PageDep) -> HTMLResponse:
                        now=datetime.now(timezone.utc),
                        calendar_warning_years=warning_years, capped=len(items) == QUEUE_LIMIT, limit=QUEUE_LIMIT,
                        reasons=[r.value for r in ArchiveReason if r not in (ArchiveReason.WITHDRAWN, ArchiveReason.DUPLICATE)])
+
+
+def merge_rows(page: Page, first_id: str, second_id: str):
+    """Both cases of a merge as the administrator sees them, the facts of each, the proposed
+    original first, and per direction (duplicate, original) why it cannot be, if it cannot."""
+    with page.svc.sessions() as session:
+        first, second = session.get(Complaint, first_id), session.get(Complaint, second_id)
+        missing = next((i for i, row in ((first_id, first), (second_id, second)) if row is None), None)
+        if missing is not None or first_id == second_id:
+            return missing or second_id, None
+        facts = case_facts(session, [first, second], now=datetime.now(timezone.utc))
+        original = proposed_original(first, second, facts)
+        duplicate = second if original is first else first
+        directions = []
+        for dup, orig in ((duplicate, original), (original, duplicate)):
+            refusal = (page.t("merge.not_waiting") if dup.status != Status.AWAITING_VERIFICATION.value
+                       else may_be_original(session, dup.tracking_id, orig.tracking_id))
+            directions.append((view_of_row(dup, with_history=False), view_of_row(orig, with_history=False), refusal))
+        return None, (view_of_row(original, with_history=False), view_of_row(duplicate, with_history=False),
+                      facts, directions)
+
+
+@router.get("/gabung")
+async def merge_page(page: PageDep, kasus: str = "", dengan: str = "") -> HTMLResponse:
+    """A merge: both cases side by side, the proposed original first, then the confirmation."""
+    require_staff(page, Role.ADMIN)
+    first, second = kasus.strip().upper()[:64], dengan.strip().upper()[:64]
+    missing, found = await run_in_threadpool(merge_rows, page, first, second)
+    if found is None:
+        raise PortalError(404, detail=page.t("merge.missing", case=missing or "-"))
+    original, duplicate, facts, directions = found
+    shown = [(dup, orig, refusal, index == 0) for index, (dup, orig, refusal) in enumerate(directions)]
+    if directions[0][2] and not directions[1][2]:  # only the other way round is possible: offer it first
+        shown = [(dup, orig, refusal, not primary) for dup, orig, refusal, primary in shown]
+    return page.render("merge.html", original=original, duplicate=duplicate, facts=facts, directions=shown)
 
 
 def escalation_rows(page: Page, kind: str | None):
@@ -177,6 +213,9 @@ async def toggle_staff(page: PageDep, account_id: str) -> Response:
     form = await page.request.form(max_files=0, max_fields=5)
     await check_csrf(page, form)
 
+    if form.get("active") != "1" and not confirmed(form):
+        return ask(page, form, page.t("confirm.deactivate_account", account=account_id), back="/admin/staf")
+
     def toggle(session: Session, account: StaffAccount) -> bool:
         if f"staff:{account.id}" == caller.token_id:  # never lock yourself out
             return False
@@ -249,6 +288,8 @@ async def deactivate(page: PageDep, agency_id: str) -> Response:
     caller = require_staff(page, Role.ADMIN)
     form = await page.request.form(max_files=0, max_fields=5)
     await check_csrf(page, form)
+    if not confirmed(form):
+        return ask(page, form, page.t("confirm.deactivate_agency", agency=agency_id), back=f"/admin/instansi?q={agency_id}")
 
     def run() -> None:
         with page.svc.sessions() as session:

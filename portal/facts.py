@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.similar import voices
 from db.models import Agency, AgencyUnit, TimelineEventRow
 from db.portal_models import Attachment, CaseFollower
-from domain.enums import Action, Role
+from domain.enums import Action, Role, Status
 from domain.lifecycle import reroute_note_parts
 
 
@@ -98,3 +98,16 @@ def days_between(start: datetime | None, now: datetime) -> int:
     if start.tzinfo is None:  # SQLite hands back naive UTC
         start = start.replace(tzinfo=timezone.utc)
     return max((now - start).days, 0)
+
+
+def proposed_original(first, second, facts: dict[str, CaseFacts]):
+    """Which of two read-model rows should stay the original: one already past verification must
+    (only a case awaiting verification can be archived as a duplicate); else the one more people
+    reported, supported or follow; else the older."""
+    def weight(row) -> tuple:
+        f = facts.get(row.tracking_id) or CaseFacts()
+        waiting = row.status == Status.AWAITING_VERIFICATION.value
+        submitted = row.submitted_at.replace(tzinfo=timezone.utc) if row.submitted_at.tzinfo is None else row.submitted_at
+        return (waiting, -(f.reporters + f.supporters + f.followers), submitted, row.tracking_id)
+
+    return min((first, second), key=weight)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cleaning import CleanFile
 from api import sessions as security
+from portal.confirm import ask, confirmed
 from portal.facts import case_facts
 from portal.forms import outside_the_region, parse, resolve_agency, store_files, uploaded_files
 from pydantic import ValidationError
@@ -164,6 +165,15 @@ def case_landing(tracking_id: str, kind: str, to: str | None = None) -> str:
 @router.post("/kasus/{tracking_id}/verifikasi")
 async def verify(page: PageDep, tracking_id: str) -> Response:
     back = safe_next(page.request.query_params.get("next", ""))
+    form = await page.request.form(max_files=0, max_fields=20)  # read once: staff_action gets the same
+    if form.get("decision") == "reject" and not confirmed(form):
+        require_staff(page)
+        await check_csrf(page, form)
+        original = str(form.get("duplicate_other") or "").strip().upper() or str(form.get("duplicate_of") or "")
+        if form.get("reason") == "duplicate":  # a merge: both cases side by side first
+            return page.redirect("/admin/gabung", kasus=tracking_id, dengan=original or None)
+        question = page.t("confirm.reject", case=tracking_id, reason=page.reason_label(str(form.get("reason") or "")))
+        return ask(page, form, question, back=back or f"/kasus/{tracking_id}")
 
     async def call(form, caller, session):
         decision = str(form.get("decision") or "")
@@ -266,11 +276,14 @@ async def units_page(page: PageDep, agency_id: str, done: str = "", flagged: str
     return await render_units(page, agency_id, done=done, flagged=flagged)
 
 
-async def unit_action(page: Page, agency_id: str, work) -> Response:
-    """Run one unit edit from a form (the API's own function: the same checks); its error on the page."""
+async def unit_action(page: Page, agency_id: str, work, question: str | None = None) -> Response:
+    """Run one unit edit from a form (the API's own function: the same checks); its error on the
+    page. With a `question`, the edit is destructive: asked first (portal/confirm.py)."""
     caller = require_staff(page, Role.ADMIN, Role.AGENCY_ADMIN)
     form = await page.request.form(max_files=0, max_fields=10)
     await check_csrf(page, form)
+    if question is not None and not confirmed(form):
+        return ask(page, form, question.format(into=str(form.get("into") or "")), back=f"/staf/unit/{agency_id}")
     fields = {k: str(v) for k, v in form.items()}
 
     def run():
@@ -317,11 +330,13 @@ async def merge_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
     from api.directory_admin import UnitMerge, merge_unit
 
     return await unit_action(page, agency_id, lambda f, caller, session: merge_unit(
-        agency_id, slug, UnitMerge(into=f.get("into", "")), caller, session))
+        agency_id, slug, UnitMerge(into=f.get("into", "")), caller, session),
+        question=page.t("confirm.merge_unit", unit=slug, into="{into}"))
 
 
 @router.post("/staf/unit/{agency_id}/{slug}/nonaktif")
 async def deactivate_unit_form(page: PageDep, agency_id: str, slug: str) -> Response:
     from api.directory_admin import deactivate_unit
 
-    return await unit_action(page, agency_id, lambda f, caller, session: deactivate_unit(agency_id, slug, caller, session))
+    return await unit_action(page, agency_id, lambda f, caller, session: deactivate_unit(agency_id, slug, caller, session),
+                             question=page.t("confirm.deactivate_unit", unit=slug))

@@ -144,6 +144,9 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { event.preventDefault(); }
+    if (!question) { return; }
+    if (!window.confirm(question)) { event.preventDefault(); return; }
+    var field = form.querySelector("input[name=confirmed]");
+    if (field) { field.value = "1"; }
   });
 })();

@@ -362,7 +362,7 @@ async def test_a_password_reset_or_deactivation_ends_the_staff_members_sessions(
         assert (await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")).status_code == 401
         assert (await sign_in(officer, "budi@palangkaraya.go.id", "new-password-123")).status_code == 303
 
-        await post_form(admin, "/admin/staf", f"/admin/staf/{budi}/aktif", {"active": "0"})
+        await post_form(admin, "/admin/staf", f"/admin/staf/{budi}/aktif", {"active": "0", "confirmed": "1"})
         assert (await officer.get("/staf", follow_redirects=False)).status_code == 303
         assert (await sign_in(officer, "budi@palangkaraya.go.id", "new-password-123")).status_code == 401
 

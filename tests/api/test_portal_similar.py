@@ -68,10 +68,24 @@ async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarne
         case_page = await admin.get(f"/kasus/{duplicate}")  # the case page offers the same merge
         assert re.search(rf'data-testid="duplicate-candidate" data-tracking-id="{original}"', case_page.text)
 
-        merged = await admin.post(f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi", data={
+        # Rejecting as a duplicate opens the merge page first: both side by side, the older proposed
+        # as the original (the newer one is the duplicate), and nothing merged until confirmed there.
+        asked = await admin.post(f"/kasus/{original}/verifikasi?next=/admin/verifikasi", data={
             "csrf_token": csrf_of(queue.text), "decision": "reject", "reason": "duplicate",
-            "duplicate_of": original, "duplicate_other": ""}, follow_redirects=False)
+            "duplicate_of": duplicate, "duplicate_other": ""}, follow_redirects=False)
+        assert asked.status_code == 303 and asked.headers["location"].startswith("/admin/gabung?"), asked.text
+        merge_page = await admin.get(asked.headers["location"])
+        assert merge_page.status_code == 200, merge_page.text
+        assert re.search(rf'data-testid="merge-original" data-tracking-id="{original}"', merge_page.text)
+        assert re.search(rf'data-testid="merge-duplicate" data-tracking-id="{duplicate}"', merge_page.text)
+        assert (await api.case(original))["status"] == "awaiting_verification"  # nothing happened yet
+        form = merge_page.text.split(f'action="/kasus/{duplicate}/verifikasi?next=/admin/verifikasi"', 1)[1]
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.split("</form>", 1)[0]))
+        assert fields["duplicate_of"] == original and fields["confirmed"] == "1"
+        merged = await admin.post(f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi", data=fields,
+                                  follow_redirects=False)
         assert merged.status_code == 303, merged.text
+        assert merged.headers["location"].startswith("/admin/verifikasi?done=merged")
         await api.settle()
         case = await api.case(duplicate)
         assert case["archive_reason"] == "duplicate" and case["duplicate_of"] == original
@@ -82,8 +96,10 @@ async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarne
         assert re.search(r'data-testid="voices">2 orang melaporkan', original_page.text)
         assert "Warga Kedua" not in original_page.text and "kedua@warga.example" not in original_page.text
 
+        typo = await admin.get("/admin/gabung", params={"kasus": original, "dengan": "LAP-TIDAKADA"})
+        assert typo.status_code == 404 and "LAP-TIDAKADA" in typo.text
         typo = await post_form(admin, "/admin/verifikasi", f"/kasus/{original}/verifikasi", {
-            "decision": "reject", "reason": "duplicate", "duplicate_other": "LAP-TIDAKADA"})
+            "decision": "reject", "reason": "duplicate", "duplicate_other": "LAP-TIDAKADA", "confirmed": "1"})
         assert typo.status_code == 422 and "LAP-TIDAKADA" in typo.text
 
 

@@ -3,6 +3,8 @@ happened; the queue card and the inbox carry the facts a verifier and an agency 
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.api.conftest import WIB_AGENCY, ApiHarness
@@ -63,12 +65,21 @@ async def test_a_merge_names_the_original_and_a_rejection_its_reason(api: ApiHar
         other, _ = await report(api, citizen, title="Sampah menumpuk di pasar")
         await signed_in_admin(admin)
         merged = await post_form(admin, "/admin/verifikasi", f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi",
-                                 {"decision": "reject", "reason": "duplicate", "duplicate_other": original})
+                                 {"decision": "reject", "reason": "duplicate", "duplicate_other": original,
+                                  "confirmed": "1"})
         queue = await follow(admin, merged)
         assert 'data-outcome="merged"' in queue.text and f'href="/kasus/{original}" data-testid="done-link"' in queue.text
         assert f"ke laporan asli {original}" in queue.text
-        rejected = await post_form(admin, f"/kasus/{other}", f"/kasus/{other}/verifikasi",
-                                   {"decision": "reject", "reason": "not_a_complaint"})
+        # Without JavaScript a rejection asks first, on a page of its own; nothing happens until yes.
+        asked = await post_form(admin, f"/kasus/{other}", f"/kasus/{other}/verifikasi",
+                                {"decision": "reject", "reason": "not_a_complaint"})
+        assert asked.status_code == 200 and f"Tolak laporan {other} (bukan pengaduan)?" in asked.text
+        await api.settle()
+        assert (await api.case(other))["status"] == "awaiting_verification"
+        form = asked.text.split('data-testid="confirm-form"', 1)[1].split("</form>", 1)[0]
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+        assert fields["confirmed"] == "1" and fields["reason"] == "not_a_complaint"
+        rejected = await admin.post(f"/kasus/{other}/verifikasi", data=fields, follow_redirects=False)
         case_page = await follow(admin, rejected)
         assert "ditolak (bukan pengaduan)" in case_page.text
 
@@ -160,3 +171,29 @@ async def test_only_the_reporter_may_say_they_are_satisfied(api: ApiHarness) -> 
     early = await api.act(reporter["tracking_id"], "satisfaction", {},
                           {"Authorization": f"Bearer {reporter['reporter_token']}"})
     assert early.status_code == 409, early.text  # nothing answered yet: nothing to be satisfied with
+
+
+async def test_deactivating_an_agency_or_an_account_asks_first(api: ApiHarness) -> None:
+    async with browser(api) as admin:
+        await signed_in_admin(admin)
+        asked = await post_form(admin, "/admin/instansi?q=pemprov-51", "/admin/instansi/pemprov-51/nonaktif", {})
+        assert asked.status_code == 200 and "Nonaktifkan instansi pemprov-51?" in asked.text
+        assert 'href="/admin/instansi?q=pemprov-51" class="button secondary" data-testid="confirm-no"' in asked.text
+        listed = (await admin.get("/admin/instansi", params={"q": "Provinsi Bali"})).text
+        assert 'data-testid="deactivate-agency"' in listed and "data-confirm=" in listed
+        done = await post_form(admin, "/admin/instansi?q=pemprov-51", "/admin/instansi/pemprov-51/nonaktif",
+                               {"confirmed": "1"})
+        assert done.status_code == 303
+
+
+async def test_the_merge_page_proposes_the_case_more_people_back_as_the_original(api: ApiHarness) -> None:
+    async with browser(api) as first, browser(api) as second, browser(api) as admin, browser(api) as neighbour:
+        older, _ = await report(api, first)
+        newer, _ = await report(api, second)
+        for supporter in (neighbour, first):  # two browsers support the newer one
+            await post_form(supporter, f"/kasus/{newer}", f"/kasus/{newer}/dukung", {})
+        await signed_in_admin(admin)
+        page = (await admin.get("/admin/gabung", params={"kasus": older, "dengan": newer})).text
+        assert re.search(rf'data-testid="merge-original" data-tracking-id="{newer}"', page)
+        assert f"Ya, gabungkan {older} ke {newer}" in page and f"Sebaliknya: gabungkan {newer} ke {older}" in page
+        assert "2 dukungan" in page

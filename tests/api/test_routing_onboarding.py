@@ -194,7 +194,10 @@ async def test_an_agency_admin_manages_units_in_the_portal(api: ApiHarness) -> N
         assert imported.status_code == 303, imported.text
         renamed = await post_form(city, page, f"{page}/kel-dua/nama", {"name": "Kelurahan Dua Baru"})
         assert renamed.status_code == 303
-        merged = await post_form(city, page, f"{page}/kel-dua/gabung", {"into": "kec-satu"})
+        asked = await post_form(city, page, f"{page}/kel-dua/gabung", {"into": "kec-satu"})  # no JavaScript
+        assert asked.status_code == 200 and 'data-testid="confirm-question"' in asked.text
+        assert "Gabungkan unit kel-dua ke kec-satu?" in asked.text
+        merged = await post_form(city, page, f"{page}/kel-dua/gabung", {"into": "kec-satu", "confirmed": "1"})
         assert merged.status_code == 303
         bad = await post_form(city, page, f"{page}/impor", {"csv": "slug,name\nSALAH BESAR,X\n"})
         assert bad.status_code == 422 and 'data-testid="form-errors"' in bad.text

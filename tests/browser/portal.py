@@ -339,13 +339,14 @@ async def sign_in(page: Page, email: str, password: str) -> None:
     await expect(page.get_by_test_id("signed-in-as")).to_be_visible()
 
 
-async def create_officer(page: Page, *, name: str, email: str, password: str, agency_id: str = AGENCY_ID) -> None:
-    """An administrator on /admin/staf creates an officer's account."""
+async def create_officer(page: Page, *, name: str, email: str, password: str, agency_id: str = AGENCY_ID,
+                         role: str = "officer") -> None:
+    """An administrator on /admin/staf creates an officer's (or an agency admin's) account."""
     await page.goto("/admin/staf")
     form = page.get_by_test_id("create-staff")
     await form.locator("#name").fill(name)
     await form.locator("#email").fill(email)
-    await form.locator("#role").select_option("officer")
+    await form.locator("#role").select_option(role)
     await form.locator("#agency_id").fill(agency_id)
     await form.locator("#password").fill(password)
     await page.get_by_test_id("create-staff-submit").click()

@@ -101,9 +101,17 @@ async def test_the_administrator_merges_a_duplicate_and_its_reporter_hears_the_n
     await reload_until(admin, item.locator(f'[data-testid="duplicate-candidate"][data-tracking-id="{original}"]'))
     await expect(item.get_by_test_id("duplicate-score").first).to_contain_text("%")
     await shoot(admin, artifacts / "01-queue-duplicates.png")
-    await item.get_by_test_id("duplicate-of").select_option(original)
-    await item.get_by_test_id("reject-duplicate").click()
-    await admin.wait_for_url("**/admin/verifikasi")
+    # Side by side, the older one proposed as the original; the merge says what it did.
+    await item.locator(f'[data-testid="duplicate-candidate"][data-tracking-id="{original}"]').get_by_test_id(
+        "compare").click()
+    await admin.wait_for_url("**/admin/gabung?*")
+    await expect(admin.get_by_test_id("merge-original")).to_have_attribute("data-tracking-id", original)
+    await expect(admin.get_by_test_id("merge-duplicate")).to_have_attribute("data-tracking-id", duplicate)
+    await shoot(admin, artifacts / "01b-merge-side-by-side.png")
+    await admin.get_by_test_id("merge").click()
+    await admin.wait_for_url("**/admin/verifikasi?done=merged*")
+    await expect(admin.get_by_test_id("done")).to_contain_text(original)
+    await expect(admin.get_by_test_id("done-link")).to_have_attribute("href", f"/kasus/{original}")
     await expect(admin.locator(f'[data-testid="queue-item"][data-tracking-id="{duplicate}"]')).to_have_count(0)
 
     # The duplicate's reporter: their page points to the original.
