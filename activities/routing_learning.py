@@ -17,13 +17,11 @@ memory as artefacts in the same database, training in the background, rollback.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -36,6 +34,16 @@ from activities.routing_memory import DecisionMemory, LabelledExample
 from db.models import Agency, AgencyUnit, RoutingExample, RoutingModelVersion, utc_now
 from domain.enums import Action, Role
 from domain.models import CaseRecord
+from domain.table_import import (
+    STRIP_OPTION,
+    RowError,
+    Table,
+    TableRefused,
+    did_you_mean,
+    read_table,
+    slug_problem,
+    strip_control,
+)
 from domain.text import forbidden_character
 
 log = structlog.get_logger(__name__)
@@ -200,36 +208,47 @@ class Trainer:
 HISTORY_FIELDS = ("text", "region_code", "agency_id", "unit_id", "date")
 MAX_HISTORY_ROWS = 50_000
 _REGION = re.compile(r"^\d{2}(\.\d{2})*$")
+UNIT_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # api/directory_admin.py UNIT_SLUG
 
 
 @dataclass
 class HistoryCheck:
-    """What is wrong with an import (nothing is written while anything is)."""
+    """What is wrong with an import (nothing is written while anything is): every problem with its
+    row (`problems`), and the unknown bodies and units also listed once each."""
 
     errors: list[str]
     unknown_units: list[str]
     unknown_agencies: list[str]
+    problems: list[RowError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.errors or self.unknown_units or self.unknown_agencies)
+        return not self.problems
+
+    def refused(self) -> TableRefused:
+        return TableRefused(self.problems)
 
     def describe(self) -> str:
-        parts = []
-        if self.unknown_agencies:
-            parts.append("instansi tidak dikenal: " + ", ".join(self.unknown_agencies[:50]))
-        if self.unknown_units:
-            parts.append("unit tidak dikenal: " + ", ".join(self.unknown_units[:50]))
-        parts += self.errors[:50]
-        return "; ".join(parts)
+        """The total, then every problem on a line of its own."""
+        return self.refused().report()
+
+    def problem(self, row: int | None, message: str, column: str | None = None) -> None:
+        error = RowError(row, message, column)
+        self.problems.append(error)
+        if column not in ("agency_id", "unit_id"):
+            self.errors.append(str(error))
 
 
-def history_from_csv(content: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(content))
-    missing = {"text", "agency_id"} - set(reader.fieldnames or ())
-    if missing:
-        raise ValueError(f"kolom wajib tidak ada: {', '.join(sorted(missing))} (kolom: {', '.join(HISTORY_FIELDS)})")
-    return [dict(row) for row in reader]
+def history_from_csv(content: str, *, delimiter: str | None = None, strip_control_characters: bool = False) -> Table:
+    """The rows (with their line in the file) of a history CSV and its cell errors (reported with
+    the others by `import_history`); TableRefused for a file that cannot be read."""
+    return read_table(content, required=("text", "agency_id"), optional=HISTORY_FIELDS, delimiter=delimiter,
+                      strip_control_characters=strip_control_characters, max_rows=MAX_HISTORY_ROWS)
+
+
+def strip_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """JSON rows with the control characters of their texts removed (--strip-control-characters)."""
+    return [{k: strip_control(v)[0] if isinstance(v, str) else v for k, v in row.items()} for row in rows]
 
 
 def _parse_date(value: Any) -> datetime | None:
@@ -245,53 +264,78 @@ def _parse_date(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def check_history(session: Session, rows: Sequence[dict[str, Any]]) -> tuple[HistoryCheck, list[dict[str, Any]]]:
-    """Validate every row against the directory; the example rows when all are valid."""
+def check_history(
+    session: Session, rows: Sequence[dict[str, Any] | tuple[int, dict[str, Any]]] | Table
+) -> tuple[HistoryCheck, list[dict[str, Any]]]:
+    """Validate every row against the directory; the example rows when all are valid. A row is a
+    dict (numbered from 1) or (its line in the file, dict); a Table brings its cell errors."""
     check = HistoryCheck([], [], [])
+    unreadable: set[int | None] = set()
+    if isinstance(rows, Table):
+        for error in rows.errors:
+            check.problem(error.row, error.message, error.column)
+        unreadable = {error.row for error in rows.errors}
+        rows = rows.rows
     if not rows:
-        check.errors.append("tidak ada baris")
+        check.problem(None, "tidak ada baris")
     if len(rows) > MAX_HISTORY_ROWS:
-        check.errors.append(f"paling banyak {MAX_HISTORY_ROWS} baris sekali impor")
+        check.problem(None, f"paling banyak {MAX_HISTORY_ROWS} baris sekali impor")
         return check, []
-    agencies = {row.id for row in session.execute(select(Agency.id).where(Agency.active))}
-    units = {row.id: row.agency_id for row in session.execute(
-        select(AgencyUnit.id, AgencyUnit.agency_id).where(AgencyUnit.active))}
+    names = {row.id: row.name for row in session.execute(select(Agency.id, Agency.name).where(Agency.active))}
+    units: dict[str, str] = {}
+    unit_names: dict[str, dict[str, str]] = {}
+    for row in session.execute(select(AgencyUnit.id, AgencyUnit.agency_id, AgencyUnit.name).where(AgencyUnit.active)):
+        units[row.id] = row.agency_id
+        unit_names.setdefault(row.agency_id, {})[row.id] = row.name
     out = []
-    for n, row in enumerate(rows, start=1):
+    for index, item in enumerate(rows, start=1):
+        n, row = item if isinstance(item, tuple) else (index, item)
+        if n in unreadable:
+            continue  # its cell error is reported already
         text = str(row.get("text") or "").strip()
         agency_id = str(row.get("agency_id") or "").strip()
         unit = str(row.get("unit_id") or "").strip() or None
         region = str(row.get("region_code") or "").strip() or None
         if not text:
-            check.errors.append(f"baris {n}: teks kosong")
+            check.problem(n, "teks kosong", "text")
         elif (bad := forbidden_character(text)) is not None:
-            check.errors.append(f"baris {n}: karakter kendali {bad} tidak diizinkan")
-        if agency_id not in agencies:
-            if agency_id not in check.unknown_agencies:
-                check.unknown_agencies.append(agency_id or f"(kosong, baris {n})")
+            check.problem(n, f"karakter kendali {bad}; pakai {STRIP_OPTION} untuk membuangnya", "text")
+        if agency_id not in names:
+            if agency_id and agency_id not in check.unknown_agencies:
+                check.unknown_agencies.append(agency_id)
+            check.problem(n, f"instansi {agency_id!r} tidak dikenal{did_you_mean(agency_id, names)}"
+                          if agency_id else "agency_id kosong", "agency_id")
             continue
         if unit is not None and "/" not in unit:
+            if (problem := slug_problem(unit, UNIT_SLUG_PATTERN)) is not None:
+                check.problem(n, problem, "unit_id")
+                continue
             unit = f"{agency_id}/{unit}"  # a slug of the row's body
         if unit is not None and units.get(unit) != agency_id:
             if unit not in check.unknown_units:
                 check.unknown_units.append(unit)
+            known = {unit_id.split("/", 1)[1]: name for unit_id, name in unit_names.get(agency_id, {}).items()}
+            hint = did_you_mean(unit.split("/", 1)[1], known) or (
+                f" (unit aktif: {', '.join(sorted(known)[:10])})" if known else " (instansi ini belum punya unit)")
+            check.problem(n, f"unit {unit} tidak ada atau tidak aktif di {agency_id}{hint}", "unit_id")
             continue
         if region is not None and not _REGION.match(region):
-            check.errors.append(f"baris {n}: kode wilayah {region!r} tidak sah")
+            check.problem(n, f"kode wilayah {region!r} tidak sah (contoh: 62 atau 62.71)", "region_code")
         try:
             decided = _parse_date(row.get("date")) or utc_now()
         except ValueError:
-            check.errors.append(f"baris {n}: tanggal {row.get('date')!r} bukan tanggal ISO 8601")
+            check.problem(n, f"tanggal {row.get('date')!r} bukan tanggal ISO 8601 (contoh: 2025-03-01)", "date")
             continue
         out.append({"source": "import", "tracking_id": None, "event_seq": None, "text": text[:20_000],
                     "region_code": region, "agency_id": agency_id, "unit_id": unit, "positive": True,
                     "decided_at": decided, "created_at": utc_now()})
+    check.problems.sort(key=lambda e: e.row or 0)
     return check, out if check.ok else []
 
 
-def import_history(session: Session, rows: Iterable[dict[str, Any]]) -> tuple[HistoryCheck, int]:
+def import_history(session: Session, rows: Iterable[dict[str, Any]] | Table) -> tuple[HistoryCheck, int]:
     """All rows or none: (the check, how many examples were added). The caller commits."""
-    check, examples = check_history(session, list(rows))
+    check, examples = check_history(session, rows if isinstance(rows, Table) else list(rows))
     if check.ok:
         session.execute(RoutingExample.__table__.insert(), examples)
     return check, len(examples)
@@ -300,11 +344,39 @@ def import_history(session: Session, rows: Iterable[dict[str, Any]]) -> tuple[Hi
 # --- command line: onboarding a body from its history ------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    """python -m activities.routing_learning import FILE.csv|FILE.json [--train] | train | versions"""
-    import argparse
+def read_history_file(path: Any, *, delimiter: str | None = None,
+                      strip_control_characters: bool = False) -> Table | list[dict[str, Any]]:
+    """The rows of a history file (CSV, or JSON: a list or {"items": [...]}); TableRefused for a
+    file that cannot be read, with the reason."""
     import json
     from pathlib import Path
+
+    path = Path(path)
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TableRefused([RowError(None, f"{path} tidak ditemukan")], "Berkas tidak dapat dibaca") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise TableRefused([RowError(None, f"{path}: {error}")], "Berkas tidak dapat dibaca") from None
+    if path.suffix.lower() != ".json":
+        return history_from_csv(content, delimiter=delimiter, strip_control_characters=strip_control_characters)
+    try:
+        data = json.loads(content)
+        rows = data["items"] if isinstance(data, dict) else data
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise TypeError("bukan daftar objek")
+    except (ValueError, KeyError, TypeError) as error:
+        raise TableRefused([RowError(None, f'JSON tidak sah ({error}); bentuknya {{"items": [{{"text": ..., '
+                                           f'"agency_id": ...}}]}}')], "Berkas tidak dapat dibaca") from None
+    return strip_rows(rows) if strip_control_characters else rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m activities.routing_learning import FILE.csv|FILE.json [--train] | train
+
+    Exit status 2 when nothing was imported, with every error and its row on standard error."""
+    import argparse
+    import sys
 
     from config import get_settings
     from db.session import make_engine, make_sessionmaker
@@ -313,28 +385,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="the read model (default: DATABASE_URL of the settings)")
     commands = parser.add_subparsers(dest="command", required=True)
     importing = commands.add_parser("import", help="import past complaints (columns: " + ", ".join(HISTORY_FIELDS) + ")")
-    importing.add_argument("file", type=Path)
+    importing.add_argument("file")
+    add_reading_options(importing)
     importing.add_argument("--train", action="store_true", help="train a new version right after")
     commands.add_parser("train", help="train a new version now if there are new examples")
     args = parser.parse_args(argv)
     sessions = make_sessionmaker(make_engine(args.database_url or get_settings().database_url))
     if args.command == "import":
-        content = args.file.read_text(encoding="utf-8-sig")
-        if args.file.suffix.lower() == ".json":
-            data = json.loads(content)
-            rows = data["items"] if isinstance(data, dict) else data
-        else:
-            rows = history_from_csv(content)
-        with sessions.begin() as session:
-            check, added = import_history(session, rows)
-        if not check.ok:
-            print(f"nothing imported: {check.describe()}")
-            return 1
+        try:
+            rows = read_history_file(args.file, delimiter=args.delimiter,
+                                     strip_control_characters=args.strip_control_characters)
+            with sessions.begin() as session:
+                check, added = import_history(session, rows)
+                if not check.ok:
+                    raise check.refused()
+        except TableRefused as refused:
+            print(refused.report(), file=sys.stderr)
+            return 2
         print(f"imported {added} examples")
     if args.command == "train" or getattr(args, "train", False):
         row = train_version(sessions, note="pelatihan dari baris perintah")
         print(f"version {row.version}: {row.n_examples} examples, active={row.active}" if row else "nothing new to learn")
     return 0
+
+
+def add_reading_options(parser: Any) -> None:
+    """--delimiter and --strip-control-characters, the same for every import command."""
+    parser.add_argument("--delimiter", choices=[",", ";", "tab", "|"],
+                        help="CSV column delimiter (default: detected from the header line)")
+    parser.add_argument(STRIP_OPTION, action="store_true", dest="strip_control_characters",
+                        help="remove control characters instead of refusing the rows that carry them")
 
 
 if __name__ == "__main__":

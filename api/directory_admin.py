@@ -10,8 +10,6 @@ it; a merge moves the merged body's name, aliases, units and child bodies to the
 
 from __future__ import annotations
 
-import csv
-import io
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import update
@@ -24,6 +22,7 @@ from db.directory import check_region_code, get_agency, get_agency_ref
 from db.models import Agency, AgencyKind, AgencyUnit, Complaint
 from domain.calendar import ZONES, zone_for_region
 from domain.enums import OPEN_STATUSES, Role
+from domain.table_import import RowError, Table, TableRefused, read_table, slug_problem
 from domain.text import line
 
 
@@ -316,33 +315,50 @@ def deactivate_unit(agency_id: str, slug: str, caller: Caller, session: Session)
     return UnitChange(unit=unit_out(unit), flagged_cases=flagged)
 
 
-def parse_unit_csv(content: str) -> list[dict[str, str]]:
-    reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
-    if not {"slug", "name"} <= set(reader.fieldnames or ()):
-        raise Problem(422, "CSV harus memiliki kolom slug dan name (kind boleh).")
-    rows = [dict(row) for row in reader]
-    if not rows or len(rows) > MAX_UNIT_IMPORT_ROWS:
-        raise Problem(422, f"CSV harus berisi 1 sampai {MAX_UNIT_IMPORT_ROWS} unit.")
-    return rows
+def import_refused(refused: TableRefused) -> Problem:
+    """An import's errors as a problem: the total in the detail, every error with its row."""
+    return Problem(422, refused.report()[:4000], total=len(refused.errors),
+                   errors=[{"row": e.row, "column": e.column, "message": e.message} for e in refused.errors])
 
 
-def apply_unit_import(session: Session, agency_id: str, caller: Caller, rows: list[dict[str, str]]) -> UnitImportResult:
-    """Create the new units and rename the existing ones, all or none (every row checked first)."""
+def parse_unit_csv(content: str, *, delimiter: str | None = None, strip_control_characters: bool = False) -> Table:
+    """The rows (with their line in the file) of a `slug,name[,kind]` CSV, the delimiter detected
+    unless named; its cell errors go with it to `apply_unit_import`, reported with the others."""
+    try:
+        return read_table(content, required=("slug", "name"), optional=("kind",), delimiter=delimiter,
+                          strip_control_characters=strip_control_characters, max_rows=MAX_UNIT_IMPORT_ROWS)
+    except TableRefused as refused:
+        raise import_refused(refused) from refused
+
+
+def apply_unit_import(session: Session, agency_id: str, caller: Caller,
+                      rows: Table | list[dict[str, str]]) -> UnitImportResult:
+    """Create the new units and rename the existing ones, all or none (every row checked first;
+    every error reported with its row)."""
     managed_agency(session, agency_id, caller)
-    units, errors, seen = [], [], set()
-    for n, row in enumerate(rows, start=1):
+    if isinstance(rows, Table):
+        numbered, errors = rows.rows, list(rows.errors)
+    else:
+        numbered, errors = list(enumerate(rows, start=1)), []
+    units, seen, unreadable = [], {}, {e.row for e in errors}
+    for n, row in numbered:
+        if n in unreadable:
+            continue  # its cell error is reported already
+        slug = (row.get("slug") or "").strip()
+        if (problem := slug_problem(slug, UNIT_SLUG)) is not None:
+            errors.append(RowError(n, problem, "slug"))
+            continue
         try:
-            unit = UnitCreate(slug=(row.get("slug") or "").strip(), name=(row.get("name") or "").strip(),
-                              kind=(row.get("kind") or "").strip() or "unit")
+            unit = UnitCreate(slug=slug, name=(row.get("name") or "").strip(), kind=(row.get("kind") or "").strip() or "unit")
         except ValidationError as error:
-            errors.append(f"baris {n}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+            errors += [RowError(n, e["msg"], ".".join(map(str, e["loc"]))) for e in error.errors()]
             continue
         if unit.slug in seen:
-            errors.append(f"baris {n}: slug {unit.slug} berulang")
-        seen.add(unit.slug)
+            errors.append(RowError(n, f"slug {unit.slug} berulang (sudah di baris {seen[unit.slug]})", "slug"))
+        seen.setdefault(unit.slug, n)
         units.append(unit)
     if errors:
-        raise Problem(422, "Tidak ada unit yang diimpor: " + " | ".join(errors[:50]))
+        raise import_refused(TableRefused(sorted(errors, key=lambda e: e.row or 0), "Tidak ada unit yang diimpor"))
     created = renamed = unchanged = 0
     for unit in units:
         existing = session.get(AgencyUnit, f"{agency_id}/{unit.slug}")

@@ -9,6 +9,10 @@
     python -m ops import-routing-history FILE.csv|FILE.json [--train]
                                            a body's past complaints as routing examples
                                            (activities/routing_learning.py; --train: a new model version)
+    python -m ops import-units AGENCY_ID FILE.csv|FILE.json
+                                           a body's units (slug, name, kind), all rows or none
+                                           (both imports: --delimiter ';'|','|tab, --strip-control-characters;
+                                           every error with its row, exit status 2)
     python -m ops train-routing            train a new routing model version if there are new examples
 """
 
@@ -83,16 +87,67 @@ def export_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reading_options(args: argparse.Namespace) -> list[str]:
+    return [*(["--delimiter", args.delimiter] if args.delimiter else []),
+            *(["--strip-control-characters"] if args.strip_control_characters else [])]
+
+
 def import_routing_history(args: argparse.Namespace) -> int:
     from activities import routing_learning
 
-    return routing_learning.main(["import", str(args.file), *(["--train"] if args.train else [])])
+    return routing_learning.main(["import", str(args.file), *_reading_options(args), *(["--train"] if args.train else [])])
+
+
+def import_units(args: argparse.Namespace) -> int:
+    """A body's units from a `slug,name[,kind]` CSV (or JSON {"units": [...]}), all rows or none;
+    exit status 2 with every error and its row when nothing was imported."""
+    from pathlib import Path
+
+    from api.auth import Caller
+    from api.directory_admin import apply_unit_import, parse_unit_csv
+    from api.problems import Problem
+    from db.session import make_engine, make_sessionmaker
+    from domain.enums import Role
+    from domain.table_import import RowError, TableRefused, strip_control
+
+    path = Path(args.file)
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(TableRefused([RowError(None, f"{path}: {getattr(error, 'strerror', None) or error}")],
+                           "Berkas tidak dapat dibaca").report(), file=sys.stderr)
+        return 2
+    delimiter = "\t" if args.delimiter == "tab" else args.delimiter
+    try:
+        if path.suffix.lower() == ".json":
+            try:
+                rows = [{k: strip_control(str(v))[0] if args.strip_control_characters else str(v) for k, v in row.items()}
+                        for row in json.loads(content)["units"]]
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise Problem(422, f'JSON tidak sah ({error}); bentuknya {{"units": [{{"slug": ..., "name": ..., "kind": ...}}]}}') from error
+        else:
+            rows = parse_unit_csv(content, delimiter=delimiter, strip_control_characters=args.strip_control_characters)
+        sessions = make_sessionmaker(make_engine(get_settings().database_url))
+        with sessions() as session:
+            result = apply_unit_import(session, args.agency_id, Caller(role=Role.ADMIN, name="ops import-units"), rows)
+    except Problem as problem:
+        print(problem.detail, file=sys.stderr)
+        return 2
+    print(f"{args.agency_id}: {result.created} created, {result.renamed} renamed, {result.unchanged} unchanged")
+    return 0
 
 
 def train_routing(args: argparse.Namespace) -> int:
     from activities import routing_learning
 
     return routing_learning.main(["train"])
+
+
+def _add_reading_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--delimiter", choices=[",", ";", "tab", "|"],
+                         help="CSV column delimiter (default: detected from the header line)")
+    command.add_argument("--strip-control-characters", action="store_true",
+                         help="remove control characters instead of refusing the rows that carry them")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,7 +169,13 @@ def parser() -> argparse.ArgumentParser:
                                   help="import a body's past complaints as routing examples (all rows or none)")
     command.add_argument("file", help="CSV or JSON: text, agency_id, and optionally unit_id, region_code, date")
     command.add_argument("--train", action="store_true", help="train a new routing model version right after")
+    _add_reading_options(command)
     command.set_defaults(run=import_routing_history)
+    command = commands.add_parser("import-units", help="import a body's units (all rows or none)")
+    command.add_argument("agency_id", help="the body whose units these are (its directory id)")
+    command.add_argument("file", help="CSV (slug, name, optionally kind) or JSON {\"units\": [...]}")
+    _add_reading_options(command)
+    command.set_defaults(run=import_units)
     commands.add_parser("train-routing", help="train a new routing model version now (if there are new examples)"
                         ).set_defaults(run=train_routing)
     return root

@@ -314,7 +314,8 @@ async def import_units_form(page: PageDep, agency_id: str) -> Response:
     from api.directory_admin import apply_unit_import, parse_unit_csv
 
     return await unit_action(page, agency_id, lambda f, caller, session: apply_unit_import(
-        session, agency_id, caller, parse_unit_csv(f.get("csv", ""))))
+        session, agency_id, caller, parse_unit_csv(f.get("csv", ""), delimiter=f.get("delimiter") or None,
+                                                   strip_control_characters=bool(f.get("strip_control_characters")))))
 
 
 @router.post("/staf/unit/{agency_id}/{slug}/nama")

@@ -34,6 +34,7 @@ from db.directory import get_agency, list_agencies
 from db.models import REGIONAL_KINDS
 from domain.enums import Role
 from domain.region_rule import in_region
+from domain.table_import import strip_control
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
 
@@ -158,15 +159,20 @@ def deactivate_unit(agency_id: str, slug: str, caller: UnitManagerDep, session: 
             "examples": {"kelurahan": {"value": {"units": [
                 {"slug": "kel-menteng", "name": "Kelurahan Menteng", "kind": "kelurahan"}]}}}}}}},
 )
-async def import_units(agency_id: str, request: Request, caller: UnitManagerDep, session: SessionDep) -> UnitImportResult:
+async def import_units(
+    agency_id: str, request: Request, caller: UnitManagerDep, session: SessionDep,
+    delimiter: Annotated[str | None, Query(pattern=r"^(,|;|\t|\||tab)$", description="CSV delimiter; detected from the header when absent")] = None,
+    strip_control_characters: Annotated[bool, Query(description="Remove control characters instead of refusing the rows that have them")] = False,
+) -> UnitImportResult:
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     content = (await request.body()).decode("utf-8", errors="replace")
     if kind == "text/csv":
-        rows = parse_unit_csv(content)
+        rows = parse_unit_csv(content, delimiter=delimiter, strip_control_characters=strip_control_characters)
     elif kind == "application/json":
         try:
             data = json.loads(content)
-            rows = [{k: str(v) for k, v in row.items()} for row in data["units"]]
+            rows = [{k: strip_control(str(v))[0] if strip_control_characters else str(v) for k, v in row.items()}
+                    for row in data["units"]]
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise Problem(422, 'JSON harus berbentuk {"units": [{"slug": ..., "name": ..., "kind": ...}]}.') from error
         if not rows or len(rows) > MAX_UNIT_IMPORT_ROWS:

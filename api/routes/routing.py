@@ -8,9 +8,9 @@ example; the worker trains a new version in the background; all processes load t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -19,10 +19,12 @@ from activities.routing_learning import (
     MAX_HISTORY_ROWS,
     history_from_csv,
     import_history,
+    strip_rows,
 )
-from domain.text import forbidden_character
+from domain.table_import import TableRefused
 from domain.text import text as text_field
 from api.deps import AdminDep, ServicesDep, SessionDep
+from api.directory_admin import import_refused
 from api.problems import Problem, problem_responses
 from api import routing_models
 from api.routing_models import ModelsOut, ModelVersionOut
@@ -76,26 +78,38 @@ def activate_model(version: int, caller: AdminDep, svc: ServicesDep, session: Se
                      "example": "text,region_code,agency_id,unit_id,date\n"
                                 "Pohon tumbang di taman kota,62.71,pemkot-62.71,dlh,2025-03-01\n"}}}},
 )
-async def import_routing_history(request: Request, caller: AdminDep, session: SessionDep) -> HistoryImported:
+async def import_routing_history(
+    request: Request, caller: AdminDep, session: SessionDep,
+    delimiter: Annotated[str | None, Query(pattern=r"^(,|;|\t|\||tab)$",
+                                           description="CSV delimiter; detected from the header when absent")] = None,
+    strip_control_characters: Annotated[bool, Query(
+        description="Remove control characters instead of refusing the rows that carry them")] = False,
+) -> HistoryImported:
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     content = (await request.body()).decode("utf-8", errors="replace")
-    rows: list[dict[str, Any]]
+    rows: Any
     if kind == "text/csv":
         try:
-            rows = history_from_csv(content.lstrip("\ufeff"))
-        except ValueError as error:
-            raise Problem(422, str(error)) from error
+            rows = history_from_csv(content, delimiter=delimiter, strip_control_characters=strip_control_characters)
+        except TableRefused as refused:
+            raise import_refused(refused) from refused
     elif kind == "application/json":
         try:
-            rows = [item.model_dump() for item in HistoryImport.model_validate(json.loads(content)).items]
-        except (ValueError, ValidationError) as error:
+            data = json.loads(content)
+            if strip_control_characters and isinstance(data, dict) and isinstance(data.get("items"), list):
+                data["items"] = strip_rows(item for item in data["items"] if isinstance(item, dict))
+            rows = [item.model_dump() for item in HistoryImport.model_validate(data).items]
+        except ValidationError as error:
+            raise Problem(422, f"Tidak ada yang diimpor: {error.error_count()} kesalahan", total=error.error_count(),
+                          errors=[{"row": e["loc"][1] + 1 if len(e["loc"]) > 1 and isinstance(e["loc"][1], int) else None,
+                                   "column": str(e["loc"][-1]) if len(e["loc"]) > 2 else None,
+                                   "message": e["msg"] + (f"; pakai ?strip_control_characters=true untuk membuangnya"
+                                                          if "kendali" in e["msg"] else "")}
+                                  for e in error.errors()]) from error
+        except ValueError as error:
             raise Problem(422, f"JSON tidak sah: {error}"[:2000]) from error
     else:
         raise Problem(415, f"Kirim application/json atau text/csv (kolom {', '.join(HISTORY_FIELDS)}).")
-    for number, row in enumerate(rows, start=1):  # the text rule of every door (domain/text.py)
-        for name, value in row.items():
-            if isinstance(value, str) and (character := forbidden_character(value)):
-                raise Problem(422, f"Baris {number}, {name}: karakter kendali {character} tidak diizinkan.")
 
     def run():  # thousands of rows: on the thread pool, never on the event loop
         check, imported = import_history(session, rows)
@@ -107,6 +121,7 @@ async def import_routing_history(request: Request, caller: AdminDep, session: Se
 
     check, imported = await run_in_threadpool(run)
     if not check.ok:
-        raise Problem(422, "Tidak ada yang diimpor: " + check.describe(), unknown_units=check.unknown_units,
-                      unknown_agencies=check.unknown_agencies, errors=check.errors[:100])
+        problem = import_refused(check.refused())
+        problem.extensions |= {"unknown_units": check.unknown_units, "unknown_agencies": check.unknown_agencies}
+        raise problem
     return HistoryImported(imported=imported)

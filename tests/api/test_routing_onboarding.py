@@ -93,7 +93,10 @@ async def test_a_bad_unit_import_imports_nothing(api: ApiHarness) -> None:
     csv = "slug,name\nbaik,Bidang Baik\nBURUK SEKALI,Bidang Buruk\nbaik,Bidang Baik Lagi\n"
     problem = assert_problem(await api.http.post(f"/v1/agencies/{agency_id}/units/import", content=csv.encode(),
                                                  headers=api.admin | {"content-type": "text/csv"}), 422)
-    assert "baris 2" in problem["detail"] and "baris 3" in problem["detail"]
+    # Rows as the file numbers its lines (the header is line 1), every error, and their total.
+    assert "baris 3, kolom slug" in problem["detail"] and "misalnya 'buruk-sekali'" in problem["detail"]
+    assert "baris 4, kolom slug: slug baik berulang (sudah di baris 2)" in problem["detail"]
+    assert problem["total"] == 2 and [e["row"] for e in problem["errors"]] == [3, 4]
     assert await units(api, agency_id, api.admin) == {}
     assert_problem(await api.http.post(f"/v1/agencies/{agency_id}/units/import", content=b"x",
                                        headers=api.admin | {"content-type": "text/plain"}), 415)
@@ -110,19 +113,31 @@ async def test_a_city_history_import_is_validated_and_learned(api: ApiHarness) -
     problem = assert_problem(await api.http.post("/v1/routing/history", content=bad.encode(),
                                                  headers=api.admin | {"content-type": "text/csv"}), 422)
     assert problem["unknown_units"] == [f"{agency_id}/tidak-ada"]
+    assert problem["total"] == 1 and problem["errors"][0]["row"] == 3 and problem["errors"][0]["column"] == "unit_id"
+    assert "(unit aktif: pertamanan)" in problem["errors"][0]["message"]
+    # A semicolon file with a control character: detected, and stripped when asked.
+    semicolon = f"text;agency_id;unit_id\nPohon tumbang\x07 {marker};{agency_id};pertamanan\n"
+    problem = assert_problem(await api.http.post("/v1/routing/history", content=semicolon.encode(),
+                                                 headers=api.admin | {"content-type": "text/csv"}), 422)
+    assert problem["errors"] == [{"row": 2, "column": "text", "message":
+                                  "karakter kendali U+0007; pakai --strip-control-characters untuk membuangnya"}]
+    stripped = await api.http.post("/v1/routing/history", content=semicolon.encode(),
+                                   params={"strip_control_characters": "true"},
+                                   headers=api.admin | {"content-type": "text/csv"})
+    assert stripped.status_code == 201 and stripped.json()["imported"] == 1
 
     def stored() -> int:
         with api.sessions() as session:
             return len(session.scalars(select(RoutingExample.id).where(RoutingExample.text.contains(marker))).all())
 
-    assert stored() == 0  # nothing half-imported
+    assert stored() == 1  # only the stripped row: nothing of a refused file is half-imported
     trees = ["Pohon angsana di taman kota tumbang menimpa pagar", "Dahan pohon di taman menjuntai ke kabel listrik",
              "Rumput taman kota tinggi tidak dipangkas", "Pohon peneduh di median jalan miring hampir tumbang"]
     good = {"items": [{"text": f"{t} {marker}", "agency_id": agency_id, "unit_id": "pertamanan", "date": "2025-02-01"}
                       for t in trees]}
     response = await api.http.post("/v1/routing/history", json=good, headers=api.admin)
     assert response.status_code == 201 and response.json()["imported"] == 4
-    assert stored() == 4
+    assert stored() == 5
 
     version = train_version(api.sessions)  # what the worker's trainer does in the background
     assert version is not None

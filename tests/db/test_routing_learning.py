@@ -156,8 +156,8 @@ def test_the_command_line_imports_a_history_file_and_trains(
 
     bad = tmp_path / "salah.csv"
     bad.write_text(f"text,agency_id,unit_id\n{TREES[0]},{CITY.id},tidak-ada\n", encoding="utf-8")
-    assert main(["--database-url", database_url, "import", str(bad)]) == 1
-    assert "pemkot-62.71/tidak-ada" in capsys.readouterr().out
+    assert main(["--database-url", database_url, "import", str(bad)]) == 2
+    assert "baris 2, kolom unit_id: unit pemkot-62.71/tidak-ada" in capsys.readouterr().err
     good = tmp_path / "riwayat.json"
     good.write_text('{"items": [' + ",".join(
         f'{{"text": "{t}", "agency_id": "{CITY.id}", "unit_id": "pertamanan", "date": "2025-05-01"}}' for t in TREES

@@ -172,4 +172,4 @@ def test_migrate_and_seed_an_empty_database(tmp_path: Path) -> None:
     assert imported.returncode == 0 and "imported 2 examples" in imported.stdout, imported.stdout + imported.stderr
     history.write_text("text,agency_id\nLampu padam,no-such-body\n")
     refused = ops(env, "import-routing-history", str(history))
-    assert refused.returncode == 1 and "nothing imported" in refused.stdout, refused.stdout
+    assert refused.returncode == 2 and "Tidak ada yang diimpor" in refused.stderr, refused.stdout + refused.stderr
