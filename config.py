@@ -223,6 +223,12 @@ class Settings(BaseSettings):
     chat_read_timeout_seconds: float = Field(default=15.0, gt=0)
     # --- end of chat doors -----------------------------------------------------------------------
 
+    # --- Personal data (issue 26, docs/privacy.md) ------------------------------------------------
+    # A closed case's personal data is erased this many days after its last event (0: kept until
+    # the reporter asks); a Temporal Schedule (activities/privacy.py) sweeps once a day.
+    personal_data_retention_days: int = Field(default=730, ge=0)
+    retention_sweep_interval_hours: float = Field(default=24.0, gt=0)
+
     # --- Attachments (issue 8; api/storage.py, api/attachments.py) -------------------------------
     attachment_storage: Literal["local", "s3"] = "local"
     attachment_dir: str = "./var/attachments"  # ATTACHMENT_STORAGE=local

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack
 
@@ -26,6 +27,7 @@ from activities.connected import ConnectedActivities, pending_forward_keys
 from activities.chat import ChatApi, ChatSender
 from activities.notifications import DeliveryActivities
 from activities.open_data import OpenDataActivities
+from activities.privacy import RetentionActivities
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
 from activities.routing_learning import Trainer
@@ -33,15 +35,18 @@ from api.chat import ChatService, conversation_task_queue
 from api.main import build_services
 from config import Settings, get_settings
 from db.migrate import prepare_database
+from db.privacy import CaseKeyring
 from db.session import make_engine, make_sessionmaker
 from telemetry.metrics import ActivityMetrics, worker_runtime_and_endpoint
 from telemetry.tracing import configure as configure_telemetry
-from workflows.client import connect, ensure_search_attributes
+from api.storage import storage_from_settings
+from workflows.client import connect, ensure_retention_schedule, ensure_search_attributes
 from workflows.chat import ChatWorkflow
 from workflows.complaint import ComplaintWorkflow
 from workflows.connected import ConnectedSyncWorkflow, ForwardWorkflow
 from workflows.connected_client import ForwardStarter, connected_task_queue, ensure_sync_schedule
 from workflows.delivery import DeliveryWorkflow
+from workflows.retention import RetentionWorkflow
 from workflows.delivery_client import CHANNELS, DeliveryStarter, channel_task_queue, delivery_task_queue
 from workflows.open_data import OpenDataWorkflow, ensure_open_data_schedule
 
@@ -56,6 +61,7 @@ log = structlog.get_logger("sp4n.worker")
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
         "workflows.complaint", "workflows.delivery", "workflows.open_data", "workflows.connected", "workflows.chat",
+        "workflows.retention",
         "opentelemetry"
     )
 )
@@ -64,23 +70,28 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 def build_worker(
     client: Client, task_queue: str, sessionmaker, executor: ThreadPoolExecutor, max_cached_workflows: int = 1000,
     deliveries: DeliveryStarter | None = None, forwards: ForwardStarter | None = None,
-    expand: DeliveryActivities | None = None,
+    expand: DeliveryActivities | None = None, keyring: CaseKeyring | None = None,
+    retention: RetentionActivities | None = None,
 ) -> Worker:
     """The case queue. With `expand`, each projection expands its outbox rows into deliveries that
     the case's workflow sends; with `deliveries`, a case still on the older code starts a
     DeliveryWorkflow per outbox row (workflows/complaint.py, DELIVERIES_IN_CASE); with `forwards`,
-    the forwarding of what goes to connected bodies' systems.
-    The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too."""
+    the forwarding of what goes to connected bodies' systems. `keyring` opens each case's sealed
+    personal data for the read model (default: the settings' keys).
+    The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too, and
+    with `retention` the personal-data retention (RetentionWorkflow, workflows/retention.py)."""
     records = RecordActivities(sessionmaker, deliveries=deliveries, forwards=forwards,
-                               expand=expand.expand_rows if expand is not None else None)
+                               expand=expand.expand_rows if expand is not None else None,
+                               keyring=keyring or CaseKeyring(get_settings().payload_keys))
     routing = RoutingActivities(sessionmaker)
     open_data = OpenDataActivities(sessionmaker)
+    extra = ([RetentionWorkflow], [retention.erase_expired_personal_data]) if retention else ([], [])
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ComplaintWorkflow, OpenDataWorkflow],
+        workflows=[ComplaintWorkflow, OpenDataWorkflow, *extra[0]],
         activities=[records.project_case, records.record_case, routing.suggest_agencies,
-                    open_data.generate_open_data],
+                    open_data.generate_open_data, *extra[1]],
         activity_executor=executor,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=WORKFLOW_RUNNER,
@@ -219,7 +230,11 @@ async def main(settings: Settings | None = None) -> None:
         workers = [build_worker(
             client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows,
             starter, forwards, deliveries if settings.notifications_enabled else None,
+            CaseKeyring(settings.payload_keys), RetentionActivities(sessionmaker, storage_from_settings(settings)),
         )]
+        if await ensure_retention_schedule(client, settings.temporal_task_queue, settings.personal_data_retention_days,
+                                           timedelta(hours=settings.retention_sweep_interval_hours)):
+            log.info("personal-data retention scheduled", days=settings.personal_data_retention_days)
         workers.append(build_connected_worker(
             client, settings, connected,
             executors.enter_context(ThreadPoolExecutor(max_workers=8, thread_name_prefix="connected"))))

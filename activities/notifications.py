@@ -64,6 +64,7 @@ from db.notification_models import (
     NotificationPreference,
     Webhook,
 )
+from db.privacy import may_contact_reporter
 from db.upsert import dialect_insert
 from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Action, Party, Role
@@ -324,7 +325,7 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
     if party == Party.FOLLOWER:
         return follower_targets(session, row.tracking_id, essential, phone_country_codes)
     if party == Party.REPORTER:
-        if complaint is None:
+        if complaint is None or not may_contact_reporter(session, complaint.tracking_id):
             return []
         pref = session.get(NotificationPreference, f"reporter:{complaint.tracking_id}")
         if complaint.reporter_chat:  # a report from a chat hears of its case in that chat
@@ -367,7 +368,7 @@ def follower_targets(session: Session, tracking_id: str, essential: bool,
     ):
         if follower.source_tracking_id:
             own = session.get(Complaint, follower.source_tracking_id)
-            if own is None:
+            if own is None or not may_contact_reporter(session, own.tracking_id):
                 continue
             pref = session.get(NotificationPreference, f"reporter:{own.tracking_id}")
             if own.reporter_chat:

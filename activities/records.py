@@ -20,12 +20,13 @@ from db.models import (Agency, Complaint, EscalationRow, NotificationRow, Routin
                        TimelineEventRow, utc_now)
 from db.connected_models import ConnectedForward
 from db.portal_models import CaseFollower
+from db.privacy import CaseKeyring
 from db.upsert import dialect_insert
 from telemetry.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
 from domain.connected import FORWARDED_ACTIONS, REPORTER_WORDS, forward_key
 from domain.lifecycle import FOLLOWED
-from domain.models import CaseRecord, Escalation, Notification, TimelineEvent
+from domain.models import CaseRecord, Escalation, Notification, PersonalData, TimelineEvent
 from workflows.delivery import DeliveryPlan
 
 # What a projection wrote: its outbox keys, and the plan of its deliveries (when expanded).
@@ -43,8 +44,9 @@ class RecordActivities:
 
     def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100, deliveries: Any = None,
                  forwards: Any = None,
-                 expand: Callable[[Session, list[str]], DeliveryPlan | None] | None = None) -> None:
-        self._writer = GroupCommit(sessions, max_batch, expand)
+                 expand: Callable[[Session, list[str]], DeliveryPlan | None] | None = None,
+                 keyring: CaseKeyring | None = None) -> None:
+        self._writer = GroupCommit(sessions, max_batch, expand, keyring)
         self._deliveries = deliveries
         self._forwards = forwards  # a workflows.connected_client.ForwardStarter: connected bodies
 
@@ -110,8 +112,10 @@ class GroupCommit:
     IDLE_SECONDS = 5.0
 
     def __init__(self, sessions: sessionmaker[Session], max_batch: int = 100,
-                 expand: Callable[[Session, list[str]], DeliveryPlan | None] | None = None) -> None:
+                 expand: Callable[[Session, list[str]], DeliveryPlan | None] | None = None,
+                 keyring: CaseKeyring | None = None) -> None:
         self._sessions = sessions
+        self._keyring = keyring
         self._max_batch = max_batch
         self._expand = expand
         self._queue: queue.SimpleQueue[tuple[CaseRecord, bool, Future[Written]]] = queue.SimpleQueue()
@@ -166,13 +170,13 @@ class GroupCommit:
             done.set_result(result)
 
     def _write(self, session: Session, record: CaseRecord, expand: bool) -> Written:
-        outbox_keys = write_record(session, record)
+        outbox_keys = write_record(session, record, self._keyring)
         if expand and self._expand is not None:
             return outbox_keys, self._expand(session, outbox_keys)
         return outbox_keys, None
 
 
-def write_record(session: Session, record: CaseRecord) -> list[str]:
+def write_record(session: Session, record: CaseRecord, keyring: CaseKeyring | None = None) -> list[str]:
     """One projection: the case row, its new events, escalations, notifications, feedback and the
     routing decisions as labelled examples. Returns the keys of its outbox rows.
 
@@ -182,7 +186,7 @@ def write_record(session: Session, record: CaseRecord) -> list[str]:
     if foreign_run(session, record):
         log.warning("record from another run refused", tracking_id=record.tracking_id)
         return []
-    _upsert_complaint(session, record)
+    _upsert_complaint(session, record, personal_data_of(session, record, keyring))
     _insert_new(
         session,
         TimelineEventRow,
@@ -215,9 +219,20 @@ def foreign_run(session: Session, record: CaseRecord) -> bool:
     return recorded is not None and recorded != record.run_id
 
 
-def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
+def personal_data_of(session: Session, record: CaseRecord, keyring: CaseKeyring | None) -> PersonalData:
+    """The reporter's identity and place the read model holds: opened with the case's key, which
+    is locked until the projection commits (an erasure waits, or this finds the key destroyed).
+    Without a keyring (a process without the service keys) a sealed case is written without them."""
+    if keyring is None:
+        return PersonalData() if record.details.sealed else PersonalData(
+            reporter=record.details.reporter, location=record.details.location)
+    return keyring.open(session, record.tracking_id, record.details, lock=True)
+
+
+def complaint_row(record: CaseRecord, updated_at: datetime, personal: PersonalData | None = None) -> dict[str, Any]:
     details, deadlines = record.details, record.deadlines
-    location, reporter = details.location, details.reporter
+    personal = personal or PersonalData(reporter=details.reporter, location=details.location)
+    location, reporter = personal.location, personal.reporter
     return {
         "tracking_id": record.tracking_id,
         "seq": record.seq,
@@ -263,8 +278,8 @@ def complaint_row(record: CaseRecord, updated_at: datetime) -> dict[str, Any]:
     }
 
 
-def _upsert_complaint(session: Session, record: CaseRecord) -> None:
-    row = complaint_row(record, utc_now())
+def _upsert_complaint(session: Session, record: CaseRecord, personal: PersonalData) -> None:
+    row = complaint_row(record, utc_now(), personal)
     # A case accepted to a body just as an administrator deactivated it (the flag's UPDATE ran
     # before this row named the body) is flagged here instead.
     held_by_inactive = (

@@ -148,6 +148,8 @@ async def open_case(
     policy, calendar = svc.settings.policy(), calendar_for(submitted_at, amendments=await svc.amendments())
     # The receipt's deadlines come from the same pure rules the workflow runs: intake never waits
     # for the worker.
+    # The reporter's identity and place travel to Temporal only sealed under the case's own key.
+    details = await run_in_threadpool(seal_personal_data, svc, tracking_id, details)
     opening = CaseMachine.open(tracking_id, details, submitted_at, policy, calendar).state
     case = ComplaintInput(
         tracking_id=tracking_id, details=opening.details, submitted_at=submitted_at, policy=policy, calendar=calendar
@@ -168,6 +170,14 @@ async def open_case(
         submitted_at=submitted_at,
         deadlines=opening.deadlines(),
     )
+
+
+def seal_personal_data(svc: Services, tracking_id: str, details: ComplaintDetails) -> ComplaintDetails:
+    keyring = svc.temporal.keyring
+    if keyring is None:
+        return details
+    with svc.sessions() as session:
+        return keyring.sealed_details(session, tracking_id, details)
 
 
 def title_from_text(text: str, *, limit: int = TITLE_MAX) -> str:

@@ -27,7 +27,7 @@ from api.observe import RequestObserver
 from api.sessions import ensure_bootstrap_admin
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from api.routes import agencies, calendar, complaints, open311, open_data, operations, routing, sms, tokens
-from api.routes import attachments, chat, codec, connected, notifications, webhooks
+from api.routes import attachments, chat, codec, connected, notifications, privacy, webhooks
 from api.storage import storage_from_settings
 from api.temporal import TemporalGateway
 from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
@@ -159,6 +159,7 @@ def build_services(settings: Settings, sessions, temporal_client: Client | None 
             settings.dependency_timeout_seconds,
             client=temporal_client,
             keys=settings.payload_keys,
+            sessions=sessions,
         ),
         rate_limiter=SubmissionRateLimiter(throttle, settings.submission_rate_limit_per_minute),
         similar_search_limiter=SubmissionRateLimiter(
@@ -231,6 +232,7 @@ def create_api(
     app.include_router(webhooks.router)
     app.include_router(connected.router)
     app.include_router(codec.router)
+    app.include_router(privacy.router)
     app.add_middleware(codec.CodecCORS, origins=settings.codec_cors_origin_list)
     app.openapi = lambda: _openapi(app)
     return app

@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.records import _escalation_row, _event_row, complaint_row, write_record
+from activities.records import _escalation_row, _event_row, complaint_row, personal_data_of, write_record
 from db.models import Complaint, EscalationRow, TimelineEventRow, utc_now
+from db.privacy import CaseKeyring
 from domain.lifecycle import CaseMachine
 from domain.models import CaseRecord, CaseState
 from workflows.complaint import ComplaintWorkflow
@@ -83,7 +84,8 @@ def _rows(session: Session, model: type, tracking_id: str) -> dict[int, dict[str
     return {row.seq: {c.key: getattr(row, c.key) for c in columns} for row in found}
 
 
-def differences(session: Session, record: CaseRecord, run_id: str | None = None) -> list[str]:
+def differences(session: Session, record: CaseRecord, run_id: str | None = None,
+                keyring: CaseKeyring | None = None) -> list[str]:
     """What of the read model differs from the record: `run`, column names, `missing`, `timeline`
     and `escalations` (something to add), `timeline_conflict` and `escalations_conflict` (a
     recorded one that differs: never rewritten)."""
@@ -92,7 +94,7 @@ def differences(session: Session, record: CaseRecord, run_id: str | None = None)
         return ["missing"]
     if run_id and row.run_id and row.run_id != run_id:
         return ["run"]
-    expected = complaint_row(record, utc_now())
+    expected = complaint_row(record, utc_now(), personal_data_of(session, record, keyring))
     differing = [name for name, value in expected.items()
                  if name not in IGNORED_COLUMNS and not _same(getattr(row, name), value)]
     for part, model, wanted in (
@@ -110,12 +112,12 @@ def differences(session: Session, record: CaseRecord, run_id: str | None = None)
     return differing
 
 
-def complete(session: Session, record: CaseRecord) -> None:
+def complete(session: Session, record: CaseRecord, keyring: CaseKeyring | None = None) -> None:
     """Add what the read model lost and write the case row again (in the caller's transaction);
     recorded events and escalations are kept as they are (write_record inserts only new keys)."""
     session.execute(update(Complaint).where(Complaint.tracking_id == record.tracking_id,
                                             Complaint.seq > record.seq).values(seq=record.seq))
-    write_record(session, record)
+    write_record(session, record, keyring)
 
 
 @dataclass
@@ -144,18 +146,18 @@ class _Tally:
 
 
 def check_and_repair(sessions: sessionmaker[Session], state: CaseState, repair: bool,
-                     run_id: str | None = None) -> list[str]:
+                     run_id: str | None = None, keyring: CaseKeyring | None = None) -> list[str]:
     record = projection_of(state).model_copy(update={"run_id": run_id})
     with sessions.begin() as session:
-        differing = differences(session, record, run_id)
+        differing = differences(session, record, run_id, keyring)
         if differing and repair and not UNREPAIRABLE & set(differing):
-            complete(session, record)
+            complete(session, record, keyring)
     return differing
 
 
 async def reconcile(
     client: Client, sessions: sessionmaker[Session], *, repair: bool = True, concurrency: int = 8,
-    query_timeout: float = 10.0,
+    query_timeout: float = 10.0, keyring: CaseKeyring | None = None,
 ) -> ReconcileReport:
     """Visit every open case (at most `concurrency` at a time); see the module doc."""
     tally = _Tally()
@@ -174,7 +176,7 @@ async def reconcile(
                     return  # closed meanwhile
                 tally.report.unanswered += 1
                 return
-            differing = await asyncio.to_thread(check_and_repair, sessions, state, repair, run_id)
+            differing = await asyncio.to_thread(check_and_repair, sessions, state, repair, run_id, keyring)
             tally.note(workflow_id, differing, repair)
 
     pending: set[asyncio.Task[None]] = set()

@@ -6,9 +6,13 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowQueryFailedError,
@@ -24,9 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.problems import Problem
 from config import Settings
-from domain.models import CalendarAmendment, CaseState, ComplaintInput
+from db.privacy_models import CasePrivacy
+from domain.enums import Action, Role
+from domain.lifecycle import ERASED_NOTE
+from domain.models import Actor, CalendarAmendment, CaseState, ComplaintInput, TimelineEvent
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
 from api.reconcile import ReconcileReport, reconcile
+from db.privacy import CaseKeyring
 from workflows.client import amend_open_cases, connect
 from workflows.codec import PayloadKeys, PayloadRefused
 from workflows.complaint import ComplaintWorkflow
@@ -40,10 +48,13 @@ REJECTION_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
 class TemporalGateway:
     def __init__(
         self, address: str, namespace: str, task_queue: str, timeout_seconds: float, client: Client | None = None,
-        keys: PayloadKeys | None = None,
+        keys: PayloadKeys | None = None, sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self._address, self._namespace, self.task_queue = address, namespace, task_queue
         self._keys = keys
+        # With both, a case's state comes back with its sealed personal data opened (db/privacy.py).
+        self._sessions = sessions
+        self.keyring = CaseKeyring(keys) if keys else None
         self._timeout = timeout_seconds
         self._client = client
         self._lock = asyncio.Lock()
@@ -143,7 +154,46 @@ class TemporalGateway:
         return await self._call(lambda client: start_delivery(client, settings, plan, workflow_id))
 
     async def state(self, tracking_id: str) -> CaseState:
-        return await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))
+        state = await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))
+        return await self.opened(state)
+
+    async def opened(self, state: CaseState) -> CaseState:
+        """The state with the reporter's identity and place opened from the sealed blob (nothing
+        once erased): what every reader of a case's state (views, Open311, SMS) expects. A case
+        erased after its workflow closed shows the erasure its workflow could not record."""
+        details = state.details
+        if self.keyring is None or self._sessions is None or (
+                details.sealed is None and details.reporter is None and details.location is None):
+            return state
+        keyring, sessions = self.keyring, self._sessions
+
+        def open_personal_data() -> CaseState:
+            with sessions() as session:
+                personal = keyring.open(session, state.tracking_id, details)
+                privacy = session.get(CasePrivacy, state.tracking_id)
+            if privacy is not None and privacy.erased_at is not None:
+                return erased_state(state, privacy.erased_at, privacy.erased_by)
+            opened = details.model_copy(update={"reporter": personal.reporter, "location": personal.location})
+            return state.model_copy(update={"details": opened})
+
+        return await run_in_threadpool(open_personal_data)
+
+    async def is_running(self, tracking_id: str) -> bool:
+        """Whether the case's workflow still runs (False when it closed or Temporal no longer has it)."""
+        async def describe(client: Client) -> bool:
+            # The raw call: the SDK's describe() also decodes search attributes, which fails on an
+            # unset datetime attribute as the time-skipping test server returns it.
+            request = DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=tracking_id))
+            try:
+                description = await client.workflow_service.describe_workflow_execution(request)
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise
+            return description.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+        return await self._call(describe)
 
     async def update(self, tracking_id: str, update: Any, data: Any, *, update_id: str | None = None) -> CaseState:
         """Send an action to a case the caller has just read (so 'not found' means it has closed).
@@ -155,7 +205,7 @@ class TemporalGateway:
         saying so and how to retry.
         """
         try:
-            return await self._call(
+            state = await self._call(
                 lambda client: client.get_workflow_handle(tracking_id).execute_update(
                     update, data, id=update_id, result_type=CaseState
                 )
@@ -170,6 +220,7 @@ class TemporalGateway:
             if problem.status != 404:
                 raise
             raise closed_case() from problem
+        return await self.opened(state)
 
     async def amend_open_cases(self, amendment: CalendarAmendment) -> int:
         """Broadcast a calendar amendment (no overall timeout: it visits every open case)."""
@@ -181,7 +232,8 @@ class TemporalGateway:
         """Every open case's workflow against the read model (api/reconcile.py; no overall timeout)."""
         client = await self.client()
         with listing_errors():
-            return await reconcile(client, sessions, repair=repair, query_timeout=self._timeout)
+            return await reconcile(client, sessions, repair=repair, query_timeout=self._timeout,
+                                   keyring=CaseKeyring(self._keys) if self._keys else None)
 
     async def healthy(self) -> bool:
         try:
@@ -204,6 +256,24 @@ def listing_errors() -> Iterator[None]:
         if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             raise unavailable("Temporal tidak tersedia") from error
         raise
+
+
+ERASED_BY_ROLE = {"reporter": Role.REPORTER, "admin": Role.ADMIN}
+
+
+def erased_state(state: CaseState, erased_at: datetime, erased_by: str | None) -> CaseState:
+    """A state without personal data; its timeline ends with the erasure (added when the workflow
+    closed before it could record it, db/privacy.py record_erasure_event)."""
+    details = state.details.model_copy(update={"reporter": None, "location": None, "sealed": None})
+    timeline = state.timeline
+    if not any(event.action == Action.PERSONAL_DATA_ERASED for event in timeline):
+        timeline = [*timeline, TimelineEvent(
+            seq=state.seq + 1, at=erased_at, action=Action.PERSONAL_DATA_ERASED,
+            actor=Actor(role=ERASED_BY_ROLE.get(erased_by or "", Role.SYSTEM)), status_from=state.status,
+            status_to=state.status, note=ERASED_NOTE,
+            agency_id=state.agency.id if state.agency else None, unit_id=state.unit_id,
+        )]
+    return state.model_copy(update={"details": details, "timeline": timeline})
 
 
 def closed_case() -> Problem:

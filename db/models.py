@@ -395,5 +395,6 @@ from db import (  # noqa: E402,F401
     open311_models,
     open_data_models,
     portal_models,
+    privacy_models,
     throttle_models,
 )

@@ -71,6 +71,10 @@ class Action(StrEnum):
     SILENCE_COMPLETED = "silence_completed"
     REOPEN = "reopen"
     CALENDAR_AMENDED = "calendar_amended"
+    # The reporter's rights under UU 27/2022 (docs/privacy.md): the timeline says that it
+    # happened and when, never the values.
+    PERSONAL_DATA_CORRECTED = "personal_data_corrected"
+    PERSONAL_DATA_ERASED = "personal_data_erased"
 
 
 class ClockKind(StrEnum):

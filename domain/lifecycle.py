@@ -22,6 +22,7 @@ from domain.models import (
     Clock,
     ComplaintDetails,
     DispositionInput,
+    PersonalDataChange,
     Escalation,
     FollowUpInput,
     Notification,
@@ -183,6 +184,8 @@ NOTIFIED: dict[Action, tuple[Party, ...]] = {
     Action.SILENCE_COMPLETED: (Party.REPORTER, Party.AGENCY_ADMIN),
     Action.REOPEN: (Party.AGENCY_ADMIN, Party.NATIONAL_ADMIN),
     Action.CALENDAR_AMENDED: (),
+    Action.PERSONAL_DATA_CORRECTED: (),
+    Action.PERSONAL_DATA_ERASED: (),
 }
 
 # What a case's followers (Party.FOLLOWER) hear of: its visible progress. Not the workflow's list:
@@ -226,6 +229,19 @@ def reporter_zone(case: CaseState) -> str:
 def agency_party(case: CaseState) -> Party:
     """Officers answer for a case disposed to their unit, the agency admin otherwise."""
     return Party.OFFICER if case.unit_id else Party.AGENCY_ADMIN
+
+
+ERASED_NOTE = "data pribadi dihapus"
+PERSONAL_DATA_ROLES = frozenset({Role.REPORTER, Role.ADMIN, Role.SYSTEM})
+
+
+def check_personal_data_change(case: CaseState, data: PersonalDataChange) -> None:
+    """Who may correct or erase a case's personal data, and that there is some to erase."""
+    if data.actor.role not in PERSONAL_DATA_ROLES:
+        raise ActionRejected(f"role {data.actor.role} may not change a reporter's personal data", Rejection.FORBIDDEN)
+    details = case.details
+    if data.sealed is None and details.sealed is None and details.reporter is None and details.location is None:
+        raise ActionRejected("the personal data of this case is already erased", Rejection.CONFLICT)
 
 
 class CaseMachine:
@@ -387,6 +403,16 @@ class CaseMachine:
         note = data.note or f"calendar {data.calendar.version}"
         self._record(now, Action.CALENDAR_AMENDED, SYSTEM, note, deadline_set=case.next_deadline)
         return True
+
+    def change_personal_data(self, now: datetime, data: PersonalDataChange) -> None:
+        """A correction (a newly sealed identity) or an erasure (`sealed` None): the details
+        carry no identity of their own after either, and the timeline says only that it
+        happened (UU 27/2022; never the old values)."""
+        case = self.state
+        erased = data.sealed is None
+        case.details = case.details.model_copy(update={"reporter": None, "location": None, "sealed": data.sealed})
+        action = Action.PERSONAL_DATA_ERASED if erased else Action.PERSONAL_DATA_CORRECTED
+        self._record(now, action, data.actor, ERASED_NOTE if erased else None)
 
     # --- projection --------------------------------------------------------------------------
 

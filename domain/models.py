@@ -61,6 +61,17 @@ class Reporter(Model):
     chat: line(100) | None = Field(default=None, exclude_if=lambda chat: chat is None)
 
 
+class PersonalData(Model):
+    """What a case holds of its reporter: sealed as one blob under the case's key."""
+
+    reporter: Reporter | None = None
+    location: Location | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.reporter is None and self.location is None
+
+
 class AgencyRef(Model):
     """A body of the directory as the workflow needs it: who it is and its time zone."""
 
@@ -94,6 +105,10 @@ class ComplaintDetails(Model):
     confidential: bool = False
     channel: Channel = Channel.API
     reporter: Reporter | None = None
+    # The reporter's identity and the pin/address, sealed under the case's own key
+    # (domain/sealing.py): what workflow payloads carry in place of `reporter` and `location`, so
+    # that destroying the key (erasure, UU 27/2022) leaves every history unreadable for identity.
+    sealed: str | None = Field(default=None, max_length=8000)
 
     @field_validator("region_code")
     @classmethod
@@ -310,6 +325,13 @@ class RatingInput(Message):
     actor: Actor
     score: int = Field(ge=1, le=5)
     comment: Comment | None = None
+
+
+class PersonalDataChange(Message):
+    """A correction (the newly sealed identity) or an erasure (`sealed` None) of a case's personal data."""
+
+    actor: Actor
+    sealed: str | None = Field(default=None, max_length=8000)
 
 
 class CalendarAmendment(Message):

@@ -53,6 +53,7 @@ def seed(args: argparse.Namespace) -> int:
 def reconcile_command(args: argparse.Namespace) -> int:
     from db.session import make_engine, make_sessionmaker
     from api.reconcile import reconcile
+    from db.privacy import CaseKeyring
     from workflows.client import connect
 
     settings = get_settings()
@@ -60,7 +61,8 @@ def reconcile_command(args: argparse.Namespace) -> int:
     async def run():
         client = await connect(settings.temporal_address, settings.temporal_namespace)
         sessions = make_sessionmaker(make_engine(settings.database_url))
-        return await reconcile(client, sessions, repair=not args.dry_run, concurrency=args.concurrency)
+        return await reconcile(client, sessions, repair=not args.dry_run, concurrency=args.concurrency,
+                               keyring=CaseKeyring(settings.payload_keys))
 
     report = asyncio.run(run())
     print(json.dumps(report.model_dump(), indent=2, ensure_ascii=False))

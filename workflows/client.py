@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import Runtime
 from temporalio.common import SearchAttributeIndexedValueType
@@ -13,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.models import CalendarAmendment
 from workflows import SEARCH_ATTRIBUTES
 from workflows.codec import PayloadKeys, data_converter
+from workflows.retention import RETENTION_SCHEDULE_ID, RetentionRequest, RetentionWorkflow
 
 
 async def connect(
@@ -82,3 +95,30 @@ async def amend_open_cases(client: Client, amendment: CalendarAmendment) -> int:
             if error.status != RPCStatusCode.NOT_FOUND:  # closed meanwhile
                 raise
     return signalled
+
+
+async def ensure_retention_schedule(client: Client, task_queue: str, retention_days: int, every: timedelta) -> bool:
+    """The Temporal Schedule that erases closed cases' personal data once their period has passed
+    (workflows/retention.py), made or brought up to the settings; removed when retention is off
+    (0 days). Returns whether one runs now."""
+    handle = client.get_schedule_handle(RETENTION_SCHEDULE_ID)
+    if retention_days <= 0:
+        try:
+            await handle.delete()
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return False
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionWorkflow.run, RetentionRequest(retention_days=retention_days),
+            id=f"{RETENTION_SCHEDULE_ID}-run", task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+    return True

@@ -16,7 +16,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.enums import Action, Status
-    from domain.lifecycle import ActionRejected, CaseMachine, check_action, check_verification
+    from domain.lifecycle import (ActionRejected, CaseMachine, check_action, check_personal_data_change,
+                                  check_verification)
     from domain.models import (
         Actor,
         CalendarAmendment,
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DispositionInput,
         FollowUpInput,
         Message,
+        PersonalDataChange,
         RatingInput,
         ReplyInput,
         RerouteInput,
@@ -303,6 +305,22 @@ class ComplaintWorkflow:
     @satisfied.validator
     def _validate_satisfied(self, data: SatisfiedInput) -> None:
         self._validate(Action.SATISFIED, data)
+
+    @workflow.update
+    def change_personal_data(self, data: PersonalDataChange) -> CaseState:
+        """A correction or an erasure of the reporter's personal data (api/privacy.py): the case
+        key is already destroyed when an erasure arrives; the case itself goes on."""
+        self._machine.change_personal_data(workflow.now(), data)
+        return self._applied()
+
+    @change_personal_data.validator
+    def _validate_change_personal_data(self, data: PersonalDataChange) -> None:
+        if not data.bound:  # sealed for no case (see _validate)
+            raise ApplicationError("Tindakan tidak terikat pada laporan ini", type="forbidden", non_retryable=True)
+        try:
+            check_personal_data_change(self._state, data)
+        except ActionRejected as error:
+            raise rejected_as_application_error(error) from None
 
     @workflow.signal
     def amend_calendar(self, data: CalendarAmendment) -> None:

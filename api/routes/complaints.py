@@ -12,6 +12,7 @@ from api import cases
 from api.auth import Caller, public_caller
 from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bearer_token, current_caller
 from api.intake import body_hash, open_case
+from api.privacy import log_identity_views
 from api.problems import Problem, problem_responses
 from api.connected_view import add_forwarding
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row, without_confidential_originals
@@ -168,6 +169,7 @@ def list_complaints(
         items = without_confidential_originals(session, items)
     else:
         add_forwarding(session, items)
+    log_identity_views(session, caller, items, "list")
     return Page(items=items, next_cursor=next_cursor)
 
 

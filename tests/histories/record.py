@@ -39,13 +39,17 @@ from domain.models import (
     CaseState,
     DispositionInput,
     FollowUpInput,
+    PersonalData,
+    PersonalDataChange,
     RatingInput,
     SatisfiedInput,
+    Reporter,
     ReplyInput,
     RerouteInput,
     SupplementInput,
     VerificationInput,
 )
+from domain.sealing import new_case_key, seal
 from tests.conftest import test_server_path
 from tests.crypto import TEST_DATA_CONVERTER
 from tests.workflows.conftest import (
@@ -426,6 +430,8 @@ async def satisfied(harness: Harness) -> dict[str, WorkflowHandle]:
     final = await case.result()
     assert final.status == Status.COMPLETED and final.clocks == {}
     return {"satisfied": case.handle}
+
+
 async def typical_deliveries(h: Harness) -> dict[str, WorkflowHandle]:
     """The typical lifecycle after deliveries moved into the case's workflow (issue 25, patch
     `deliveries-in-case`): each projection returns its deliveries (one email per notification
@@ -433,6 +439,27 @@ async def typical_deliveries(h: Harness) -> dict[str, WorkflowHandle]:
     h.activities.deliver = True
     [handle] = (await typical(h)).values()
     return {"typical_deliveries": handle}
+
+
+async def personal_data_erased(harness: Harness) -> dict[str, WorkflowHandle]:
+    """Issue 26: a case whose identity travels sealed under its own key; the reporter corrects it
+    (a new sealed blob), then erases it (the blob dropped, "data pribadi dihapus"); the case goes
+    on: follow-up, completion by silence, the reopen window lapses (ends)."""
+    key = new_case_key()
+    sealed = {name: seal(key, "recorded", PersonalData(reporter=Reporter(name=name, email="pelapor@contoh.id")))
+              for name in ("Pelapor Rekaman", "Pelapor Rekaman Baru")}
+    case = await open_case(harness, region_code="62.71", sealed=sealed["Pelapor Rekaman"])
+    await case.accept()
+    await case.update(ComplaintWorkflow.change_personal_data,
+                      PersonalDataChange(actor=REPORTER, sealed=sealed["Pelapor Rekaman Baru"]))
+    state = await case.update(ComplaintWorkflow.change_personal_data, PersonalDataChange(actor=REPORTER))
+    assert state.details.sealed is None and state.status == Status.AWAITING_AGENCY
+    state = await case.follow_up()
+    state = await case.complete_by_silence(state)
+    await case.past(state, ClockKind.REOPEN_WINDOW)
+    final = await case.result()
+    assert [e.action for e in final.timeline].count(Action.PERSONAL_DATA_ERASED) == 1
+    return {"personal_data_erased": case.handle}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -451,6 +478,7 @@ SCENARIOS: dict[str, Scenario] = {
         typical_bound,
         satisfied,
         typical_deliveries,
+        personal_data_erased,
     )
 }
 

@@ -18,6 +18,7 @@ from domain.models import (
     CaseState,
     DispositionInput,
     FollowUpInput,
+    PersonalDataChange,
     RatingInput,
     ReplyInput,
     RerouteInput,
@@ -514,3 +515,24 @@ async def test_the_default_policy_never_forwards_by_itself(harness: Harness):
         handle = await harness.submit()
         await harness.sleep_until((await harness.now()) + timedelta(seconds=5))
         assert (await state_of(handle)).status == Status.AWAITING_VERIFICATION
+
+
+async def test_erasure_drops_the_sealed_identity_and_the_case_runs_on_as_anonymous(harness: Harness):
+    async with harness.worker():
+        handle = await harness.submit(region_code="62.71", sealed="sp4n-sealed/v1:AAAA")
+        accepted = await accept(handle)
+        officer_erasing = handle.execute_update(ComplaintWorkflow.change_personal_data,
+                                                PersonalDataChange(actor=KALTENG_OFFICER))
+        assert (await rejection_of(officer_erasing)).type == "forbidden"
+        state = await handle.execute_update(ComplaintWorkflow.change_personal_data, PersonalDataChange(actor=REPORTER))
+        assert state.details.sealed is None and state.details.reporter is None
+        erased = state.timeline[-1]
+        assert (erased.action, erased.note, erased.actor.role) == (Action.PERSONAL_DATA_ERASED,
+                                                                   "data pribadi dihapus", Role.REPORTER)
+        assert state.status == Status.AWAITING_AGENCY and state.clocks == accepted.clocks  # deadlines kept
+        await harness.sleep_until(erased.at + timedelta(seconds=5))
+        projected = harness.activities.records[-1]
+        assert projected.details.sealed is None and projected.new_events[-1].action == Action.PERSONAL_DATA_ERASED
+        assert projected.notifications == []  # nobody is told
+        state = await complete_by_silence(harness, handle)
+        assert state.status == Status.COMPLETED

@@ -47,6 +47,7 @@ EXPECTED = {
     "typical_bound",
     "satisfied",
     "typical_deliveries",
+    "personal_data_erased",
 }
 
 

@@ -1,0 +1,58 @@
+"""The reporter's rights under UU 27/2022 (Pelindungan Data Pribadi), as the product states them:
+legal basis and purpose in plain words (id, en), hold kinds. No I/O. docs/privacy.md is the manual."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class HoldKind(StrEnum):
+    """The exceptions to erasure the law allows, set and lifted by an administrator with a reason."""
+
+    LEGAL_HOLD = "legal_hold"  # a court, police or audit request to keep the record
+    OMBUDSMAN = "ombudsman"  # the Ombudsman examines the case (maladministration)
+
+
+class ErasedBy(StrEnum):
+    REPORTER = "reporter"
+    ADMIN = "admin"
+    RETENTION = "retention"
+
+
+# The Temporal update id of a case's erasure, whoever asks: a retry, or retention meeting a case
+# a reporter erased at the same time, attaches to the one update instead of recording it twice.
+ERASE_UPDATE_ID = "personal-data-erasure"
+
+LEGAL_BASIS = {
+    "id": (
+        "Kami memproses data pribadi Anda (nama, kontak, alamat, titik lokasi, berkas) untuk "
+        "menjalankan tugas pelayanan publik: menangani pengaduan Anda menurut UU 25/2009 tentang "
+        "Pelayanan Publik dan Perpres 76/2013, dengan persetujuan Anda saat melapor (UU 27/2022 "
+        "tentang Pelindungan Data Pribadi, Pasal 20). Kontak Anda dipakai hanya untuk memberi kabar "
+        "tentang laporan Anda. Anda berhak melihat, mengunduh, memperbaiki data ini, menarik "
+        "persetujuan untuk dihubungi, dan meminta penghapusannya."
+    ),
+    "en": (
+        "We process your personal data (name, contacts, address, location pin, files) to perform a "
+        "public-service task: handling your complaint under Law 25/2009 on Public Services and "
+        "Presidential Regulation 76/2013, with the consent you gave when reporting (Law 27/2022 on "
+        "Personal Data Protection, Article 20). Your contacts are used only to tell you about your "
+        "report. You may see, download and correct this data, withdraw consent to be contacted, "
+        "and ask for it to be erased."
+    ),
+}
+
+ERASURE_EFFECT = {
+    "id": (
+        "Penghapusan memusnahkan kunci yang mengenkripsi data pribadi laporan ini: nama, kontak, "
+        "alamat, titik lokasi dan berkas Anda tidak dapat dibaca lagi di mana pun, termasuk cadangan. "
+        "Fakta laporan yang tidak menyangkut Anda (instansi, tenggat, hasil, penilaian) tetap ada, "
+        "dan laporan yang masih berjalan dilanjutkan sebagai laporan anonim."
+    ),
+    "en": (
+        "Erasure destroys the key that encrypts this report's personal data: your name, contacts, "
+        "address, pin and files can no longer be read anywhere, backups included. The report's facts "
+        "that are not about you (body, deadlines, outcome, rating) remain, and an open report goes on "
+        "as an anonymous one."
+    ),
+}
