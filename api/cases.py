@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller
 from api.deps import Services
+from api.privacy import log_identity_views
 from api.problems import Problem
 from api.read_model import get_case_row, view_of_row, without_confidential_originals
 from api.schemas import (
@@ -62,6 +63,7 @@ async def current_view(tracking_id: str, caller: Caller, svc: Services, session:
         raise Problem(404, "Laporan tidak ditemukan")
     if caller.role not in STAFF_ROLES and visible.duplicate_of:
         [visible] = await run_in_threadpool(without_confidential_originals, session, [visible])
+    await run_in_threadpool(log_identity_views, session, caller, [visible], "case")
     return visible
 
 

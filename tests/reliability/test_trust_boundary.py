@@ -130,11 +130,13 @@ def test_temporal_and_the_logs_never_hold_the_reporters_identity(stack: Stack):
     assert "forger" not in json.dumps(after) and "forged" not in history_text(stack, tracking_id)
     assert forged_signal.returncode == 0  # Temporal takes the signal; the worker drops it unread
 
-    # The administrator reads the case in Temporal through the codec endpoint.
-    decoded = temporal_cli(stack, "workflow", "show", "-w", tracking_id, "-o", "json",
-                           "--codec-endpoint", f"http://127.0.0.1:{stack.api_port}/codec",
-                           "--codec-auth", f"Bearer {ADMIN_TOKEN}").stdout
-    assert NAME in decoded_payloads(json.loads(decoded))
+    # The administrator reads the case in Temporal through the codec endpoint; the reporter's
+    # identity there is only the blob sealed under the case's own key (issue 26, docs/privacy.md).
+    decoded = decoded_payloads(json.loads(temporal_cli(
+        stack, "workflow", "show", "-w", tracking_id, "-o", "json",
+        "--codec-endpoint", f"http://127.0.0.1:{stack.api_port}/codec", "--codec-auth", f"Bearer {ADMIN_TOKEN}").stdout))
+    assert "Jalan berlubang depan rumah" in decoded and "sp4n-sealed/v1:" in decoded
+    assert_no_identity(decoded, "the history decoded through the codec endpoint")
     assert api.post("/codec/decode", json={"payloads": []}).status_code == 401
 
     # Every line any process wrote: ids, never the identity.
