@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.enums import ArchiveReason, Role
 from domain.contacts import Email
@@ -23,6 +24,9 @@ def with_example(example: dict) -> ConfigDict:
 
 
 class ComplaintCreate(ComplaintDetails):
+    # The service's own note (a machine door's repair), never the sender's: not in the body.
+    intake_note: SkipJsonSchema[None] = Field(default=None, exclude=True)
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -277,7 +277,7 @@ class CaseMachine:
             )
         )
         clock = machine._start_verification(submitted_at, policy.verification_days)
-        machine._record(submitted_at, Action.SUBMIT, SYSTEM_REPORTER, None, deadline_set=clock.due_at)
+        machine._record(submitted_at, Action.SUBMIT, SYSTEM_REPORTER, details.intake_note, deadline_set=clock.due_at)
         return machine
 
     # --- actions (validated by check_action before they get here) -------------------------

@@ -109,6 +109,9 @@ class ComplaintDetails(Model):
     # (domain/sealing.py): what workflow payloads carry in place of `reporter` and `location`, so
     # that destroying the key (erasure, UU 27/2022) leaves every history unreadable for identity.
     sealed: str | None = Field(default=None, max_length=8000)
+    # Set by a machine door that repaired the text it received (domain/text.py
+    # repair_machine_text): the submission's timeline event says so.
+    intake_note: line(500) | None = None
 
     @field_validator("region_code")
     @classmethod

@@ -24,6 +24,9 @@ from domain.regions import Gazetteer
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 OPEN, CLOSED = "open", "closed"
+# The jurisdiction_id a FixMyStreet body is configured with (its "jurisdiction"; FixMyStreet sends
+# it with every GET): `requests` then carry the extended status in `status`, as its import reads it.
+FIXMYSTREET_JURISDICTION = "sp4n-fixmystreet"
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from domain.models import Actor, ComplaintDetails, Reporter, ReplyInput
 from domain.contacts import ContactRefused, normalise_phone
 from domain.open311 import expected_datetime, status_notes
 from domain.text import line
-from domain.text import text as free_text
+from domain.text import MachineTextRepairs, repair_machine_text
 from domain.visibility import PUBLIC, CaseView, Viewer, redact, view_of_state
 from workflows.complaint import ComplaintWorkflow
 
@@ -68,8 +68,10 @@ class SmsInbound(BaseModel):
 
     sender: str = Field(alias="from", min_length=3, max_length=40, pattern=r"^\+?[0-9][0-9 ()-]*$",
                         description="Nomor pengirim, mis. +6281234567890 atau 081234567890")
-    text: free_text(4000) = Field(description="Isi SMS apa adanya (boleh kosong: dijawab dengan petunjuk); "
-                             "karakter kendali ditolak (422)")
+    # A machine door: mojibake and control characters are repaired, not refused (domain/text.py).
+    text: str = Field(max_length=4000, description="Isi SMS apa adanya (boleh kosong: dijawab dengan petunjuk); "
+                      "karakter C1 (Windows-1252 yang salah dibaca) dipulihkan, karakter kendali lain dihapus, "
+                      "dan laporan mencatatnya")
     message_id: line(200) | None = Field(default=None, description="Id pesan di gateway (untuk pengiriman ulang)")
     received_at: AwareDatetime | None = None
 
@@ -189,12 +191,14 @@ async def _reply(phone: str, tracking_id: str, message: str, body: SmsInbound, s
                    f"Tanggapan Anda untuk {tracking_id} telah dicatat dan diteruskan ke instansi.", tracking_id)
 
 
-async def _complaint(phone: str, text: str, body: SmsInbound, svc, session: Session, prefix: str = "") -> SmsAnswer:
+async def _complaint(phone: str, text: str, body: SmsInbound, svc, session: Session, prefix: str = "",
+                     note: str | None = None) -> SmsAnswer:
     if len(text) < MIN_COMPLAINT_CHARS:
         return _help(phone, "Pesan terlalu pendek untuk dijadikan laporan.")
     await run_in_threadpool(svc.rate_limiter.check, f"sms:{phone}")
     details = ComplaintDetails(
         title=title_from_text(text), description=text, channel=Channel.SMS, reporter=Reporter(phone=phone),
+        intake_note=note,
     )
     receipt = await open_case(
         svc, session, details, idempotency_scope=f"sms:{body.message_id}" if body.message_id else None,
@@ -222,7 +226,9 @@ async def inbound_sms(request: Request, body: SmsInbound, svc: ServicesDep, sess
     except ContactRefused as refused:
         raise Problem(422, f"from: {refused}", errors=[{"loc": ["body", "from"], "msg": str(refused),
                                                         "type": "value_error"}]) from refused
-    text = body.text.strip()
+    repairs = MachineTextRepairs()
+    text = repair_machine_text(body.text, repairs).strip()
+    note = repairs.note("SMS")
     words = text.split()
     command = words[0].upper() if words else ""
     log.info("sms inbound", message_id=body.message_id, command=command if command.isalpha() else None, chars=len(text))
@@ -239,7 +245,7 @@ async def inbound_sms(request: Request, body: SmsInbound, svc: ServicesDep, sess
             return _help(phone, "Format: STATUS <nomor laporan>.")
         return await _status(phone, words[1], svc, session)
     if command in NEW_WORDS:
-        return await _complaint(phone, text[len(words[0]):].strip(), body, svc, session)
+        return await _complaint(phone, text[len(words[0]):].strip(), body, svc, session, note=note)
     if command in REPLY_WORDS and (len(words) == 1 or names_a_case):
         tracking_id = _tracking_id(words[1]) if len(words) >= 3 else None
         if tracking_id is None:
@@ -251,9 +257,10 @@ async def inbound_sms(request: Request, body: SmsInbound, svc: ServicesDep, sess
         answer = await _reply(phone, tracking_id, message, body, svc, session)
         return answer or await _complaint(
             phone, message, body, svc, session,
-            prefix=f"Laporan {tracking_id} tidak sedang menunggu tanggapan; pesan Anda dicatat sebagai laporan baru. ")
+            prefix=f"Laporan {tracking_id} tidak sedang menunggu tanggapan; pesan Anda dicatat sebagai laporan baru. ",
+            note=note)
     for tracking_id in (await run_in_threadpool(_awaiting_reply, session, phone))[:1]:
         answer = await _reply(phone, tracking_id, text, body, svc, session)
         if answer is not None:
             return answer
-    return await _complaint(phone, text, body, svc, session)
+    return await _complaint(phone, text, body, svc, session, note=note)

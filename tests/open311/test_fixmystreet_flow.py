@@ -306,6 +306,26 @@ async def test_archives_read_as_duplicate_not_responsible_and_no_further_action(
     assert {r["service_request_id"]: r["external_status_code"] for r in xml(listed, "service_requests")} == {
         tracking_id: code for tracking_id, (_, code) in expected.items() if tracking_id != original}
 
+    # FixMyStreet's requests import (GetServiceRequests.pm) reads `status` through map_state, with
+    # no extended statuses: `closed` is "fixed - council" there. Its body's jurisdiction names the
+    # dialect that carries the extended status instead (docs/open311.md).
+    assert fixmystreet_state((await one(api, duplicate))["status"]) == "fixed - council"  # the plain answer's
+    imported = await api.eventually(
+        lambda: api.http.get(f"{BASE}/requests.xml", params={"jurisdiction_id": "sp4n-fixmystreet"}),
+        lambda r: len(xml(r, "service_requests")) == 4)
+    assert {r["service_request_id"]: fixmystreet_state(r["status"]) for r in xml(imported, "service_requests")} == {
+        original: "confirmed", duplicate: "duplicate", elsewhere: "not responsible", abusive: "unable to fix"}
+    one_imported = await api.http.get(f"{BASE}/requests/{duplicate}.xml", params={"jurisdiction_id": "sp4n-fixmystreet"})
+    assert fixmystreet_state(xml(one_imported, "service_requests")[0]["status"]) == "duplicate"
+
+
+def fixmystreet_state(status: str) -> str:
+    """What FixMyStreet's Open311.pm map_state makes of a `status` (read in mysociety/fixmystreet,
+    perllib/Open311.pm; the requests import's object has no extended_statuses)."""
+    incoming = status.lower().replace("_", " ")
+    return {"fixed": "fixed - council", "not councils responsibility": "not responsible",
+            "no further action": "unable to fix", "open": "confirmed", "closed": "fixed - council"}.get(incoming, incoming)
+
 
 async def test_another_users_comment_stays_a_note_for_staff_and_does_not_move_the_case(api: ApiHarness) -> None:
     """The client forwards any of its users' comments: only the reporter's own contact answers for them."""

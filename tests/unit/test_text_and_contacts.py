@@ -51,3 +51,17 @@ def test_links_built_from_a_request_stay_on_this_site() -> None:
                 "evil.example"):
         assert safe_next(bad) == "", bad
     assert safe_next("/staf?tab=1") == "/staf?tab=1"
+
+
+def test_machine_doors_repair_windows_1252_mojibake_and_remove_other_control_characters():
+    from domain.text import MachineTextRepairs, repair_machine_text
+
+    repairs = MachineTextRepairs()
+    assert repair_machine_text("Pak Budi\x92s jalan \x93rusak\x94\x85 \x1b[0m\x81x\r\ny\x00", repairs) == \
+        "Pak Budi’s jalan “rusak”… [0mx\ny"
+    assert repairs.restored == {"U+0092": "’", "U+0093": "“", "U+0094": "”", "U+0085": "…"}
+    assert repairs.removed == {"U+001B", "U+0081", "U+0000"}
+    assert "U+0092 → ’" in repairs.note("Open311") and "U+001B" in repairs.note("Open311")
+    untouched = MachineTextRepairs()
+    assert repair_machine_text("Jalan rusak\tdi sini\r\n", untouched) == "Jalan rusak\tdi sini\n"
+    assert not untouched and untouched.note("SMS") is None

@@ -30,6 +30,7 @@ from db.models import Complaint
 from db.open311_models import Open311Request
 from domain.open311 import (
     CLOSED,
+    FIXMYSTREET_JURISDICTION,
     OPEN,
     OTHER,
     SERVICES,
@@ -41,11 +42,19 @@ from domain.visibility import PUBLIC, CaseView, redact
 # --- GET requests -------------------------------------------------------------------------------
 
 
-def _requests_of_views(session: Session, views: list[CaseView]) -> list[dict[str, Any]]:
+def _requests_of_views(session: Session, views: list[CaseView], request: Request) -> list[dict[str, Any]]:
     views = without_confidential_originals(session, views)
     names = agency_names(session, {view.agency_id for view in views if view.agency_id})
     media = first_media(session, views)
-    return [service_request(view, names.get(view.agency_id or ""), media.get(view.tracking_id)) for view in views]
+    found = [service_request(view, names.get(view.agency_id or ""), media.get(view.tracking_id)) for view in views]
+    if request.query_params.get("jurisdiction_id") == FIXMYSTREET_JURISDICTION:
+        # FixMyStreet's requests import (Open311/GetServiceRequests.pm) reads a report's state from
+        # `status` through its map_state without extended statuses: `closed` would become "fixed -
+        # council" for a duplicate or a rejection. Its mySociety dialect takes the extended status
+        # there (docs/open311.md, "Statuses").
+        for item in found:
+            item["status"] = item["external_status_code"].lower()
+    return found
 
 
 def _public_views(rows: list[Complaint]) -> list[CaseView]:
@@ -111,7 +120,7 @@ async def get_requests(request: Request, svc: ServicesDep, session: SessionDep) 
                 except Problem as problem:
                     if problem.status != 404:
                         raise
-        return render(fmt, "service_requests", await run_in_threadpool(_requests_of_views, session, views))
+        return render(fmt, "service_requests", await run_in_threadpool(_requests_of_views, session, views, request))
 
     return await answer(request, produce)
 
@@ -129,7 +138,7 @@ async def get_request(request: Request, svc: ServicesDep, session: SessionDep) -
             if problem.status == 404:
                 raise Open311Error(404, f"service_request_id '{tracking_id}' tidak ada") from problem
             raise
-        return render(fmt, "service_requests", await run_in_threadpool(_requests_of_views, session, [view]))
+        return render(fmt, "service_requests", await run_in_threadpool(_requests_of_views, session, [view], request))
 
     return await answer(request, produce)
 

@@ -39,7 +39,7 @@ from domain.open311 import (
     SERVICES_BY_CODE,
     resolve_region,
 )
-from domain.text import forbidden_character
+from domain.text import MachineTextRepairs, forbidden_character, repair_machine_text
 from domain.visibility import CaseView
 
 # --- POST requests ------------------------------------------------------------------------------
@@ -140,6 +140,12 @@ def details_from_form(form: dict[str, str]) -> ComplaintDetails:
     except ValidationError as error:
         fields = ", ".join(".".join(str(part) for part in e["loc"]) or "?" for e in error.errors())
         raise Open311Error(400, f"Isian tidak valid: {fields}") from error
+
+
+def repaired_fields(fields: dict[str, str], repairs: MachineTextRepairs) -> dict[str, str]:
+    """Open311 is a machine door: its clients resend the same bytes forever, so text with
+    Windows-1252 mojibake or control characters is repaired, never refused (domain/text.py)."""
+    return {name: repair_machine_text(value, repairs) for name, value in fields.items()}
 
 
 def refuse_control_characters(fields: dict[str, str]) -> None:
@@ -280,9 +286,14 @@ def _store_files(svc, session: Session, tracking_id: str, contents: list[CleanFi
 async def post_request(request: Request, svc: ServicesDep, session: SessionDep) -> Response:
     async def produce(fmt: str) -> Response:
         fields, media, uploads = await read_form(request)
-        refuse_control_characters(fields | {f"media_url[{i}]": url for i, url in enumerate(media)})
+        refuse_control_characters({f"media_url[{i}]": url for i, url in enumerate(media)})  # links: never altered
+        repairs = MachineTextRepairs()
+        fields = repaired_fields(fields, repairs)
         caller = await client_caller(request, svc, session, fields.get("api_key") or request.query_params.get("api_key"))
         details = checked_open311_contacts(details_from_form(fields), svc.settings.phone_country_codes)
+        if repairs:
+            log.info("open311 text repaired", restored=sorted(repairs.restored), removed=sorted(repairs.removed))
+            details = details.model_copy(update={"intake_note": repairs.note("Open311")})
         urls = media_urls(media)
         await run_in_threadpool(svc.rate_limiter.check, caller.client_key)
         contents = await uploaded_files(svc, session, caller, uploads)

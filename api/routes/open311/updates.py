@@ -27,7 +27,7 @@ from api.routes.open311.common import (
     router,
 )
 from api.routes.open311.rendering import answer, extended_attributes, render, w3, zone_of
-from api.routes.open311.submit import client_caller, read_form, refuse_control_characters
+from api.routes.open311.submit import client_caller, read_form, repaired_fields
 from api.temporal import action_update_id
 from db.models import Complaint, TimelineEventRow
 from db.open311_models import Open311ClientUpdate, Open311Request
@@ -38,6 +38,7 @@ from domain.open311 import (
     DESCRIPTION_MAX,
     update_description,
 )
+from domain.text import MachineTextRepairs
 from domain.visibility import REPORTER_ADDITIONS
 from workflows.complaint import ComplaintWorkflow
 
@@ -152,7 +153,7 @@ def _settle_update(session: Session, scope_key: str, recorded_as: str | None, up
 async def post_update(request: Request, svc: ServicesDep, session: SessionDep) -> Response:
     async def produce(fmt: str) -> Response:
         fields, _media, _files = await read_form(request)
-        refuse_control_characters(fields)
+        fields = repaired_fields(fields, MachineTextRepairs())
         caller = await client_caller(request, svc, session, fields.get("api_key") or request.query_params.get("api_key"))
         tracking_id = (fields.get("service_request_id") or "").strip()
         client_update_id = (fields.get("update_id") or "").strip()
