@@ -198,3 +198,55 @@ def record_identity_views(session: Session, tracking_ids: list[str], *, role: st
     session.add_all(IdentityView(tracking_id=tracking_id, at=now, viewer_role=role, viewer_agency_id=agency_id,
                                  viewer_id=viewer_id, viewer_name=viewer_name, via=via)
                     for tracking_id in dict.fromkeys(tracking_ids))
+
+
+# --- breach support -------------------------------------------------------------------------------
+
+
+@dataclass
+class Affected:
+    tracking_id: str
+    contacts: list[str]
+    stores: list[str]
+    erased: bool
+    kind: str = "reporter"  # or "follower": a supporter who left an address to be told of a case
+
+
+def breach_affected(session: Session, start: datetime, end: datetime, stores: list[str]) -> list[Affected]:
+    """The reporters (by case) whose personal data a store held during [start, end], with the
+    contacts to notify: a case submitted before `end` whose data was not erased before `start`.
+    Temporal alone exposes only sealed identities, except cases opened before sealing (no key) or
+    when the service's keys leaked with it."""
+    erased_before = {t for (t,) in session.execute(select(CasePrivacy.tracking_id).where(
+        CasePrivacy.erased_at.is_not(None), CasePrivacy.erased_at < start))}
+    # Sealed cases: a key now, or one destroyed after it was made (a case opened before sealing
+    # gets its row only at its erasure, made and erased at one instant).
+    keyed = {t for (t,) in session.execute(select(CasePrivacy.tracking_id).where(or_(
+        CasePrivacy.wrapped_key.is_not(None), CasePrivacy.created_at < CasePrivacy.erased_at)))}
+    with_files = {t for (t,) in session.execute(select(Attachment.tracking_id).where(
+        Attachment.added_by_role.in_(REPORTER_FILE_ROLES), Attachment.created_at < end))}
+    affected: list[Affected] = []
+    for row in session.execute(select(Complaint.tracking_id, Complaint.reporter_email, Complaint.reporter_phone,
+                                      Complaint.reporter_name, Complaint.location_address, Complaint.location_lat)
+                               .where(Complaint.submitted_at < end).order_by(Complaint.submitted_at)):
+        tracking_id = row.tracking_id
+        if tracking_id in erased_before:
+            continue
+        held = any((row.reporter_email, row.reporter_phone, row.reporter_name, row.location_address,
+                    row.location_lat is not None)) or tracking_id in keyed
+        hit = []
+        if "read_model" in stores and held:
+            hit.append("read_model")
+        if "attachments" in stores and tracking_id in with_files:
+            hit.append("attachments")
+        if "temporal" in stores and held and ("keys" in stores or tracking_id not in keyed):
+            hit.append("temporal")
+        if hit:
+            privacy = session.get(CasePrivacy, tracking_id)
+            affected.append(Affected(tracking_id, [c for c in (row.reporter_email, row.reporter_phone) if c], hit,
+                                     erased=privacy is not None and privacy.erased_at is not None))
+    if "read_model" in stores:
+        affected += [Affected(f.tracking_id, [f.email], ["read_model"], erased=False, kind="follower")
+                     for f in session.scalars(select(CaseFollower).where(
+                         CaseFollower.email.is_not(None), CaseFollower.created_at < end))]
+    return affected

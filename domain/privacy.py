@@ -56,3 +56,44 @@ ERASURE_EFFECT = {
         "as an anonymous one."
     ),
 }
+
+
+class BreachStore(StrEnum):
+    """Where a breach may have happened (python -m ops breach-report --stores)."""
+
+    READ_MODEL = "read_model"  # the SQL database: identity columns, contacts, deliveries, followers
+    ATTACHMENTS = "attachments"  # the file store (local or S3)
+    TEMPORAL = "temporal"  # Temporal's database or exports: identity only sealed (cases before sealing: clear)
+    KEYS = "keys"  # the service's TEMPORAL_ENCRYPTION_KEYS: with Temporal's data, sealed identities open
+
+
+STORE_NAMES = {
+    BreachStore.READ_MODEL: "basis data laporan (nama, kontak, alamat, titik lokasi)",
+    BreachStore.ATTACHMENTS: "penyimpanan berkas lampiran (foto dan dokumen)",
+    BreachStore.TEMPORAL: "basis data mesin alur kerja (Temporal)",
+    BreachStore.KEYS: "kunci enkripsi layanan",
+}
+
+
+def breach_notice(*, start: str, end: str, stores: list[BreachStore], data_kinds: list[str], reporters: int,
+                  discovered: str, contact: str) -> str:
+    """The draft of the notice UU 27/2022 Article 46 asks for (to the people affected and the
+    authority, within 3 x 24 hours): what data, when and how, what is being done. Indonesian."""
+    where = "; ".join(STORE_NAMES[store] for store in stores)
+    kinds = ", ".join(data_kinds) or "tidak ada data pribadi yang terbaca"
+    return (
+        "PEMBERITAHUAN KEGAGALAN PELINDUNGAN DATA PRIBADI\n"
+        "(Pasal 46 UU No. 27 Tahun 2022 tentang Pelindungan Data Pribadi)\n\n"
+        f"Pada {discovered} kami mengetahui bahwa {where} dapat telah diakses oleh pihak yang tidak "
+        f"berwenang antara {start} dan {end}.\n\n"
+        f"Data pribadi yang mungkin terungkap: {kinds}. Pemberitahuan ini dikirim kepada {reporters} "
+        "pelapor yang datanya disimpan pada waktu itu.\n\n"
+        "Yang sedang kami lakukan: menutup akses yang tidak sah, mengganti kunci dan kata sandi yang "
+        "terkait, memeriksa catatan akses, dan melaporkan kejadian ini kepada lembaga pelindungan data "
+        "pribadi. Data pribadi laporan yang telah dihapus tidak dapat dibaca karena kuncinya telah "
+        "dimusnahkan.\n\n"
+        "Yang dapat Anda lakukan: waspadai pesan atau panggilan yang mengatasnamakan layanan pengaduan; "
+        "kami tidak pernah meminta kata sandi atau kode. Anda dapat melihat, memperbaiki, atau menghapus "
+        "data pribadi Anda melalui tautan pribadi laporan Anda.\n\n"
+        f"Pertanyaan: {contact}\n"
+    )

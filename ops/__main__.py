@@ -14,6 +14,9 @@
                                            (both imports: --delimiter ';'|','|tab, --strip-control-characters;
                                            every error with its row, exit status 2)
     python -m ops train-routing            train a new routing model version if there are new examples
+    python -m ops breach-report --from DATETIME --to DATETIME --stores read_model,attachments,temporal,keys
+                                           who to notify of a personal-data breach, and the notice's
+                                           draft in Indonesian (UU 27/2022 Art. 46; docs/privacy.md)
 """
 
 from __future__ import annotations
@@ -180,7 +183,63 @@ def parser() -> argparse.ArgumentParser:
     command.set_defaults(run=import_units)
     commands.add_parser("train-routing", help="train a new routing model version now (if there are new examples)"
                         ).set_defaults(run=train_routing)
+    command = commands.add_parser("breach-report", help="who to notify of a personal-data breach, and the draft notice")
+    command.add_argument("--from", dest="start", required=True, help="start of the window (ISO 8601 with offset)")
+    command.add_argument("--to", dest="end", required=True, help="end of the window (ISO 8601 with offset)")
+    command.add_argument("--stores", required=True, help="read_model,attachments,temporal,keys (comma-separated)")
+    command.add_argument("--contact", default="Pejabat Pelindungan Data Pribadi (PPDP) penyelenggara layanan",
+                         help="who answers questions, for the notice")
+    command.add_argument("-o", "--output", help="write the JSON report to this file")
+    command.set_defaults(run=breach_report)
     return root
+
+
+def breach_report(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from db.privacy import breach_affected
+    from db.session import make_engine, make_sessionmaker
+    from domain.privacy import BreachStore, breach_notice
+
+    try:
+        stores = [BreachStore(name.strip()) for name in args.stores.split(",") if name.strip()]
+        start, end = datetime.fromisoformat(args.start), datetime.fromisoformat(args.end)
+    except ValueError as error:
+        print(f"breach-report: {error} (stores: {', '.join(s.value for s in BreachStore)}; "
+              "times: ISO 8601 with an offset, e.g. 2026-12-01T00:00:00+07:00)", file=sys.stderr)
+        return 2
+    if start.tzinfo is None or end.tzinfo is None or not stores:
+        print("breach-report: --from and --to need an offset; --stores at least one", file=sys.stderr)
+        return 2
+    with make_sessionmaker(make_engine(get_settings().database_url))() as session:
+        affected = breach_affected(session, start, end, [store.value for store in stores])
+    reachable = [a for a in affected if a.contacts]
+    kinds = ["nama", "alamat e-mail", "nomor telepon", "alamat dan titik lokasi"] \
+        if {BreachStore.READ_MODEL, BreachStore.KEYS} & set(stores) or any("temporal" in a.stores for a in affected) \
+        else []
+    if BreachStore.ATTACHMENTS in stores:
+        kinds.append("berkas lampiran (foto, dokumen)")
+    notice = breach_notice(start=start.isoformat(), end=end.isoformat(), stores=stores, data_kinds=kinds,
+                           reporters=len({a.tracking_id for a in affected if a.kind == "reporter"}),
+                           discovered=datetime.now(timezone.utc).astimezone().isoformat(timespec="minutes"),
+                           contact=args.contact)
+    report = {
+        "window": {"from": start.isoformat(), "to": end.isoformat()},
+        "stores": [store.value for store in stores],
+        "affected": [asdict(a) for a in affected],
+        "contacts_to_notify": sorted({c for a in reachable for c in a.contacts}),
+        "without_contact": len(affected) - len(reachable),
+        "notice_id": notice,
+    }
+    output = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(output + "\n")
+        print(f"{len(affected)} affected, {len(report['contacts_to_notify'])} contacts to notify: {args.output}",
+              file=sys.stderr)
+    else:
+        print(output)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

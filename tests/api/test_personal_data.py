@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -261,3 +264,33 @@ async def test_retention_erases_a_closed_case_once_its_period_ends_unless_held(a
     report = (await api.http.get("/v1/privacy/erasures", params={"month": case["timeline"][-1]["at"][:7]},
                                  headers=api.admin)).json()
     assert report["erased"] == 1 and report["by"] == {"retention": 1} and report["tracking_ids"] == [closed]
+
+
+async def test_breach_report_lists_whom_to_notify_and_drafts_the_notice(api: ApiHarness, tmp_path: Path) -> None:
+    named, _ = await reported(api)
+    erased, erased_reporter = await reported(api)
+    legacy = (await api.submit(region_code="62.71"))["tracking_id"]  # nothing personal held
+    await api.settle()
+    assert (await api.http.post(f"/v1/complaints/{erased}/personal-data/erasure",
+                                headers=erased_reporter)).status_code == 200
+    now = await api.now()
+    window = ["--from", (now - timedelta(hours=1)).isoformat(), "--to", (now + timedelta(hours=1)).isoformat()]
+    output = tmp_path / "breach.json"
+
+    def breach_report(*stores: str) -> dict:
+        environment = {**os.environ, "DATABASE_URL": api.settings.database_url}
+        subprocess.run([sys.executable, "-m", "ops", "breach-report", *window, "--stores", ",".join(stores),
+                        "-o", str(output)], check=True, env=environment, capture_output=True, timeout=120)
+        return json.loads(output.read_text())
+
+    report = breach_report("read_model", "attachments")
+    by_case = {a["tracking_id"]: a for a in report["affected"]}
+    # The case erased after the window began was exposed during it, but nobody can be reached.
+    assert by_case[named]["contacts"] == [IDENTITY["email"], IDENTITY["phone"]]
+    assert by_case[erased]["erased"] is True and by_case[erased]["contacts"] == []
+    assert legacy not in by_case
+    assert report["contacts_to_notify"] == sorted([IDENTITY["email"], IDENTITY["phone"]])
+    assert "Pasal 46 UU No. 27 Tahun 2022" in report["notice_id"] and "nomor telepon" in report["notice_id"]
+    # Temporal's data alone holds sealed identities only; with the service's keys it does not.
+    assert breach_report("temporal")["affected"] == []
+    assert {a["tracking_id"] for a in breach_report("temporal", "keys")["affected"]} == {named, erased}

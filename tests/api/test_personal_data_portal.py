@@ -1,0 +1,59 @@
+"""The reporter's own page of their personal data in the portal (issue 26): reached from the
+private link; shows what is held and why, downloads it as JSON, corrects, stops contact, erases."""
+
+from __future__ import annotations
+
+import html
+
+from tests.api.conftest import ApiHarness
+from tests.api.test_portal import PORTAL, _FormAudit, browser, post_form, report
+
+pytestmark = PORTAL
+
+
+async def test_a_reporter_sees_downloads_corrects_stops_and_erases_from_their_page(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as stranger:
+        tracking_id, private = await report(api, citizen, phone="081255550101")
+        token = private.split("token=")[1]
+        case = (await citizen.get(private)).text
+        assert f"/kasus/{tracking_id}/data-pribadi?token={token}" in html.unescape(case)
+        url = f"/kasus/{tracking_id}/data-pribadi?token={token}"
+        page = await citizen.get(url)
+        assert page.status_code == 200
+        assert "Siti Rahma" in page.text and "siti@example.id" in page.text and "+6281255550101" in page.text
+        assert "UU 27/2022" in page.text  # the legal basis, in Indonesian by default
+        audit = _FormAudit()
+        audit.feed(page.text)
+        assert [f for f in audit.fields if f not in audit.labels] == [] and audit.h1 == 1
+        assert (await citizen.get(url + "&lang=en")).text.count("Law 27/2022") == 1
+        download = await citizen.get(f"/kasus/{tracking_id}/data-pribadi.json?token={token}")
+        assert download.headers["content-disposition"].startswith("attachment")
+        data = download.json()
+        assert data["reporter"]["name"] == "Siti Rahma" and len(data["files"]) == 1
+        assert (await stranger.get(f"/kasus/{tracking_id}/data-pribadi")).status_code == 403
+        assert (await stranger.get(f"/kasus/{tracking_id}/data-pribadi.json?token=rt_salah")).status_code == 403
+
+        corrected = await post_form(citizen, url, f"/kasus/{tracking_id}/data-pribadi/perbaiki",
+                                    {"token": token, "name": "Siti R.", "email": "bukan-surel", "phone": ""})
+        assert corrected.status_code == 303
+        refused = await citizen.get(corrected.headers["location"])
+        assert 'data-testid="privacy-error"' in refused.text and "Siti Rahma" in refused.text  # unchanged
+        corrected = await post_form(citizen, url, f"/kasus/{tracking_id}/data-pribadi/perbaiki",
+                                    {"token": token, "name": "Siti R.", "email": "siti.r@example.id", "phone": ""})
+        shown = (await citizen.get(corrected.headers["location"])).text
+        assert "siti.r@example.id" in shown and "privacy-done" in shown
+
+        withdrawn = await post_form(citizen, url, f"/kasus/{tracking_id}/data-pribadi/tarik-persetujuan",
+                                    {"token": token})
+        assert 'data-testid="withdraw-form"' not in (await citizen.get(withdrawn.headers["location"])).text
+
+        unconfirmed = await post_form(citizen, url, f"/kasus/{tracking_id}/data-pribadi/hapus", {"token": token})
+        assert "privacy-error" in (await citizen.get(unconfirmed.headers["location"])).text
+        erased = await post_form(citizen, url, f"/kasus/{tracking_id}/data-pribadi/hapus",
+                                 {"token": token, "confirm": "yes"})
+        after = (await citizen.get(erased.headers["location"])).text
+        assert 'data-testid="erased"' in after and "siti.r@example.id" not in after and "Siti R." not in after
+        await api.settle()
+        timeline = (await api.case(tracking_id))["timeline"]
+        assert [e["action"] for e in timeline][-1] == "personal_data_erased"
+        assert "Data pribadi dihapus" in (await citizen.get(private + "&lang=id")).text
