@@ -257,6 +257,7 @@ def store_attachment(
     file: CleanFile,
     submitter: str,
     purpose: Purpose | None = None,
+    event_seq: int | None = None,
 ) -> Attachment:
     """Keep one cleaned file (Uploads.clean) for a case the caller sees (`case`: their view of it).
 
@@ -281,6 +282,7 @@ def store_attachment(
         storage_key=new_storage_key(attachment_id),
         added_by_role=str(added_by.role),
         added_by_agency_id=added_by.agency_id,
+        event_seq=event_seq,
     )
     try:
         check_storage_room(session, storage, quotas, adding=len(stored))

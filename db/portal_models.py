@@ -72,6 +72,8 @@ class Attachment(Base):
     added_by_role: Mapped[str] = mapped_column(String(20))
     added_by_agency_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # The timeline event it documents (a follow-up's evidence), when known.
+    event_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class CaseFollower(Base):

@@ -254,12 +254,20 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
         # A merged duplicate points to its original, unless that one is confidential.
         original = session.get(Complaint, view.duplicate_of) if view.duplicate_of else None
         merged_into = original.tracking_id if original is not None and not original.confidential else None
+        # Who added each file: the reporter, or an officer of which body (and from which entry).
+        adders = {row.added_by_agency_id for row in attachments if row.added_by_agency_id}
+        adder_names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(adders))).all()) \
+            if adders else {}
+    evidence_of: dict[int, list] = {}
+    for row in attachments:
+        if row.event_seq is not None:
+            evidence_of.setdefault(row.event_seq, []).append(row)
     suggested_units = []
     if units and Action.DISPOSE in actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id):
         suggested_units = suggest_units(page, view)
     return {"attachments": attachments, "supports": supports, "supported": supported,
             "agency_name": agency_name, "units": units, "reporters": reporters, "merged_into": merged_into,
-            "suggested_units": suggested_units}
+            "suggested_units": suggested_units, "evidence_of": evidence_of, "adder_names": adder_names}
 
 
 def suggest_units(page: Page, view: CaseView) -> list[UnitSuggestion]:

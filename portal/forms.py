@@ -66,15 +66,17 @@ async def uploaded_files(
     return cleaned, errors
 
 
-def store_files(page: Page, case: CaseView, files: list[CleanFile], purpose: Purpose, caller: Caller) -> list[str]:
-    """Store cleaned files; answer with what could not be stored."""
+def store_files(page: Page, case: CaseView, files: list[CleanFile], purpose: Purpose, caller: Caller,
+                event_seq: int | None = None) -> list[str]:
+    """Store cleaned files (`event_seq`: the timeline event they document); answer with what could
+    not be stored."""
     problems = []
     submitter = page_submitter(page)
     with page.svc.sessions() as session:
         for index, file in enumerate(files, start=1):
             try:
                 store_attachment(session, page.svc.storage, page.svc.uploads.quotas, case=case, added_by=caller,
-                                 file=file, submitter=submitter, purpose=purpose)
+                                 file=file, submitter=submitter, purpose=purpose, event_seq=event_seq)
             except Problem as problem:
                 problems.append(f"Lampiran {index}: {problem_text(page, problem)}")
             except Exception:  # the case exists already: the person must still get its receipt

@@ -24,7 +24,7 @@ from api import cases as actions
 from api.schemas import DispositionRequest, FollowUpRequest, RerouteRequest, VerificationRequest
 from db.models import Agency, Complaint
 from domain.attachments import Purpose
-from domain.enums import Role
+from domain.enums import Action, Role
 from domain.visibility import AGENCY_ROLES, redact
 
 router = portal_router()
@@ -152,7 +152,10 @@ async def staff_action(page: Page, tracking_id: str, call, *, with_files: bool =
         case, landing = await call(form, caller, session)
     failed = 0
     if contents:  # the action is recorded: whatever happens to a file, the officer sees the case
-        failed = len(await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller))
+        # The evidence documents the action just taken: its timeline entry links to it.
+        own = [e.seq for e in case.timeline or [] if e.action == Action.FOLLOW_UP]
+        failed = len(await run_in_threadpool(store_files, page, case, contents, Purpose.EVIDENCE, caller,
+                                             own[-1] if own else None))
     if failed:
         landing += f"&failed={failed}"
     return page.redirect(landing)

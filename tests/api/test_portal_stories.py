@@ -197,3 +197,38 @@ async def test_the_merge_page_proposes_the_case_more_people_back_as_the_original
         assert re.search(rf'data-testid="merge-original" data-tracking-id="{newer}"', page)
         assert f"Ya, gabungkan {older} ke {newer}" in page and f"Sebaliknya: gabungkan {newer} ke {older}" in page
         assert "2 dukungan" in page
+
+
+async def test_an_officers_evidence_is_attributed_and_linked_from_its_follow_up(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as officer:
+        tracking_id, private = await report(api, citizen)  # with the reporter's photo
+        await api.act(tracking_id, "verification", {"decision": "accept", "agency_id": WIB_AGENCY}, api.admin)
+        await api.settle()
+        await signed_in_admin(admin)
+        await post_form(admin, "/admin/staf", "/admin/staf", {
+            "name": "Budi PUPR", "email": "budi@palangkaraya.go.id", "role": "officer", "agency_id": WIB_AGENCY,
+            "password": "officer-password-1"})
+        assert (await sign_in(officer, "budi@palangkaraya.go.id", "officer-password-1")).status_code == 303
+        evidence = [("attachments", ("bukti.png", png(), "image/png"))]
+        followed = await post_form(officer, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/tindak-lanjut",
+                                   {"message": "Lampu diganti, foto terlampir."}, evidence)
+        await follow(officer, followed)
+        await api.settle()
+        page = (await citizen.get(private)).text
+        reporter_files = page.split('data-testid="reporter-files"', 1)[1].split("</ul>", 1)[0]
+        staff_files = page.split('data-testid="evidence-files"', 1)[1].split("</ul>", 1)[0]
+        assert "Dari pelapor 1" in reporter_files and "Pemerintah Kota Palangkaraya" not in reporter_files
+        assert "Bukti Pejabat penghubung, Pemerintah Kota Palangkaraya 1" in staff_files
+        file_id = re.search(r'<li id="file-([0-9a-f]+)">', staff_files).group(1)
+        follow_up_entry = page.split('data-action="follow_up"', 1)[1].split("</li>", 1)[0]
+        assert f'href="#file-{file_id}"' in follow_up_entry  # the timeline entry links to its evidence
+
+
+def png() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (32, 24), (20, 120, 40)).save(out, "PNG")
+    return out.getvalue()
