@@ -16,10 +16,10 @@ workflow, and the activities that conversation asks for which need the applicati
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from temporalio import activity
@@ -84,8 +84,15 @@ def regions_named(text: str) -> tuple[list[RegionOption], RegionOption | None]:
     return options, explicit
 
 
+# Meta re-delivers a webhook for up to seven days: its ids are remembered a day longer.
+REMEMBER_INBOUND = timedelta(days=8)
+CLEANUP_EVERY = 1000  # claims of a process between two deletions of forgotten ids
+
+
 class ChatDoors:
     """What the webhooks do with a message (api/routes/chat.py), in the API process."""
+
+    _claims = 0
 
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -102,6 +109,9 @@ class ChatDoors:
                 session.rollback()
                 return None
             record_inbound(session, self.settings.secret_key, address, now)
+            ChatDoors._claims += 1
+            if ChatDoors._claims % CLEANUP_EVERY == 0:
+                session.execute(delete(ChatInbound).where(ChatInbound.received_at < now - REMEMBER_INBOUND))
             session.commit()
         store = self.svc.rate_limiter.store
         counter = store.count_in_window(store.key("chat", address), 60)
@@ -186,9 +196,8 @@ class ChatService:
         for media_id in draft.photos:
             lost += not await self._attach(request.address, tracking_id, media_id)
         parts = [say(lang, "received", tracking_id=tracking_id, due=_when(receipt.deadlines.verification_due, lang))]
-        if svc.settings.public_base_url:
-            parts.append(say(lang, "private_link", link=private_link(
-                svc.settings.public_base_url, tracking_id, svc.settings.secret_keyring)))
+        parts.append(say(lang, "private_link", link=private_link(
+            svc.settings.base_url, tracking_id, svc.settings.secret_keyring)))
         if lost:
             parts.append(say(lang, "photo_not_kept", count=lost))
         parts.append(say(lang, "follow", tracking_id=tracking_id))

@@ -12,6 +12,7 @@ import httpx
 from PIL import Image
 from sqlalchemy import func, select
 
+from api.chat import conversation_id
 from db.models import Complaint
 from db.notification_models import NotificationDelivery
 from db.portal_models import Attachment
@@ -74,6 +75,8 @@ async def test_a_whole_whatsapp_conversation_to_a_case_and_its_receipt(chat: Cha
     tracking_id = receipt.split("nomor ", 1)[1].split(".", 1)[0]
     assert f"{PUBLIC_BASE_URL}/kasus/{tracking_id}?token=" in receipt and f"STATUS {tracking_id}" in receipt
     await chat.whatsapp(CITIZEN, "kirim", message_id=send)  # again: no second case, no second receipt
+    history = await chat.api.env.client.get_workflow_handle(conversation_id(chat.api.settings, address)).fetch_history()
+    assert len(history.events) <= 100  # the whole conversation, seven turns and the opening (measured: 90)
     await chat.quiet()
     assert len([t for t in chat.stub.texts_to(address) if "Halo, ini layanan" in t]) == 1
     assert len([t for t in chat.stub.texts_to(address) if "diterima dengan nomor" in t]) == 1
