@@ -35,7 +35,8 @@ def due_for_erasure(session: Session, cutoff: datetime, limit: int = BATCH) -> t
         TimelineEventRow.tracking_id == Complaint.tracking_id).scalar_subquery()
     personal = or_(
         Complaint.reporter_name.is_not(None), Complaint.reporter_email.is_not(None),
-        Complaint.reporter_phone.is_not(None), Complaint.location_address.is_not(None),
+        Complaint.reporter_phone.is_not(None), Complaint.reporter_chat.is_not(None),
+        Complaint.location_address.is_not(None),
         Complaint.location_lat.is_not(None),
         exists().where(CasePrivacy.tracking_id == Complaint.tracking_id, CasePrivacy.wrapped_key.is_not(None)),
     )

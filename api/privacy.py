@@ -247,8 +247,10 @@ async def personal_data_page(svc: Services, tracking_id: str) -> PersonalDataPag
             if state is not None:
                 reporter, location = state.details.reporter, state.details.location
             else:
-                reporter = Reporter(name=row.reporter_name, email=row.reporter_email, phone=row.reporter_phone) \
-                    if row and (row.reporter_name or row.reporter_email or row.reporter_phone) else None
+                reporter = Reporter(name=row.reporter_name, email=row.reporter_email, phone=row.reporter_phone,
+                                    chat=row.reporter_chat) \
+                    if row and (row.reporter_name or row.reporter_email or row.reporter_phone or row.reporter_chat) \
+                    else None
                 location = Location(lat=row.location_lat, lon=row.location_lon, address=row.location_address) \
                     if row and (row.location_address or row.location_lat is not None) else None
             files = session.scalars(select(Attachment).where(

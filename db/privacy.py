@@ -112,7 +112,7 @@ def erase_personal_data(session: Session, tracking_id: str, *, by: str, now: dat
     privacy.wrapped_key = privacy.wrap_key_id = None
     privacy.erased_at, privacy.erased_by = now, by
     session.execute(update(Complaint).where(Complaint.tracking_id == tracking_id).values(
-        reporter_name=None, reporter_email=None, reporter_phone=None,
+        reporter_name=None, reporter_email=None, reporter_phone=None, reporter_chat=None,
         location_lat=None, location_lon=None, location_address=None,
     ))
     files = list(session.scalars(select(Attachment).where(

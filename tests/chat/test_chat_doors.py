@@ -180,3 +180,27 @@ async def test_news_reach_the_chat_and_the_reply_comes_back_anonymous_number_nev
     with chat.api.sessions() as session:
         others = session.scalars(select(NotificationDelivery).where(NotificationDelivery.party != "reporter")).all()
     assert all(CITIZEN.lstrip("+") not in (d.body_text or "") + (d.address or "") for d in others)
+
+
+async def test_erasure_forgets_the_chat_and_its_news_stop(chat: ChatHarness) -> None:
+    address = "telegram:5550003"
+    for text in (STORY, "Kota Palangkaraya", "tidak", "tidak"):
+        await chat.telegram(5550003, text)
+    await chat.said(address, "Ringkasan laporan")
+    await chat.telegram(5550003, "kirim")
+    [receipt] = await chat.said(address, "Laporan Anda diterima dengan nomor")
+    tracking_id = receipt.split("nomor ", 1)[1].split(".", 1)[0]
+    token = receipt.split("?token=", 1)[1].split()[0]
+    await chat.api.eventually(lambda: chat.api.listed_ids(status="awaiting_verification"), lambda ids: tracking_id in ids)
+
+    erased = await chat.api.http.post(f"/v1/complaints/{tracking_id}/personal-data/erasure",
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert erased.status_code == 200, erased.text
+    with chat.api.sessions() as session:
+        assert session.get(Complaint, tracking_id).reporter_chat is None
+    told = len(chat.stub.texts_to(address))
+    await chat.api.accept(tracking_id, WIB_AGENCY)
+    await chat.api.follow_up(tracking_id, WIB_AGENCY, "Lampu sudah diganti.")
+    await chat.quiet(2)
+    assert len(chat.stub.texts_to(address)) == told  # nothing more reaches the chat
+    assert (await chat.api.case(tracking_id)).get("reporter") is None
