@@ -7,6 +7,10 @@ A report counts when its label (the LAPOR! name it was addressed to) maps to one
 through db/seed/lapor2017_aliases.csv; a suggestion is correct when it names that body (agency
 level, which is what the administrator forwards to). The unit-level figure (the branch or dinas
 too, for labels that name one) is printed as well. The last line is
+`routing: product_top1=… product_top3=… reference_top1=… reference_top3=… cpu_p99_ms=…` (issue 22):
+the reports replayed in id order as a learning stream from the directory rules, and for the final
+block (the last half) the product beside an in-domain TF-IDF + linear SVM trained on the stream
+before that block, with the product's suggestion CPU p99 in that block. The line before it is
 `top1=… top3=… p99_ms=…`, p99 of one whole suggestion (rules + model) over the test reports.
 
 Learning curves (issue 15; `--no-curve` skips them): reports replayed in id order, each ranked
@@ -28,6 +32,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+
+import numpy
 from collections.abc import Sequence
 
 from activities.routing import DirectoryEntry, Router
@@ -124,12 +130,50 @@ def learning_curve(entries: list[DirectoryEntry], stream: Sequence[Example], mod
             "unit_top3": sum(bool(h[3]) for h in units) / len(units) if units else float("nan"),
         })
         begin = end
+    cpu_by_example = list(cpu)
     latencies.sort()
     cpu.sort()
-    return {"n": len(scored), "blocks": blocks,
+    return {"n": len(scored), "blocks": blocks, "cpu_ms": cpu_by_example, "ends": ends,
             "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
             "p99_cpu_ms": cpu[min(len(cpu) - 1, int(0.99 * len(cpu)))],
             "p50_ms": statistics.median(latencies), "learn_ms_p50": statistics.median(learn_ms)}
+
+
+def reference_scores(train: Sequence[Example], test: Sequence[Example]) -> dict[str, float]:
+    """The in-domain reference: TF-IDF (words 1-2) + a linear SVM trained on `train`, top-1 and
+    top-3 (by decision value) on `test`; a body it never saw cannot be its answer."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    features = vectorizer.fit_transform([e.text for e in train])
+    labels = [e.agency_id for e in train]
+    classifier = LinearSVC(C=1.0).fit(features, labels)
+    scores = classifier.decision_function(vectorizer.transform([e.text for e in test]))
+    classes = list(classifier.classes_)
+    if len(classes) == 2:  # a binary SVM gives one column
+        scores = numpy.column_stack([-scores, scores])
+    top1 = top3 = 0
+    for example, row in zip(test, scores, strict=True):
+        best = [classes[i] for i in numpy.argsort(-row)[:3]]
+        top1 += best[0] == example.agency_id
+        top3 += example.agency_id in best
+    return {"top1": top1 / len(test), "top3": top3 / len(test)}
+
+
+def stream_line(entries: list[DirectoryEntry], stream: Sequence[Example], curve: dict | None = None) -> str:
+    """Issue 22's figure: the LAPOR! 2017 reports replayed in id order as a learning stream from the
+    directory rules; for the final block (the last half), the product's top-1/top-3 beside the
+    reference's trained on the stream before that block, and the product's suggestion CPU p99 there."""
+    curve = curve or learning_curve(entries, stream, None)
+    scored = sorted((e for e in stream if e.agency_id), key=lambda e: int(e.lapor_id))
+    start = curve["ends"][-2]
+    final = curve["blocks"][-1]
+    reference = reference_scores(scored[:start], scored[start:])
+    cpu = sorted(curve["cpu_ms"][start:])
+    p99 = cpu[min(len(cpu) - 1, int(0.99 * len(cpu)))]
+    return (f"routing: product_top1={final['top1']:.3f} product_top3={final['top3']:.3f} "
+            f"reference_top1={reference['top1']:.3f} reference_top3={reference['top3']:.3f} cpu_p99_ms={p99:.1f}")
 
 
 def print_curve(name: str, curve: dict) -> None:
@@ -195,10 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         f"unit-level top1={result['unit_top1']:.3f} on {result['unit_n']} reports whose label names a unit; "
         f"p50_ms={result['p50_ms']:.1f}"
     )
+    stream = learning_curve(entries, [*train, *test], None)
     if not args.no_curve:
-        print_curve("all reports, from the rules", learning_curve(entries, [*train, *test], None))
+        print_curve("all reports, from the rules", stream)
         print_curve("test split, from the shipped model", learning_curve(entries, test, model))
     print(f"top1={result['top1']:.3f} top3={result['top3']:.3f} p99_ms={result['p99_ms']:.1f}")
+    print(stream_line(entries, [*train, *test], stream), flush=True)  # the last line (issue 22)
     return 0
 
 
