@@ -107,8 +107,9 @@ class Settings(BaseSettings):
     # Workflows the worker keeps in memory between tasks (Temporal's sticky cache). An open case
     # not in the cache is replayed from its history when its next timer or action comes.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
-    # Routing learns from decisions (activities/routing_learning.py): each worker checks this often
-    # for new labelled examples and trains a new version in the background; 0 turns training off.
+    # Routing learns from decisions (activities/routing_learning.py): a Temporal Schedule made at
+    # worker start trains a new version this often when there are new examples (imports train at
+    # once); 0 makes no schedule.
     routing_retrain_seconds: float = Field(default=300.0, ge=0)
 
     # --- Operating it (issue 18; ops/) ------------------------------------------------------------

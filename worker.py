@@ -30,7 +30,7 @@ from activities.open_data import OpenDataActivities
 from activities.privacy import RetentionActivities
 from activities.records import RecordActivities
 from activities.routing import RoutingActivities
-from activities.routing_learning import Trainer
+from activities.routing_learning import TrainingActivities
 from api.chat import ChatService, conversation_task_queue
 from api.main import build_services
 from config import Settings, get_settings
@@ -49,6 +49,7 @@ from workflows.delivery import DeliveryWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.delivery_client import CHANNELS, DeliveryStarter, channel_task_queue, delivery_task_queue
 from workflows.open_data import OpenDataWorkflow, ensure_open_data_schedule
+from workflows.routing_training import RoutingTrainingWorkflow, ensure_routing_schedule
 
 log = structlog.get_logger("sp4n.worker")
 
@@ -61,7 +62,7 @@ log = structlog.get_logger("sp4n.worker")
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
         "workflows.complaint", "workflows.delivery", "workflows.open_data", "workflows.connected", "workflows.chat",
-        "workflows.retention",
+        "workflows.retention", "workflows.routing_training",
         "opentelemetry"
     )
 )
@@ -78,20 +79,22 @@ def build_worker(
     DeliveryWorkflow per outbox row (workflows/complaint.py, DELIVERIES_IN_CASE); with `forwards`,
     the forwarding of what goes to connected bodies' systems. `keyring` opens each case's sealed
     personal data for the read model (default: the settings' keys).
-    The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too, and
+    The daily open data generation (OpenDataWorkflow, its schedule made at start) runs here too,
+    the routing model's training (RoutingTrainingWorkflow: after an import, and on its schedule), and
     with `retention` the personal-data retention (RetentionWorkflow, workflows/retention.py)."""
     records = RecordActivities(sessionmaker, deliveries=deliveries, forwards=forwards,
                                expand=expand.expand_rows if expand is not None else None,
                                keyring=keyring or CaseKeyring(get_settings().payload_keys))
     routing = RoutingActivities(sessionmaker)
     open_data = OpenDataActivities(sessionmaker)
+    training = TrainingActivities(sessionmaker)
     extra = ([RetentionWorkflow], [retention.erase_expired_personal_data]) if retention else ([], [])
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ComplaintWorkflow, OpenDataWorkflow, *extra[0]],
+        workflows=[ComplaintWorkflow, OpenDataWorkflow, RoutingTrainingWorkflow, *extra[0]],
         activities=[records.project_case, records.record_case, routing.suggest_agencies,
-                    open_data.generate_open_data, *extra[1]],
+                    open_data.generate_open_data, training.train_routing_model, *extra[1]],
         activity_executor=executor,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=WORKFLOW_RUNNER,
@@ -217,6 +220,8 @@ async def main(settings: Settings | None = None) -> None:
         log.info("search attributes registered", added=added)
     if await ensure_open_data_schedule(client, settings.temporal_task_queue):
         log.info("open data schedule created")
+    if await ensure_routing_schedule(client, settings.temporal_task_queue, settings.routing_retrain_seconds):
+        log.info("routing retrain schedule created", every_seconds=settings.routing_retrain_seconds)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -247,7 +252,6 @@ async def main(settings: Settings | None = None) -> None:
                                           with_sender=not settings.notifications_enabled)
         log.info("worker started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address,
                  metrics_port=settings.worker_metrics_port or None)
-        trainer = Trainer(sessionmaker, settings.routing_retrain_seconds).start() if settings.routing_retrain_seconds else None
         # What start-up made (modules, settings, the workers) lives as long as the process: out of
         # the collector's generations, no collection walks it again (issue 25: the collector took
         # ~13 % of the worker's CPU per case).
@@ -259,8 +263,6 @@ async def main(settings: Settings | None = None) -> None:
             await stop.wait()
         deliveries.close()
         chat_api.close()
-        if trainer is not None:
-            trainer.stop()
     log.info("worker stopped")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 import structlog
@@ -668,6 +668,21 @@ def load_directory_entries(session: Session) -> list[DirectoryEntry]:
     ]
 
 
+def directory_stamp(session: Session, learned: bool = True) -> tuple:
+    """A cheap fingerprint of what the router is built from: the active learned version and, per
+    bodies and units, how many, how many active, the sum of their names' lengths (and of the
+    units' merges), and the number of bounces."""
+    from activities.routing_learning import active_version
+
+    agencies = session.execute(select(func.count(), func.sum(case((Agency.active, 1), else_=0)),
+                                      func.sum(func.length(Agency.name)))).one()
+    units = session.execute(select(func.count(), func.sum(case((AgencyUnit.active, 1), else_=0)),
+                                   func.sum(func.length(AgencyUnit.name)),
+                                   func.sum(func.length(func.coalesce(AgencyUnit.merged_into, ""))))).one()
+    bounces = session.scalar(select(func.count()).select_from(RoutingFeedback))
+    return (active_version(session) if learned else None, tuple(agencies), tuple(units), bounces)
+
+
 def load_bounces(session: Session) -> list[tuple[str, str]]:
     """(agency id, title and description) of every "not our authority" bounce recorded."""
     rows = session.execute(
@@ -684,12 +699,17 @@ class RoutingActivities:
     `model="shared"` (the default) trains the text model from the shipped train split in a
     background thread at the first suggestion (about 15 s on two cores; once per process) and
     ranks with the directory rules alone until it is ready; `model=None` never uses one; a TextModel is used as given.
-    The learned memory is the active version in the database (activities/routing_learning.py),
-    looked up with the directory once a minute and loaded when it changed (`learned=False`: never).
+    The learned memory is the active version in the database (activities/routing_learning.py).
+    Every STAMP_CHECK_SECONDS one cheap query compares the active version and a fingerprint of the
+    directory (bodies and units: how many, how many active, their names' lengths, merges) with what
+    the router was built from, and rebuilds it when they differ: an import's new version or a unit
+    an agency admin removed is seen by every process within seconds. The whole directory is read
+    again at least every DIRECTORY_TTL_SECONDS, for the edits a fingerprint cannot see (a rename
+    to a name of the same length). `learned=False`: no learned memory.
     """
 
-    # The directory changes rarely; reading it once a minute keeps suggestions cheap.
     DIRECTORY_TTL_SECONDS = 60.0
+    STAMP_CHECK_SECONDS = 2.0
 
     def __init__(
         self, sessions: sessionmaker[Session], model: TextModel | str | None = "shared", *, learned: bool = True
@@ -698,6 +718,8 @@ class RoutingActivities:
         self._lock = threading.Lock()
         self._router: Router | None = None
         self._loaded_at: float | None = None
+        self._checked_at = 0.0
+        self._stamp: tuple | None = None
         self._model: TextModel | None = model if isinstance(model, TextModel) else None
         self._train_pending = model == "shared"
         self._learned = learned
@@ -732,8 +754,14 @@ class RoutingActivities:
                 self._train_pending = False
                 threading.Thread(target=self._train, name="routing-model", daemon=True).start()
             now = time.monotonic()
+            if self._loaded_at is not None and now - self._checked_at > self.STAMP_CHECK_SECONDS:
+                self._checked_at = now
+                with self._sessions() as session:
+                    if directory_stamp(session, self._learned) != self._stamp:
+                        self._loaded_at = None
             if self._loaded_at is None or now - self._loaded_at > self.DIRECTORY_TTL_SECONDS:
                 with self._sessions() as session:
+                    self._stamp = directory_stamp(session, self._learned)
                     entries = load_directory_entries(session)
                     bounces = load_bounces(session)
                     if self._learned:

@@ -10,22 +10,24 @@ memory as artefacts in the same database, training in the background, rollback.
   order, stores it as the next RoutingModelVersion and activates it, unless an administrator
   pinned an older one (a rollback). Two processes training at once store one version: the second
   insert hits the unique `examples_upto` and is dropped.
-- `Trainer` runs `train_version` every `routing_retrain_seconds` in a daemon thread of the worker,
-  never on a request's path; every process (workers, API) loads the active version with its
-  directory snapshot (activities/routing.py, RoutingActivities), so the fleet ranks alike.
+- `train_routing_model` (TrainingActivities) runs `train_version` as Temporal's work: an import
+  starts RoutingTrainingWorkflow and waits for the version; a Temporal Schedule starts it every
+  `routing_retrain_seconds` (workflows/routing_training.py). Every process (workers, API) checks
+  the active version every few seconds and loads it with its directory snapshot
+  (activities/routing.py, RoutingActivities), so the fleet ranks alike.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
+from temporalio import activity
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +47,7 @@ from domain.table_import import (
     strip_control,
 )
 from domain.text import forbidden_character
+from workflows.routing_training import TrainedVersion
 
 log = structlog.get_logger(__name__)
 
@@ -103,16 +106,18 @@ def _same_text(text: str) -> str:
 
 
 def labelled_examples(session: Session, upto: int | None = None) -> tuple[list[LabelledExample], int]:
-    """The stored examples in id order (up to `upto`), and the last id. One text labelled for one
-    body counts once, as its latest label says: repeating a decision (or importing one text again
-    and again) adds no weight to the neighbours' vote."""
+    """The stored examples in id order (up to `upto`), and the last id. A case's decisions count
+    once per body, as the latest says (a case's text decided again adds no weight: store_examples
+    keeps one per case and decision kind, and a case re-filed with the same text counts once);
+    every imported row is an example in its own right, so one text a city sent to two units keeps
+    both labels (issue 22)."""
     statement = select(RoutingExample).order_by(RoutingExample.id)
     if upto is not None:
         statement = statement.where(RoutingExample.id <= upto)
-    examples: dict[tuple[str, str], LabelledExample] = {}
+    examples: dict[tuple, LabelledExample] = {}
     last = 0
     for row in session.scalars(statement):
-        key = (_same_text(row.text), row.agency_id)
+        key = ("import", row.id) if row.source == "import" else (_same_text(row.text), row.agency_id)
         examples.pop(key, None)  # the latest label, in the place of the latest decision
         examples[key] = LabelledExample(row.text, row.agency_id, row.unit_id, row.positive, row.region_code)
         last = row.id
@@ -179,28 +184,19 @@ def load_memory(session: Session, version: int) -> DecisionMemory:
     return DecisionMemory.from_bytes(row.artefact, version=f"m{version}")
 
 
-class Trainer:
-    """Trains a new version every `interval` seconds while there are new examples (daemon thread)."""
+class TrainingActivities:
+    """The training activity of RoutingTrainingWorkflow (workflows/routing_training.py): started by
+    an import, and by its Temporal Schedule every ROUTING_RETRAIN_SECONDS."""
 
-    def __init__(self, sessions: sessionmaker[Session], interval: float) -> None:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="routing-trainer", daemon=True)
 
-    def start(self) -> Trainer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                train_version(self._sessions)
-            except Exception:  # noqa: BLE001 - the next round tries again; routing keeps its version
-                log.exception("routing model training failed")
+    @activity.defn(name="train_routing_model")
+    def train_routing_model(self) -> TrainedVersion:
+        row = train_version(self._sessions)
+        if row is None:
+            return TrainedVersion()
+        return TrainedVersion(version=row.version, active=row.active, n_examples=row.n_examples)
 
 
 # --- importing a body's past complaints --------------------------------------------------------
@@ -387,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     importing = commands.add_parser("import", help="import past complaints (columns: " + ", ".join(HISTORY_FIELDS) + ")")
     importing.add_argument("file")
     add_reading_options(importing)
-    importing.add_argument("--train", action="store_true", help="train a new version right after")
+    importing.add_argument("--train", action="store_true",
+                           help="train here, in this process (default: the worker trains through Temporal, "
+                                "or this process when Temporal does not answer)")
     commands.add_parser("train", help="train a new version now if there are new examples")
     args = parser.parse_args(argv)
     sessions = make_sessionmaker(make_engine(args.database_url or get_settings().database_url))
@@ -403,9 +401,45 @@ def main(argv: list[str] | None = None) -> int:
             print(refused.report(), file=sys.stderr)
             return 2
         print(f"imported {added} examples")
+        if not args.train:
+            return 0 if learn_now_through_temporal(args.database_url) else _train_here(sessions)
     if args.command == "train" or getattr(args, "train", False):
         row = train_version(sessions, note="pelatihan dari baris perintah")
         print(f"version {row.version}: {row.n_examples} examples, active={row.active}" if row else "nothing new to learn")
+    return 0
+
+
+def learn_now_through_temporal(database_url: str | None) -> bool:
+    """After an import: start RoutingTrainingWorkflow on the worker and wait for its version; False
+    when Temporal or a worker does not answer (the caller trains here instead), or when the CLI
+    points at another read model than the worker's (`--database-url`)."""
+    import asyncio
+    import uuid
+
+    from config import get_settings
+    from workflows.client import connect
+    from workflows.routing_training import train_now
+
+    async def run() -> TrainedVersion:
+        client = await asyncio.wait_for(connect(settings.temporal_address, settings.temporal_namespace), 10)
+        return await train_now(client, settings.temporal_task_queue, uuid.uuid4().hex, 300)
+
+    try:
+        settings = get_settings()
+        if database_url and database_url != settings.database_url:
+            return False
+        trained = asyncio.run(run())
+    except Exception as error:  # noqa: BLE001 - any failure to reach the worker: train here
+        log.warning("training through Temporal failed; training here", error=str(error))
+        return False
+    print(f"version {trained.version}: {trained.n_examples} examples, active={trained.active} (trained by the worker)"
+          if trained.version else "nothing new to learn")
+    return True
+
+
+def _train_here(sessions: sessionmaker[Session]) -> int:
+    row = train_version(sessions, note="pelatihan dari baris perintah")
+    print(f"version {row.version}: {row.n_examples} examples, active={row.active}" if row else "nothing new to learn")
     return 0
 
 

@@ -173,7 +173,7 @@ def test_re_disposing_a_case_leaves_one_example_and_does_not_move_the_vote(
     sessions: sessionmaker[Session], clean: None
 ) -> None:
     """An agency admin may dispose one case again and again while it awaits them: the latest
-    disposition is the case's one example, and one text repeated for a body adds no weight."""
+    disposition is the case's one example, and re-disposing adds no weight."""
     ours = AgencyRef(id="kemensos", name="Kementerian Sosial", timezone="Asia/Jakarta")
     request = SuggestionRequest(tracking_id="t", text="Pohon di taman depan sekolah tumbang, dahan patah",
                                 region_code="62.71")
@@ -206,7 +206,50 @@ def test_re_disposing_a_case_leaves_one_example_and_does_not_move_the_vote(
 
     once, once_ranked = suggestions(disposals=1, imported_again=0)
     assert once == [("accept", ours.id, None, True), ("dispose", ours.id, "kemensos/u0", True)]
-    again, again_ranked = suggestions(disposals=12, imported_again=6)
+    again, again_ranked = suggestions(disposals=12, imported_again=0)
     assert again == [("accept", ours.id, None, True), ("dispose", ours.id, "kemensos/u1", True)]  # the latest
     assert [(a, round(s, 6)) for a, s, _ in again_ranked] == [(a, round(s, 6)) for a, s, _ in once_ranked]
     assert again_ranked[0][0] == CITY.id  # the body that handles such texts stays first
+
+
+def test_imported_rows_are_examples_in_their_own_right(sessions: sessionmaker[Session], clean: None) -> None:
+    """One text a city sent to two units (two rows of its history) keeps both labels (issue 22:
+    10,024 rows had become 9,688 examples, unit labels silently dropped)."""
+    from activities.routing_learning import labelled_examples
+
+    text = "Pohon tumbang menutup jalan di depan taman kota"
+    with sessions.begin() as session:
+        check, added = import_history(session, [
+            {"text": text, "agency_id": CITY.id, "unit_id": "pertamanan"},
+            {"text": text, "agency_id": CITY.id, "unit_id": "pupr"},
+            {"text": text, "agency_id": CITY.id, "unit_id": "pertamanan"},
+        ])
+    assert check.ok and added == 3
+    with sessions() as session:
+        examples, _ = labelled_examples(session)
+    assert [e.unit_id for e in examples] == [PARKS, f"{CITY.id}/pupr", PARKS]
+
+
+def test_a_new_version_or_a_removed_unit_is_seen_without_waiting_for_the_directory_ttl(
+    sessions: sessionmaker[Session], clean: None
+) -> None:
+    """Every process checks a cheap stamp (active version, directory fingerprint) every couple of
+    seconds, not the 60 s directory reload: an import's version or a unit an agency admin removed
+    shows in the next suggestions (issue 22, item 4)."""
+    routing = RoutingActivities(sessions, model=None)
+    routing.STAMP_CHECK_SECONDS = 0.0
+    request = SuggestionRequest(tracking_id="t", text="Pohon di taman depan sekolah tumbang, dahan patah",
+                                region_code="62.71")
+    assert routing.suggest_agencies(request)[0].model_version == "rules"
+    with sessions.begin() as session:
+        import_history(session, [{"text": t, "region_code": "62.71", "agency_id": CITY.id, "unit_id": "pertamanan"}
+                                 for t in TREES])
+    version = train_version(sessions)
+    [top, *_] = routing.suggest_agencies(request)  # no refresh(), no TTL: the stamp changed
+    assert top.model_version == f"rules+m{version.version}" and top.unit_id == PARKS
+    with sessions.begin() as session:
+        session.get(AgencyUnit, PARKS).active = False
+    [top, *_] = routing.suggest_agencies(request)
+    assert top.agency_id == CITY.id and PARKS not in {u.unit_id for u in top.units} and top.unit_id != PARKS
+    with sessions.begin() as session:
+        session.get(AgencyUnit, PARKS).active = True
