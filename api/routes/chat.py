@@ -31,7 +31,7 @@ from api.deps import ServicesDep
 from api.problems import Problem, problem_responses
 from domain.chat import MAX_TEXT_CHARS, ChatDoor, ChatMessage, chat_address
 from domain.contacts import ContactRefused, normalise_phone
-from domain.text import FORBIDDEN, LINE_BREAKS
+from domain.text import MachineTextRepairs, repair_machine_text
 from domain.tokens import constant_time_equal
 
 log = structlog.get_logger("sp4n.chat")
@@ -42,11 +42,11 @@ ACKNOWLEDGED = {"ok": True}
 
 
 def _plain(text: Any) -> str:
-    """A message's text under the text rule: line feeds kept, control characters dropped (a door
-    resends what it gets a 4xx for, so nothing here is refused for its characters)."""
+    """A message's text repaired as at every machine door (domain/text.py): a door resends what it
+    gets a 4xx for, so nothing here is refused for its characters."""
     if not isinstance(text, str):
         return ""
-    return FORBIDDEN.sub(" ", LINE_BREAKS.sub("\n", text))[:MAX_TEXT_CHARS]
+    return repair_machine_text(text, MachineTextRepairs())[:MAX_TEXT_CHARS]
 
 
 def _instant(seconds: Any) -> datetime | None:

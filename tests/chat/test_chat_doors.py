@@ -184,14 +184,20 @@ async def test_news_reach_the_chat_and_the_reply_comes_back_anonymous_number_nev
 
 async def test_erasure_forgets_the_chat_and_its_news_stop(chat: ChatHarness) -> None:
     address = "telegram:5550003"
-    for text in (STORY, "Kota Palangkaraya", "tidak", "tidak"):
-        await chat.telegram(5550003, text)
-    await chat.said(address, "Ringkasan laporan")
+    chat.stub.media["AgACAgUAAxkBAAIB"] = photo_with_gps()
+    await chat.telegram(5550003, STORY)
+    await chat.telegram(5550003, "Kota Palangkaraya")
+    await chat.telegram(5550003, photo="AgACAgUAAxkBAAIB")  # Telegram's largest size, by getFile
+    await chat.telegram(5550003, "tidak")
+    await chat.said(address, "Ringkasan laporan", "Foto: 1")
     await chat.telegram(5550003, "kirim")
     [receipt] = await chat.said(address, "Laporan Anda diterima dengan nomor")
     tracking_id = receipt.split("nomor ", 1)[1].split(".", 1)[0]
     token = receipt.split("?token=", 1)[1].split()[0]
     await chat.api.eventually(lambda: chat.api.listed_ids(status="awaiting_verification"), lambda ids: tracking_id in ids)
+    assert chat.stub.media_fetches == ["AgACAgUAAxkBAAIB"]
+    with chat.api.sessions() as session:
+        assert len(session.scalars(select(Attachment).where(Attachment.tracking_id == tracking_id)).all()) == 1
 
     erased = await chat.api.http.post(f"/v1/complaints/{tracking_id}/personal-data/erasure",
                                       headers={"Authorization": f"Bearer {token}"})
