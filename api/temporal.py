@@ -103,6 +103,10 @@ class TemporalGateway:
                 raise unavailable("Worker tidak dapat membaca laporan ini saat ini") from error
             if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                 raise unavailable("Temporal tidak tersedia") from error
+            if error.status == RPCStatusCode.UNIMPLEMENTED:
+                # A server without the operation (schedules on the time-skipping test server): a
+                # clear 503, never a 500; the same request works against a full server.
+                raise unavailable("Server Temporal ini tidak mendukung operasi ini") from error
             raise
 
     async def call(self, operation: Callable[[Client], Awaitable[T]]) -> T:

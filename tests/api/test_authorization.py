@@ -120,6 +120,18 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     # an amendment is shown to administrators and observers.
     "GET /v1/calendar":                                   (200, 200, 401, 401, 200, 200, 200, 200, 200, 200),
     "GET /healthz":                                       (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # Connected bodies (issue 27): their records and forwards are read by administrators and
+    # observers, changed by administrators only; the body's system is at a loopback address no
+    # test listens on (allow-listed below). The time-skipping server cannot trigger a schedule:
+    # "sync now" answers a clear 503 there (the connected agencies' test runs it on dev servers).
+    "GET /v1/connected":                                  (401, 403, 401, 401, 403, 403, 403, 403, 200, 200),
+    "GET /v1/connected/forwards":                         (401, 403, 401, 401, 403, 403, 403, 403, 200, 200),
+    "GET /v1/connected/{agency_id}":                      (401, 403, 401, 401, 403, 403, 403, 403, 200, 200),
+    "PUT /v1/connected/{agency_id}":                      (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /v1/connected/{agency_id}/test":                (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "POST /v1/connected/{agency_id}/sync":                (401, 403, 401, 401, 403, 403, 403, 403, 403, 503),
+    "DELETE /v1/connected/{agency_id}":                   (401, 403, 401, 401, 403, 403, 403, 403, 403, 204),
+    "POST /v1/connected/forwards/{key}/manual":           (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     # Reconciliation visits every open case through workflow listing, like the calendar broadcast:
     # a clear 503 on the time-skipping server (tests/ops/test_operator_cli.py runs it for real).
     "POST /v1/operations/reconcile":                      (401, 403, 401, 401, 403, 403, 403, 403, 403, 503),
@@ -156,6 +168,14 @@ EXCLUDED: dict[str, str] = {
     # A citizen's comment from the client that sent the request: its `api_key`
     # (tests/open311/test_fixmystreet_flow.py: another client's key 404, a wrong one 403).
     f"POST {O311}/servicerequestupdates.{{fmt}}": "Open311 api_key (the sending client)",
+    # Open data (issue 28) is public and reads no token: the same answer for everyone
+    # (tests/api/test_open_data.py: the datasets, conditional requests, 404 before the first run).
+    "GET /v1/open-data": "public datasets, no token read",
+    "GET /v1/open-data/datapackage.json": "public datasets, no token read",
+    "GET /v1/open-data/{file}": "public datasets, no token read",
+    # A connected body's system fetches a report's files by a signed, expiring link, no token
+    # (tests/open311/test_connected.py: the link works, then expires).
+    "GET /v1/media/{tracking_id}/{attachment_id}": "signed expiring link (SECRET_KEY), no token",
 }
 
 # The status a case must be in for an action, and the action's body.
@@ -563,6 +583,62 @@ async def amend_calendar(w: World) -> Target:
                   state=lambda: w.fingerprint(case))
 
 
+async def connected(w: World) -> str:
+    """A body connected to its own system at a loopback address no test listens on."""
+    from db.connected_models import ConnectedBody
+    from domain.sealed import seal
+    from activities.connected import API_KEY_PURPOSE
+
+    def connect(session: Session) -> None:
+        if session.get(ConnectedBody, WIB_AGENCY) is None:
+            session.add(ConnectedBody(
+                agency_id=WIB_AGENCY, endpoint="https://127.0.0.1:9/open311/v2/", default_service_code="lainnya",
+                api_key_sealed=seal(w.api.settings.secret_keyring, API_KEY_PURPOSE, WIB_AGENCY, "kunci-uji"),
+                consecutive_failures=0, sync_failures=0))
+
+    await w.db(connect)
+    return WIB_AGENCY
+
+
+async def connection_state(w: World) -> Any:
+    from db.connected_models import ConnectedBody
+
+    return await w.db(lambda s: [(r.endpoint, r.active, r.api_key_sealed, r.last_test_at)
+                                 for r in s.scalars(select(ConnectedBody))])
+
+
+async def connected_body(w: World) -> Target:
+    agency_id = await connected(w)
+    return Target(f"/v1/connected/{agency_id}", state=lambda: connection_state(w))
+
+
+async def connect_body(w: World) -> Target:
+    return Target(f"/v1/connected/{WIB_AGENCY}", json={
+        "endpoint": "https://127.0.0.1:9/open311/v2/", "api_key": "kunci-uji",
+        "default_service_code": "lainnya"}, state=lambda: connection_state(w))
+
+
+async def connection_test(w: World) -> Target:
+    agency_id = await connected(w)
+    return Target(f"/v1/connected/{agency_id}/test", state=lambda: connection_state(w))
+
+
+async def connected_sync(w: World) -> Target:
+    agency_id = await connected(w)
+    return Target(f"/v1/connected/{agency_id}/sync", state=lambda: connection_state(w))
+
+
+async def forward_by_hand(w: World) -> Target:
+    from db.connected_models import ConnectedForward
+
+    agency_id = await connected(w)
+    key = f"LAP-UJI{uuid.uuid4().hex[:6].upper()}:3"
+    await w.db(lambda s: s.add(ConnectedForward(key=key, tracking_id=key.split(":")[0], event_seq=3,
+                                                agency_id=agency_id, kind="request", status="failed", attempts=5)))
+    return Target(f"/v1/connected/forwards/{key}/manual", json={"service_request_id": "PKY-2026-0042"},
+                  state=lambda: w.db(lambda s: (lambda r: (r.status, r.service_request_id))(s.get(ConnectedForward, key))))
+
+
 async def open311_request(w: World) -> Target:
     case, _ = await w.attached()
     return Target(f"{O311}/requests/{case.tracking_id}.json", case)
@@ -615,6 +691,14 @@ TARGETS: dict[str, Maker] = {
     "DELETE /v1/tokens/{token_id}": revoke_token,
     "POST /v1/calendar/amendments": amend_calendar,
     "GET /healthz": fixed("/healthz"),
+    "GET /v1/connected": fixed("/v1/connected"),
+    "GET /v1/connected/forwards": fixed("/v1/connected/forwards"),
+    "GET /v1/connected/{agency_id}": connected_body,
+    "PUT /v1/connected/{agency_id}": connect_body,
+    "POST /v1/connected/{agency_id}/test": connection_test,
+    "POST /v1/connected/{agency_id}/sync": connected_sync,
+    "DELETE /v1/connected/{agency_id}": connected_body,
+    "POST /v1/connected/forwards/{key}/manual": forward_by_hand,
     "POST /v1/operations/reconcile": fixed("/v1/operations/reconcile"),
     "POST /codec/decode": fixed("/codec/decode", {"payloads": []}),
     "POST /codec/encode": fixed("/codec/encode?workflow_id=LAP-0000000000", {"payloads": []}),
@@ -689,6 +773,7 @@ def test_the_matrix_covers_every_operation() -> None:
     assert not problems, "\n" + "\n".join(problems)
 
 
+@pytest.mark.api_settings(connected_allowed_hosts=["127.0.0.1"])  # a connected body at loopback
 async def test_every_endpoint_for_every_caller(api: ApiHarness) -> None:
     w = World(api)
     await w.start()
