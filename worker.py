@@ -20,8 +20,7 @@ from contextlib import AsyncExitStack, ExitStack
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.connected import ConnectedActivities, pending_forward_keys
 from activities.chat import ChatApi, ChatSender
@@ -53,19 +52,16 @@ from workflows.routing_training import RoutingTrainingWorkflow, ensure_routing_s
 
 log = structlog.get_logger("sp4n.worker")
 
-# The sandbox re-imports a workflow's module for every workflow run it creates: one more copy of
-# workflows/complaint.py (its class, functions, definitions) per cached case, and its import time
-# on every new or replayed run (bench/RESULTS.md, worker memory: ~1/3 of the memory per case).
-# The rules it runs (domain/) are passed through already; so is this module here. The workflow
-# tests (tests/workflows) still run it in the full sandbox, which is where a restricted call
-# (the clock, randomness, I/O) added to it is caught; the stored histories catch the rest.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "workflows.complaint", "workflows.delivery", "workflows.open_data", "workflows.connected", "workflows.chat",
-        "workflows.retention", "workflows.routing_training",
-        "opentelemetry"
-    )
-)
+# Production runs the workflows without Temporal's sandbox (issue 25). Measured with
+# `python -m bench cost` (2 cores, load 10-19, two runs each way, 2026-12-07): worker CPU per new
+# case 65 / 58 ms sandboxed, 57 / 52 ms without; per typical lifecycle 290 / 280 ms, 229 / 250 ms
+# (py-spy had put the sandbox at ~21 % of the worker's CPU, most of it fetching each payload's
+# serialization context through the sandbox). Given up: the run-time guard against a
+# non-deterministic call (the clock, randomness, I/O) added to workflow code, and the isolation
+# of module state between runs (our workflow modules keep none). The workflow tests
+# (tests/workflows: their workers and the Replayer use the full sandbox) are where such a call is
+# caught, and the stored histories (tests/histories) catch a change of commands.
+WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 
 
 def build_worker(
