@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from api import sessions as security
 from portal.charts import LABELS_EN, LABELS_ID, render_dashboard
 from portal.dashboard import DashboardData, dashboard_data
+from api.calendar import AmendmentRequest, amend, calendar_year, package_day
+from domain.calendar import NATIONAL_ZONE, ZONES
 from portal.confirm import ask, confirmed
 from portal.facts import case_facts, proposed_original
 from portal.forms import agency_choices
@@ -297,6 +299,55 @@ async def deactivate(page: PageDep, agency_id: str) -> Response:
 
     await run_in_threadpool(run)
     return page.redirect("/admin/instansi", q=agency_id, done="1")
+
+
+# --- the working-day calendar ---------------------------------------------------------------------
+
+
+@router.get("/kalender")
+async def calendar_page(page: PageDep, year: int = 0, error: str = "") -> HTMLResponse:
+    return await render_calendar(page, year)
+
+
+async def render_calendar(page: Page, year: int, status: int = 200, **context) -> HTMLResponse:
+    caller = require_staff(page, Role.ADMIN, Role.OBSERVER)
+    this_year = datetime.now(timezone.utc).astimezone(ZONES[NATIONAL_ZONE]).year
+    year = year if 2000 <= year <= 2100 else this_year
+    shown = await calendar_year(page.svc, year, show_author=True)
+    return page.render("calendar.html", status, calendar=shown, year=year, this_year=year == this_year,
+                       may_edit=caller.role == Role.ADMIN, kinds=("holiday", "cuti_bersama", "cancelled"), **context)
+
+
+@router.post("/kalender")
+async def amend_calendar_page(page: PageDep) -> Response:
+    """Declare or cancel a day off (the API's amendment: stored for good, open cases follow)."""
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+    values = {k: str(form.get(k) or "").strip() for k in ("date", "kind", "name", "decree", "note")}
+    year = int(values["date"][:4]) if values["date"][:4].isdigit() else 0
+    if form.get("remove"):  # "removing" an amendment declares the package's own state of that day again
+        try:
+            restored = package_day(date.fromisoformat(values["date"]))
+        except ValueError:
+            restored = None
+        values["kind"], values["name"] = restored if restored else ("cancelled", "")
+        if not confirmed(form):
+            return ask(page, form, page.t("confirm.calendar_remove", date=values["date"]),
+                       back=f"/admin/kalender?year={year}")
+    try:
+        body = AmendmentRequest.model_validate({
+            "holidays": [{"date": values["date"], "kind": values["kind"] or "holiday", "name": values["name"] or None}],
+            "decree": values["decree"], "note": values["note"] or None})
+        result = await amend(body, caller, page.svc)
+    except ValidationError as error:
+        return await render_calendar(page, year, 422, error=describe_errors(error), values=values)
+    except Problem as problem:  # 503: stored, not yet broadcast to open cases (the page says: send again)
+        if problem.status not in (422, 503):
+            raise
+        return await render_calendar(page, year, problem.status, error=problem.detail,
+                                     values=values if problem.status == 422 else None)
+    return page.redirect(f"/admin/kalender", year=str(year), done="amended", to=str(result.signalled_cases))
 
 
 # --- the dashboard ------------------------------------------------------------------------------

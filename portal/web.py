@@ -7,7 +7,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -146,6 +146,14 @@ class Page:
             value = value.astimezone(ZoneInfo(zone or NATIONAL_ZONE))
         return format_instant(value.isoformat(), self.language)
 
+    def day(self, value: date) -> str:
+        """A calendar day as people read it: 'Jumat, 25 Des 2026'."""
+        from domain.messages import MONTHS
+
+        months = MONTHS.get(self.language, MONTHS[DEFAULT_LANGUAGE])
+        return f"{WEEKDAYS[self.language if self.language in WEEKDAYS else DEFAULT_LANGUAGE][value.weekday()]}, " \
+               f"{value.day} {months[value.month - 1]} {value.year}"
+
     def status_label(self, status: str | None) -> str:
         return self.t(f"status.{status}") if status else "-"
 
@@ -207,10 +215,14 @@ class Page:
         return " ".join(parts)
 
 
+WEEKDAYS = {"id": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),
+            "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
+
+
 # --- what an action did (the page it lands on says so) ----------------------------------------------
 
 OUTCOME_KINDS = frozenset({"forwarded", "merged", "held", "rejected", "returned", "disposed", "followed_up",
-                           "replied", "supplemented", "rated", "satisfied"})
+                           "replied", "supplemented", "rated", "satisfied", "amended"})
 TRACKING_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,63}")
 
 
@@ -254,6 +266,8 @@ def outcome_of(page: Page, kind: str, case: str, to: str) -> Outcome:
         return Outcome(kind, t("done.disposed", unit=unit_name(page, to)), "/staf", t("done.back_to_inbox"))
     if kind == "followed_up":
         return Outcome(kind, t("done.followed_up"), "/staf" if page.account else None, t("done.back_to_inbox"))
+    if kind == "amended":
+        return Outcome(kind, t("done.amended", count=to if to.isdigit() else "0"))
     if kind == "satisfied":
         return Outcome(kind, t("done.satisfied"), "#rate", t("done.rate_now"))
     return Outcome(kind, t(f"done.{kind}"))

@@ -232,3 +232,37 @@ def png() -> bytes:
     out = BytesIO()
     Image.new("RGB", (32, 24), (20, 120, 40)).save(out, "PNG")
     return out.getvalue()
+
+
+async def test_the_calendar_page_shows_the_year_and_takes_and_takes_back_an_amendment(api: ApiHarness) -> None:
+    async with browser(api) as admin:
+        await signed_in_admin(admin)
+        year = (await admin.get("/admin/kalender", params={"year": 2026})).text
+        assert "Kalender hari kerja 2026" in year and 'data-testid="calendar-warning"' not in year
+        assert 'data-date="2026-12-25"' in year and "Jumat, 25 Des 2026" in year  # Christmas, from the package
+        assert "Cuti bersama" in year
+        bare = (await admin.get("/admin/kalender", params={"year": 2028})).text
+        assert 'data-testid="calendar-warning"' in bare and "Belum ada cuti bersama untuk tahun 2028" in bare
+
+        added = await post_form(admin, "/admin/kalender?year=2028", "/admin/kalender", {
+            "date": "2028-01-03", "kind": "cuti_bersama", "name": "Cuti bersama Tahun Baru 2028",
+            "decree": "SKB 3 Menteri cuti bersama 2028"})
+        # Stored; this test server cannot list the open cases to tell them (the page says send again).
+        assert added.status_code == 503 and "Amandemen disimpan" in added.text
+        page = (await admin.get("/admin/kalender", params={"year": 2028})).text
+        row = page.split('data-date="2028-01-03"', 1)[1].split("</tr>", 1)[0]
+        assert "Cuti bersama Tahun Baru 2028" in row and "SKB 3 Menteri cuti bersama 2028" in row
+        assert "Administrator" in row or "admin" in row.lower()  # who declared it
+        assert 'data-testid="calendar-warning"' not in page
+
+        asked = await post_form(admin, "/admin/kalender?year=2028", "/admin/kalender", {
+            "date": "2028-01-03", "remove": "1", "decree": "SKB perubahan 2028"})
+        assert asked.status_code == 200 and "Tarik kembali amandemen tanggal 2028-01-03?" in asked.text
+        removed = await post_form(admin, "/admin/kalender?year=2028", "/admin/kalender", {
+            "date": "2028-01-03", "remove": "1", "decree": "SKB perubahan 2028", "confirmed": "1"})
+        assert removed.status_code == 503
+        page = (await admin.get("/admin/kalender", params={"year": 2028})).text
+        assert 'data-testid="calendar-warning"' in page  # no cuti bersama in 2028 again
+        assert 'data-testid="calendar-cancelled"' in page and "SKB perubahan 2028" in page
+        english = (await admin.get("/admin/kalender", params={"year": 2028, "lang": "en"})).text
+        assert "Working-day calendar 2028" in english and "No cuti bersama is known for 2028" in english
