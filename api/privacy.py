@@ -5,19 +5,23 @@ through the same database function, db/privacy.py)."""
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import datetime
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller
 from api.deps import Services
 from api.intake import checked_contacts
+from activities.notifications import EmailChannel, Outgoing, SmsChannel
 from api.problems import Problem
+from api.throttle import SubmissionRateLimiter
 from db.models import Agency, Complaint, TimelineEventRow
 from db.notification_models import NotificationDelivery
 from db.portal_models import Attachment
@@ -26,7 +30,10 @@ from db.privacy import (active_holds, erase_personal_data, record_erasure_event,
 from db.privacy_models import CasePrivacy, IdentityView, PrivacyHold
 from domain.enums import Action, Role
 from domain.models import Actor, ComplaintDetails, Location, PersonalData, PersonalDataChange, Reporter
-from domain.privacy import ERASE_UPDATE_ID, ERASURE_EFFECT, LEGAL_BASIS, ErasedBy, HoldKind
+from domain.contacts import ContactRefused, normalise_email, normalise_phone
+from domain.privacy import (CODE_MESSAGE, CODE_WINDOW_SECONDS, ERASE_UPDATE_ID, ERASURE_EFFECT, LEGAL_BASIS,
+                            ErasedBy, HoldKind, code_matches, contact_access_token, contact_code)
+from domain.tokens import keyed_digest, reporter_token
 from domain.visibility import STAFF_ROLES, CaseView
 from workflows.complaint import ComplaintWorkflow
 
@@ -287,3 +294,80 @@ def _viewer_body(view: IdentityView, agency_names: dict[str, Any]) -> str:
     if view.viewer_agency_id:
         return str(agency_names.get(view.viewer_agency_id, view.viewer_agency_id))
     return VIEWER_BODY.get(view.viewer_role, view.viewer_role)
+
+
+# --- every case of one contact, after a one-time code -------------------------------------------------
+
+
+def normalised_contact(contact: str, phone_country_codes: list[int]) -> str:
+    """An e-mail address (lower case) or a phone number (E.164), as the cases store it (422 naming why not)."""
+    try:
+        return normalise_email(contact).lower() if "@" in contact else normalise_phone(contact, phone_country_codes)
+    except ContactRefused as refused:
+        raise Problem(422, f"contact: {refused}", errors=[{"loc": ["body", "contact"], "msg": str(refused),
+                                                           "type": "value_error"}]) from refused
+
+
+def cases_of_contact(session: Session, contact: str) -> list[str]:
+    """The cases whose reporter gave this contact (an e-mail in any case: mail servers ignore it)."""
+    matches = func.lower(Complaint.reporter_email) == contact.lower() if "@" in contact \
+        else Complaint.reporter_phone == contact
+    return list(session.scalars(select(Complaint.tracking_id).where(matches).order_by(Complaint.submitted_at)))
+
+
+CODES_PER_MINUTE = 3  # per contact, and per client: a code is asked for, not guessed
+GUESSES_PER_MINUTE = 5  # per contact: six digits against five guesses a minute, over 20 minutes
+
+
+async def send_contact_code(svc: Services, contact: str, client_key: str, language: str) -> None:
+    """Send the one-time code to the contact when some case has it; say nothing either way (no
+    answer tells whether an address reported something)."""
+    store = svc.rate_limiter.store
+    limiter = SubmissionRateLimiter(store, CODES_PER_MINUTE, purpose="contact-code", what="kode", what_en="codes")
+    await run_in_threadpool(limiter.check, client_key)
+    await run_in_threadpool(limiter.check, f"contact:{keyed_digest(svc.settings.secret_key, 'contact', contact)}")
+
+    def send() -> None:
+        with svc.sessions() as session:
+            if not cases_of_contact(session, contact):
+                return
+        code = contact_code(svc.settings.secret_key, contact, int(time.time() // CODE_WINDOW_SECONDS))
+        text = CODE_MESSAGE.get(language, CODE_MESSAGE["id"]).format(code=code)
+        email = "@" in contact
+        out = Outgoing(id=secrets.token_hex(16), key=f"contact-code:{secrets.token_hex(8)}", tracking_id="",
+                       event="contact_code", channel="email" if email else "sms", address=contact,
+                       subject="Kode data pribadi" if email else None, body_text=text, body_html=None,
+                       webhook_id=None, webhook_secret=None, attempts=1)
+        try:
+            (EmailChannel(svc.settings) if email else SmsChannel(svc.settings)).send(out)
+        except Exception as error:  # noqa: BLE001 - the person asks again; the log names no address
+            log.warning("contact code not sent", channel=out.channel, error=type(error).__name__)
+
+    await run_in_threadpool(send)
+
+
+async def grant_contact_access(svc: Services, contact: str, code: str) -> str:
+    store = svc.rate_limiter.store
+    guesses = SubmissionRateLimiter(store, GUESSES_PER_MINUTE, purpose="contact-code-guess", what="percobaan kode",
+                                    what_en="code attempts")
+    await run_in_threadpool(guesses.check, keyed_digest(svc.settings.secret_key, "contact", contact))
+    now = time.time()
+    if not code_matches(svc.settings.secret_key, contact, code, now):
+        raise Problem(403, "Kode salah atau sudah kedaluwarsa.", type_="urn:sp4n:bad-code")
+    return contact_access_token(svc.settings.secret_key, contact, now)
+
+
+class ContactCase(BaseModel):
+    tracking_id: str
+    reporter_token: str  # the case's own private-link token: correction and erasure act per case
+    data: PersonalDataPage
+
+
+async def contact_cases(svc: Services, contact: str) -> list[ContactCase]:
+    def ids() -> list[str]:
+        with svc.sessions() as session:
+            return cases_of_contact(session, contact)
+
+    return [ContactCase(tracking_id=tracking_id, reporter_token=reporter_token(svc.settings.secret_keyring, tracking_id),
+                        data=await personal_data_page(svc, tracking_id))
+            for tracking_id in await run_in_threadpool(ids)]

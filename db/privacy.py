@@ -227,12 +227,13 @@ def breach_affected(session: Session, start: datetime, end: datetime, stores: li
         Attachment.added_by_role.in_(REPORTER_FILE_ROLES), Attachment.created_at < end))}
     affected: list[Affected] = []
     for row in session.execute(select(Complaint.tracking_id, Complaint.reporter_email, Complaint.reporter_phone,
-                                      Complaint.reporter_name, Complaint.location_address, Complaint.location_lat)
+                                      Complaint.reporter_chat, Complaint.reporter_name, Complaint.location_address,
+                                      Complaint.location_lat)
                                .where(Complaint.submitted_at < end).order_by(Complaint.submitted_at)):
         tracking_id = row.tracking_id
         if tracking_id in erased_before:
             continue
-        held = any((row.reporter_email, row.reporter_phone, row.reporter_name, row.location_address,
+        held = any((row.reporter_email, row.reporter_phone, row.reporter_chat, row.reporter_name, row.location_address,
                     row.location_lat is not None)) or tracking_id in keyed
         hit = []
         if "read_model" in stores and held:
@@ -243,7 +244,8 @@ def breach_affected(session: Session, start: datetime, end: datetime, stores: li
             hit.append("temporal")
         if hit:
             privacy = session.get(CasePrivacy, tracking_id)
-            affected.append(Affected(tracking_id, [c for c in (row.reporter_email, row.reporter_phone) if c], hit,
+            contacts = [c for c in (row.reporter_email, row.reporter_phone, row.reporter_chat) if c]
+            affected.append(Affected(tracking_id, contacts, hit,
                                      erased=privacy is not None and privacy.erased_at is not None))
     if "read_model" in stores:
         affected += [Affected(f.tracking_id, [f.email], ["read_model"], erased=False, kind="follower")

@@ -3,7 +3,10 @@ legal basis and purpose in plain words (id, en), hold kinds. No I/O. docs/privac
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
+
+from domain.tokens import constant_time_equal, keyed_digest
 
 
 class HoldKind(StrEnum):
@@ -97,3 +100,49 @@ def breach_notice(*, start: str, end: str, stores: list[BreachStore], data_kinds
         "data pribadi Anda melalui tautan pribadi laporan Anda.\n\n"
         f"Pertanyaan: {contact}\n"
     )
+
+
+# --- the one-time code for every case of one contact -----------------------------------------------
+
+CODE_WINDOW_SECONDS = 600  # a code holds for this window and the next (10-20 minutes)
+ACCESS_SECONDS = 3600  # what the code opens: an hour of reading every case of that contact
+ACCESS_PREFIX = "pd_"
+
+
+def contact_code(secret_key: str, contact: str, window: int) -> str:
+    """Six digits for one contact and one window of time: nothing to store, nothing to leak."""
+    digest = keyed_digest(secret_key, "contact-code", f"{contact}\n{window}")
+    return f"{int.from_bytes(base64.urlsafe_b64decode(digest + '=='), 'big') % 1_000_000:06d}"
+
+
+def code_matches(secret_key: str, contact: str, code: str, now: float) -> bool:
+    window = int(now // CODE_WINDOW_SECONDS)
+    return any(constant_time_equal(contact_code(secret_key, contact, w), code.strip()) for w in (window, window - 1))
+
+
+def contact_access_token(secret_key: str, contact: str, now: float) -> str:
+    """Proof, for an hour, that its holder received the code sent to `contact`."""
+    expires = int(now) + ACCESS_SECONDS
+    encoded = base64.urlsafe_b64encode(contact.encode()).decode().rstrip("=")
+    digest = keyed_digest(secret_key, "contact-access", f"{contact}\n{expires}")
+    return f"{ACCESS_PREFIX}{encoded}.{expires}.{digest}"
+
+
+def contact_of_access_token(secret_key: str, token: str, now: float) -> str | None:
+    """The contact a valid, unexpired access token names; None otherwise."""
+    try:
+        encoded, expires, digest = token.removeprefix(ACCESS_PREFIX).split(".")
+        contact = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        valid = token.startswith(ACCESS_PREFIX) and int(expires) > now
+    except (ValueError, UnicodeDecodeError):
+        return None
+    expected = keyed_digest(secret_key, "contact-access", f"{contact}\n{expires}")
+    return contact if valid and constant_time_equal(expected, digest) else None
+
+
+CODE_MESSAGE = {
+    "id": "Kode untuk melihat data pribadi Anda di layanan pengaduan: {code} (berlaku 10 menit). "
+          "Abaikan pesan ini jika Anda tidak memintanya.",
+    "en": "Your code to see your personal data at the complaint service: {code} (valid 10 minutes). "
+          "Ignore this message if you did not ask for it.",
+}

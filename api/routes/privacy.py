@@ -3,25 +3,31 @@ erasure; administrators' holds, access log and erasure report. The rules are api
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Caller
+from api.auth import Caller, client_address_key
 from api.deps import AdminDep, CallerDep, ServicesDep
 from api.privacy import (
+    ContactCase,
     Correction,
     ErasureResult,
     HoldView,
     PersonalDataPage,
     correct_identity,
+    contact_cases,
     erase_case,
+    grant_contact_access,
     lift_hold,
+    normalised_contact,
     personal_data_page,
+    send_contact_code,
     set_hold,
     withdraw_consent,
 )
@@ -31,7 +37,7 @@ from db.privacy import erasures_in_month
 from db.privacy_models import IdentityView
 from domain.enums import Role
 from domain.models import Actor, Name, line
-from domain.privacy import ErasedBy, HoldKind
+from domain.privacy import ACCESS_SECONDS, ErasedBy, HoldKind, contact_of_access_token
 from domain.text import text
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
@@ -159,3 +165,94 @@ def erasure_report(caller: AdminDep, svc: ServicesDep,
                    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> ErasureReport:
     with svc.sessions() as session:
         return ErasureReport.model_validate(erasures_in_month(session, month))
+
+
+# --- every case of one contact -------------------------------------------------------------------
+
+
+class CodeRequest(BaseModel):
+    model_config = with_example({"contact": "siti.rahma@contoh.id", "language": "id"})
+
+    contact: line(320)
+    language: Literal["id", "en"] = "id"
+
+
+class AccessRequest(BaseModel):
+    model_config = with_example({"contact": "siti.rahma@contoh.id", "code": "123456"})
+
+    contact: line(320)
+    code: str = Field(pattern=r"^\s*\d{6}\s*$")
+
+
+class AccessGranted(BaseModel):
+    access_token: str = Field(description="Bearer token for /v1/personal-data, valid one hour")
+    expires_in: int
+
+
+class ContactData(BaseModel):
+    contact: str
+    cases: list[ContactCase]
+
+
+class ContactErasure(BaseModel):
+    erased: list[ErasureResult]
+    held: list[str] = Field(description="Cases an administrator's hold keeps (see each case's holds)")
+
+
+def _contact_of(request: Request, svc) -> str:
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    contact = contact_of_access_token(svc.settings.secret_key, token.strip(), time.time()) \
+        if scheme.lower() == "bearer" else None
+    if contact is None:
+        raise Problem(401, "Diperlukan token akses dari kode sekali pakai (POST /v1/personal-data/access).",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return contact
+
+
+@router.post("/personal-data/codes", status_code=202, summary="Kirim kode sekali pakai ke e-mail atau telepon pelapor",
+             responses=problem_responses(422, 429))
+async def request_code(body: CodeRequest, request: Request, svc: ServicesDep) -> dict[str, str]:
+    contact = normalised_contact(body.contact, svc.settings.phone_country_codes)
+    await send_contact_code(svc, contact, client_address_key(request.client.host if request.client else None),
+                            body.language)
+    return {"detail": "Jika kontak ini pernah melapor, kode telah dikirim kepadanya."}
+
+
+@router.post("/personal-data/access", response_model=AccessGranted,
+             summary="Tukar kode sekali pakai dengan token akses data pribadi", responses=problem_responses(403, 422, 429))
+async def access(body: AccessRequest, svc: ServicesDep) -> AccessGranted:
+    contact = normalised_contact(body.contact, svc.settings.phone_country_codes)
+    return AccessGranted(access_token=await grant_contact_access(svc, contact, body.code), expires_in=ACCESS_SECONDS)
+
+
+@router.get("/personal-data", response_model=ContactData,
+            summary="Data pribadi dari semua laporan satu kontak", responses=problem_responses(401))
+async def contact_data(request: Request, svc: ServicesDep) -> ContactData:
+    contact = _contact_of(request, svc)
+    return ContactData(contact=contact, cases=await contact_cases(svc, contact))
+
+
+@router.post("/personal-data/withdrawal", response_model=ContactData,
+             summary="Tarik persetujuan dihubungi untuk semua laporan satu kontak", responses=problem_responses(401))
+async def contact_withdrawal(request: Request, svc: ServicesDep) -> ContactData:
+    contact = _contact_of(request, svc)
+    cases = await contact_cases(svc, contact)
+    for case in cases:
+        await withdraw_consent(svc, case.tracking_id)
+    return ContactData(contact=contact, cases=await contact_cases(svc, contact))
+
+
+@router.post("/personal-data/erasure", response_model=ContactErasure,
+             summary="Hapus data pribadi semua laporan satu kontak", responses=problem_responses(401, 503))
+async def contact_erasure(request: Request, svc: ServicesDep) -> ContactErasure:
+    contact = _contact_of(request, svc)
+    erased, held = [], []
+    for case in await contact_cases(svc, contact):
+        try:
+            erased.append(await erase_case(svc, case.tracking_id, by=ErasedBy.REPORTER,
+                                           actor=Actor(role=Role.REPORTER)))
+        except Problem as problem:
+            if problem.status != 409:
+                raise
+            held.append(case.tracking_id)
+    return ContactErasure(erased=erased, held=held)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -18,6 +19,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.worker import Worker
 
+import api.privacy as api_privacy
 from activities.privacy import RetentionActivities
 
 from db.models import Complaint
@@ -106,8 +108,8 @@ async def test_histories_carry_the_identity_only_sealed_and_erasure_makes_it_unr
     assert len(erased) == 1 and erased[0]["note"] == "data pribadi dihapus"
     with api.sessions() as session:
         row = session.get(Complaint, tracking_id)
-        assert (row.reporter_name, row.reporter_email, row.reporter_phone, row.location_address,
-                row.location_lat) == (None, None, None, None, None)
+        assert (row.reporter_name, row.reporter_email, row.reporter_phone, row.reporter_chat, row.location_address,
+                row.location_lat) == (None, None, None, None, None, None)
         privacy = session.get(CasePrivacy, tracking_id)
         assert privacy.wrapped_key is None and privacy.erased_by == "reporter"
         assert session.scalars(select(Attachment).where(Attachment.tracking_id == tracking_id)).all() == []
@@ -294,3 +296,53 @@ async def test_breach_report_lists_whom_to_notify_and_drafts_the_notice(api: Api
     # Temporal's data alone holds sealed identities only; with the service's keys it does not.
     assert breach_report("temporal")["affected"] == []
     assert {a["tracking_id"] for a in breach_report("temporal", "keys")["affected"]} == {named, erased}
+
+
+async def test_a_one_time_code_opens_every_case_of_one_contact(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[str | None, str]] = []
+
+    class Mailbox:
+        def __init__(self, settings) -> None:
+            pass
+
+        def send(self, out) -> None:
+            sent.append((out.address, out.body_text))
+
+    monkeypatch.setattr(api_privacy, "EmailChannel", Mailbox)
+    first, _ = await reported(api)
+    second, _ = await reported(api)
+    other = (await api.submit(region_code="62.71", reporter={"email": "orang.lain@contoh.id"}))["tracking_id"]
+    await api.settle()
+
+    unknown = await api.http.post("/v1/personal-data/codes", json={"contact": "tidak.pernah@contoh.id"})
+    assert unknown.status_code == 202 and sent == []  # the same answer, and nothing sent
+    assert_problem(await api.http.post("/v1/personal-data/codes", json={"contact": "bukan kontak"}), 422)
+    known = await api.http.post("/v1/personal-data/codes", json={"contact": IDENTITY["email"].upper()})
+    assert known.status_code == 202 and known.json() == unknown.json()
+    [(address, text)] = sent
+    code = re.search(r"\b(\d{6})\b", text).group(1)
+    assert address == IDENTITY["email"]
+
+    wrong = "000000" if code != "000000" else "111111"
+    assert_problem(await api.http.post("/v1/personal-data/access",
+                                       json={"contact": IDENTITY["email"], "code": wrong}), 403)
+    granted = await api.http.post("/v1/personal-data/access", json={"contact": IDENTITY["email"], "code": code})
+    assert granted.status_code == 200, granted.text
+    holder = bearer(granted.json()["access_token"])
+    assert_problem(await api.http.get("/v1/personal-data"), 401)
+    assert_problem(await api.http.get("/v1/personal-data", headers=bearer(granted.json()["access_token"] + "x")), 401)
+    data = (await api.http.get("/v1/personal-data", headers=holder)).json()
+    assert [c["tracking_id"] for c in data["cases"]] == [first, second]
+    assert all(c["data"]["reporter"] == IDENTITY for c in data["cases"])
+    # Each case's own token: the private link's rights on that case.
+    assert (await api.http.get(f"/v1/complaints/{first}/personal-data",
+                               headers=bearer(data["cases"][0]["reporter_token"]))).status_code == 200
+
+    withdrawn = (await api.http.post("/v1/personal-data/withdrawal", headers=holder)).json()
+    assert all(c["data"]["contact_withdrawn_at"] for c in withdrawn["cases"])
+    await api.http.post(f"/v1/complaints/{second}/privacy-holds", json={"kind": "legal_hold", "reason": "Sengketa"},
+                        headers=api.admin)
+    erased = (await api.http.post("/v1/personal-data/erasure", headers=holder)).json()
+    assert [e["tracking_id"] for e in erased["erased"]] == [first] and erased["held"] == [second]
+    with api.sessions() as session:
+        assert session.get(Complaint, other).reporter_email == "orang.lain@contoh.id"
