@@ -428,7 +428,7 @@ async def resend_from_portal(page: PageDep, delivery_id: str) -> Response:
 
 
 @router.get("/perutean")
-async def routing_models(page: PageDep, done: str = "") -> HTMLResponse:
+async def routing_models(page: PageDep, done: str = "", imported: str = "", version: str = "") -> HTMLResponse:
     from api.routing_models import models_overview
 
     caller = require_staff(page, Role.ADMIN)
@@ -437,7 +437,44 @@ async def routing_models(page: PageDep, done: str = "") -> HTMLResponse:
         with page.svc.sessions() as session:
             return models_overview(session)
 
-    return page.render("routing_models.html", models=await run_in_threadpool(read), done=done)
+    return page.render("routing_models.html", models=await run_in_threadpool(read), done=done,
+                       imported=imported[:12], version=version[:12])
+
+
+@router.post("/perutean-impor")
+async def import_routing_history_form(page: PageDep) -> Response:
+    """A body's past complaints pasted as CSV: the API's reader and checks (every error with its
+    row), then trained and activated at once (RoutingTrainingWorkflow), like the API's import."""
+    from activities.routing_learning import history_from_csv, import_history
+    from api.directory_admin import import_refused
+    from api.routes.routing import learned_at_once
+    from api.routing_models import models_overview
+    from domain.table_import import TableRefused
+
+    require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+
+    def run():
+        with page.svc.sessions() as session:
+            try:
+                table = history_from_csv(str(form.get("csv") or ""), delimiter=str(form.get("delimiter") or "") or None,
+                                         strip_control_characters=bool(form.get("strip_control_characters")))
+                check, imported = import_history(session, table)
+                if not check.ok:
+                    raise check.refused()
+            except TableRefused as refused:
+                session.rollback()
+                return None, import_refused(refused).detail, models_overview(session)
+            session.commit()
+            return imported, None, None
+
+    imported, error, models = await run_in_threadpool(run)
+    if error is not None:
+        return page.render("routing_models.html", 422, models=models, error=error, csv=str(form.get("csv") or ""))
+    learned = await learned_at_once(page.svc, imported)
+    return page.redirect("/admin/perutean", done="1", imported=str(imported),
+                         version=str(learned.model_version) if learned.model_version else None)
 
 
 @router.post("/perutean/{version}")

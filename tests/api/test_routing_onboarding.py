@@ -242,3 +242,23 @@ async def test_an_administrator_rolls_back_the_routing_model_in_the_portal(api: 
     row = shown.split(f"<code>m{older.version}</code>")[1].split("</tr>")[0]
     assert "aktif (dipilih admin)" in row
     assert f'data-testid="activate-{newer.version}"' in shown  # the newer one can be activated again
+
+
+@PORTAL
+async def test_an_administrator_imports_history_in_the_portal_and_it_is_learned_at_once(api: ApiHarness) -> None:
+    marker = uuid.uuid4().hex[:8]
+    async with browser(api) as admin:
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        bad = f"text;agency_id\nPohon tumbang {marker};{WIB_AGENCY}\nTaman rusak {marker};pemkot-6271\n"
+        refused = await post_form(admin, "/admin/perutean", "/admin/perutean-impor", {"csv": bad})
+        assert refused.status_code == 422 and 'data-testid="form-errors"' in refused.text
+        assert "baris 3, kolom agency_id" in refused.text and "maksud Anda: pemkot-62.71" in refused.text
+        good = f"text;agency_id\nPohon tumbang di taman {marker};{WIB_AGENCY}\nTaman kota rusak\x07 {marker};{WIB_AGENCY}\n"
+        imported = await post_form(admin, "/admin/perutean", "/admin/perutean-impor",
+                                   {"csv": good, "strip_control_characters": "1"})
+        assert imported.status_code == 303, imported.text
+        landing = (await admin.get(imported.headers["location"])).text
+    assert "2 baris diimpor." in landing and "dilatih dan aktif" in landing
+    version = re.search(r"Versi m(\d+) dilatih", landing).group(1)
+    response = await api.http.get("/v1/routing/suggestions", headers=api.admin, params={"text": "Pohon tumbang di taman"})
+    assert any(s["model_version"].endswith(f"+m{version}") for s in response.json())
