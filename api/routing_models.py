@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+import structlog
 
 from activities.routing import RoutingActivities
 from activities.routing_learning import activate_version
@@ -16,6 +20,8 @@ from api.auth import Caller
 from api.deps import Services
 from api.problems import Problem
 from db.models import RoutingExample, RoutingModelVersion
+
+log = structlog.get_logger(__name__)
 
 
 @functools.cache
@@ -62,3 +68,33 @@ def activate_model(version: int, caller: Caller, svc: Services, session: Session
     session.commit()
     routing_service(svc.sessions).refresh()  # this process at once; the others within a minute
     return version_out(row)
+
+
+class HistoryImported(BaseModel):
+    imported: int
+    model_version: int | None = Field(default=None, description=(
+        "The version trained from it at once (RoutingTrainingWorkflow): suggestions use it from now on "
+        "when `active` (not when an administrator pinned an older one)."))
+    active: bool = False
+    note: str = "Dipelajari seketika: versi model baru dilatih dan diaktifkan."
+
+
+TRAINING_WAIT_SECONDS = 120.0
+
+
+async def learned_at_once(svc, imported: int) -> HistoryImported:
+    """Train and activate a version from what was just imported, as a Temporal workflow (the worker
+    trains), and use it in this process at once; the other processes see it within seconds."""
+    import uuid
+
+    from workflows.routing_training import train_now
+
+    try:  # not the gateway's short timeout: training a city's history takes a while
+        client = await svc.temporal.client()
+        trained = await train_now(client, svc.temporal.task_queue, uuid.uuid4().hex, TRAINING_WAIT_SECONDS)
+    except (Problem, TimeoutError, asyncio.TimeoutError, WorkflowFailureError, RPCError) as error:
+        log.warning("routing training after an import did not finish", error=str(error))
+        return HistoryImported(imported=imported, note="Tersimpan; pelatihan belum selesai: versi baru dipakai "
+                                                       "begitu pelatihan terjadwal berikutnya selesai.")
+    routing_service(svc.sessions).refresh()
+    return HistoryImported(imported=imported, model_version=trained.version, active=trained.active)

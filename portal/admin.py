@@ -447,8 +447,7 @@ async def import_routing_history_form(page: PageDep) -> Response:
     row), then trained and activated at once (RoutingTrainingWorkflow), like the API's import."""
     from activities.routing_learning import history_from_csv, import_history
     from api.directory_admin import import_refused
-    from api.routes.routing import learned_at_once
-    from api.routing_models import models_overview
+    from api.routing_models import learned_at_once, models_overview
     from domain.table_import import TableRefused
 
     require_staff(page, Role.ADMIN)

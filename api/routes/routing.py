@@ -7,16 +7,10 @@ example; the worker trains a new version in the background; all processes load t
 
 from __future__ import annotations
 
-import asyncio
 import json
-
 from typing import Annotated, Any
 
-import structlog
-
 from fastapi import APIRouter, Query, Request
-from temporalio.client import WorkflowFailureError
-from temporalio.service import RPCError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -32,11 +26,9 @@ from domain.text import text as text_field
 from api.deps import AdminDep, ServicesDep, SessionDep
 from api.directory_admin import import_refused
 from api.problems import Problem, problem_responses
-from api.routing_models import routing_service
+from api.routing_models import HistoryImported, learned_at_once
 from api import routing_models
 from api.routing_models import ModelsOut, ModelVersionOut
-
-log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/v1/routing", tags=["routing"])
 
@@ -51,15 +43,6 @@ class HistoryItem(BaseModel):
 
 class HistoryImport(BaseModel):
     items: list[HistoryItem] = Field(min_length=1, max_length=MAX_HISTORY_ROWS)
-
-
-class HistoryImported(BaseModel):
-    imported: int
-    model_version: int | None = Field(default=None, description=(
-        "The version trained from it at once (RoutingTrainingWorkflow): suggestions use it from now on "
-        "when `active` (not when an administrator pinned an older one)."))
-    active: bool = False
-    note: str = "Dipelajari seketika: versi model baru dilatih dan diaktifkan."
 
 
 @router.get("/models", response_model=ModelsOut, summary="Versi model perutean yang dipelajari (admin)",
@@ -138,24 +121,3 @@ async def import_routing_history(
         problem.extensions |= {"unknown_units": check.unknown_units, "unknown_agencies": check.unknown_agencies}
         raise problem
     return await learned_at_once(svc, imported)
-
-
-TRAINING_WAIT_SECONDS = 120.0
-
-
-async def learned_at_once(svc, imported: int) -> HistoryImported:
-    """Train and activate a version from what was just imported, as a Temporal workflow (the worker
-    trains), and use it in this process at once; the other processes see it within seconds."""
-    import uuid
-
-    from workflows.routing_training import train_now
-
-    try:  # not the gateway's short timeout: training a city's history takes a while
-        client = await svc.temporal.client()
-        trained = await train_now(client, svc.temporal.task_queue, uuid.uuid4().hex, TRAINING_WAIT_SECONDS)
-    except (Problem, TimeoutError, asyncio.TimeoutError, WorkflowFailureError, RPCError) as error:
-        log.warning("routing training after an import did not finish", error=str(error))
-        return HistoryImported(imported=imported, note="Tersimpan; pelatihan belum selesai: versi baru dipakai "
-                                                       "begitu pelatihan terjadwal berikutnya selesai.")
-    routing_service(svc.sessions).refresh()
-    return HistoryImported(imported=imported, model_version=trained.version, active=trained.active)
