@@ -205,6 +205,8 @@ async def test_an_agency_admin_manages_units_in_the_portal(api: ApiHarness) -> N
         await sign_in(stranger, "made@baliprov.go.id", "agency-password-1")
         page = f"/staf/unit/{agency_id}"
         assert f'href="{page}"' in (await city.get("/staf")).text  # in the navigation
+        # Which of the body's name and aliases route complaints to it (issue 22).
+        assert 'data-testid="routing-terms"' in (await city.get(page)).text
         imported = await post_form(city, page, f"{page}/impor", {
             "csv": "slug,name,kind\nkec-satu,Kecamatan Satu,kecamatan\nkel-dua,Kelurahan Dua,kelurahan\n"})
         assert imported.status_code == 303, imported.text
