@@ -118,6 +118,18 @@ class ChatDoors:
         limit = self.settings.chat_messages_per_minute
         return "new" if counter.count <= limit else "slow_down" if counter.count == limit + 1 else "drop"
 
+    def _prepare(self, address: str, message: ChatMessage, now: datetime) -> tuple[str | None, ChatMessage]:
+        """The claim (`_claim`) and the message as the conversation gets it: a note to slow down,
+        or with the places its words name."""
+        door, _ = split_address(address)
+        claimed = self._claim(door.value, message.message_id, address, now)
+        if claimed == "slow_down":
+            return claimed, ChatMessage(message_id=message.message_id, slow_down=True, received_at=message.received_at)
+        if claimed == "new" and message.kind == "text" and message.text.strip():
+            regions, named = regions_named(message.text)
+            return claimed, message.model_copy(update={"regions": regions, "named_region": named})
+        return claimed, message
+
     def _forget(self, door: str, message_id: str) -> None:
         with self.svc.sessions.begin() as session:
             row = session.get(ChatInbound, (door, message_id[:200]))
@@ -128,17 +140,12 @@ class ChatDoors:
         """Give one message to its chat's conversation; False when it was handled before."""
         door, _ = split_address(address)
         now = message.received_at or datetime.now(timezone.utc)
-        claimed = await run_in_threadpool(self._claim, door.value, message.message_id, address, now)
+        claimed, message = await run_in_threadpool(self._prepare, address, message, now)  # one thread hop
         if claimed is None:
             log.info("chat message already handled", door=door.value)
             return False
         if claimed == "drop":
             return True
-        if claimed == "slow_down":
-            message = ChatMessage(message_id=message.message_id, slow_down=True, received_at=message.received_at)
-        elif message.kind == "text" and message.text.strip():
-            regions, named = await run_in_threadpool(regions_named, message.text)
-            message = message.model_copy(update={"regions": regions, "named_region": named})
         start = ChatStart(
             door=door, address=address, send_task_queue=channel_task_queue(self.settings, "chat"),
             send_timeout_seconds=attempt_timeout_seconds(self.settings, "chat"),

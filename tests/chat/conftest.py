@@ -13,17 +13,14 @@ import hashlib
 import hmac
 import itertools
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -38,118 +35,30 @@ from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD
 from worker import build_chat_workers, build_delivery_workers, build_worker
 from workflows.delivery_client import DeliveryStarter
 
-try:
-    from tests.api.conftest import (  # noqa: F401 - fixtures, reused
-        _skip_sqlite_only_on_postgres,
-        api_database_url,
-        new_api_database,
-        pytest_configure,
-    )
-except ImportError:  # pragma: no cover
-    pass
+from tests.api.conftest import (  # noqa: F401 - fixtures, reused
+    _skip_sqlite_only_on_postgres,
+    api_database_url,
+    new_api_database,
+    pytest_configure,
+)
+from tests.chat.stub import (  # noqa: F401 - re-exported for the tests
+    ACCESS_TOKEN,
+    APP_SECRET,
+    BOT_TOKEN,
+    PHONE_NUMBER_ID,
+    TELEGRAM_SECRET,
+    VERIFY_TOKEN,
+    ChatStub,
+    serving,
+)
 
-APP_SECRET = "whatsapp-app-secret-for-the-tests"
-VERIFY_TOKEN = "whatsapp-verify-token-for-the-tests-0123456789"
-TELEGRAM_SECRET = "telegram-webhook-secret-for-the-tests-0123"
-BOT_TOKEN = "123456:bot-token-for-tests"
-PHONE_NUMBER_ID = "106540352242922"
 PUBLIC_BASE_URL = "https://lapor.test"
-
-
-@dataclass
-class Sent:
-    door: str
-    to: str
-    text: str
-    template: str | None = None
-
-
-@dataclass
-class ChatStub:
-    """What the doors' APIs were asked to send, and the media they serve."""
-
-    sent: list[Sent] = field(default_factory=list)
-    media: dict[str, bytes] = field(default_factory=dict)
-    media_fetches: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    base_url: str = ""
-
-    def texts_to(self, address: str) -> list[str]:
-        door, _, chat_id = address.partition(":")
-        with self.lock:
-            return [s.text for s in self.sent if s.door == door and s.to == chat_id.lstrip("+")]
-
-
-def _handler(stub: ChatStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            path = urlsplit(self.path).path
-            if path == f"/graph/{PHONE_NUMBER_ID}/messages":
-                if self.headers.get("Authorization") != "Bearer wa-access-token":
-                    return self._answer(401, {"error": {"message": "bad token"}})
-                if body.get("type") == "template":
-                    template = body["template"]
-                    text = template["components"][0]["parameters"][0]["text"]
-                    sent = Sent("whatsapp", body["to"], text, template["name"])
-                else:
-                    sent = Sent("whatsapp", body["to"], body["text"]["body"])
-                with stub.lock:
-                    stub.sent.append(sent)
-                return self._answer(200, {"messages": [{"id": f"wamid.out.{len(stub.sent)}"}]})
-            if path == f"/bot{BOT_TOKEN}/sendMessage":
-                with stub.lock:
-                    stub.sent.append(Sent("telegram", str(body["chat_id"]), body["text"]))
-                return self._answer(200, {"ok": True, "result": {"message_id": len(stub.sent)}})
-            self._answer(404, {"error": "unknown"})
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            path = parts.path
-            if path.startswith("/graph/") and self.headers.get("Authorization") == "Bearer wa-access-token":
-                media_id = path.removeprefix("/graph/")
-                if media_id in stub.media:
-                    return self._answer(200, {"url": f"{stub.base_url}/media/{media_id}", "mime_type": "image/jpeg"})
-            if path.startswith("/media/") and path.removeprefix("/media/") in stub.media:
-                stub.media_fetches.append(path.removeprefix("/media/"))
-                return self._answer(200, stub.media[path.removeprefix("/media/")], "image/jpeg")
-            if path == f"/bot{BOT_TOKEN}/getFile":
-                file_id = parse_qs(parts.query).get("file_id", [""])[0]
-                if file_id in stub.media:
-                    return self._answer(200, {"ok": True, "result": {"file_path": f"photos/{file_id}.jpg"}})
-            if path.startswith(f"/file/bot{BOT_TOKEN}/photos/"):
-                file_id = path.rsplit("/", 1)[1].removesuffix(".jpg")
-                if file_id in stub.media:
-                    stub.media_fetches.append(file_id)
-                    return self._answer(200, stub.media[file_id], "image/jpeg")
-            self._answer(404, {"error": "unknown"})
-
-    return Handler
 
 
 @pytest.fixture
 def chat_stub() -> Iterator[ChatStub]:
-    stub = ChatStub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-    stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving() as stub:
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 _ids = itertools.count(1)
@@ -242,7 +151,7 @@ async def chat(
         attachment_dir=str(tmp_path / "attachments"),
         attachment_min_free_disk_bytes=0,
         whatsapp_enabled=True, whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
-        whatsapp_access_token="wa-access-token", whatsapp_phone_number_id=PHONE_NUMBER_ID,
+        whatsapp_access_token=ACCESS_TOKEN, whatsapp_phone_number_id=PHONE_NUMBER_ID,
         whatsapp_api_base_url=f"{chat_stub.base_url}/graph", whatsapp_template_name="sp4n_kabar_laporan",
         telegram_enabled=True, telegram_bot_token=BOT_TOKEN, telegram_webhook_secret=TELEGRAM_SECRET,
         telegram_api_base_url=chat_stub.base_url,
