@@ -22,7 +22,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.connected import ConnectedActivities, pending_forward_keys
+from activities.connected import ConnectedActivities, connected_bodies, pending_forward_keys
 from activities.chat import ChatApi, ChatSender
 from activities.notifications import DeliveryActivities
 from activities.open_data import OpenDataActivities
@@ -160,11 +160,8 @@ def build_connected_worker(client: Client, settings: Settings, connected: Connec
 async def resume_connected(client: Client, settings: Settings, sessionmaker) -> None:
     """At start: every active connected body has its schedule (a fresh Temporal server has none),
     and every forward not done has its workflow (started once per id: a running one is left be)."""
-    from db.connected_models import ConnectedBody  # noqa: PLC0415
-    from sqlalchemy import select  # noqa: PLC0415
-
     with sessionmaker() as session:
-        bodies = list(session.execute(select(ConnectedBody.agency_id, ConnectedBody.active)).all())
+        bodies = connected_bodies(session)
         keys = pending_forward_keys(session)
     for agency_id, active in bodies:
         await ensure_sync_schedule(client, settings, agency_id, active=active)

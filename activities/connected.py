@@ -40,11 +40,16 @@ from db.models import Agency, Complaint, NotificationRow, TimelineEventRow, utc_
 from db.portal_models import Attachment
 from db.upsert import dialect_insert
 from domain import connected as rules
-from domain.enums import Action, Party, Role, Status
+from domain.enums import Action, Party, Role
 from domain.models import Actor, CaseRecord, CaseState, FollowUpInput, RerouteInput
 from domain.sealed import SealBroken, unseal
 from domain.tokens import keyed_digest, media_link
-from telemetry.metrics import CONNECTED_FORWARDS, CONNECTED_SYNC_LAG, CONNECTED_SYNCS, CONNECTED_UPDATES
+from telemetry.metrics import (
+    CONNECTED_FORWARDS,
+    CONNECTED_SYNC_LAG,
+    CONNECTED_SYNCS,
+    CONNECTED_UPDATES,
+)
 from workflows.complaint import ComplaintWorkflow
 from workflows.connected import REFUSED
 
@@ -435,6 +440,12 @@ class ConnectedActivities:
                 body.sync_failures += 1
         if error:
             log.warning("connected sync failed", agency_id=agency_id, error=error)
+
+
+def connected_bodies(session: Session) -> list[tuple[str, bool]]:
+    """Every connected body's id and whether it is active (each has its sync schedule)."""
+    return [(row.agency_id, row.active) for row in session.execute(
+        select(ConnectedBody.agency_id, ConnectedBody.active).order_by(ConnectedBody.agency_id))]
 
 
 def pending_forward_keys(session: Session, limit: int = 1000) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import httpx
@@ -44,7 +44,7 @@ def _parse_instant(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        instant = datetime.fromisoformat(value.strip())  # Python 3.11 reads "Z" too
     except ValueError:
         return None
     return instant if instant.tzinfo is not None else None
@@ -61,7 +61,7 @@ class GeoReportClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "GeoReportClient":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -24,6 +24,7 @@ from portal.confirm import ask, confirmed
 from portal.facts import case_facts, proposed_original
 from portal.forms import agency_choices
 from domain.calendar import years_without_cuti_bersama
+from api.connected import connections, open_forwards, resend_forward
 from api.deliveries import resend_through_temporal
 from portal.web import describe_errors, portal_router, Page, PageDep, PortalError, check_csrf, require_staff
 from api.problems import Problem
@@ -490,3 +491,35 @@ async def activate_routing_model(page: PageDep, version: int) -> Response:
 
     await run_in_threadpool(run)
     return page.redirect("/admin/perutean", done="1")
+
+
+# --- connected bodies (issue 27): their sync and the forwards they have not received -------------
+
+
+@router.get("/instansi-terhubung")
+async def connected_bodies(page: PageDep, done: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN)
+
+    def read():
+        with page.svc.sessions() as session:
+            bodies = connections(session)
+            return bodies, open_forwards(session), {b.agency_id: b.agency_name for b in bodies}
+    bodies, forwards, names = await run_in_threadpool(read)
+    return page.render("connected_admin.html", bodies=bodies, forwards=forwards, names=names, done=done)
+
+
+@router.post("/instansi-terhubung/{key}/kirim-ulang")
+async def resend_connected_forward(page: PageDep, key: str) -> Response:
+    require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+    with page.svc.sessions() as session:
+        try:
+            await resend_forward(page.svc, session, key)
+        except Problem as problem:
+            if problem.status == 404:
+                raise PortalError(404, "error.not_found") from problem
+            if problem.status == 409:
+                raise PortalError(409, "connected.conflict") from problem
+            raise
+    return page.redirect("/admin/instansi-terhubung", done="1")

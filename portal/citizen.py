@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.attachments import (attachment_response, attachments_of, get_attachment)
+from api.connected import add_forwarding
 from api.auth import Caller, reporter_caller
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
@@ -39,7 +40,7 @@ from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails, SuggestionRequest, UnitSuggestion
 from domain.similar import Report
-from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, CaseView, may_see_file
+from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, STAFF_ROLES, CaseView, may_see_file
 
 router = portal_router()
 log = structlog.get_logger("sp4n.portal")
@@ -247,6 +248,8 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
                                   .where(CaseSupport.tracking_id == view.tracking_id)) or 0
         supported = session.get(CaseSupport, (view.tracking_id, security.supporter_key(
             page.request, page.svc.settings.secret_key))) is not None
+        if caller.role in STAFF_ROLES:  # "diteruskan ke sistem <body> (#id)" (issue 27)
+            add_forwarding(session, [view], page.language)
         agency = get_agency(session, view.agency_id) if view.agency_id else None
         agency_name = agency.name if agency else None
         units = [(u.id, u.name) for u in agency.units if u.active] if agency else []

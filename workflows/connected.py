@@ -19,7 +19,6 @@ each to its case as the body's action, once, in order (`sync_connected_body`).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -65,7 +64,7 @@ class ForwardWorkflow:
         )
         try:
             await workflow.wait_condition(sending.done, timeout=timedelta(seconds=plan.alert_after_seconds))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._alert(plan)  # still trying; the administrators may forward it by hand
         try:
             state = await sending

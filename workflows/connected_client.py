@@ -7,14 +7,15 @@ import asyncio
 from collections.abc import Iterable
 from datetime import timedelta
 
+import structlog
 from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
-    SchedulePolicy,
     ScheduleOverlapPolicy,
+    SchedulePolicy,
     ScheduleSpec,
     ScheduleState,
     ScheduleUpdate,
@@ -23,11 +24,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-import structlog
-
 from config import Settings
 from workflows.connected import ForwardPlan, ForwardWorkflow, sync_workflow_id
-
 
 log = structlog.get_logger("sp4n.connected")
 

@@ -14,7 +14,7 @@ from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bea
 from api.intake import body_hash, open_case
 from api.privacy import log_identity_views
 from api.problems import Problem, problem_responses
-from api.connected_view import add_forwarding
+from api.connected import add_forwarding
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row, without_confidential_originals
 from api.similar import report_of_case, similar_cases, voices
 from api.schemas import (

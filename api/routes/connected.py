@@ -4,12 +4,11 @@ connection, watch its sync and its forwards, and forward by hand what the system
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -17,19 +16,32 @@ from activities.connected import API_KEY_PURPOSE
 from activities.georeport_client import GeoReportClient, GeoReportError
 from activities.webhook_targets import TargetRefused, check_target
 from api.auth import Caller
+from api.connected import (
+    ConnectionInfo,
+    ForwardInfo,
+    connection_info,
+    connections,
+    resend_forward,
+)
+from api.connected import (
+    now as _now,
+)
 from api.deps import AdminDep, ServicesDep, SessionDep, require_roles
 from api.problems import Problem, problem_responses
-from db.connected_models import ConnectedBody, ConnectedForward, ConnectedUpdate
+from db.connected_models import ConnectedBody, ConnectedForward
 from db.directory import get_agency
 from domain import connected as rules
 from domain.enums import Role
 from domain.sealed import seal, unseal
-from workflows.connected_client import delete_sync_schedule, ensure_sync_schedule, start_forward, trigger_sync
+from workflows.connected_client import (
+    delete_sync_schedule,
+    ensure_sync_schedule,
+    trigger_sync,
+)
 
 router = APIRouter(prefix="/v1/connected", tags=["connected"])
 
 WatcherDep = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.OBSERVER))]
-OPEN_FORWARD_STATES = (rules.PENDING, rules.SENT, rules.FAILED)
 
 
 class ConnectionIn(BaseModel):
@@ -52,44 +64,6 @@ class ConnectionIn(BaseModel):
     active: bool = True
 
 
-class ConnectionInfo(BaseModel):
-    agency_id: str
-    agency_name: str
-    endpoint: str
-    jurisdiction_id: str | None
-    api_key_set: bool = Field(description="api_key tersimpan (terenkripsi); nilainya tidak pernah ditampilkan.")
-    service_codes: dict[str, str]
-    default_service_code: str
-    accepts_updates: bool
-    active: bool
-    last_sync_at: AwareDatetime | None
-    last_sync_ok_at: AwareDatetime | None
-    sync_lag_seconds: float = Field(description="Umur pembacaan berhasil terakhir (sejak tersambung bila belum ada).")
-    last_sync_error: str | None
-    consecutive_failures: int
-    sync_failures: int
-    pending_forwards: int = Field(description="Penerusan yang belum diakui sistem itu (pending, sent, failed).")
-    failed_forwards: int
-    updates_applied: int
-    last_test_at: AwareDatetime | None
-    last_test_result: str | None
-
-
-class ForwardInfo(BaseModel):
-    key: str
-    tracking_id: str
-    agency_id: str
-    kind: str
-    status: str
-    service_request_id: str | None
-    attempts: int
-    last_error: str | None
-    created_at: AwareDatetime
-    sent_at: AwareDatetime | None
-    acknowledged_at: AwareDatetime | None
-    alerted_at: AwareDatetime | None
-
-
 class ManualForward(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"service_request_id": "PKY-2026-0042"}, {"retry": True}]})
@@ -104,32 +78,6 @@ class TestResult(BaseModel):
     error: str | None = None
     unmapped_categories: list[str] = Field(default_factory=list,
                                            description="service_code yang dipetakan tetapi tidak ada di sistem itu.")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _info(session: Session, body: ConnectedBody) -> ConnectionInfo:
-    agency = get_agency(session, body.agency_id)
-    counts = dict(session.execute(
-        select(ConnectedForward.status, func.count()).where(ConnectedForward.agency_id == body.agency_id)
-        .group_by(ConnectedForward.status)).all())
-    applied = session.scalar(select(func.count()).select_from(ConnectedUpdate).where(
-        ConnectedUpdate.agency_id == body.agency_id, ConnectedUpdate.outcome.in_(["follow_up", "reroute"]))) or 0
-    return ConnectionInfo(
-        agency_id=body.agency_id, agency_name=agency.name if agency else body.agency_id, endpoint=body.endpoint,
-        jurisdiction_id=body.jurisdiction_id, api_key_set=bool(body.api_key_sealed),
-        service_codes=dict(body.service_codes or {}), default_service_code=body.default_service_code,
-        accepts_updates=body.accepts_updates, active=body.active, last_sync_at=body.last_sync_at,
-        last_sync_ok_at=body.last_sync_ok_at,
-        sync_lag_seconds=rules.sync_lag_seconds(_now(), body.last_sync_ok_at, body.created_at),
-        last_sync_error=body.last_sync_error, consecutive_failures=body.consecutive_failures,
-        sync_failures=body.sync_failures,
-        pending_forwards=sum(counts.get(state, 0) for state in OPEN_FORWARD_STATES),
-        failed_forwards=counts.get(rules.FAILED, 0), updates_applied=applied,
-        last_test_at=body.last_test_at, last_test_result=body.last_test_result,
-    )
 
 
 def _body(session: Session, agency_id: str) -> ConnectedBody:
@@ -171,14 +119,14 @@ async def put_connection(agency_id: str, body: ConnectionIn, caller: AdminDep, s
 
     await run_in_threadpool(save)
     await svc.temporal.call(lambda client: ensure_sync_schedule(client, settings, agency_id, active=body.active))
-    return await run_in_threadpool(_info, session, _body(session, agency_id))
+    return await run_in_threadpool(connection_info, session, _body(session, agency_id))
 
 
 @router.get("", response_model=list[ConnectionInfo],
             summary="Instansi terhubung: sinkronisasi terakhir, keterlambatan, kegagalan, penerusan tertunda",
             responses=problem_responses(401, 403))
 def list_connections(caller: WatcherDep, session: SessionDep) -> list[ConnectionInfo]:
-    return [_info(session, row) for row in session.scalars(select(ConnectedBody).order_by(ConnectedBody.agency_id))]
+    return connections(session)
 
 
 @router.get("/forwards", response_model=list[ForwardInfo], summary="Penerusan ke sistem instansi",
@@ -205,18 +153,7 @@ async def forward_by_hand(key: str, body: ManualForward, caller: AdminDep, sessi
     if row is None:
         raise Problem(404, "Penerusan tidak ditemukan.")
     if body.retry:
-        if row.status in rules.DONE_STATES:
-            raise Problem(409, "Penerusan ini sudah diakui sistem instansi.")
-
-        def reset() -> int:
-            row.status, row.last_error = rules.PENDING, None
-            session.commit()
-            return row.attempts
-        attempt = await run_in_threadpool(reset)
-        # A new workflow id per resend: the first one may still be backing off.
-        n = 1
-        while not await svc.temporal.call(lambda client: start_forward(client, svc.settings, key, attempt=attempt + n)):
-            n += 1
+        await resend_forward(svc, session, key)
     else:
         if body.service_request_id is None and row.kind == rules.REQUEST:
             raise Problem(422, "Catat service_request_id laporan di sistem itu (agar tanggapannya dapat dibaca kembali).")
@@ -234,7 +171,7 @@ async def forward_by_hand(key: str, body: ManualForward, caller: AdminDep, sessi
 @router.get("/{agency_id}", response_model=ConnectionInfo, summary="Satu instansi terhubung",
             responses=problem_responses(401, 403, 404))
 def get_connection(agency_id: str, caller: WatcherDep, session: SessionDep) -> ConnectionInfo:
-    return _info(session, _body(session, agency_id))
+    return connection_info(session, _body(session, agency_id))
 
 
 @router.post("/{agency_id}/test", response_model=TestResult, summary="Uji sambungan: baca daftar layanan sistem itu",

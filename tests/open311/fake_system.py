@@ -30,7 +30,7 @@ class FakeSystem:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2/"
 
-    def start(self, port: int = 0) -> "FakeSystem":
+    def start(self, port: int = 0) -> FakeSystem:
         """Listen on `port` (a free one when 0; the same one again after `stop`, an outage over)."""
         system = self
 
@@ -46,7 +46,7 @@ class FakeSystem:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 path = parts.path.removeprefix("/open311/v2/")
                 if path == "services.json":
@@ -60,7 +60,7 @@ class FakeSystem:
                     return self._answer(200, system.updates)
                 return self._answer(404, [{"code": 404, "description": "not found"}])
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 path = urlsplit(self.path).path.removeprefix("/open311/v2/")
                 form = parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode(),
                                  keep_blank_values=True)

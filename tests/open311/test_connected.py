@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from activities.connected import ConnectedActivities
 from db.connected_models import ConnectedBody, ConnectedForward, ConnectedUpdate
 from db.models import NotificationRow
 from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem
+from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_of, sign_in
 from tests.open311.fake_system import FakeSystem
 from tests.open311.test_fixmystreet_flow import png
 from worker import build_connected_worker
@@ -26,6 +28,7 @@ from workflows.connected_client import connected_task_queue
 CONNECTED = pytest.mark.api_settings(
     connected_allowed_hosts=["127.0.0.1"], connected_retry_base_seconds=30, connected_retry_max_seconds=120,
     connected_alert_after_seconds=600, public_base_url="https://lapor.test",
+    sp4n_admin_email=ADMIN_EMAIL, sp4n_admin_password=ADMIN_PASSWORD,  # the portal's pages
 )
 pytestmark = CONNECTED
 
@@ -331,3 +334,26 @@ async def test_the_reports_files_go_as_signed_links_that_expire(
     assert_problem(await api.http.get(path.replace("expires=", "expires=1")), 404)  # a changed expiry breaks it
     await api.sleep(timedelta(seconds=api.settings.connected_media_link_seconds + 60))
     assert_problem(await api.http.get(path), 404)  # expired
+
+
+async def test_the_administrators_page_lists_connected_bodies_and_resends_a_forward(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    # The portal's cookies are Secure under an https PUBLIC_BASE_URL: the browser is at that address.
+    async with httpx.AsyncClient(transport=api.http._transport, base_url=api.settings.public_base_url) as admin:
+        assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+        await connect(api, system)
+        system.refuse = True
+        tracking_id = (await api.submit())["tracking_id"]
+        await api.accept(tracking_id)
+        row = await wait_forward(api, tracking_id, "failed", step=timedelta(seconds=5))
+        page = await admin.get("/admin/instansi-terhubung")
+        assert page.status_code == 200 and f'data-agency-id="{WIB_AGENCY}"' in page.text
+        assert f'data-key="{row.key}"' in page.text and "HTTP 400" in page.text
+        assert system.api_key not in page.text
+        system.refuse = False  # the body fixed its service list: send it again from the page
+        resent = await admin.post(f"/admin/instansi-terhubung/{row.key}/kirim-ulang",
+                                  data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+        assert resent.status_code == 303
+        await wait_forward(api, tracking_id, "acknowledged")
+        assert "diteruskan ke sistem" in (await admin.get(f"/kasus/{tracking_id}")).text
+        assert f'data-key="{row.key}"' not in (await admin.get("/admin/instansi-terhubung")).text
