@@ -14,6 +14,8 @@
                                            (both imports: --delimiter ';'|','|tab, --strip-control-characters;
                                            every error with its row, exit status 2)
     python -m ops train-routing            train a new routing model version if there are new examples
+    python -m ops erasure-report --month YYYY-MM
+                                           the month's personal-data erasures, by who asked (docs/privacy.md)
     python -m ops breach-report --from DATETIME --to DATETIME --stores read_model,attachments,temporal,keys
                                            who to notify of a personal-data breach, and the notice's
                                            draft in Indonesian (UU 27/2022 Art. 46; docs/privacy.md)
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from datetime import date, datetime, time, timezone
 
@@ -32,6 +35,12 @@ from config import get_settings
 
 def _day(text: str) -> datetime:
     return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError("a month is YYYY-MM, e.g. 2026-12")
+    return text
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -183,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     command.set_defaults(run=import_units)
     commands.add_parser("train-routing", help="train a new routing model version now (if there are new examples)"
                         ).set_defaults(run=train_routing)
+    command = commands.add_parser("erasure-report", help="the month's personal-data erasures (retention included)")
+    command.add_argument("--month", required=True, type=_month, help="YYYY-MM (UTC)")
+    command.set_defaults(run=erasure_report)
     command = commands.add_parser("breach-report", help="who to notify of a personal-data breach, and the draft notice")
     command.add_argument("--from", dest="start", required=True, help="start of the window (ISO 8601 with offset)")
     command.add_argument("--to", dest="end", required=True, help="end of the window (ISO 8601 with offset)")
@@ -192,6 +204,15 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("-o", "--output", help="write the JSON report to this file")
     command.set_defaults(run=breach_report)
     return root
+
+
+def erasure_report(args: argparse.Namespace) -> int:
+    from db.privacy import erasures_in_month
+    from db.session import make_engine, make_sessionmaker
+
+    with make_sessionmaker(make_engine(get_settings().database_url))() as session:
+        print(json.dumps(erasures_in_month(session, args.month), indent=2, ensure_ascii=False))
+    return 0
 
 
 def breach_report(args: argparse.Namespace) -> int:

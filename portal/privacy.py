@@ -4,13 +4,17 @@ The rules are api/privacy.py's, the same the JSON API applies."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.privacy import Correction, correct_identity, erase_case, personal_data_page, withdraw_consent
+from api.auth import client_address_key
+from api.privacy import (Correction, contact_cases, correct_identity, erase_case, grant_contact_access,
+                         normalised_contact, personal_data_page, send_contact_code, withdraw_consent)
 from api.problems import Problem
 from domain.enums import Role
 from domain.models import Actor
-from domain.privacy import ErasedBy
+from domain.privacy import ErasedBy, contact_of_access_token
 from portal.citizen import viewer_for
 from portal.web import Page, PageDep, PortalError, check_csrf, portal_router
 
@@ -77,3 +81,44 @@ async def erase(page: PageDep, tracking_id: str) -> Response:
         return "erased"
 
     return await _form_action(page, tracking_id, act)
+
+
+# --- every case of one contact, after a one-time code --------------------------------------------
+
+
+@router.get("/data-pribadi")
+async def contact_page(page: PageDep, akses: str = "") -> HTMLResponse:
+    """Ask for a code; with a valid access token (`akses`), every case of that contact."""
+    contact = contact_of_access_token(page.svc.settings.secret_key, akses, time.time()) if akses else None
+    cases = await contact_cases(page.svc, contact) if contact else []
+    return page.render("privacy_contact.html", step="cases" if contact else "ask", contact=contact or "",
+                       cases=cases, error="expired" if akses and not contact else "")
+
+
+@router.post("/data-pribadi/kode")
+async def contact_code_sent(page: PageDep) -> Response:
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+    raw = str(form.get("contact") or "").strip()
+    try:
+        contact = normalised_contact(raw, page.svc.settings.phone_country_codes)
+        client = client_address_key(page.request.client.host if page.request.client else None)
+        await send_contact_code(page.svc, contact, client, page.language)
+    except Problem as problem:
+        return page.render("privacy_contact.html", step="ask", contact=raw, cases=[], error=problem.detail,
+                           status_code=problem.status)
+    return page.render("privacy_contact.html", step="code", contact=contact, cases=[], error="")
+
+
+@router.post("/data-pribadi/masuk")
+async def contact_sign_in(page: PageDep) -> Response:
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+    raw = str(form.get("contact") or "").strip()
+    try:
+        contact = normalised_contact(raw, page.svc.settings.phone_country_codes)
+        token = await grant_contact_access(page.svc, contact, str(form.get("code") or ""))
+    except Problem as problem:
+        return page.render("privacy_contact.html", step="code", contact=raw, cases=[], error=problem.detail,
+                           status_code=problem.status)
+    return page.redirect("/data-pribadi", akses=token)

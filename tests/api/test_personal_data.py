@@ -263,9 +263,13 @@ async def test_retention_erases_a_closed_case_once_its_period_ends_unless_held(a
         assert session.get(Complaint, still_open).reporter_email == IDENTITY["email"]
     case = await api.case(closed)
     assert case.get("reporter") is None and case["timeline"][-1]["action"] == "personal_data_erased"
-    report = (await api.http.get("/v1/privacy/erasures", params={"month": case["timeline"][-1]["at"][:7]},
-                                 headers=api.admin)).json()
+    month = case["timeline"][-1]["at"][:7]
+    report = (await api.http.get("/v1/privacy/erasures", params={"month": month}, headers=api.admin)).json()
     assert report["erased"] == 1 and report["by"] == {"retention": 1} and report["tracking_ids"] == [closed]
+    printed = subprocess.run([sys.executable, "-m", "ops", "erasure-report", "--month", month], check=True,
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "DATABASE_URL": api.settings.database_url})
+    assert json.loads(printed.stdout) == report
 
 
 async def test_breach_report_lists_whom_to_notify_and_drafts_the_notice(api: ApiHarness, tmp_path: Path) -> None:

@@ -4,9 +4,11 @@ private link; shows what is held and why, downloads it as JSON, corrects, stops 
 from __future__ import annotations
 
 import html
+import re
 
+import api.privacy as api_privacy
 from tests.api.conftest import ApiHarness
-from tests.api.test_portal import PORTAL, _FormAudit, browser, post_form, report
+from tests.api.test_portal import PORTAL, _FormAudit, browser, csrf_of, post_form, report
 
 pytestmark = PORTAL
 
@@ -57,3 +59,41 @@ async def test_a_reporter_sees_downloads_corrects_stops_and_erases_from_their_pa
         timeline = (await api.case(tracking_id))["timeline"]
         assert [e["action"] for e in timeline][-1] == "personal_data_erased"
         assert "Data pribadi dihapus" in (await citizen.get(private + "&lang=id")).text
+
+
+async def test_a_reporter_opens_every_case_of_their_contact_with_a_code(api: ApiHarness, monkeypatch) -> None:
+    sent: list[str] = []
+
+    class Mailbox:
+        def __init__(self, settings) -> None:
+            pass
+
+        def send(self, out) -> None:
+            sent.append(out.body_text)
+
+    monkeypatch.setattr(api_privacy, "EmailChannel", Mailbox)
+    async with browser(api) as citizen:
+        first, _ = await report(api, citizen)
+        second, _ = await report(api, citizen)
+        home = (await citizen.get("/")).text
+        assert 'href="/data-pribadi"' in home
+        asked = await post_form(citizen, "/data-pribadi", "/data-pribadi/kode", {"contact": "Siti@Example.id"})
+        assert asked.status_code == 200 and 'data-testid="code-form"' in asked.text
+        audit = _FormAudit()
+        audit.feed(asked.text)
+        assert [f for f in audit.fields if f not in audit.labels] == []
+        code = re.search(r"\b(\d{6})\b", sent[0]).group(1)
+        wrong = await citizen.post("/data-pribadi/masuk", data={"csrf_token": csrf_of(asked.text),
+                                                                "contact": "siti@example.id",
+                                                                "code": "000000" if code != "000000" else "111111"})
+        assert wrong.status_code == 403 and "privacy-error" in wrong.text
+        opened = await citizen.post("/data-pribadi/masuk", data={"csrf_token": csrf_of(asked.text),
+                                                                 "contact": "siti@example.id", "code": code},
+                                    follow_redirects=False)
+        assert opened.status_code == 303
+        listing = (await citizen.get(opened.headers["location"])).text
+        links = re.findall(r'href="(/kasus/[^"]+/data-pribadi\?token=[^"]+)"', listing)
+        assert [link.split("/")[2] for link in links] == [first, second]
+        assert "Siti Rahma" in (await citizen.get(html.unescape(links[0]))).text
+        expired = await citizen.get("/data-pribadi?akses=pd_bukan.1.token")
+        assert expired.status_code == 200 and "privacy-error" in expired.text

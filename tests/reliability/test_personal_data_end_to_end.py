@@ -167,6 +167,13 @@ async def test_a_reporter_sees_corrects_stops_and_erases_their_data(tmp_path: Pa
             assert (await api.get("/v1/stats", headers=ADMIN)).json() == stats_before
             await asyncio.sleep(2)  # the erasure's projection is written
 
+            # Retention runs by itself: the worker made its Temporal Schedule.
+            schedule = subprocess.run(
+                [shutil.which("temporal") or "temporal", "schedule", "describe", "--schedule-id",
+                 "sp4n-personal-data-retention", "--address", f"127.0.0.1:{stack.temporal_port}", "-o", "json"],
+                capture_output=True, text=True, timeout=60)
+            assert schedule.returncode == 0 and "RetentionWorkflow" in schedule.stdout, schedule.stderr
+
             history = decoded_history(stack, tracking_id)
             assert "Saluran air tersumbat" in history and "sp4n-sealed/v1:" in history  # decoded: yes
             assert found(history) == [], "temporal workflow show (decoded)"
