@@ -127,8 +127,14 @@ class ChatDoors:
             return claimed, ChatMessage(message_id=message.message_id, slow_down=True, received_at=message.received_at)
         if claimed == "new" and message.kind == "text" and message.text.strip():
             regions, named = regions_named(message.text)
-            return claimed, message.model_copy(update={"regions": regions, "named_region": named})
+            return claimed, message.model_copy(update={"regions": regions, "named_region": named,
+                                                       "case_awaits_reply": self._awaits_reply(address)})
         return claimed, message
+
+    def _awaits_reply(self, address: str) -> bool:
+        with self.svc.sessions() as session:
+            return session.scalar(select(Complaint.tracking_id).where(
+                Complaint.reporter_chat == address, Complaint.status == Status.AWAITING_REPORTER.value).limit(1)) is not None
 
     def _forget(self, door: str, message_id: str) -> None:
         with self.svc.sessions.begin() as session:

@@ -91,6 +91,7 @@ class ChatMessage(BaseModel):
     named_region: RegionOption | None = None
     language: str | None = None  # the app's language of the sender, when the door tells it
     slow_down: bool = False  # the sender is over the rate limit: say so once, nothing else
+    case_awaits_reply: bool = False  # a case from this chat awaits its reporter's reply
 
 
 class Draft(BaseModel):

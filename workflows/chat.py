@@ -13,7 +13,8 @@ acknowledged as soon as Temporal has it. The workflow runs the pure conversation
 - STATUS LAP-…: `chat_status` reads the case (its reporter's view when this chat reported it,
   else the public one: the chat never tells another person's data);
 - the first words of a new conversation from a chat whose case awaits its reporter's reply
-  become that reply (`chat_reply_awaited`).
+  (a greeting before them aside; the webhook says whether one awaits) become that reply
+  (`chat_reply_awaited`).
 
 A conversation left unanswered for `timeout_seconds` ends, saying so; one that ends with messages
 still waiting continues as new with them, so none is dropped.
@@ -39,6 +40,8 @@ SERVICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inter
                             maximum_attempts=5)
 SERVICE_TIMEOUT = timedelta(minutes=3)  # opening a case fetches and cleans up to three photos
 REMEMBERED_MESSAGE_IDS = 100
+# Patch: a reply is asked for only when the webhook saw a case awaiting one, also after a greeting.
+REPLY_AFTER_GREETING = "chat-reply-after-greeting"
 
 
 class ChatStart(BaseModel):
@@ -91,6 +94,7 @@ class ChatWorkflow:
         if start.language in ("id", "en"):
             self._conversation.language = start.language  # type: ignore[assignment]
         self._inbox: list[ChatMessage] = []
+        self._reply_checked = False
         self._seen: list[str] = []
         for message in start.pending:
             self.message(message)
@@ -121,7 +125,7 @@ class ChatWorkflow:
                     await self._say(start, say(c.language, "expired"))
                 break
             message = self._inbox.pop(0)
-            if first and await self._taken_as_reply(message):
+            if await self._taken_as_reply(message, first):
                 c.closed = True
                 break
             first = False
@@ -142,12 +146,22 @@ class ChatWorkflow:
             workflow.continue_as_new(start.model_copy(update={"pending": self._inbox, "language": c.language}))
         return c.tracking_id
 
-    async def _taken_as_reply(self, message: ChatMessage) -> bool:
+    async def _taken_as_reply(self, message: ChatMessage, first: bool) -> bool:
         """The first words of a conversation may answer a follow-up of this chat's case."""
         text = message.text.strip()
         if message.kind != "text" or message.slow_down or not text or command_of(text) or normal(text) in GREETINGS:
             return False
         c = self._conversation
+        if self._reply_checked:
+            return False
+        if workflow.patched(REPLY_AFTER_GREETING):
+            # Asked only when the webhook saw a case of this chat awaiting its reporter's reply, and
+            # until the conversation has a story (a greeting may come first).
+            if not message.case_awaits_reply or c.draft.description is not None:
+                return False
+        elif not first:  # runs from before: the very first message only, always asked
+            return False
+        self._reply_checked = True
         recorded = await self._service("chat_reply_awaited", ChatReplyRequest(
             address=c.address, language=c.language, text=text, message_id=message.message_id), str)
         if not recorded:

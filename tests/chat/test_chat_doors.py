@@ -169,6 +169,8 @@ async def test_news_reach_the_chat_and_the_reply_comes_back_anonymous_number_nev
     assert templated and all(s.template == "sp4n_kabar_laporan" for s in templated)
 
     await chat.api.eventually(lambda: chat.api.listed_ids(status="awaiting_reporter"), lambda ids: tracking_id in ids)
+    await chat.whatsapp(CITIZEN, "Selamat siang")  # a greeting first: the next words are still the reply
+    await chat.said(address, "Halo, ini layanan", count=2)
     await chat.whatsapp(CITIZEN, "Baru satu lampu yang diganti, yang di ujung jalan masih padam")
     await chat.said(address, f"Tanggapan Anda untuk laporan {tracking_id} telah dicatat")
     case = await chat.api.case(tracking_id)

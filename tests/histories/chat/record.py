@@ -4,7 +4,13 @@ time-skipping server with stand-in activities, payloads encrypted with the tests
 - `reported.json`: greeting, story, an ambiguous place and its choice, a photo, anonymity, KIRIM,
   the case opened (the conversation ends with its tracking id);
 - `expired.json`: a story, then silence until the conversation is forgotten (and says so);
-- `reply.json`: the first words of a chat whose case awaits its reporter's reply become the reply.
+- `reply.json`: the first words of a chat whose case awaits its reporter's reply become the reply
+  (recorded before the patch `chat-reply-after-greeting`: the first message always asked);
+- `reply_after_greeting.json`: after the patch, a greeting and then the reply (the webhook said a
+  case awaits one).
+
+Only the scenarios whose file is missing are recorded (or those named on the command line): the
+files from before a patch must stay as they were, since running conversations have those histories.
 
 tests/workflows/test_chat_workflow.py replays them on the current code; a change of the
 workflow's commands must be gated with `workflow.patched` and keep these replaying.
@@ -13,6 +19,7 @@ workflow's commands must be gated with `workflow.patched` and keep these replayi
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +46,8 @@ QUEUE, SEND_QUEUE = "conversations", "chat-send"
 ADDRESS = "telegram:5550100"
 STORY = "Lampu jalan di Jl. Yos Sudarso depan SDN 3 padam sejak seminggu, gelap dan rawan begal"
 WORKFLOW_IDS = {"reported": "chat:telegram:reported", "expired": "chat:telegram:expired",
-                "reply": "chat:telegram:reply"}
+                "reply": "chat:telegram:reply", "reply_after_greeting": "chat:telegram:reply-after-greeting"}
+REPLY = "Baru satu lampu yang diganti, yang di ujung jalan masih padam"
 
 
 class StandIns:
@@ -105,22 +113,28 @@ def reported_messages() -> list[ChatMessage]:
             ChatMessage(message_id="5", kind="photo", media_id="file-1"), text(6, "ya"), text(7, "kirim")]
 
 
-async def main() -> None:
+async def record(name: str, env: WorkflowEnvironment) -> WorkflowHistory:
+    client, workflow_id = env.client, WORKFLOW_IDS[name]
+    if name == "reported":
+        return await converse(client, workflow_id, reported_messages(), StandIns(), env)
+    if name == "expired":
+        return await converse(client, workflow_id, [text(1, STORY)], StandIns(), env, then_sleep=timedelta(minutes=31))
+    if name == "reply":
+        return await converse(client, workflow_id, [text(1, REPLY)], StandIns(awaiting_reply="LAP-7K2M9QX4TD"), env)
+    return await converse(client, workflow_id, [text(1, "Selamat siang"), text(2, REPLY, case_awaits_reply=True)],
+                          StandIns(awaiting_reply="LAP-7K2M9QX4TD"), env)
+
+
+async def main(names: list[str]) -> None:
+    names = names or [name for name in WORKFLOW_IDS if not (HERE / f"{name}.json").exists()]
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=TEST_DATA_CONVERTER
     ) as env:
-        histories = {
-            "reported": await converse(env.client, WORKFLOW_IDS["reported"], reported_messages(), StandIns(), env),
-            "expired": await converse(env.client, WORKFLOW_IDS["expired"], [text(1, STORY)], StandIns(), env,
-                                      then_sleep=timedelta(minutes=31)),
-            "reply": await converse(env.client, WORKFLOW_IDS["reply"],
-                                    [text(1, "Baru satu lampu yang diganti, yang di ujung jalan masih padam")],
-                                    StandIns(awaiting_reply="LAP-7K2M9QX4TD"), env),
-        }
+        histories = {name: await record(name, env) for name in names}
     for name, history in histories.items():
         (HERE / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
         print(name, len(history.events), "events")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
