@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import nulls_last, or_, select
 from starlette.concurrency import run_in_threadpool
 
+from api.connected import add_forwarding
 from api.cleaning import CleanFile
 from api import sessions as security
 from portal.confirm import ask, confirmed
@@ -115,8 +116,10 @@ def inbox_rows(page: Page, agency_id: str | None, q: str = ""):
                                             Complaint.tracking_id.icontains(word, autoescape=True)))
         rows = list(session.scalars(statement))
         facts = case_facts(session, rows, now=datetime.now(timezone.utc))
-    views = (redact(view_of_row(row, with_history=False), page.caller) for row in rows)
-    return [view for view in views if view is not None], facts
+        views = [view for view in (redact(view_of_row(row, with_history=False), page.caller) for row in rows)
+                 if view is not None]
+        add_forwarding(session, views, page.language)  # "diteruskan ke sistem <body> (#id)" (issue 27)
+    return views, facts
 
 
 @router.get("/staf")

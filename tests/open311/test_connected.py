@@ -356,4 +356,5 @@ async def test_the_administrators_page_lists_connected_bodies_and_resends_a_forw
         assert resent.status_code == 303
         await wait_forward(api, tracking_id, "acknowledged")
         assert "diteruskan ke sistem" in (await admin.get(f"/kasus/{tracking_id}")).text
+        assert "diteruskan ke sistem" in (await admin.get("/staf")).text  # the queue says it too
         assert f'data-key="{row.key}"' not in (await admin.get("/admin/instansi-terhubung")).text
