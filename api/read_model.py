@@ -17,7 +17,7 @@ from db.notification_models import NotificationDelivery
 from domain.calendar import NATIONAL_ZONE, zone_for_region
 from domain.enums import OPEN_STATUSES, Action
 from domain.models import Deadlines, Location, Reporter
-from domain.visibility import CaseView, DeliveryEntry, EscalationEntry, NotificationEntry, TimelineEntry
+from domain.visibility import PUBLISHED_VALUES, CaseView, DeliveryEntry, EscalationEntry, NotificationEntry, TimelineEntry
 
 
 def without_confidential_originals(session: Session, views: list[CaseView]) -> list[CaseView]:
@@ -150,6 +150,7 @@ def list_cases(
     confidential: bool | None = None,
     region_code: str | None = None,
     pinned_publicly: bool = False,
+    published_only: bool = False,
 ) -> tuple[list[Complaint], str | None]:
     """Newest first; the cursor is the last item's (submitted_at, tracking_id), so new cases never
     shift the pages after the first."""
@@ -168,6 +169,8 @@ def list_cases(
         statement = statement.where(Complaint.needs_redisposition.is_(needs_redisposition))
     if confidential is not None:
         statement = statement.where(Complaint.confidential.is_(confidential))
+    if published_only:  # the public's lists: verified and forwarded only (domain/visibility.py)
+        statement = statement.where(Complaint.status.in_(PUBLISHED_VALUES))
     if pinned_publicly:  # the map: cases with a pin that may be shown (never an anonymous reporter's)
         statement = statement.where(Complaint.location_lat.is_not(None), Complaint.anonymous.is_(False))
     if region_code:  # the region and every place inside it ("62" → its regencies and districts)

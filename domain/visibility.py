@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from domain.enums import Role
+from domain.enums import Role, Status
 from domain.models import CaseState, Deadlines, Location, Reporter, RoutingSuggestion
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.AGENCY_ADMIN, Role.OFFICER, Role.OBSERVER})
@@ -27,6 +27,15 @@ class Viewer(BaseModel):
 
 
 PUBLIC = Viewer()
+
+# Verified and forwarded: only then is a case public (the portal's list, map, case pages and
+# similar-reports panel; issue 24). Before, a would-be duplicate reporter sees its title only.
+PUBLISHED_STATUSES = frozenset({Status.AWAITING_AGENCY, Status.AWAITING_REPORTER, Status.COMPLETED})
+PUBLISHED_VALUES = sorted(s.value for s in PUBLISHED_STATUSES)
+
+
+def published(status: Status | str | None) -> bool:
+    return status is not None and Status(status) in PUBLISHED_STATUSES
 
 
 class TimelineEntry(BaseModel):

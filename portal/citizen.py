@@ -40,7 +40,8 @@ from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails, SuggestionRequest, UnitSuggestion
 from domain.similar import Report
-from domain.visibility import PUBLIC as PUBLIC_VIEWER, SEES_EVERYTHING, STAFF_ROLES, CaseView, may_see_file
+from domain.visibility import (PUBLIC as PUBLIC_VIEWER, PUBLISHED_VALUES, SEES_EVERYTHING, STAFF_ROLES, CaseView,
+                               may_see_file, published)
 
 router = portal_router()
 log = structlog.get_logger("sp4n.portal")
@@ -109,7 +110,9 @@ def public_similar(page: Page, report: Report) -> list[tuple[Any, tuple[int, int
     with page.svc.sessions() as session:
         found = similar_cases(session, report, PUBLIC_VIEWER)  # the form is the public's, whoever fills it
         counts = voices(session, [s.tracking_id for s in found])
-    return [(s, counts[s.tracking_id]) for s in found]
+    # A case not yet verified and forwarded shows its title only (no link, place, score or voices):
+    # enough to keep a second reporter from reporting it again, nothing that is not public yet.
+    return [(s, counts[s.tracking_id] if published(s.status) else None) for s in found]
 
 
 @router.get("/lapor/serupa")
@@ -229,14 +232,36 @@ def viewer_for(page: Page, tracking_id: str, token: str | None) -> Caller:
     return page.caller
 
 
+class Unpublished(PortalError):
+    """A case the public may not see yet (not verified and forwarded): 404, with the view kept so
+    the case page can point an archived duplicate's visitors to its original."""
+
+    def __init__(self, view: CaseView) -> None:
+        super().__init__(404, "case.not_found")
+        self.view = view
+
+
 async def visible_case(page: Page, tracking_id: str, caller: Caller) -> CaseView:
     with page.svc.sessions() as session:
         try:
-            return await actions.current_view(tracking_id, caller, page.svc, session)
+            view = await actions.current_view(tracking_id, caller, page.svc, session)
         except Problem as problem:
             if problem.status == 404:
                 raise PortalError(404, "case.not_found") from problem
             raise
+    if caller.role is None and not published(view.status):  # the public: verified and forwarded only
+        raise Unpublished(view)
+    return view
+
+
+def public_original(page: Page, view: CaseView) -> str | None:
+    """The original an archived duplicate was merged into, when the public may open it."""
+    if view.archive_reason != "duplicate" or not view.duplicate_of:
+        return None
+    with page.svc.sessions() as session:
+        original = session.get(Complaint, view.duplicate_of)
+        return original.tracking_id if original is not None and not original.confidential \
+            and published(original.status) else None
 
 
 def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
@@ -286,7 +311,14 @@ def suggest_units(page: Page, view: CaseView) -> list[UnitSuggestion]:
 async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str = "", failed: int = 0,
                     supported: str = "") -> HTMLResponse:
     caller = viewer_for(page, tracking_id, token or None)
-    view = await visible_case(page, tracking_id, caller)
+    try:
+        view = await visible_case(page, tracking_id, caller)
+    except Unpublished as unpublished:
+        # An archived duplicate's public page points to its original and shows nothing of its own.
+        original = await run_in_threadpool(public_original, page, unpublished.view)
+        if original is None:
+            raise
+        return page.render("case_merged.html", tracking_id=tracking_id, original=original)
     allowed = actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id)
     extras = await run_in_threadpool(case_extras, page, view, caller)
     matches = await run_in_threadpool(likely_duplicates, page, tracking_id, caller) if Action.ACCEPT in allowed else []
@@ -380,7 +412,7 @@ def feed_rows(page: Page, q: str, region: str, agency_id: str, status: str, curs
         rows, next_cursor = list_cases(
             session, status=status or None, agency_id=agency_id or None, report_type=None, overdue=None,
             q=q or None, submitted_from=None, submitted_to=None, cursor=cursor, limit=FEED_PAGE_SIZE,
-            confidential=False, region_code=region or None,
+            confidential=False, region_code=region or None, published_only=True,
         )
         views = [view_of_row(row, with_history=False) for row in rows]
         ids = [v.tracking_id for v in views]
@@ -414,7 +446,7 @@ async def feed(page: PageDep, q: str = "", region: str = "", agency_id: str = ""
                                            ("status", status)) if v})
     return page.render("feed.html", items=items, counts=counts, agency_names=names, next_cursor=next_cursor,
                        q=q, region=region, agency_id=agency_id, status=status,
-                       provinces=region_tree().provinces, statuses=[s.value for s in Status],
+                       provinces=region_tree().provinces, statuses=PUBLISHED_VALUES,
                        map_points=f"/publik/peta.json?{filters}" if filters else "/publik/peta.json",
                        map=map_settings(page))
 
@@ -435,7 +467,7 @@ def map_points(page: Page, q: str, region: str, agency_id: str, status: str) -> 
         rows, _ = list_cases(
             session, status=status or None, agency_id=agency_id or None, report_type=None, overdue=None,
             q=q or None, submitted_from=None, submitted_to=None, cursor=None, limit=MAP_LIMIT,
-            confidential=False, region_code=region or None, pinned_publicly=True,
+            confidential=False, region_code=region or None, pinned_publicly=True, published_only=True,
         )
         return [{"id": r.tracking_id, "title": r.title, "status": page.status_label(r.status),
                  "lat": r.location_lat, "lon": r.location_lon} for r in rows]
@@ -454,7 +486,8 @@ def record_support(page: Page, tracking_id: str, email: str | None) -> bool:
     also follows the case (activities/notifications.py tells followers of its progress)."""
     with page.svc.sessions() as session:
         row = session.get(Complaint, tracking_id)
-        if row is None or row.confidential:
+        # Only a public case takes support: verified and forwarded, never a merged or rejected one.
+        if row is None or row.confidential or not published(row.status):
             return False
         session.add(CaseSupport(tracking_id=tracking_id,
                                 supporter_hash=security.supporter_key(page.request, page.svc.settings.secret_key)))

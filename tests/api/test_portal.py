@@ -92,6 +92,14 @@ async def report(api: ApiHarness, client: httpx.AsyncClient, **overrides) -> tup
     return tracking_id, private
 
 
+async def published_report(api: ApiHarness, client: httpx.AsyncClient, **overrides) -> tuple[str, str]:
+    """A report verified and forwarded: only then is it public (issue 24)."""
+    tracking_id, private = await report(api, client, **overrides)
+    await api.accept(tracking_id)
+    await api.wait_listed({tracking_id}, status="awaiting_agency")
+    return tracking_id, private
+
+
 async def test_a_citizen_reports_with_a_photo_and_follows_the_case_by_private_link(api: ApiHarness) -> None:
     async with browser(api) as citizen:
         tracking_id, private = await report(api, citizen, anonymous="on")
@@ -156,7 +164,7 @@ async def test_forms_without_our_csrf_token_are_refused(api: ApiHarness) -> None
 async def test_user_text_is_shown_as_text_never_as_markup(api: ApiHarness) -> None:
     payload = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
     async with browser(api) as citizen:
-        tracking_id, private = await report(api, citizen, title=f"Judul {payload}", description=f"Isi {payload}")
+        tracking_id, private = await published_report(api, citizen, title=f"Judul {payload}", description=f"Isi {payload}")
         for page in (await citizen.get(private), await citizen.get(f"/kasus/{tracking_id}"), await citizen.get("/publik")):
             assert "<script>window.__xss" not in page.text and "<img src=x" not in page.text
             assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page.text
@@ -245,7 +253,7 @@ async def test_sign_in_refusals_and_sign_out(api: ApiHarness) -> None:
 
 async def test_support_counts_once_per_browser_and_never_for_confidential_cases(api: ApiHarness) -> None:
     async with browser(api) as citizen, browser(api) as neighbour:
-        tracking_id, _ = await report(api, citizen)
+        tracking_id, _ = await published_report(api, citizen)
         for _ in range(2):
             supported = await post_form(neighbour, f"/kasus/{tracking_id}", f"/kasus/{tracking_id}/dukung", {})
             assert supported.status_code == 303
@@ -327,7 +335,7 @@ class _FormAudit(HTMLParser):
 
 async def test_every_page_labels_its_fields_and_names_its_language(api: ApiHarness) -> None:
     async with browser(api) as citizen, browser(api) as admin:
-        tracking_id, private = await report(api, citizen)
+        tracking_id, private = await published_report(api, citizen)
         await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         pages = {citizen: ["/", "/lapor", "/publik", "/masuk", private, f"/kasus/{tracking_id}"],
                  admin: ["/admin/verifikasi", "/admin/eskalasi", "/admin/staf", "/admin/instansi?q=palangka",

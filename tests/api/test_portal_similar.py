@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from db.portal_models import CaseFollower
 from tests.api.conftest import ApiHarness
-from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, REPORT, browser, csrf_of, post_form, report, sign_in
+from tests.api.test_portal import (ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, REPORT, browser, csrf_of, post_form,
+                                  published_report, report, sign_in)
 
 pytestmark = PORTAL
 
@@ -21,7 +22,7 @@ SAME_LIGHT = REPORT | {"title": "Lampu PJU mati di Jl. Tjilik Riwut", "name": ""
 
 async def test_the_form_offers_similar_open_reports_and_supporting_one_follows_it(api: ApiHarness) -> None:
     async with browser(api) as first, browser(api) as second:
-        original, _ = await report(api, first)
+        original, _ = await published_report(api, first)
         form = await second.get("/lapor")
         checked = await second.post("/lapor", data={"csrf_token": csrf_of(form.text), **SAME_LIGHT, "similar": "1"})
         assert checked.status_code == 200
@@ -56,7 +57,7 @@ async def test_the_form_offers_similar_open_reports_and_supporting_one_follows_i
 
 async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarness) -> None:
     async with browser(api) as first, browser(api) as second, browser(api) as admin:
-        original, _ = await report(api, first)
+        original, original_private = await report(api, first)
         duplicate, private = await report(api, second, **{k: SAME_LIGHT[k] for k in ("title", "description")},
                                           email="kedua@warga.example", name="Warga Kedua")
         await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -92,7 +93,7 @@ async def test_the_administrator_merges_a_duplicate_from_the_queue(api: ApiHarne
 
         own_page = await second.get(private)
         assert 'data-testid="merged"' in own_page.text and f'href="/kasus/{original}"' in own_page.text
-        original_page = await first.get(f"/kasus/{original}")
+        original_page = await first.get(original_private)  # not public yet: its reporter's page
         assert re.search(r'data-testid="voices">2 orang melaporkan', original_page.text)
         assert "Warga Kedua" not in original_page.text and "kedua@warga.example" not in original_page.text
 

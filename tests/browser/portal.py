@@ -365,6 +365,22 @@ async def forward(page: Page, tracking_id: str, agency_id: str = AGENCY_ID) -> N
     await expect(page.get_by_test_id("done")).to_contain_text(tracking_id)  # names the case and the body
 
 
+async def accept_by_api(url: str, *tracking_ids: str, agency_id: str = AGENCY_ID) -> None:
+    """Verify and forward (the API, as an administrator): only then is a case public (issue 24);
+    returns once the public list has them."""
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+        for tracking_id in tracking_ids:
+            response = await client.post(f"/v1/complaints/{tracking_id}/verification",
+                                          json={"decision": "accept", "agency_id": agency_id})
+            assert response.status_code == 200, response.text
+        for _ in range(100):
+            listed = (await client.get("/v1/complaints", params={"status": "awaiting_agency"})).json()["items"]
+            if set(tracking_ids) <= {item["tracking_id"] for item in listed}:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{tracking_ids} not projected as forwarded")
+
+
 async def open_from_inbox(page: Page, tracking_id: str) -> None:
     await page.goto("/staf")
     row = page.locator(f'[data-testid="inbox-item"][data-tracking-id="{tracking_id}"]')

@@ -43,7 +43,8 @@ async def test_every_page_of_the_three_stories_meets_wcag_21_aa(contexts, artifa
     await citizen.goto(private_link)
     await check(citizen, "the reporter's case page", found)
     await fill_report(citizen, title="Lampu jalan mati di Jl. Rajawali", description="Gelap sekali.")
-    await reload_until(citizen, citizen.locator(f'[data-testid="similar-item"][data-tracking-id="{tracking_id}"]'))
+    # Not verified yet: the panel shows its title only (issue 24).
+    await reload_until(citizen, citizen.get_by_test_id("similar-item-unverified").first)
     await check(citizen, "the report form with similar reports", found)
 
     admin = await (await contexts(bypass_csp=True)).new_page()

@@ -12,7 +12,7 @@ import httpx
 from playwright.async_api import expect
 
 from tests.browser.portal import (
-    ADMIN_EMAIL, ADMIN_PASSWORD, OFFICER_PASSWORD, PROVINCE, REGENCY, assert_no_case, create_officer,
+    ADMIN_EMAIL, ADMIN_PASSWORD, OFFICER_PASSWORD, PROVINCE, REGENCY, accept_by_api, assert_no_case, create_officer,
     fill_report, follow_up, forward, open_from_inbox, reload_until, shoot, sign_in, submit_report,
 )
 from tests.reliability.stack import ADMIN_TOKEN
@@ -40,6 +40,7 @@ async def test_a_citizen_sees_it_is_already_reported_supports_it_and_gets_its_up
                                                                                      mail, url):
     word = f"lampu{os.urandom(3).hex()}"
     original, _ = await report_light(contexts, word, name="Pelapor Pertama", email=f"pertama.{word}@example.id")
+    await accept_by_api(url, original)  # public (and in the panel with its details) once forwarded
 
     # A neighbour starts a report of the same light: the form shows it while they type.
     neighbour = await (await contexts()).new_page()
@@ -77,7 +78,6 @@ async def test_a_citizen_sees_it_is_already_reported_supports_it_and_gets_its_up
     # The case moves on: the supporter is told, at the address they left.
     admin = await (await contexts()).new_page()
     await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
-    await forward(admin, original)
     officer = await officer_page(contexts, admin, word)
     await open_from_inbox(officer, original)
     await follow_up(officer, "Lampu sudah diganti oleh Dinas Perhubungan.")
@@ -114,7 +114,8 @@ async def test_the_administrator_merges_a_duplicate_and_its_reporter_hears_the_n
     await expect(admin.get_by_test_id("done-link")).to_have_attribute("href", f"/kasus/{original}")
     await expect(admin.locator(f'[data-testid="queue-item"][data-tracking-id="{duplicate}"]')).to_have_count(0)
 
-    # The duplicate's reporter: their page points to the original.
+    # The original is forwarded (public from now on); the duplicate's reporter's page points to it.
+    await forward(admin, original)
     reporter = await (await contexts()).new_page()
     await reporter.goto(private_link)
     await expect(reporter.get_by_test_id("merged-link")).to_have_attribute("href", f"/kasus/{original}")
@@ -124,7 +125,6 @@ async def test_the_administrator_merges_a_duplicate_and_its_reporter_hears_the_n
     assert "Pelapor Kedua" not in await reporter.content()
 
     # The original's next update reaches the duplicate's reporter.
-    await forward(admin, original)
     officer = await officer_page(contexts, admin, word)
     await open_from_inbox(officer, original)
     await follow_up(officer, "Tiang lampu diperbaiki hari ini.")
@@ -142,6 +142,7 @@ async def test_the_public_map_clusters_public_pins_with_the_lists_filters(contex
                                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})).json()["items"]
             if len(found) == 2:
                 break
+    await accept_by_api(url, shown, hidden)  # public once verified and forwarded
     page = await (await contexts()).new_page()
     await page.goto(f"/publik?q={word}")
     await reload_until(page, page.locator(f'[data-testid="feed-item"][data-tracking-id="{hidden}"]'))
