@@ -358,3 +358,23 @@ async def test_the_administrators_page_lists_connected_bodies_and_resends_a_forw
         assert "diteruskan ke sistem" in (await admin.get(f"/kasus/{tracking_id}")).text
         assert "diteruskan ke sistem" in (await admin.get("/staf")).text  # the queue says it too
         assert f'data-key="{row.key}"' not in (await admin.get("/admin/instansi-terhubung")).text
+
+
+async def test_an_update_applied_before_a_crash_is_not_applied_again_when_read_again(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    case = await api.submit(reporter={"name": "Budi", "email": "budi@example.id"})
+    tracking_id = case["tracking_id"]
+    await connect(api, system, accepts_updates=False)
+    await api.accept(tracking_id)
+    remote = (await wait_forward(api, tracking_id, "acknowledged")).service_request_id or ""
+    system.updates = [update("U1", remote, "ACTION_SCHEDULED", "Sudah ditambal.", 1)]
+    await sync(api)
+    await api.act(tracking_id, "replies", {"message": "Belum."}, {"Authorization": f"Bearer {case['reporter_token']}"})
+    assert (await api.case(tracking_id))["status"] == "awaiting_agency"  # waiting for the body again
+    # A worker that applied U1 and died before recording it: U1 is pending again.
+    with api.sessions.begin() as session:
+        session.get(ConnectedUpdate, (WIB_AGENCY, "U1")).outcome = "pending"
+    await sync(api)
+    after = await api.case(tracking_id)
+    assert [e["action"] for e in after["timeline"]].count("follow_up") == 1  # Temporal answered the first outcome
+    assert after["status"] == "awaiting_agency"
