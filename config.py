@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # --- Notification delivery (issues 5 and 14; activities/notifications.py, workflows/delivery.py)
     # Email over SMTP; no SMTP_HOST means email is not sent (deliveries fail; resend once set).
     smtp_host: str | None = None
+    # Development only (`make run`): the folder where scripts/mail_catcher.py keeps what it caught;
+    # the portal lists it for administrators (/admin/surat). Ignored outside development.
+    mail_catcher_dir: str | None = None
     smtp_port: int = 25
     smtp_from: str = "SP4N-LAPOR! <no-reply@lapor.localhost>"
     smtp_username: str | None = None

@@ -51,7 +51,7 @@ import structlog
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.webhook_targets import TargetRefused, check_target, pinned_request
 from config import Settings
@@ -643,8 +643,8 @@ class DeliveryActivities:
             else:
                 statuses[delivery_id] = (DeliveryStatus.UNCERTAIN.value if error.type == UNCERTAIN_ERROR
                                          else DeliveryStatus.FAILED.value)
-        if again is not None:
-            raise ApplicationError(str(again), type=NOT_ACCEPTED)
+        if again is not None:  # an expected outcome, said in one line by send(): no traceback from the SDK
+            raise ApplicationError(str(again), type=NOT_ACCEPTED, category=ApplicationErrorCategory.BENIGN)
         return statuses
 
     def send(self, request: SendRequest, channel: str, attempt: int | None = None) -> str:
@@ -656,7 +656,10 @@ class DeliveryActivities:
             retried = error.type == NOT_ACCEPTED and not error.non_retryable
             outcome = "pending" if retried else "uncertain" if error.type == UNCERTAIN_ERROR else "failed"
             DELIVERIES.labels(channel, outcome).inc()
-            raise
+            # A delivery that did not go out is an outcome the notifications page shows, not a crash:
+            # _record_failure logged it in one line; BENIGN, so Temporal's SDK adds no traceback.
+            raise ApplicationError(str(error), type=error.type, non_retryable=error.non_retryable,
+                                   category=ApplicationErrorCategory.BENIGN) from None
         if status == DeliveryStatus.SENT.value:
             DELIVERIES.labels(channel, status).inc()
         return status

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
@@ -21,6 +22,7 @@ from portal.dashboard import DashboardData, dashboard_data
 from api.calendar import AmendmentRequest, amend, calendar_year, package_day
 from domain.calendar import NATIONAL_ZONE, ZONES
 from portal.confirm import ask, confirmed
+from portal.deliveries import explain
 from portal.facts import case_facts, proposed_original
 from portal.forms import agency_choices
 from domain.calendar import years_without_cuti_bersama
@@ -405,7 +407,8 @@ async def failed_deliveries(page: PageDep, status: str = "", done: str = "") -> 
     require_staff(page, Role.ADMIN)
     status = status if status in (DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value) else ""
     items = await run_in_threadpool(delivery_rows, page, status or None)
-    return page.render("deliveries_admin.html", items=items, status=status, done=done,
+    explained = {d.id: explain(page, d) for d in items}
+    return page.render("deliveries_admin.html", items=items, status=status, done=done, explained=explained,
                        capped=len(items) == DELIVERY_LIMIT, limit=DELIVERY_LIMIT)
 
 
@@ -423,6 +426,36 @@ async def resend_from_portal(page: PageDep, delivery_id: str) -> Response:
             raise PortalError(409, "deliveries.conflict") from problem
         raise
     return page.redirect("/admin/notifikasi", done="1")
+
+
+# --- development: the mail `make run`'s catcher kept -------------------------------------------------
+
+CAUGHT_MAIL_LIMIT = 100
+
+
+def caught_mail(folder: Path) -> list[dict]:
+    """The newest messages scripts/mail_catcher.py kept (one .eml file each), newest first."""
+    import email
+    import email.policy
+
+    found = []
+    for path in sorted(folder.glob("*.eml"), reverse=True)[:CAUGHT_MAIL_LIMIT]:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = message.get_body(("plain",))
+        found.append({"id": path.stem, "to": str(message["To"] or ""), "subject": " ".join(str(message["Subject"] or "").split()),
+                      "date": str(message["Date"] or ""), "text": body.get_content() if body is not None else ""})
+    return found
+
+
+@router.get("/surat")
+async def caught_mail_page(page: PageDep) -> HTMLResponse:
+    """Development only: what the product would have e-mailed (receipts, follow-ups, escalations)."""
+    require_staff(page, Role.ADMIN)
+    settings = page.svc.settings
+    if settings.environment != "development" or not settings.mail_catcher_dir:
+        raise PortalError(404, "error.not_found")
+    items = await run_in_threadpool(caught_mail, Path(settings.mail_catcher_dir))
+    return page.render("caught_mail.html", items=items, folder=settings.mail_catcher_dir, limit=CAUGHT_MAIL_LIMIT)
 
 
 # --- routing model versions: which one suggests, rollback ----------------------------------------

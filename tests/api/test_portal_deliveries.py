@@ -68,3 +68,27 @@ async def test_administrators_see_failed_and_uncertain_deliveries_and_resend_one
         assert forged.status_code in (400, 403)  # no CSRF token: nothing queued
         with api.sessions() as session:
             assert session.get(NotificationDelivery, uncertain.id).status == "uncertain"
+
+
+async def test_the_page_says_why_in_words_and_offers_a_resend_only_where_it_can_help(api: ApiHarness) -> None:
+    unconfigured = delivery("failed", "failed: email is not configured (SMTP_HOST)")
+    wrong_address = delivery("failed", "refused: SMTP 550 for the recipient")
+    unconfigured.event, unconfigured.party = "accept", "agency_admin"
+    busy = delivery("failed", "failed: cannot connect to the SMTP server")
+    with api.sessions.begin() as session:
+        session.add_all([unconfigured, wrong_address, busy])
+    async with browser(api) as admin:
+        assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+        page = (await admin.get("/admin/notifikasi")).text
+
+        def row(d: NotificationDelivery) -> str:
+            return page.split(f'data-delivery-id="{d.id}"', 1)[1].split("</tr>", 1)[0]
+
+        assert "Server surel belum disiapkan" in row(unconfigured) and "admin instansi" in row(unconfigured)
+        assert "Diverifikasi dan diteruskan" in row(unconfigured) and ">accept<" not in row(unconfigured)
+        assert 'data-testid="resend"' not in row(unconfigured)  # this test's app has no SMTP_HOST
+        assert "setelah kanal ini disiapkan" in row(unconfigured)
+        assert 'data-testid="resend"' not in row(wrong_address) and "akan gagal lagi" in row(wrong_address)
+        assert 'data-testid="resend"' in row(busy)
+        english = (await admin.get("/admin/notifikasi", params={"lang": "en"})).text
+        assert "No mail server is set up" in english and "agency administrator" in english

@@ -4,8 +4,11 @@ happened; the queue card and the inbox carry the facts a verifier and an agency 
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.conftest import WIB_AGENCY, ApiHarness
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, browser, post_form, report, sign_in
@@ -266,3 +269,30 @@ async def test_the_calendar_page_shows_the_year_and_takes_and_takes_back_an_amen
         assert 'data-testid="calendar-cancelled"' in page and "SKB perubahan 2028" in page
         english = (await admin.get("/admin/kalender", params={"year": 2028, "lang": "en"})).text
         assert "Working-day calendar 2028" in english and "No cuti bersama is known for 2028" in english
+
+
+CATCHER_DIR = tempfile.mkdtemp(prefix="sp4n-mail-")
+
+
+@pytest.mark.api_settings(**PORTAL.kwargs, environment="development", mail_catcher_dir=CATCHER_DIR)
+async def test_in_development_the_administrator_reads_the_caught_mail(api: ApiHarness) -> None:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["To"], message["Subject"] = "siti@example.id", "Laporan LAP-UJI diterima"
+    message["Date"] = "Mon, 07 Dec 2026 10:00:00 +0700"
+    message.set_content("Laporan Anda sudah kami terima. Tautan pribadi: ...")
+    (Path(CATCHER_DIR) / "1-000001.eml").write_bytes(bytes(message))
+    async with browser(api) as admin, browser(api) as citizen:
+        assert (await citizen.get("/admin/surat", follow_redirects=False)).status_code in (302, 303)
+        await signed_in_admin(admin)
+        page = (await admin.get("/admin/surat")).text
+        assert 'data-testid="mail"' in page and "Laporan LAP-UJI diterima" in page and "siti@example.id" in page
+        assert "Laporan Anda sudah kami terima." in page and 'href="/admin/surat"' in page  # and in the menu
+
+
+async def test_outside_development_there_is_no_caught_mail_page(api: ApiHarness) -> None:
+    async with browser(api) as admin:
+        await signed_in_admin(admin)
+        assert (await admin.get("/admin/surat")).status_code == 404
+        assert 'href="/admin/surat"' not in (await admin.get("/admin/verifikasi")).text
