@@ -64,7 +64,7 @@ from db.notification_models import (
     NotificationPreference,
     Webhook,
 )
-from db.privacy import may_contact_reporter
+from db.privacy import CaseKeyring, may_contact_reporter
 from db.upsert import dialect_insert
 from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Action, Party, Role
@@ -482,6 +482,7 @@ class DeliveryActivities:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, starter: Any = None, *,
                  channels: dict[str, Any] | None = None, now: Callable[[], datetime] = utc_now) -> None:
         self.sessions, self.settings, self.starter, self.now = sessions, settings, starter, now
+        self.keyring = CaseKeyring(settings.payload_keys)
         self.channels = channels or {
             DeliveryChannel.EMAIL.value: EmailChannel(settings),
             DeliveryChannel.SMS.value: SmsChannel(settings),
@@ -514,6 +515,17 @@ class DeliveryActivities:
         pending = pending_deliveries(session, outbox_keys)
         return delivery_plan(self.settings, deliveries=pending) if pending else None
 
+    def _address_digest(self, session: Session, row: NotificationRow, target: Target) -> str:
+        """The address's part of a delivery's key (and so of its id, which Temporal's histories
+        carry): keyed with the key of the case whose reporter it is (a follower's own case), so
+        that once that case's personal data is erased nobody can test a guessed phone number
+        against it (docs/privacy.md); staff and cases without a key use SECRET_KEY."""
+        owner = target.recipient_ref.removeprefix("follower:") if target.recipient_ref.startswith("follower:") \
+            else row.tracking_id
+        case_key = self.keyring.case_key(session, owner) if owner and owner != "support" else None
+        secret = case_key or self.settings.secret_key.encode()
+        return hmac.new(secret, target.address.lower().encode(), hashlib.sha256).hexdigest()[:12]
+
     def _expand(self, session: Session, row: NotificationRow) -> None:
         complaint = session.get(Complaint, row.tracking_id) if row.tracking_id else None
         now = self.now()
@@ -530,7 +542,7 @@ class DeliveryActivities:
             elif row.recipient == Party.FOLLOWER.value and row.tracking_id and self.settings.public_base_url:
                 context = replace(context, link=f"{self.settings.public_base_url.rstrip('/')}/kasus/{row.tracking_id}")
             message = render(context)
-            digest = hashlib.sha256(target.address.lower().encode()).hexdigest()[:12]
+            digest = self._address_digest(session, row, target)
             key = f"{base}:{target.channel.value}:{digest}"
             sms, chat = target.channel == DeliveryChannel.SMS, target.channel == DeliveryChannel.CHAT
             body = message.sms if sms else f"{message.subject}\n\n{message.text}" if chat else message.text

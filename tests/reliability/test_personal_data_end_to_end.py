@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -177,6 +178,17 @@ async def test_a_reporter_sees_corrects_stops_and_erases_their_data(tmp_path: Pa
             history = decoded_history(stack, tracking_id)
             assert "Saluran air tersumbat" in history and "sp4n-sealed/v1:" in history  # decoded: yes
             assert found(history) == [], "temporal workflow show (decoded)"
+            # Nor can a guessed address be tested against the delivery ids the history carries: the
+            # address's digest in them is keyed with the (destroyed) case key, not a plain hash.
+            guessed = {hashlib.sha256(f"{tracking_id}:{seq}:reporter:{channel}:{digest}".encode()).hexdigest()[:32]
+                       for seq in range(1, 40) for channel, address in (("email", EMAIL), ("email", NEW_EMAIL))
+                       for digest in [hashlib.sha256(address.encode()).hexdigest()[:12]]}
+            with sqlite3.connect(database) as connection:
+                sent_ids = [i for (i,) in connection.execute(
+                    "SELECT id FROM notification_deliveries WHERE tracking_id=? AND recipient_ref='reporter' "
+                    "AND channel='email'", (tracking_id,))]
+            assert sent_ids and any(i in history for i in sent_ids)  # the ids are there to be tested ...
+            assert not [d for d in guessed if d in history]  # ... and no guess matches one
             assert found(every_row(database)) == [], "the database"
         files = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
         assert files == [], "the attachment store"
