@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -13,8 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.read_model import IS_OPEN_OVERDUE
+from db.connected_models import ConnectedBody, ConnectedForward
 from db.models import Complaint
 from db.notification_models import DeliveryStatus, NotificationDelivery
+from domain.connected import FAILED, PENDING, SENT, sync_lag_seconds
 from domain.enums import OPEN_STATUSES
 
 
@@ -54,6 +57,13 @@ class ReadModelGauges(Collector):
                 .where(NotificationDelivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.UNCERTAIN.value]))
                 .group_by(NotificationDelivery.status, NotificationDelivery.channel)
             ).all()
+            bodies = session.execute(select(
+                ConnectedBody.agency_id, ConnectedBody.last_sync_ok_at, ConnectedBody.created_at,
+                ConnectedBody.consecutive_failures).where(ConnectedBody.active.is_(True))).all()
+            open_forwards = dict(session.execute(
+                select(ConnectedForward.agency_id, func.count())
+                .where(ConnectedForward.status.in_([PENDING, SENT, FAILED])).group_by(ConnectedForward.agency_id)
+            ).all())
         open_cases = GaugeMetricFamily("sp4n_open_cases", "Open cases in the read model, by status", labels=["status"])
         for status in OPEN_STATUSES:
             open_cases.add_metric([status.value], by_status.get(status.value, 0))
@@ -72,4 +82,30 @@ class ReadModelGauges(Collector):
                 deliveries.add_metric([status, channel], seen.get((status, channel), 0))
         up = GaugeMetricFamily("sp4n_read_model_up", "1 when the read-model gauges could be read")
         up.add_metric([], 1)
-        return [open_cases, overdue_cases, deliveries, up]
+        return [open_cases, overdue_cases, deliveries, *connected_gauges(bodies, open_forwards), up]
+
+
+def connected_gauges(bodies, open_forwards: dict[str, int]) -> list[Metric]:
+    """Per connected body (issue 27): the age of its last successful sync, its failed syncs in a
+    row, and the forwards it has not acknowledged (an alert on any of them rising names the body)."""
+    now = datetime.now(timezone.utc)
+    lag = GaugeMetricFamily("sp4n_connected_sync_age_seconds",
+                            "Seconds since a connected body's updates were last read successfully", labels=["agency"])
+    failing = GaugeMetricFamily("sp4n_connected_sync_failures_in_a_row",
+                                "Failed reads of a connected body's updates since the last success", labels=["agency"])
+    pending = GaugeMetricFamily("sp4n_connected_pending_forwards",
+                                "Forwards a connected body's system has not acknowledged (pending, sent, failed)",
+                                labels=["agency"])
+    ages, in_a_row = [0.0], [0]
+    for agency_id, last_ok, created, failures in bodies:
+        ages.append(sync_lag_seconds(now, last_ok, created))
+        in_a_row.append(failures)
+        lag.add_metric([agency_id], ages[-1])
+        failing.add_metric([agency_id], failures)
+        pending.add_metric([agency_id], open_forwards.get(agency_id, 0))
+    # agency="": every body together (the worst age and run of failures, all pending forwards),
+    # present even before a body is connected, as the alerts and the dashboard expect a series.
+    lag.add_metric([""], max(ages))
+    failing.add_metric([""], max(in_a_row))
+    pending.add_metric([""], sum(open_forwards.values()))
+    return [lag, failing, pending]

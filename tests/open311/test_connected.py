@@ -17,7 +17,9 @@ from sqlalchemy import select
 from activities.connected import ConnectedActivities
 from db.connected_models import ConnectedBody, ConnectedForward, ConnectedUpdate
 from db.models import NotificationRow
+from telemetry.metrics import worker_registry
 from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem
+from tests.api.test_metrics import scrape, value
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_of, sign_in
 from tests.open311.fake_system import FakeSystem
 from tests.open311.test_fixmystreet_flow import png
@@ -29,6 +31,7 @@ CONNECTED = pytest.mark.api_settings(
     connected_allowed_hosts=["127.0.0.1"], connected_retry_base_seconds=30, connected_retry_max_seconds=120,
     connected_alert_after_seconds=600, public_base_url="https://lapor.test",
     sp4n_admin_email=ADMIN_EMAIL, sp4n_admin_password=ADMIN_PASSWORD,  # the portal's pages
+    metrics_read_model_cache_seconds=0,
 )
 pytestmark = CONNECTED
 
@@ -162,6 +165,11 @@ async def test_an_outage_of_the_bodys_system_retries_tells_the_admins_and_leaves
     assert (await api.case(tracking_id))["deadlines"] == accepted["deadlines"]  # the clocks did not move
     info = (await api.http.get(f"/v1/connected/{WIB_AGENCY}", headers=api.admin)).json()
     assert info["pending_forwards"] == 1
+    metrics = await scrape(api)  # what an alert watches
+    assert value(metrics, "sp4n_connected_pending_forwards", agency=WIB_AGENCY) == 1
+    assert value(metrics, "sp4n_connected_sync_age_seconds", agency=WIB_AGENCY) is not None
+    assert worker_registry.get_sample_value("sp4n_connected_forwards_total",
+                                            {"kind": "request", "outcome": "retried"}) >= 3
     system.fail_next = 0  # the system is back: the next attempt goes through
     assert (await wait_forward(api, tracking_id, "acknowledged", step=timedelta(seconds=120))).service_request_id
     assert len(system.requests) == 1
