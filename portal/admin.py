@@ -34,7 +34,7 @@ from api.read_model import view_of_row
 from api.similar import may_be_original, report_of_case, similar_cases
 from api.directory_admin import AgencyCreate, create_agency, deactivate_agency
 from db.directory import list_agencies
-from db.models import AgencyKind, Complaint, EscalationRow
+from db.models import Agency, AgencyKind, Complaint, EscalationRow
 from db.notification_models import DeliveryStatus, NotificationDelivery
 from db.portal_models import StaffAccount
 from domain.enums import ArchiveReason, Role, Status
@@ -144,7 +144,14 @@ async def escalations(page: PageDep, kind: str = "") -> HTMLResponse:
     require_staff(page, Role.ADMIN, Role.OBSERVER)
     kind = kind if kind in ("reminder", "overdue", "ombudsman") else ""
     items = await run_in_threadpool(escalation_rows, page, kind or None)
-    return page.render("escalations.html", items=items, kind=kind, capped=len(items) == ESCALATION_LIMIT,
+    ids = sorted({e["agency_id"] for e in items if e["agency_id"]})
+
+    def names() -> dict[str, str]:
+        with page.svc.sessions() as session:
+            return dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids))).all()) if ids else {}
+
+    return page.render("escalations.html", items=items, kind=kind, agency_names=await run_in_threadpool(names),
+                       capped=len(items) == ESCALATION_LIMIT,
                        limit=ESCALATION_LIMIT)
 
 

@@ -44,6 +44,7 @@ LABELS_ID: dict[str, str] = {
     "dashboard.total": "Jumlah",
     "dashboard.agency": "Instansi",
     "dashboard.agency_cases": "{name} ({count} laporan)",
+    "dashboard.agency_cases.one": "{name} (1 laporan)",
     "dashboard.status.title": "Laporan per status",
     "dashboard.status.desc": "Jumlah laporan pada setiap status di akhir setiap hari (WIB), {start} sampai {end}. "
     "Pada {end}: {summary}.",
@@ -99,6 +100,7 @@ LABELS_EN: dict[str, str] = {
     "dashboard.total": "Total",
     "dashboard.agency": "Agency",
     "dashboard.agency_cases": "{name} ({count} cases)",
+    "dashboard.agency_cases.one": "{name} (1 case)",
     "dashboard.status.title": "Cases per status",
     "dashboard.status.desc": "Number of cases in each status at the end of each day (WIB), {start} to {end}. "
     "On {end}: {summary}.",
@@ -462,8 +464,8 @@ def on_time_chart(data: DashboardData, labels: Labels = None, *, id_prefix: str 
     summary = "; ".join(f"{agency.agency_name}: {t.percent(agency.on_time_rate or 0)}" for agency in rows)
     bars = [
         _Row(
-            label=t("dashboard.agency_cases", name=_shorten(agency.agency_name, LABEL_LIMIT - 16),
-                    count=t.number(agency.considered)),
+            label=t("dashboard.agency_cases.one" if agency.considered == 1 else "dashboard.agency_cases",
+                    name=_shorten(agency.agency_name, LABEL_LIMIT - 16), count=t.number(agency.considered)),
             tooltip=f"{agency.agency_name}: " + ", ".join(
                 f"{t('dashboard.on_time.' + kind)} {t.number(getattr(agency, kind))}" for kind in kinds
             ),
@@ -496,7 +498,8 @@ def first_response_chart(
 
     summary = "; ".join(f"{agency.agency_name}: {shown(agency.median_first_response_hours)}" for agency in rows)
     ticks = _nice_ticks(max(medians), integers=False)
-    decimals = 0 if all(float(tick).is_integer() for tick in ticks) else 1
+    # Enough decimals that the ticks differ (a median of minutes has ticks of 0.002 hours).
+    decimals = next((d for d in range(0, 4) if len({round(tick, d) for tick in ticks}) == len(ticks)), 3)
     bars = [
         _Row(
             label=_shorten(agency.agency_name),

@@ -165,6 +165,19 @@ class Page:
     def reason_label(self, reason: str) -> str:
         return REASONS.get(self.language, REASONS[DEFAULT_LANGUAGE]).get(reason, reason)
 
+    def note_text(self, action: str, note: str) -> str:
+        """A timeline note as people read it: a rejection's reason code in words, a return's
+        suggested body by name (domain.lifecycle.reroute_note wrote "reason (→ body-id)")."""
+        if action in ("reject", "hold_expired") and note in REASONS[DEFAULT_LANGUAGE]:
+            return self.reason_label(note)
+        if action == "reroute":
+            from domain.lifecycle import reroute_note_parts
+
+            reason, suggested = reroute_note_parts(note)
+            if suggested:
+                return f"{reason} ({self.t('case.reroute.suggested', body=agency_name(self, suggested))})"
+        return note
+
     def clock_label(self, clock: str) -> str:
         return CLOCKS.get(self.language, CLOCKS[DEFAULT_LANGUAGE]).get(clock, clock)
 

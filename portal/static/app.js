@@ -150,3 +150,16 @@
     if (field) { field.value = "1"; }
   });
 })();
+
+// "Copy" beside a link (the private link on the receipt): the address to the clipboard.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button || !navigator.clipboard) { return; }
+    var target = document.getElementById(button.getAttribute("data-copy"));
+    navigator.clipboard.writeText(target.href || target.textContent).then(function () {
+      button.textContent = button.getAttribute("data-copied");
+    });
+  });
+})();

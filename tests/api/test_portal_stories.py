@@ -193,8 +193,10 @@ async def test_the_merge_page_proposes_the_case_more_people_back_as_the_original
     async with browser(api) as first, browser(api) as second, browser(api) as admin, browser(api) as neighbour:
         older, _ = await report(api, first)
         newer, _ = await report(api, second)
-        for supporter in (neighbour, first):  # two browsers support the newer one
-            await post_form(supporter, f"/kasus/{newer}", f"/kasus/{newer}/dukung", {})
+        from db.portal_models import CaseSupport
+
+        with api.sessions.begin() as session:  # two people back the newer one ("this is my problem too")
+            session.add_all([CaseSupport(tracking_id=newer, supporter_hash=f"uji-{n}") for n in range(2)])
         await signed_in_admin(admin)
         page = (await admin.get("/admin/gabung", params={"kasus": older, "dengan": newer})).text
         assert re.search(rf'data-testid="merge-original" data-tracking-id="{newer}"', page)
@@ -296,3 +298,33 @@ async def test_outside_development_there_is_no_caught_mail_page(api: ApiHarness)
         await signed_in_admin(admin)
         assert (await admin.get("/admin/surat")).status_code == 404
         assert 'href="/admin/surat"' not in (await admin.get("/admin/verifikasi")).text
+
+
+async def test_internal_values_are_shown_in_words_in_both_languages(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as agency, browser(api) as public:
+        original, _ = await report(api, citizen)
+        duplicate, private = await report(api, citizen)
+        await signed_in_admin(admin)
+        await post_form(admin, "/admin/verifikasi", f"/kasus/{duplicate}/verifikasi?next=/admin/verifikasi",
+                        {"decision": "reject", "reason": "duplicate", "duplicate_other": original, "confirmed": "1"})
+        await post_form(admin, "/admin/verifikasi", f"/kasus/{original}/verifikasi?next=/admin/verifikasi",
+                        {"decision": "accept", "agency_other": WIB_AGENCY})
+        await api.settle()
+        await agency_admin_of(admin, agency)
+        await post_form(agency, f"/kasus/{original}", f"/kasus/{original}/bukan-wewenang",
+                        {"reason": "Jalan provinsi.", "suggested_agency_id": "pemprov-62"})
+        await api.settle()
+
+        merged = (await admin.get(f"/kasus/{duplicate}")).text
+        timeline = merged.split('data-testid="timeline"', 1)[1]
+        assert "duplikat" in timeline and ">duplicate<" not in timeline  # the reason in words
+        assert "dikirim kepada Anda" not in merged  # said only to the reporter
+        assert "dikirim kepada Anda" in (await citizen.get(private)).text
+        returned = (await admin.get(f"/kasus/{original}")).text.split('data-testid="timeline"', 1)[1]
+        assert "usulan: Pemerintah Provinsi Kalimantan Tengah" in returned and "pemprov-62" not in returned
+        english = (await admin.get(f"/kasus/{original}", params={"lang": "en"})).text
+        assert "suggested: Pemerintah Provinsi Kalimantan Tengah" in english
+
+        directory = (await admin.get("/admin/instansi", params={"q": "Palangkaraya", "lang": "id"})).text
+        assert "Pemerintah kota" in directory and ">city<" not in directory
+        assert 'data-testid="escalations"' not in (await admin.get("/admin/eskalasi")).text  # no bare header
