@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     # Searches for similar reports (/lapor/serupa, the form's "check for similar reports") per
     # client per minute: each reads a few hundred cases, and many in a row probe the open cases.
     similar_search_per_minute: int = Field(default=30, ge=0)
+    # Supporting and following a case (issue 24; portal/following.py): supports per client per
+    # minute (/kasus/*/dukung, /lapor/dukung/*); a follow sends one confirmation mail whose link
+    # works FOLLOW_CONFIRM_HOURS; an address with an unanswered one gets no other; confirmation
+    # mails per address and per client per day; followers per case.
+    support_per_minute: int = Field(default=10, ge=0)
+    follow_confirm_hours: int = Field(default=48, ge=1)
+    follow_requests_per_address_per_day: int = Field(default=3, ge=1)
+    follow_requests_per_client_per_day: int = Field(default=10, ge=1)
+    followers_per_case_max: int = Field(default=500, ge=1)
     page_size_max: int = 200
     # --- Hostile input (issue 13; docs/security.md "Safety limits") ----------------------------------------
     # Country calling codes a reporter's (or a token's) phone number may have: Indonesia alone by

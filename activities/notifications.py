@@ -68,8 +68,8 @@ from db.privacy import CaseKeyring, may_contact_reporter
 from db.upsert import dialect_insert
 from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Action, Party, Role
-from domain.tokens import keyed_digest, private_link
-from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for
+from domain.tokens import keyed_digest, private_link, unsubscribe_link
+from domain.messages import DEFAULT_LANGUAGE, MessageContext, is_essential, render, template_for, with_unsubscribe
 from telemetry.metrics import DELIVERIES
 from workflows.delivery import (BATCH_PARALLEL, NOT_ACCEPTED, REFUSED, UNCERTAIN as UNCERTAIN_ERROR, DeliveryPlan,
                                 PendingDelivery, SendBatch, SendRequest)
@@ -159,6 +159,7 @@ class Outgoing:
     webhook_id: str | None
     webhook_secret: str | None
     attempts: int
+    list_unsubscribe: str | None = None
 
 
 class EmailChannel:
@@ -177,6 +178,9 @@ class EmailChannel:
         domain = parseaddr(s.smtp_from)[1].rpartition("@")[2] or "sp4n.localhost"
         message["Message-ID"] = f"<{out.id}@{domain}>"
         message["X-SP4N-Delivery"] = out.id
+        if out.list_unsubscribe:  # a follower's message: one click stops it (RFC 8058)
+            message["List-Unsubscribe"] = f"<{out.list_unsubscribe}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(out.body_text)
         if out.body_html:
             message.add_alternative(out.body_html, subtype="html")
@@ -303,6 +307,7 @@ class Target:
     address: str
     language: str
     opted_out: bool
+    follower_key: str | None = None  # a follower's: their messages carry a one-click unsubscribe
 
 
 def _channels_for(pref: NotificationPreference | None, email: str | None, phone: str | None,
@@ -374,16 +379,20 @@ def follower_targets(session: Session, tracking_id: str, essential: bool,
             if own.reporter_chat:
                 targets.append(Target(f"follower:{own.tracking_id}", DeliveryChannel.CHAT, own.reporter_chat,
                                       pref.language if pref else DEFAULT_LANGUAGE,
-                                      bool(pref and pref.opt_out_non_essential and not essential)))
+                                      bool(pref and pref.opt_out_non_essential and not essential),
+                                      follower.follower_key))
                 continue
             phone = (pref.phone if pref and pref.phone else None) or own.reporter_phone
             targets += [
                 Target(f"follower:{own.tracking_id}", channel, address, pref.language if pref else DEFAULT_LANGUAGE,
-                       bool(pref and pref.opt_out_non_essential and not essential))
+                       bool(pref and pref.opt_out_non_essential and not essential), follower.follower_key)
                 for channel, address in _channels_for(pref, own.reporter_email, phone, phone_country_codes)
             ]
+        elif follower.confirmed_at is None:
+            continue  # a supporter's address hears nothing until its owner confirmed (issue 24)
         elif address := usable_email(follower.email):  # checked like every contact (domain/contacts.py)
-            targets.append(Target("follower:support", DeliveryChannel.EMAIL, address, follower.language, False))
+            targets.append(Target("follower:support", DeliveryChannel.EMAIL, address, follower.language, False,
+                                  follower.follower_key))
     return targets
 
 
@@ -542,6 +551,11 @@ class DeliveryActivities:
             elif row.recipient == Party.FOLLOWER.value and row.tracking_id and self.settings.public_base_url:
                 context = replace(context, link=f"{self.settings.public_base_url.rstrip('/')}/kasus/{row.tracking_id}")
             message = render(context)
+            unsubscribe = None
+            if target.follower_key and row.tracking_id:
+                unsubscribe = unsubscribe_link(self.settings.base_url, self.settings.secret_keyring,
+                                               row.tracking_id, target.follower_key)
+                message = with_unsubscribe(message, unsubscribe, target.language)
             digest = self._address_digest(session, row, target)
             key = f"{base}:{target.channel.value}:{digest}"
             sms, chat = target.channel == DeliveryChannel.SMS, target.channel == DeliveryChannel.CHAT
@@ -551,6 +565,7 @@ class DeliveryActivities:
                 channel=target.channel.value, address=target.address, language=target.language,
                 subject=None if sms or chat else message.subject, body_text=body,
                 body_html=None if sms or chat else message.html,
+                list_unsubscribe=unsubscribe if target.channel == DeliveryChannel.EMAIL else None,
                 status=DeliveryStatus.SKIPPED if target.opted_out else DeliveryStatus.PENDING,
                 last_error="opted out of non-essential messages" if target.opted_out else None,
             ))
@@ -592,7 +607,7 @@ class DeliveryActivities:
             "event_seq": row.event_seq, "event": row.event, "agency_id": agency_id or row.agency_id,
             "webhook_id": webhook_id, "status": status.value, "attempts": 0, "resends": 0,
             "next_attempt_at": now, "lease_until": None, "created_at": now, "sent_at": None,
-            "last_error": None, **fields,
+            "last_error": None, "list_unsubscribe": None, **fields,
         }
 
     # sending ---------------------------------------------------------------------------------
@@ -733,7 +748,7 @@ class DeliveryActivities:
                 channel=delivery.channel, address=delivery.address, subject=delivery.subject,
                 body_text=delivery.body_text, body_html=delivery.body_html,
                 webhook_id=delivery.webhook_id, webhook_secret=hook.secret if hook else None,
-                attempts=delivery.attempts,
+                attempts=delivery.attempts, list_unsubscribe=delivery.list_unsubscribe,
             ), delivery.status
 
     def _record_sent(self, out: Outgoing) -> None:

@@ -330,6 +330,7 @@ def _merged_reporter(record: CaseRecord) -> list[dict[str, Any]]:
         "email": None,
         "language": "id",
         "created_at": utc_now(),
+        "confirmed_at": utc_now(),  # their own contact, following by the merge: nothing to confirm
     }]
 
 

@@ -14,7 +14,7 @@ from api.auth import Caller, caller_for_token, public_caller
 from api.problems import Problem
 from api.storage import AttachmentStorage
 from api.temporal import TemporalGateway
-from api.throttle import SignInThrottle, SubmissionRateLimiter
+from api.throttle import SignInThrottle, SubmissionRateLimiter, ThrottleStore
 from db.calendar import AmendmentBook
 from domain.calendar import DayAmendment
 from config import Settings
@@ -31,6 +31,8 @@ class Services:
     temporal: TemporalGateway
     rate_limiter: SubmissionRateLimiter  # shared by every API process (api/throttle.py)
     similar_search_limiter: SubmissionRateLimiter  # the portal's similar-reports search, per client
+    support_limiter: SubmissionRateLimiter  # supports (and follow requests) per client (portal/following.py)
+    throttle: ThrottleStore  # the shared counters, for limits of other windows (a day's follow requests)
     sign_in: SignInThrottle
     storage: AttachmentStorage  # attachments' bytes (api/storage.py)
     uploads: Uploads  # what a file passes before it is stored (api/attachments.py)

@@ -165,6 +165,9 @@ def build_services(settings: Settings, sessions, temporal_client: Client | None 
         similar_search_limiter=SubmissionRateLimiter(
             throttle, settings.similar_search_per_minute, purpose="similar", what="pencarian laporan serupa",
             what_en="searches for similar reports"),
+        support_limiter=SubmissionRateLimiter(
+            throttle, settings.support_per_minute, purpose="support", what="dukungan", what_en="supports"),
+        throttle=throttle,
         sign_in=SignInThrottle(throttle, settings),
         storage=storage_from_settings(settings),
         uploads=Uploads(settings, throttle),

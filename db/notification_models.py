@@ -58,6 +58,8 @@ class NotificationDelivery(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str | None] = mapped_column(Text)
+    # A follower's message: where one click stops it (List-Unsubscribe, RFC 8058; issue 24).
+    list_unsubscribe: Mapped[str | None] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     resends: Mapped[int] = mapped_column(Integer, default=0)

@@ -93,6 +93,9 @@ class CaseFollower(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(5), default="id")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # A supporter's address hears nothing until its owner opens the confirmation link (issue 24);
+    # a merged duplicate's reporter follows from the merge (their own contact, already theirs).
+    confirmed_at: Mapped[datetime | None]
 
 
 class UploadUsage(Base):

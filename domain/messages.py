@@ -8,7 +8,7 @@ or contact: messages to staff cannot leak what they are never given.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from domain.enums import Party
@@ -541,3 +541,18 @@ def fit_sms(text: str, limit: int = SMS_LIMIT) -> str:
 def is_essential(event: str, party: Party | str) -> bool:
     party = str(Party(party).value if isinstance(party, Party) else party)
     return (event, "*") not in NON_ESSENTIAL and (event, party) not in NON_ESSENTIAL
+
+
+UNSUBSCRIBE = {
+    "id": "Anda menerima email ini karena mengikuti laporan ini. Berhenti mengikuti: {url}",
+    "en": "You receive this because you follow this report. Stop following it: {url}",
+}
+
+
+def with_unsubscribe(message: Message, url: str, language: str) -> Message:
+    """A follower's message with its visible way out (the same link as its List-Unsubscribe)."""
+    line = UNSUBSCRIBE.get(language, UNSUBSCRIBE[DEFAULT_LANGUAGE]).format(url=url)
+    html_line = UNSUBSCRIBE.get(language, UNSUBSCRIBE[DEFAULT_LANGUAGE]).format(
+        url=f'<a href="{html.escape(url)}">{html.escape(url)}</a>')
+    return replace(message, text=f"{message.text}\n\n{line}\n", html=f"{message.html}<p><small>{html_line}</small></p>",
+                   sms=f"{message.sms} {line}")

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 REPORTER_PREFIX = "rt_"
 _KEY_ID_SEPARATOR = "."
@@ -87,3 +88,32 @@ def media_link(base_url: str, keyring: SecretKeyring, tracking_id: str, attachme
     """Served by GET /v1/media/... (api/routes/attachments.py) without a token, until it expires."""
     signature = media_signature(keyring, tracking_id, attachment_id, expires)
     return f"{base_url.rstrip('/')}/v1/media/{tracking_id}/{attachment_id}?expires={expires}&sig={signature}"
+
+
+def follow_signature(keyring: SecretKeyring, purpose: str, tracking_id: str, follower_key: str,
+                     expires: int = 0) -> str:
+    """The signature of a follower's link (issue 24): `confirm` (until `expires`, Unix seconds) or
+    `unsubscribe` (no end); it names the key that made it."""
+    digest = keyed_digest(keyring.current, f"follow-{purpose}", f"{tracking_id}/{follower_key}/{expires}")
+    return f"{keyring.current_id}{_KEY_ID_SEPARATOR}{digest}"
+
+
+def follow_signature_matches(keyring: SecretKeyring, purpose: str, tracking_id: str, follower_key: str,
+                             expires: int, signature: str) -> bool:
+    key_id, separator, digest = signature.rpartition(_KEY_ID_SEPARATOR)
+    secret = keyring.keys.get(key_id) if separator else None
+    return secret is not None and constant_time_equal(
+        keyed_digest(secret, f"follow-{purpose}", f"{tracking_id}/{follower_key}/{expires}"), digest)
+
+
+def unsubscribe_link(base_url: str, keyring: SecretKeyring, tracking_id: str, follower_key: str) -> str:
+    """One-click (RFC 8058) and visible: POST or open it to stop following the case."""
+    signature = follow_signature(keyring, "unsubscribe", tracking_id, follower_key)
+    return (f"{base_url.rstrip('/')}/ikuti/berhenti?{urlencode({'kasus': tracking_id, 'f': follower_key})}"
+            f"&sig={signature}")
+
+
+def confirm_link(base_url: str, keyring: SecretKeyring, tracking_id: str, follower_key: str, expires: int) -> str:
+    signature = follow_signature(keyring, "confirm", tracking_id, follower_key, expires)
+    query = urlencode({"kasus": tracking_id, "f": follower_key, "exp": expires})
+    return f"{base_url.rstrip('/')}/ikuti/konfirmasi?{query}&sig={signature}"

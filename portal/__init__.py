@@ -40,12 +40,12 @@ def maps_available(settings: Settings) -> bool:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from portal import admin, citizen, open_data, privacy, staff
+    from portal import admin, citizen, following, open_data, privacy, staff
     from portal.web import error_page, wants_page
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_vendor_assets(app, settings)
-    for module in (citizen, staff, admin, open_data, privacy):
+    for module in (citizen, staff, admin, open_data, privacy, following):
         app.include_router(module.router)
     api_not_found = app.exception_handlers[StarletteHTTPException]
 

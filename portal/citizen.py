@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from urllib.parse import urlencode
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api import sessions as security
 from portal import maps_available
+from portal.following import request_follow, start_confirmation
 from portal.forms import parse, store_files, uploaded_files
 from portal.web import (TRACKING_ID, Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
                             portal_router, region_names, region_tree, safe_next)
@@ -33,7 +33,7 @@ from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.directory import get_agency
 from db.models import Agency, Complaint
 from api.similar import report_of_case, similar_cases, voices
-from db.portal_models import CaseFollower, CaseSupport
+from db.portal_models import CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.contacts import ContactRefused, normalise_email
 from domain.enums import Action, Channel, Role, Status
@@ -481,9 +481,10 @@ async def feed_map(page: PageDep, q: str = "", region: str = "", agency_id: str 
     return JSONResponse({"points": points, "limit": MAP_LIMIT}, headers={"Cache-Control": "no-store"})
 
 
-def record_support(page: Page, tracking_id: str, email: str | None) -> bool:
-    """Count this browser's support of a public case (once); with an email address, its owner
-    also follows the case (activities/notifications.py tells followers of its progress)."""
+def record_support(page: Page, tracking_id: str, email: str | None):
+    """Count this browser's support of a public case (once); with an email address, ask its owner
+    to confirm following it (portal/following.py). False: no such public case; else what to start
+    to send the confirmation mail (None: nothing to send)."""
     with page.svc.sessions() as session:
         row = session.get(Complaint, tracking_id)
         # Only a public case takes support: verified and forwarded, never a merged or rejected one.
@@ -495,15 +496,7 @@ def record_support(page: Page, tracking_id: str, email: str | None) -> bool:
             session.commit()
         except IntegrityError:  # this browser already supports it: counted once
             session.rollback()
-        if email:
-            digest = hashlib.sha256(f"{tracking_id}:{email.lower()}".encode()).hexdigest()[:40]
-            session.add(CaseFollower(tracking_id=tracking_id, follower_key=f"support:{digest}", email=email,
-                                     language=page.language))
-            try:
-                session.commit()
-            except IntegrityError:  # already following
-                session.rollback()
-        return True
+        return request_follow(page, session, tracking_id, email) if email else None
 
 
 def follower_email(page: Page, form: Any) -> str | None:
@@ -521,11 +514,9 @@ def follower_email(page: Page, form: Any) -> str | None:
 async def support(page: PageDep, tracking_id: str) -> Response:
     form = await page.request.form(max_files=0, max_fields=10)
     await check_csrf(page, form)
-    email = follower_email(page, form)
-    if not await run_in_threadpool(record_support, page, tracking_id, email):
-        raise PortalError(404, "case.not_found")
+    await supported(page, tracking_id, follower_email(page, form))
     return page.redirect(safe_next(str(form.get("next") or "")) or f"/kasus/{tracking_id}",
-                         supported="follow" if email else "1")
+                         supported="follow" if form.get("email") else "1")
 
 
 @router.post("/lapor/dukung/{tracking_id}")
@@ -534,7 +525,15 @@ async def support_instead(page: PageDep, tracking_id: str) -> Response:
     button submits the report form here); only the support and the contact email are kept."""
     form = await page.request.form(max_files=MAX_ATTACHMENTS_PER_CASE + 5, max_fields=60)
     await check_csrf(page, form)
-    email = follower_email(page, form)
-    if not await run_in_threadpool(record_support, page, tracking_id, email):
+    await supported(page, tracking_id, follower_email(page, form))
+    return page.redirect(f"/kasus/{tracking_id}", supported="follow" if form.get("email") else "1")
+
+
+async def supported(page: Page, tracking_id: str, email: str | None) -> None:
+    """Both support routes: limited per client (supports are counted from bounded clients), then
+    the support and, with an address, the follow request and its one confirmation mail."""
+    await run_in_threadpool(page.svc.support_limiter.check, page.caller.client_key)
+    started = await run_in_threadpool(record_support, page, tracking_id, email)
+    if started is False:
         raise PortalError(404, "case.not_found")
-    return page.redirect(f"/kasus/{tracking_id}", supported="follow" if email else "1")
+    await start_confirmation(page, started)

@@ -75,6 +75,16 @@ async def test_a_citizen_sees_it_is_already_reported_supports_it_and_gets_its_up
     await shoot(neighbour, artifacts / "02-supported.png")
     await assert_no_case(url, f"penanda{word}")
 
+    # Following is opt-in (issue 24): one confirmation mail, quoting nothing of the case; its link
+    # asks, the button confirms.
+    confirmation = await mail.wait_for(neighbour_email, f"Konfirmasi: ikuti laporan {original}")
+    text = confirmation.get_body(("plain",)).get_content()
+    assert word not in text and "Pelapor Pertama" not in text
+    link = re.search(r"(http\S+/ikuti/konfirmasi\?\S+)", text).group(1)
+    await neighbour.goto(link)
+    await neighbour.get_by_test_id("follow-confirm").click()
+    await expect(neighbour.get_by_test_id("follow-confirmed")).to_be_visible()
+
     # The case moves on: the supporter is told, at the address they left.
     admin = await (await contexts()).new_page()
     await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)

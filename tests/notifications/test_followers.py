@@ -68,6 +68,7 @@ def test_a_merged_duplicates_reporter_hears_of_the_originals_progress(database_u
     ]
     follow_up = next(m for m in told if subject(m).startswith("Tindak lanjut"))
     text = follow_up.get_body(("plain",)).get_content()
+    assert "/ikuti/berhenti?kasus=LAP-ORIG1&f=duplicate%3ALAP-DUPE1" in str(follow_up["List-Unsubscribe"])
     assert "Lubang sudah ditambal hari ini." in text
     assert "https://lapor.test/kasus/LAP-ORIG1" in text
     assert "token=" not in text  # the public page, never the original reporter's private link
@@ -106,10 +107,19 @@ def test_a_supporter_who_left_an_email_hears_of_it_in_their_language(database_ur
     record(original, recorder, projected)
     with sessions.begin() as session:
         session.add(CaseFollower(tracking_id="LAP-ORIG3", follower_key="support:x", email="warga@contoh.example",
-                                 language="en"))
+                                 language="en", confirmed_at=START))
+        # Asked to follow, never confirmed (issue 24): hears nothing.
+        session.add(CaseFollower(tracking_id="LAP-ORIG3", follower_key="support:y", email="orang.lain@contoh.example",
+                                 language="id"))
     original.accept(START, VerificationInput(actor=ADMIN, decision=Action.ACCEPT, agency=agency_ref(sessions)))
     record(original, recorder, projected)
     stack.settle()
-    assert [subject(m) for m in emails_to(sink, "warga@contoh.example")] == [
-        "Report LAP-ORIG3 you follow was forwarded to Pemerintah Kota Banjarmasin"
-    ]
+    [told] = emails_to(sink, "warga@contoh.example")
+    assert subject(told) == "Report LAP-ORIG3 you follow was forwarded to Pemerintah Kota Banjarmasin"
+    assert emails_to(sink, "orang.lain@contoh.example") == []
+    # One click stops it (RFC 8058), and the same link is in the text for the reader.
+    unsubscribe = str(told["List-Unsubscribe"]).strip("<>")
+    assert unsubscribe.startswith(f"{settings.base_url}/ikuti/berhenti?kasus=LAP-ORIG3&f=support%3Ax&sig=")
+    assert told["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert unsubscribe in told.get_body(("plain",)).get_content()
+    assert "Stop following it" in told.get_body(("plain",)).get_content()
