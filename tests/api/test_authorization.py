@@ -135,6 +135,16 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     # Reconciliation visits every open case through workflow listing, like the calendar broadcast:
     # a clear 503 on the time-skipping server (tests/ops/test_operator_cli.py runs it for real).
     "POST /v1/operations/reconcile":                      (401, 403, 401, 401, 403, 403, 403, 403, 403, 503),
+    # Personal data (issue 26, docs/privacy.md): the case's own reporter sees, corrects and stops;
+    # the reporter or an administrator erases; administrators set and lift holds and audit.
+    f"GET {C}/personal-data":                             (401, 403, 200, 401, 403, 403, 403, 403, 403, 403),
+    f"PATCH {C}/personal-data":                           (401, 403, 200, 401, 403, 403, 403, 403, 403, 403),
+    f"POST {C}/personal-data/withdrawal":                 (401, 403, 200, 401, 403, 403, 403, 403, 403, 403),
+    f"POST {C}/personal-data/erasure":                    (401, 403, 200, 401, 403, 403, 403, 403, 403, 200),
+    f"POST {C}/privacy-holds":                            (401, 403, 403, 401, 403, 403, 403, 403, 403, 201),
+    f"POST {C}/privacy-holds/{{hold_id}}/lift":           (401, 403, 403, 401, 403, 403, 403, 403, 403, 200),
+    "GET /v1/privacy/access-log":                         (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
+    "GET /v1/privacy/erasures":                           (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     # Temporal's codec endpoint decrypts every case's payloads: administrators only.
     "POST /codec/decode":                                 (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
     "POST /codec/encode":                                 (401, 403, 401, 401, 403, 403, 403, 403, 403, 200),
@@ -154,6 +164,13 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
 # role says nothing about them. Each is checked against every caller's token in
 # test_operations_with_their_own_scheme_take_no_role_token below, and further where named.
 EXCLUDED: dict[str, str] = {
+    # Every case of one contact (issue 26): a one-time code sent to that contact, then its access
+    # token, never a role's (tests/api/test_personal_data.py: unknown contact, wrong code, no token).
+    "POST /v1/personal-data/codes": "anyone; the code goes to the contact itself",
+    "POST /v1/personal-data/access": "the one-time code",
+    "GET /v1/personal-data": "the contact's access token",
+    "POST /v1/personal-data/withdrawal": "the contact's access token",
+    "POST /v1/personal-data/erasure": "the contact's access token",
     # The SMS gateway's webhook: authenticated by the gateway's own bearer token
     # (SMS_GATEWAY_INBOUND_TOKEN), never by a role (tests/sms/test_sms.py: no token, a wrong one,
     # none configured).
@@ -195,6 +212,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "GET /v1/agencies": {"q": "palangkaraya"},
     "GET /v1/calendar": {"year": "2026"},
     "GET /v1/complaints": {"limit": "200"},
+    "GET /v1/privacy/erasures": {"month": "2026-12"},
 }
 
 
@@ -639,6 +657,39 @@ async def forward_by_hand(w: World) -> Target:
                   state=lambda: w.db(lambda s: (lambda r: (r.status, r.service_request_id))(s.get(ConnectedForward, key))))
 
 
+async def personal_data(w: World) -> Target:
+    return Target(f"/v1/complaints/{w.completed.tracking_id}/personal-data", w.completed)
+
+
+def privacy_change(suffix: str, body: Any = None) -> Maker:
+    """A case of its own (an erasure or a correction cannot be done twice to one case)."""
+    async def make(w: World) -> Target:
+        case = await w.new_case("awaiting_verification")
+
+        async def state() -> Any:
+            from db.privacy_models import CasePrivacy, PrivacyHold
+
+            def read(session: Session) -> Any:
+                privacy = session.get(CasePrivacy, case.tracking_id)
+                holds = session.scalars(select(PrivacyHold.lifted_at).where(PrivacyHold.tracking_id == case.tracking_id))
+                return (privacy and (privacy.erased_at, privacy.contact_withdrawn_at), list(holds))
+
+            return (await w.fingerprint(case), await w.db(read))
+
+        return Target(f"/v1/complaints/{case.tracking_id}/{suffix}", case, json=body, state=state)
+
+    return make
+
+
+async def lift_hold(w: World) -> Target:
+    made = await privacy_change("privacy-holds")(w)
+    response = await w.api.http.post(made.path, json={"kind": "legal_hold", "reason": "Uji matriks"},
+                                     headers=w.api.admin)
+    assert response.status_code == 201, response.text
+    return Target(f"{made.path}/{response.json()['id']}/lift", made.case, json={"reason": "Selesai diuji"},
+                  state=made.state)
+
+
 async def open311_request(w: World) -> Target:
     case, _ = await w.attached()
     return Target(f"{O311}/requests/{case.tracking_id}.json", case)
@@ -700,6 +751,14 @@ TARGETS: dict[str, Maker] = {
     "DELETE /v1/connected/{agency_id}": connected_body,
     "POST /v1/connected/forwards/{key}/manual": forward_by_hand,
     "POST /v1/operations/reconcile": fixed("/v1/operations/reconcile"),
+    f"GET {C}/personal-data": personal_data,
+    f"PATCH {C}/personal-data": privacy_change("personal-data", {"name": "Nama Perbaikan"}),
+    f"POST {C}/personal-data/withdrawal": privacy_change("personal-data/withdrawal"),
+    f"POST {C}/personal-data/erasure": privacy_change("personal-data/erasure"),
+    f"POST {C}/privacy-holds": privacy_change("privacy-holds", {"kind": "legal_hold", "reason": "Uji matriks"}),
+    f"POST {C}/privacy-holds/{{hold_id}}/lift": lift_hold,
+    "GET /v1/privacy/access-log": fixed("/v1/privacy/access-log"),
+    "GET /v1/privacy/erasures": fixed("/v1/privacy/erasures"),
     "POST /codec/decode": fixed("/codec/decode", {"payloads": []}),
     "POST /codec/encode": fixed("/codec/encode?workflow_id=LAP-0000000000", {"payloads": []}),
     "POST /codec/workflows/{workflow_id}/decode": fixed("/codec/workflows/LAP-0000000000/decode", {"payloads": []}),
