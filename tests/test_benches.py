@@ -25,7 +25,7 @@ SMOKE = {
     "reads": ["--count", "200", "--backends", "sqlite"],
     "routing": ["--no-curve"],
     "similar": ["--cases", "200", "--queries", "3"],
-    "storm": ["--count", "3", "--day-seconds", "4"],
+    "storm": ["--count", "3", "--day-seconds", "8"],  # a drill day long enough on a loaded machine
 }
 # `key=value …`, possibly after a `name:` (the last line of `python -m bench cost`).
 RESULT_LINE = re.compile(r"^(\w+: )?\w+=\S+( \w+=\S+)*$")
