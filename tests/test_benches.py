@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The smallest run of each bench that still goes through all of its code.
 SMOKE = {
+    "chat": ["--count", "3", "--rounds", "2", "--concurrency", "2"],
     "cost": ["--cases", "1", "--lifecycles", "1", "--day-seconds", "1"],
     "history": ["--rounds", "2"],
     "intake": ["--count", "3", "--rounds", "2", "--concurrency", "2"],
