@@ -5,18 +5,24 @@ The rules are api/privacy.py's, the same the JSON API applies."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.auth import client_address_key
-from api.privacy import (Correction, contact_cases, correct_identity, erase_case, grant_contact_access,
-                         normalised_contact, personal_data_page, send_contact_code, withdraw_consent)
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.privacy import (Correction, contact_cases, correct_identity, erase_case, grant_contact_access, lift_hold,
+                         normalised_contact, personal_data_page, send_contact_code, set_hold, withdraw_consent)
 from api.problems import Problem
 from domain.enums import Role
 from domain.models import Actor
-from domain.privacy import ErasedBy, contact_of_access_token
+from db.privacy import erasures_in_month
+from db.privacy_models import IdentityView, PrivacyHold
+from domain.privacy import ErasedBy, HoldKind, contact_of_access_token
 from portal.citizen import viewer_for
-from portal.web import Page, PageDep, PortalError, check_csrf, portal_router
+from portal.web import Page, PageDep, PortalError, check_csrf, portal_router, require_staff
 
 router = portal_router()
 
@@ -122,3 +128,65 @@ async def contact_sign_in(page: PageDep) -> Response:
         return page.render("privacy_contact.html", step="code", contact=raw, cases=[], error=problem.detail,
                            status_code=problem.status)
     return page.redirect("/data-pribadi", akses=token)
+
+
+# --- administrators: holds, the access log, the month's erasures -----------------------------------
+
+
+@router.get("/admin/data-pribadi")
+async def admin_page(page: PageDep, tracking_id: str = "", done: str = "", error: str = "") -> HTMLResponse:
+    require_staff(page, Role.ADMIN)
+    tracking_id = tracking_id.strip().upper()
+
+    def read():
+        with page.svc.sessions() as session:
+            query = select(IdentityView).order_by(IdentityView.at.desc(), IdentityView.id.desc()).limit(200)
+            holds: list[PrivacyHold] = []
+            if tracking_id:
+                query = query.where(IdentityView.tracking_id == tracking_id)
+                holds = list(session.scalars(select(PrivacyHold).where(PrivacyHold.tracking_id == tracking_id)
+                                             .order_by(PrivacyHold.id)))
+            month = datetime.now(timezone.utc).strftime("%Y-%m")
+            return list(session.scalars(query)), holds, erasures_in_month(session, month)
+
+    views, holds, report = await run_in_threadpool(read)
+    return page.render("privacy_admin.html", tracking_id=tracking_id, views=views, holds=holds, report=report,
+                       done=done, error=error)
+
+
+async def _admin_form(page: Page, act) -> Response:
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=10)
+    await check_csrf(page, form)
+    tracking_id = str(form.get("tracking_id") or "").strip().upper()
+    reason = str(form.get("reason") or "").strip()
+    try:
+        if len(reason) < 3:
+            raise Problem(422, page.t("privacy.admin.reason_needed"))
+        await run_in_threadpool(act, form, tracking_id, reason, caller.name or caller.token_id)
+    except Problem as problem:
+        return page.redirect("/admin/data-pribadi", tracking_id=tracking_id, error=problem.detail[:300])
+    return page.redirect("/admin/data-pribadi", tracking_id=tracking_id, done="1")
+
+
+@router.post("/admin/data-pribadi/tahan")
+async def admin_hold(page: PageDep) -> Response:
+    def act(form, tracking_id: str, reason: str, who: str) -> None:
+        try:
+            kind = HoldKind(str(form.get("kind") or ""))
+        except ValueError:
+            raise Problem(422, page.t("privacy.admin.kind_needed")) from None
+        set_hold(page.svc, tracking_id, kind, reason, who)
+
+    return await _admin_form(page, act)
+
+
+@router.post("/admin/data-pribadi/cabut")
+async def admin_lift(page: PageDep) -> Response:
+    def act(form, tracking_id: str, reason: str, who: str) -> None:
+        hold_id = str(form.get("hold_id") or "")
+        if not hold_id.isdigit():
+            raise Problem(404, "Penahanan tidak ditemukan")
+        lift_hold(page.svc, tracking_id, int(hold_id), reason, who, datetime.now(timezone.utc))
+
+    return await _admin_form(page, act)

@@ -7,8 +7,9 @@ import html
 import re
 
 import api.privacy as api_privacy
-from tests.api.conftest import ApiHarness
-from tests.api.test_portal import PORTAL, _FormAudit, browser, csrf_of, post_form, report
+from tests.api.conftest import ApiHarness, bearer
+from tests.api.test_portal import (ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, _FormAudit, browser, csrf_of, post_form, report,
+                                   sign_in)
 
 pytestmark = PORTAL
 
@@ -97,3 +98,35 @@ async def test_a_reporter_opens_every_case_of_their_contact_with_a_code(api: Api
         assert "Siti Rahma" in (await citizen.get(html.unescape(links[0]))).text
         expired = await citizen.get("/data-pribadi?akses=pd_bukan.1.token")
         assert expired.status_code == 200 and "privacy-error" in expired.text
+
+
+async def test_an_administrator_holds_lifts_and_audits_in_the_portal(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin, browser(api) as officer_browser:
+        tracking_id, private = await report(api, citizen)
+        await api.accept(tracking_id)
+        officer = await api.headers("officer", "pemkot-62.71")
+        assert "Siti Rahma" in (await api.get(tracking_id, officer)).text  # a staff view of the identity
+        assert (await officer_browser.get("/admin/data-pribadi", follow_redirects=False)).status_code in (303, 401)
+        await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        url = f"/admin/data-pribadi?tracking_id={tracking_id}"
+        page = await admin.get(url)
+        assert page.status_code == 200 and 'data-testid="access-log"' in page.text
+        audit = _FormAudit()
+        audit.feed(page.text)
+        assert [f for f in audit.fields if f not in audit.labels] == [] and audit.h1 == 1
+        assert "officer" in page.text.lower() or "Pejabat penghubung" in page.text
+        held = await post_form(admin, url, "/admin/data-pribadi/tahan",
+                               {"tracking_id": tracking_id, "kind": "ombudsman", "reason": "Pemeriksaan ORI 12/2026"})
+        assert held.status_code == 303
+        token = private.split("token=")[1]
+        refused = await api.http.post(f"/v1/complaints/{tracking_id}/personal-data/erasure", headers=bearer(token))
+        assert refused.status_code == 409 and "Pemeriksaan ORI 12/2026" in refused.text
+        shown = (await citizen.get(f"/kasus/{tracking_id}/data-pribadi?token={token}")).text
+        assert "Pemeriksaan ORI 12/2026" in shown  # the reporter sees the exception and its reason
+        page = (await admin.get(url)).text
+        hold_id = re.search(r'name="hold_id" value="(\d+)"', page).group(1)
+        lifted = await post_form(admin, url, "/admin/data-pribadi/cabut",
+                                 {"tracking_id": tracking_id, "hold_id": hold_id, "reason": "Pemeriksaan selesai"})
+        assert "privacy-done" in (await admin.get(lifted.headers["location"])).text
+        assert (await api.http.post(f"/v1/complaints/{tracking_id}/personal-data/erasure",
+                                    headers=bearer(token))).status_code == 200
