@@ -10,8 +10,8 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from tests.browser.portal import (
-    ADMIN_EMAIL, ADMIN_PASSWORD, OFFICER_PASSWORD, REGENCY, axe_violations, create_officer, fill_report,
-    forward, reload_until, sign_in, submit_report,
+    ADMIN_EMAIL, ADMIN_PASSWORD, OFFICER_PASSWORD, REGENCY, TileStub, axe_violations, create_officer, fill_report,
+    follow_up, forward, open_from_inbox, reload_until, sign_in, submit_report,
 )
 
 
@@ -74,6 +74,72 @@ async def test_every_page_of_the_three_stories_meets_wcag_21_aa(contexts, artifa
     await public.goto("/publik?lang=en")
     await check(public, "the public list in English", found)
 
+    assert not found, "WCAG 2.1 AA violations:\n" + "\n".join(
+        f"{page}:\n  " + "\n  ".join(lines) for page, lines in found.items())
+
+
+async def test_the_map_pages_meet_wcag_21_aa_with_tiles_and_without(contexts, tiles: TileStub):
+    """Tiles that do not load (a closed network, a tile server down) leave the map's attribution
+    over the bare map: its link must still be told from the text around it (issue 23)."""
+    found: dict[str, list[str]] = {}
+    for condition in ("tiles", "no tiles"):
+        context = await contexts(bypass_csp=True)
+        if condition == "no tiles":
+            await context.route(f"http://127.0.0.1:{tiles.port}/**", lambda route: route.abort())
+        page = await context.new_page()
+        for path in ("/lapor", "/publik"):
+            await page.goto(path)
+            await expect(page.locator(".leaflet-control-attribution").first).to_be_visible()
+            await check(page, f"{path} ({condition})", found)
+    assert not found, "WCAG 2.1 AA violations:\n" + "\n".join(
+        f"{page}:\n  " + "\n  ".join(lines) for page, lines in found.items())
+
+
+async def test_the_pages_issue_23_added_meet_wcag_21_aa(contexts):
+    """The return, the merge, the confirmation without JavaScript, the calendar, the reporter's
+    answer-first page with "Saya puas", the rating form."""
+    word = f"axe23{os.urandom(3).hex()}"
+    found: dict[str, list[str]] = {}
+    citizen = await (await contexts(bypass_csp=True)).new_page()
+    tracking_ids = []
+    for n in range(2):
+        await fill_report(citizen, title=f"Trotoar rusak di Jl. Ahmad Yani ({word})",
+                          description="Trotoar berlubang di depan sekolah.", email=f"warga{n}.{word}@example.id")
+        tracking_ids.append(await submit_report(citizen))
+    (first, private_link), (second, _) = tracking_ids
+    admin = await (await contexts(bypass_csp=True)).new_page()
+    await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+    await admin.goto(f"/admin/gabung?kasus={second}&dengan={first}")
+    await check(admin, "the merge page", found)
+    for path in ("/admin/kalender", "/admin/kalender?year=2028"):
+        await admin.goto(path)
+        await check(admin, f"admin {path}", found)
+    # The confirmation page a browser without JavaScript gets (the script's question taken away).
+    no_js = admin
+    await no_js.goto(f"/kasus/{second}")
+    await no_js.evaluate("() => document.querySelectorAll('[data-confirm]').forEach(f => f.removeAttribute('data-confirm'))")
+    await no_js.get_by_test_id("reject").click()
+    await expect(no_js.get_by_test_id("confirm-question")).to_be_visible()
+    await check(no_js, "the confirmation page (no JavaScript)", found)
+
+    officer_email = f"petugas.{word}@palangkaraya.test"
+    await create_officer(admin, name="Petugas Uji", email=officer_email, password=OFFICER_PASSWORD)
+    await forward(admin, first)
+    await check(admin, "the queue after a forward", found)
+    officer = await (await contexts(bypass_csp=True)).new_page()
+    await sign_in(officer, officer_email, OFFICER_PASSWORD)
+    await open_from_inbox(officer, first)
+    await follow_up(officer, "Trotoar sudah diperbaiki.")
+    await check(officer, "the case after a follow-up", found)
+    await officer.goto("/staf")
+    await check(officer, "the inbox with its facts", found)
+    await citizen.goto(private_link)
+    await reload_until(citizen, citizen.get_by_test_id("latest-answer"))
+    await check(citizen, "the reporter's page, answer first", found)
+    citizen.on("dialog", lambda dialog: dialog.accept())
+    await citizen.get_by_test_id("satisfied").click()
+    await expect(citizen.get_by_test_id("rate-form")).to_be_visible()
+    await check(citizen, "the rating form after Saya puas", found)
     assert not found, "WCAG 2.1 AA violations:\n" + "\n".join(
         f"{page}:\n  " + "\n  ".join(lines) for page, lines in found.items())
 
