@@ -22,6 +22,7 @@ from db.connected_models import ConnectedForward
 from db.portal_models import CaseFollower
 from db.privacy import CaseKeyring
 from db.upsert import dialect_insert
+from db.boundaries import pin_flagged
 from telemetry.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
 from domain.connected import FORWARDED_ACTIONS, REPORTER_WORDS, forward_key
@@ -288,6 +289,9 @@ def _upsert_complaint(session: Session, record: CaseRecord, personal: PersonalDa
         and session.scalar(select(Agency.active).where(Agency.id == record.agency_id)) is False
     )
     row["needs_rerouting"] = held_by_inactive
+    # Judged when the case is first recorded (every door's pin passes here); a verifier's
+    # confirmation (api/cases.py) then stands, so later projections keep the column as it is.
+    row["pin_outside_region"] = pin_flagged(row["region_code"], row["location_lat"], row["location_lon"])
     statement = dialect_insert(session, Complaint.__table__).values(row)
     table, new = Complaint.__table__.c, statement.excluded
     # needs_rerouting is the administrators' flag (api/directory_admin.py), not the workflow's:
@@ -299,7 +303,7 @@ def _upsert_complaint(session: Session, record: CaseRecord, personal: PersonalDa
     statement = statement.on_conflict_do_update(
         index_elements=["tracking_id"],
         set_={column: statement.excluded[column] for column in row
-              if column not in ("tracking_id", "needs_rerouting", "run_id")}
+              if column not in ("tracking_id", "needs_rerouting", "run_id", "pin_outside_region")}
         # The run first recorded stays (a record without one, from before runs were recorded, keeps it).
         | {"run_id": func.coalesce(table.run_id, new.run_id)}
         | {"needs_rerouting": true() if held_by_inactive else case((cleared, false()), else_=table.needs_rerouting)}

@@ -6,8 +6,10 @@ the same things and answer the same way; HTTP details (headers, status codes) st
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,7 +29,9 @@ from api.schemas import (
 )
 from api.similar import may_be_original
 from api.temporal import action_update_id
+from db.boundaries import pin_flagged
 from db.directory import get_agency, get_agency_ref
+from db.models import Complaint
 from domain.calendar import missing_cuti_bersama_warning, years_without_cuti_bersama
 from domain.enums import Action, Role
 from domain.models import (
@@ -45,6 +49,21 @@ from domain.visibility import STAFF_ROLES, CaseView, redact, view_of_state
 from workflows.complaint import ComplaintWorkflow
 
 
+def with_pin_flag(session: Session, view: CaseView) -> CaseView:
+    """The workflow's view with the read model's pin flag (issue 22): judged again here while the
+    case is not yet recorded, so that an outside pin is never public, not even for a moment."""
+    row = session.execute(select(Complaint.pin_outside_region, Complaint.pin_confirmed_at, Complaint.pin_confirmed_by)
+                          .where(Complaint.tracking_id == view.tracking_id)).first()
+    if row is not None:
+        flagged, confirmed_at, confirmed_by = row
+    else:
+        location = view.location
+        flagged = location is not None and pin_flagged(view.region_code, location.lat, location.lon)
+        confirmed_at = confirmed_by = None
+    return view.model_copy(update={"pin_outside_region": flagged, "pin_confirmed_at": confirmed_at,
+                                   "pin_confirmed_by": confirmed_by})
+
+
 async def current_view(tracking_id: str, caller: Caller, svc: Services, session: Session, *, for_action: bool = False) -> CaseView:
     """The case as this caller may see it: from the workflow, or the read model once Temporal no
     longer keeps a closed case. Before an action (`for_action`), a workflow that does not answer in
@@ -52,6 +71,7 @@ async def current_view(tracking_id: str, caller: Caller, svc: Services, session:
     Temporal, which applies it once a worker is back (its validator decides, not this check)."""
     try:
         view = view_of_state(await svc.temporal.state(tracking_id))
+        view = await run_in_threadpool(with_pin_flag, session, view)
     except Problem as problem:
         fallback = problem.status == 404 or (for_action and problem.status == 503)
         row = await run_in_threadpool(get_case_row, session, tracking_id) if fallback else None
@@ -101,7 +121,7 @@ async def act(
         update_id = action_update_id(f"{tracking_id}:{scope}", update.__name__, idempotency_key, data)
     # A closed case: 409; no answer in time: 503 "outcome unknown" (the gateway)
     state = await svc.temporal.update(tracking_id, update, data, update_id=update_id)
-    visible = redact(view_of_state(state), caller)
+    visible = redact(await run_in_threadpool(with_pin_flag, session, view_of_state(state)), caller)
     if visible is None:  # e.g. an agency that just re-routed the case away
         return CaseView(tracking_id=tracking_id, status=state.status.value)
     return visible
@@ -182,3 +202,21 @@ async def rate(tracking_id: str, body: RatingRequest, caller: Caller, svc: Servi
                idempotency_key: str | None = None) -> CaseView:
     return await act(tracking_id, caller, svc, session, ComplaintWorkflow.rate,
                      lambda actor: RatingInput(actor=actor, score=body.score, comment=body.comment), idempotency_key)
+
+
+def confirm_pin(session: Session, tracking_id: str, caller: Caller) -> bool:
+    """A verifier (administrator) confirms a pin outside the case's region (issue 22): the flag is
+    cleared and who confirmed it, when, is kept (the case page shows it). False when there was no
+    flag to clear."""
+    if caller.role != Role.ADMIN:
+        raise Problem(403, "Hanya verifikator (admin nasional) yang dapat mengonfirmasi titik lokasi.")
+    row = session.get(Complaint, tracking_id)
+    if row is None:
+        raise Problem(404, "Laporan tidak ditemukan")
+    if not row.pin_outside_region:
+        return False
+    row.pin_outside_region = False
+    row.pin_confirmed_at = datetime.now(timezone.utc)
+    row.pin_confirmed_by = caller.name or "admin"
+    session.commit()
+    return True

@@ -64,6 +64,9 @@ def view_of_row(row: Complaint, *, with_history: bool) -> CaseView:
         ombudsman_flagged=row.ombudsman_flagged,
         first_response_at=row.first_response_at,
         completed_at=row.completed_at,
+        pin_outside_region=row.pin_outside_region,
+        pin_confirmed_at=row.pin_confirmed_at,
+        pin_confirmed_by=row.pin_confirmed_by,
     )
     if with_history:
         view.timeline = [
@@ -172,7 +175,8 @@ def list_cases(
     if published_only:  # the public's lists: verified and forwarded only (domain/visibility.py)
         statement = statement.where(Complaint.status.in_(PUBLISHED_VALUES))
     if pinned_publicly:  # the map: cases with a pin that may be shown (never an anonymous reporter's)
-        statement = statement.where(Complaint.location_lat.is_not(None), Complaint.anonymous.is_(False))
+        statement = statement.where(Complaint.location_lat.is_not(None), Complaint.anonymous.is_(False),
+                                    Complaint.pin_outside_region.is_(False))
     if region_code:  # the region and every place inside it ("62" → its regencies and districts)
         statement = statement.where(
             or_(Complaint.region_code == region_code,

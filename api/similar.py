@@ -7,18 +7,20 @@ only their agency's cases; administrators and observers every open case. An anon
 pin is for administrators and observers alone (docs/policies.md): for anyone else it is never
 compared, neither as a candidate's nor as the case one starts from, and anonymous cases are not
 even selected by nearness (whether one turns up for a pin would tell where it is, by bisection).
+A pin outside its case's region (issue 22, not yet confirmed by a verifier) is compared by no one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.read_model import IS_OPEN
+from db.boundaries import pin_flagged
 from db.models import Complaint
 from db.portal_models import CaseSupport
 from domain.enums import OPEN_STATUSES, ArchiveReason
@@ -88,7 +90,7 @@ def _columns() -> Select:
     return select(
         Complaint.tracking_id, Complaint.title, func.substr(Complaint.description, 1, 800),
         Complaint.region_code, Complaint.category, Complaint.location_lat, Complaint.location_lon,
-        Complaint.anonymous, Complaint.status, Complaint.agency_id,
+        Complaint.anonymous, Complaint.status, Complaint.agency_id, Complaint.pin_outside_region,
     )
 
 
@@ -105,6 +107,8 @@ def candidates(session: Session, new: Report, viewer: Viewer) -> dict[str, tuple
             Complaint.location_lat.between(new.lat - NEARBY_DEGREES, new.lat + NEARBY_DEGREES),  # type: ignore[operator]
             Complaint.location_lon.between(new.lon - spread, new.lon + spread),  # type: ignore[operator]
         )
+        # A pin outside its region (not yet confirmed) finds nothing and is found by nothing.
+        near = near.where(Complaint.pin_outside_region.is_(False))
         if hides_anonymous_pins(viewer):  # found by region or words still, never by their pin
             near = near.where(Complaint.anonymous.is_(False))
         queries.append(near.order_by(*newest).limit(POINT_CANDIDATES))
@@ -130,8 +134,8 @@ def similar_cases(session: Session, new: Report, viewer: Viewer, *, minimum: flo
     found = candidates(session, new, viewer)
     hides_pins = hides_anonymous_pins(viewer)
     reports = []
-    for tracking_id, title, description, region, category, lat, lon, anonymous, _, _ in found.values():
-        if anonymous and hides_pins:
+    for tracking_id, title, description, region, category, lat, lon, anonymous, _, _, flagged in found.values():
+        if (anonymous and hides_pins) or flagged:
             lat = lon = None
         reports.append(Report(title=title, description=description or "", region_code=region, category=category,
                               lat=lat, lon=lon, tracking_id=tracking_id))
@@ -144,10 +148,18 @@ def similar_cases(session: Session, new: Report, viewer: Viewer, *, minimum: flo
     ]
 
 
+def without_outside_pin(report: Report) -> Report:
+    """A report being typed, its pin left out when it lies outside the region chosen (issue 22)."""
+    if report.has_point and pin_flagged(report.region_code, report.lat, report.lon):
+        return replace(report, lat=None, lon=None)
+    return report
+
+
 def report_of_case(row: Complaint, viewer: Viewer) -> Report:
     """A case to start from, as `viewer` may compare it (an anonymous reporter's pin left out for
     whoever may not see it: distances to the other cases would tell where it is)."""
-    pin = (None, None) if row.anonymous and hides_anonymous_pins(viewer) else (row.location_lat, row.location_lon)
+    hidden = (row.anonymous and hides_anonymous_pins(viewer)) or row.pin_outside_region
+    pin = (None, None) if hidden else (row.location_lat, row.location_lon)
     return Report(title=row.title, description=row.description, region_code=row.region_code,
                   category=row.category, lat=pin[0], lon=pin[1], tracking_id=row.tracking_id)
 

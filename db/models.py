@@ -125,6 +125,12 @@ class Complaint(Base):
     # Set by an agency admin's or administrator's unit edit (its unit deactivated or merged) on an
     # open case; the projection keeps it until the case is disposed to another unit or closes.
     needs_redisposition: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Migration 0022: the pin lies outside the case's region (db/boundaries.py, set when the case is
+    # first recorded); such a pin is used for nothing public nor for duplicate scoring until a
+    # verifier confirms it (api/cases.py confirm_pin), which clears the flag and keeps who and when.
+    pin_outside_region: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    pin_confirmed_at: Mapped[datetime | None]
+    pin_confirmed_by: Mapped[str | None] = mapped_column(String(200))
 
     timeline: Mapped[list[TimelineEventRow]] = relationship(
         order_by="TimelineEventRow.seq", viewonly=True

@@ -116,6 +116,11 @@ class CaseView(BaseModel):
     # Staff: the case went into its body's own system (issue 27), "diteruskan ke sistem <body> (#id)".
     forwarded_to: str | None = None
     forwarded_to_body: str | None = None
+    # Issue 22: the pin lies outside the case's region and no verifier has confirmed it yet; staff
+    # see the flag (and who confirmed a pin, when); for anyone else the pin is left out.
+    pin_outside_region: bool | None = None
+    pin_confirmed_at: AwareDatetime | None = None
+    pin_confirmed_by: str | None = None
 
 
 def view_of_state(state: CaseState) -> CaseView:
@@ -221,6 +226,16 @@ def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
             data.pop("reporter", None)
             if view.anonymous and view.location is not None:
                 data.pop("location", None)  # a pin can point at the reporter's home
+    if not staff:
+        if view.pin_outside_region and data.get("location") and not sees_reporter(view, viewer):
+            # An unconfirmed pin outside the region is shown to no one outside: the address stays.
+            address = data["location"].get("address")
+            if address:
+                data["location"] = {"address": address}
+            else:
+                data.pop("location", None)
+        for key in ("pin_outside_region", "pin_confirmed_at", "pin_confirmed_by"):
+            data.pop(key, None)
     if not sees_reporter_additions(view, viewer):
         for entry in data.get("timeline") or []:
             if entry.get("action") in REPORTER_ADDITIONS and entry.get("actor_role") == Role.REPORTER.value:

@@ -30,9 +30,10 @@ from api.read_model import list_cases, view_of_row
 from api import cases as actions
 from domain.calendar import years_without_cuti_bersama
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
+from db.boundaries import region_shapes
 from db.directory import get_agency
 from db.models import Agency, Complaint
-from api.similar import report_of_case, similar_cases, voices
+from api.similar import report_of_case, similar_cases, voices, without_outside_pin
 from db.portal_models import CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
 from domain.contacts import ContactRefused, normalise_email
@@ -108,7 +109,7 @@ def public_similar(page: Page, report: Report) -> list[tuple[Any, tuple[int, int
         return []
     page.svc.similar_search_limiter.check(page.caller.client_key)  # counted in the shared store
     with page.svc.sessions() as session:
-        found = similar_cases(session, report, PUBLIC_VIEWER)  # the form is the public's, whoever fills it
+        found = similar_cases(session, without_outside_pin(report), PUBLIC_VIEWER)  # the form is the public's, whoever fills it
         counts = voices(session, [s.tracking_id for s in found])
     # A case not yet verified and forwarded shows its title only (no link, place, score or voices):
     # enough to keep a second reporter from reporting it again, nothing that is not public yet.
@@ -132,6 +133,32 @@ async def region_children(code: str) -> JSONResponse:
     children = tree.regencies.get(code) or tree.districts.get(code) or []
     return JSONResponse([{"code": c, "name": n} for c, n in children],
                         headers={"Cache-Control": "public, max-age=86400"})
+
+
+def region_map_view(code: str, lat: str, lon: str) -> dict[str, Any] | None:
+    shapes = region_shapes()
+    view = shapes.view(code) if shapes is not None and code in region_names() else None
+    if view is None:
+        return None
+    try:
+        point = float(lat), float(lon)
+    except ValueError:
+        point = None
+    south, west, north, east = view.bounds
+    return {"code": view.code, "name": view.name, "center": list(view.center),
+            "bounds": [[south, west], [north, east]],
+            "inside": shapes.contains(code, *point) if point else None}
+
+
+@router.get("/wilayah/{code}/peta")
+async def region_map(code: str, lat: str = "", lon: str = "") -> JSONResponse:
+    """Where the form's map goes for the region chosen (its regency's or province's bounds and
+    centre; a district's regency) and, given a pin, whether the pin lies inside (issue 22): the
+    shapes stay on the server, the browser gets a few numbers."""
+    found = await run_in_threadpool(region_map_view, code, lat, lon)
+    if found is None:
+        return JSONResponse({"detail": "Wilayah tidak dikenal."}, status_code=404)
+    return JSONResponse(found, headers={"Cache-Control": "no-store" if lat else "public, max-age=86400"})
 
 
 def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[ComplaintDetails | None, list[str]]:

@@ -209,6 +209,17 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
     return await staff_action(page, tracking_id, call)
 
 
+@router.post("/kasus/{tracking_id}/konfirmasi-titik")
+async def confirm_pin(page: PageDep, tracking_id: str) -> Response:
+    """The verifier keeps a pin outside the case's region (issue 22): it counts from now on."""
+    caller = require_staff(page, Role.ADMIN)
+    form = await page.request.form(max_files=0, max_fields=5)
+    await check_csrf(page, form)
+    with page.svc.sessions() as session:
+        await run_in_threadpool(actions.confirm_pin, session, tracking_id, caller)
+    return page.redirect(safe_next(page.request.query_params.get("next", "")) or f"/kasus/{tracking_id}")
+
+
 @router.post("/kasus/{tracking_id}/disposisi")
 async def dispose(page: PageDep, tracking_id: str) -> Response:
     async def call(form, caller, session):

@@ -247,6 +247,16 @@ async def verify(
     return await cases.verify(tracking_id, body, caller, svc, session, idempotency_key)
 
 
+@router.post("/{tracking_id}/pin-confirmation", summary="Konfirmasi titik lokasi di luar wilayahnya (admin)",
+             responses=problem_responses(403, 404))
+async def confirm_pin(tracking_id: str, caller: CallerDep, session: SessionDep) -> dict[str, bool]:
+    """A pin outside the case's region is kept off public use and duplicate scoring until a
+    verifier confirms it here; `cleared` is false when the pin was not flagged."""
+    if caller.role is None:
+        raise Problem(401, "Diperlukan token untuk tindakan ini.", headers={"WWW-Authenticate": "Bearer"})
+    return {"cleared": await run_in_threadpool(cases.confirm_pin, session, tracking_id, caller)}
+
+
 @router.post("/{tracking_id}/supplements", summary="Lengkapi laporan yang ditunda (pelapor)", **ACTION_DOC)
 async def supplement(
     tracking_id: str, body: SupplementRequest, caller: CallerDep, svc: ServicesDep, session: SessionDep,

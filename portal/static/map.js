@@ -82,6 +82,51 @@
         if (!isNaN(point[0]) && !isNaN(point[1])) { place(point); map.setView(point, Math.max(map.getZoom(), 15)); }
       });
     });
+    followRegion(form, map, element);
+  }
+
+  // The map goes to the region chosen (the district's regency, else the regency, else the province)
+  // and follows each change; a pin outside that region is warned about (the server holds the shapes:
+  // GET /wilayah/{code}/peta answers its bounds and whether the pin lies inside).
+  function followRegion(form, map, element) {
+    var levels = ["district", "regency", "province"].map(function (name) { return form.elements[name]; })
+      .filter(Boolean);
+    var warning = document.getElementById("pin-outside");
+    var asked = 0;
+    function chosen() {
+      for (var i = 0; i < levels.length; i++) { if (levels[i].value) { return levels[i].value; } }
+      return "";
+    }
+    function look(moveMap) {
+      var code = chosen(), ticket = ++asked;
+      var query = form.elements.lat.value && form.elements.lon.value
+        ? "?lat=" + encodeURIComponent(form.elements.lat.value) + "&lon=" + encodeURIComponent(form.elements.lon.value) : "";
+      if (!code) {
+        if (warning) { warning.hidden = true; }
+        element.setAttribute("data-region", "");
+        return;
+      }
+      fetch("/wilayah/" + encodeURIComponent(code) + "/peta" + query, { headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (found) {
+          if (!found || ticket !== asked) { return; }
+          if (moveMap) { map.fitBounds(found.bounds, { padding: [10, 10] }); }
+          element.setAttribute("data-region", found.code);
+          if (warning) { warning.hidden = found.inside !== false; }
+        })
+        .catch(function () { /* the server still flags the pin */ });
+    }
+    map.on("moveend", function () {  // where the map is, for people's tools and the browser tests
+      var centre = map.getCenter();
+      element.setAttribute("data-view", centre.lat.toFixed(4) + "," + centre.lng.toFixed(4) + "," + map.getZoom());
+    });
+    levels.forEach(function (select) {
+      // app.js refills the lower lists on the same change: look once they have been emptied.
+      select.addEventListener("change", function () { setTimeout(function () { look(true); }, 0); });
+    });
+    form.elements.lon.addEventListener("change", function () { look(false); });
+    var typed = form.elements.lat.value && form.elements.lon.value;
+    if (chosen()) { look(!typed); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {

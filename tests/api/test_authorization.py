@@ -66,6 +66,8 @@ MATRIX: dict[str, tuple[int | None, ...]] = {
     f"POST {C}/replies":                                  (401, 403, 200, 401, 403, 403, 404, 404, 403, 200),
     f"POST {C}/rating":                                   (401, 403, 200, 401, 403, 403, 404, 404, 403, 403),
     f"POST {C}/satisfaction":                             (401, 403, 200, 401, 403, 403, 404, 404, 403, 403),
+    # A pin outside its region confirmed (issue 22): the verifier, an administrator, alone.
+    f"POST {C}/pin-confirmation":                         (401, 403, 403, 401, 403, 403, 403, 403, 403, 200),
     # Similar open cases: staff who see the case, each within what they may see (api/similar.py).
     f"GET {C}/similar":                                   (401, 403, 403, 401, 200, 200, 404, 404, 200, 200),
     # What an Open311 client sent beside the report (media links, citizens' notes): the staff who
@@ -427,6 +429,12 @@ async def similar_cases(w: World) -> Target:
     return Target(f"/v1/complaints/{case.tracking_id}/similar", case)
 
 
+async def confirm_pin(w: World) -> Target:
+    case, _ = await w.attached()
+    return Target(f"/v1/complaints/{case.tracking_id}/pin-confirmation", case,
+                  state=lambda: w.db(lambda s: s.get(Complaint, case.tracking_id).pin_confirmed_at))
+
+
 async def list_files(w: World) -> Target:
     case, _ = await w.attached()
     return Target(f"/v1/complaints/{case.tracking_id}/attachments", case)
@@ -702,6 +710,7 @@ TARGETS: dict[str, Maker] = {
     "GET /v1/complaints": fixed("/v1/complaints"),
     **{f"POST {C}/{name}": action(name) for name in ACTIONS},
     f"GET {C}/similar": similar_cases,
+    f"POST {C}/pin-confirmation": confirm_pin,
     f"GET {C}/attachments": list_files,
     f"GET {C}/open311": open311_extras,
     f"POST {C}/attachments": add_file,

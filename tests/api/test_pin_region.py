@@ -1,0 +1,62 @@
+"""A pin outside its case's region (issue 22, item 5): stored with a flag, not refused; kept off
+public reads and duplicate scoring until an administrator confirms it."""
+
+from __future__ import annotations
+
+from tests.api.conftest import WIB_AGENCY, ApiHarness
+
+MAKASSAR = {"lat": -5.1477, "lon": 119.4327}
+PALANGKA_RAYA = {"lat": -2.2096, "lon": 113.9108}
+RUBBISH = dict(title="Sampah menumpuk di tepi Sungai Kahayan", region_code="62.71", category="lingkungan",
+               description="Sampah menumpuk di tepi sungai dekat dermaga, baunya menyengat sampai ke rumah warga.")
+
+
+async def test_a_pin_outside_the_region_is_flagged_hidden_from_the_public_and_confirmed_by_the_verifier(
+        api: ApiHarness) -> None:
+    outside = (await api.submit(**RUBBISH, location=MAKASSAR))["tracking_id"]
+    inside = (await api.submit(**RUBBISH, location=PALANGKA_RAYA))["tracking_id"]
+    await api.wait_listed({outside, inside})
+
+    seen = await api.case(outside)
+    assert seen["pin_outside_region"] is True and seen["location"]["lat"] == MAKASSAR["lat"]
+    assert (await api.case(inside))["pin_outside_region"] is False
+    await api.accept(outside, WIB_AGENCY)
+    await api.accept(inside, WIB_AGENCY)
+    await api.settle()
+
+    public = (await api.get(outside)).json()
+    assert "location" not in public and "pin_outside_region" not in public
+    assert (await api.get(inside)).json()["location"]["lat"] == PALANGKA_RAYA["lat"]
+    map_points = (await api.http.get("/publik/peta.json")).json()["points"]
+    assert [p["id"] for p in map_points] == [inside]
+
+    # Only the verifier confirms; then the pin is the case's like any other.
+    officer = await api.headers("officer", WIB_AGENCY)
+    refused = await api.http.post(f"/v1/complaints/{outside}/pin-confirmation", headers=officer)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+    confirmed = await api.http.post(f"/v1/complaints/{outside}/pin-confirmation", headers=api.admin)
+    assert confirmed.status_code == 200 and confirmed.json() == {"cleared": True}
+    after = await api.case(outside)
+    assert after["pin_outside_region"] is False and after["pin_confirmed_by"] and after["pin_confirmed_at"]
+    assert (await api.get(outside)).json()["location"]["lat"] == MAKASSAR["lat"]
+    await api.settle()  # a later projection keeps the confirmation
+    assert (await api.case(outside))["pin_outside_region"] is False
+    assert {p["id"] for p in (await api.http.get("/publik/peta.json")).json()["points"]} == {inside, outside}
+
+
+async def test_duplicate_scoring_ignores_a_flagged_pin(api: ApiHarness) -> None:
+    first = (await api.submit(**RUBBISH, location=MAKASSAR))["tracking_id"]
+    second = (await api.submit(**RUBBISH, location=MAKASSAR))["tracking_id"]
+    near_inside = (await api.submit(**RUBBISH, location=PALANGKA_RAYA))["tracking_id"]
+    await api.wait_listed({first, second, near_inside})
+
+    items = (await api.http.get(f"/v1/complaints/{second}/similar", headers=api.admin)).json()["items"]
+    assert {i["tracking_id"] for i in items} == {first, near_inside}  # found by region and words
+    for item in items:
+        assert "distance" not in [r["kind"] for r in item["reasons"]]  # never by the outside pin
+
+    await api.http.post(f"/v1/complaints/{first}/pin-confirmation", headers=api.admin)
+    await api.http.post(f"/v1/complaints/{second}/pin-confirmation", headers=api.admin)
+    items = (await api.http.get(f"/v1/complaints/{second}/similar", headers=api.admin)).json()["items"]
+    by_id = {i["tracking_id"]: [r["kind"] for r in i["reasons"]] for i in items}
+    assert "distance" in by_id[first]  # confirmed pins count again
