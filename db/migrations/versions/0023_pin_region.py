@@ -1,8 +1,8 @@
 """A pin outside its case's region is flagged (issue 22, item 5): kept off public use and duplicate
 scoring until a verifier confirms it (who and when are kept).
 
-Revision ID: 0022_pin_region
-Revises: 0021_attachment_event
+Revision ID: 0023_pin_region
+Revises: 0022_following_opt_in
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022_pin_region"
-down_revision: str | None = "0021_attachment_event"
+revision: str = "0023_pin_region"
+down_revision: str | None = "0022_following_opt_in"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
