@@ -7,6 +7,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -272,10 +273,10 @@ def test_a_bad_projection_fails_only_its_own_call(
     bad = machines[5].state.tracking_id
     real = records_module.write_record
 
-    def write_record(session: Session, record: CaseRecord) -> list[str]:
+    def write_record(session: Session, record: CaseRecord, *rest: Any) -> list[str]:
         if record.tracking_id == bad:
             raise RuntimeError("a projection that cannot be written")
-        return real(session, record)
+        return real(session, record, *rest)
 
     monkeypatch.setattr(records_module, "write_record", write_record)
     holder: list[GroupCommit] = []
