@@ -371,7 +371,8 @@ async def forward(page: Page, tracking_id: str, agency_id: str = AGENCY_ID) -> N
 async def accept_by_api(url: str, *tracking_ids: str, agency_id: str = AGENCY_ID) -> None:
     """Verify and forward (the API, as an administrator): only then is a case public (issue 24);
     returns once the public list has them."""
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                                 timeout=60) as client:  # an accept waits on the worker: a loaded machine is slow
         for tracking_id in tracking_ids:
             response = await client.post(f"/v1/complaints/{tracking_id}/verification",
                                           json={"decision": "accept", "agency_id": agency_id})
