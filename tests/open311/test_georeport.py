@@ -310,3 +310,21 @@ async def test_tokens_resolve_a_clients_idempotency_key(api: ApiHarness) -> None
     # A different body under the same key is refused, and nothing is created.
     response = await post(api, form(key, description="Laporan lain sama sekali, bukan jalan"), headers=headers)
     assert response.status_code == 422 and response.json()[0]["code"] == 422
+
+
+async def test_a_pin_outside_its_region_is_kept_off_public_reads(api: ApiHarness) -> None:
+    """Issue 22: a Palangkaraya request pinned in Sulawesi is taken and flagged; Open311's public
+    reads give its address but not that pin until the verifier confirms it."""
+    key = await client_key(api)
+    tracking_id = await submit(api, key, lat="-5.1477", long="119.4327")
+    await api.wait_listed({tracking_id})
+    assert (await api.case(tracking_id))["pin_outside_region"] is True
+    await api.accept(tracking_id)
+    await api.settle()
+    request = await one(api, tracking_id)
+    assert request["lat"] is None and request["long"] is None
+    assert "Jl. Tjilik Riwut" in request["address"]
+    confirmed = await api.http.post(f"/v1/complaints/{tracking_id}/pin-confirmation", headers=api.admin)
+    assert confirmed.json() == {"cleared": True}
+    request = await one(api, tracking_id)
+    assert (request["lat"], request["long"]) == (-5.1477, 119.4327)
