@@ -195,7 +195,7 @@ async def create_staff(page: PageDep) -> Response:
                 try:
                     session.commit()
                 except IntegrityError:  # the same email, created a moment ago by another request
-                    return "Email sudah dipakai akun lain."
+                    return page.t("staffadmin.email_taken")
             return problem
 
     problem = await run_in_threadpool(create)

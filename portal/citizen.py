@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
 from api import sessions as security
 from portal import maps_available
+from portal.i18n import DEFAULT_LANGUAGE, translator
 from portal.following import request_follow, start_confirmation
 from portal.forms import parse, store_files, uploaded_files
 from portal.web import (TRACKING_ID, Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
@@ -161,16 +163,17 @@ async def region_map(code: str, lat: str = "", lon: str = "") -> JSONResponse:
     return JSONResponse(found, headers={"Cache-Control": "no-store" if lat else "public, max-age=86400"})
 
 
-def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[ComplaintDetails | None, list[str]]:
+def details_from_form(values: dict[str, str], flags: set[str],
+                      t: Callable[..., str] = translator(DEFAULT_LANGUAGE)) -> tuple[ComplaintDetails | None, list[str]]:
     """The report as the API would take it, or the reasons it cannot be one (for the person)."""
     chain = [values.get(level) or "" for level in ("province", "regency", "district")]
     region = next((code for code in reversed(chain) if code), None)
     names = region_names()
     if region and region not in names:
-        return None, [f"Wilayah {region} tidak dikenal."]
+        return None, [t("form.region.unknown", region=region)]
     chosen = [code for code in chain if code]
     if any(not inner.startswith(outer + ".") for outer, inner in zip(chosen, chosen[1:])):
-        return None, ["Kabupaten/kota atau kecamatan tidak berada di provinsi/kabupaten yang dipilih."]
+        return None, [t("form.region.mismatch")]
     location = None
     errors: list[str] = []
     if values.get("lat") or values.get("lon"):
@@ -178,7 +181,7 @@ def details_from_form(values: dict[str, str], flags: set[str]) -> tuple[Complain
             location = {"lat": float(values["lat"]), "lon": float(values["lon"]),
                         "address": values.get("address") or None}
         except (KeyError, ValueError):
-            errors.append("Lintang dan bujur harus berupa angka, mis. -2.2096 dan 113.9135.")
+            errors.append(t("form.coordinates.invalid"))
     elif values.get("address"):
         # Kept as the location, which an anonymous reporter's case never shows to the agency or
         # the public (domain/visibility.py): an address can be the reporter's own.
@@ -224,7 +227,7 @@ async def submit_report(page: PageDep) -> Response:
         await run_in_threadpool(page.svc.rate_limiter.check, page.caller.client_key)
     except Problem as problem:
         return render_form(page, values, [problem.detail], status=problem.status)
-    details, errors = details_from_form(values, flags)
+    details, errors = details_from_form(values, flags, translator(page.language))
     contents, file_errors = await uploaded_files(page, form)
     errors += file_errors
     if details is None or errors:

@@ -47,7 +47,7 @@ async def uploaded_files(
     if not files:
         return [], []
     if len(files) > MAX_ATTACHMENTS_PER_CASE:
-        return [], [f"Paling banyak {MAX_ATTACHMENTS_PER_CASE} lampiran."]
+        return [], [page.t("form.files.too_many", count=MAX_ATTACHMENTS_PER_CASE)]
     uploads, submitter = page.svc.uploads, page_submitter(page)
     try:
         for _ in files:
@@ -62,7 +62,7 @@ async def uploaded_files(
         try:
             cleaned.append(await uploads.clean(await upload.read()))
         except Problem as problem:
-            errors.append(f"Lampiran {index}: {problem_text(page, problem)}")
+            errors.append(f"{page.t('form.file', number=index)}: {problem_text(page, problem)}")
     return cleaned, errors
 
 
@@ -78,11 +78,11 @@ def store_files(page: Page, case: CaseView, files: list[CleanFile], purpose: Pur
                 store_attachment(session, page.svc.storage, page.svc.uploads.quotas, case=case, added_by=caller,
                                  file=file, submitter=submitter, purpose=purpose, event_seq=event_seq)
             except Problem as problem:
-                problems.append(f"Lampiran {index}: {problem_text(page, problem)}")
+                problems.append(f"{page.t('form.file', number=index)}: {problem_text(page, problem)}")
             except Exception:  # the case exists already: the person must still get its receipt
                 log.exception("attachment not stored", tracking_id=case.tracking_id, index=index)
                 session.rollback()
-                problems.append(f"Lampiran {index}: tidak tersimpan.")
+                problems.append(f"{page.t('form.file', number=index)}: {page.t('form.file.not_stored')}")
     return problems
 
 

@@ -436,7 +436,7 @@ class PortalRoute(APIRoute):
                     key = "error.outcome_unknown"
                 return await error_page(request, problem.status, key, problem.detail, headers=problem.headers)
             except RequestValidationError:
-                return await error_page(request, 422, None, "Alamat atau isian tidak valid.")
+                return await error_page(request, 422, "error.invalid_input", None)
             except StarletteHTTPException as error:  # the form parser's refusals (too many files, ...)
                 return await error_page(request, error.status_code, "error.form", None)
 
