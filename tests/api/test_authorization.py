@@ -177,6 +177,12 @@ EXCLUDED: dict[str, str] = {
     # (SMS_GATEWAY_INBOUND_TOKEN), never by a role (tests/sms/test_sms.py: no token, a wrong one,
     # none configured).
     "POST /v1/channels/sms": "SMS gateway token",
+    # The chat doors' webhooks (issue 30): WhatsApp's signed POSTs (X-Hub-Signature-256 with the
+    # app secret) and its verify-token handshake, Telegram's secret token header; never a role
+    # (tests/chat: a forged signature or a wrong secret is refused, nothing recorded).
+    "GET /v1/channels/whatsapp": "WhatsApp verify token (hub.verify_token)",
+    "POST /v1/channels/whatsapp": "WhatsApp app secret signature (X-Hub-Signature-256)",
+    "POST /v1/channels/telegram": "Telegram secret token (X-Telegram-Bot-Api-Secret-Token)",
     # Open311 submission: the client application's token as the form's `api_key` (GeoReport v2),
     # a bearer header is not read (tests/open311/test_georeport.py::test_post_errors).
     f"POST {O311}/requests.{{fmt}}": "Open311 api_key (client role)",
