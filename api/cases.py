@@ -38,6 +38,7 @@ from domain.models import (
     Actor,
     DispositionInput,
     FollowUpInput,
+    PinConfirmation,
     RatingInput,
     SatisfiedInput,
     ReplyInput,
@@ -204,19 +205,31 @@ async def rate(tracking_id: str, body: RatingRequest, caller: Caller, svc: Servi
                      lambda actor: RatingInput(actor=actor, score=body.score, comment=body.comment), idempotency_key)
 
 
-def confirm_pin(session: Session, tracking_id: str, caller: Caller) -> bool:
-    """A verifier (administrator) confirms a pin outside the case's region (issue 22): the flag is
-    cleared and who confirmed it, when, is kept (the case page shows it). False when there was no
-    flag to clear."""
-    if caller.role != Role.ADMIN:
-        raise Problem(403, "Hanya verifikator (admin nasional) yang dapat mengonfirmasi titik lokasi.")
-    row = session.get(Complaint, tracking_id)
-    if row is None:
+def _pin_flag(session: Session, tracking_id: str) -> bool:
+    flagged = session.scalar(select(Complaint.pin_outside_region).where(Complaint.tracking_id == tracking_id))
+    if flagged is None:
         raise Problem(404, "Laporan tidak ditemukan")
-    if not row.pin_outside_region:
-        return False
+    return flagged
+
+
+def _clear_pin_flag(session: Session, tracking_id: str, caller: Caller) -> None:
+    row = session.get(Complaint, tracking_id)
     row.pin_outside_region = False
     row.pin_confirmed_at = datetime.now(timezone.utc)
     row.pin_confirmed_by = caller.name or "admin"
     session.commit()
+
+
+async def confirm_pin(tracking_id: str, caller: Caller, svc: Services, session: Session) -> bool:
+    """A verifier (administrator) confirms a pin outside the case's region (issue 22): the case's
+    timeline records it (append-only, through the workflow), then the read model's flag is cleared
+    and who confirmed it, when, is kept for the case page. False when there was no flag to clear."""
+    if caller.role is None:
+        raise Problem(401, "Diperlukan token untuk tindakan ini.", headers={"WWW-Authenticate": "Bearer"})
+    if caller.role != Role.ADMIN:
+        raise Problem(403, "Hanya verifikator (admin nasional) yang dapat mengonfirmasi titik lokasi.")
+    if not await run_in_threadpool(_pin_flag, session, tracking_id):
+        return False
+    await act(tracking_id, caller, svc, session, ComplaintWorkflow.confirm_pin, lambda actor: PinConfirmation(actor=actor))
+    await run_in_threadpool(_clear_pin_flag, session, tracking_id, caller)
     return True

@@ -75,6 +75,9 @@ class Action(StrEnum):
     # happened and when, never the values.
     PERSONAL_DATA_CORRECTED = "personal_data_corrected"
     PERSONAL_DATA_ERASED = "personal_data_erased"
+    # Issue 22: the verifier keeps a pin that lies outside the case's region (the read model's
+    # flag is cleared; the timeline says who and when).
+    PIN_CONFIRMED = "pin_confirmed"
 
 
 class ClockKind(StrEnum):

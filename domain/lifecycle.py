@@ -23,6 +23,7 @@ from domain.models import (
     ComplaintDetails,
     DispositionInput,
     PersonalDataChange,
+    PinConfirmation,
     Escalation,
     FollowUpInput,
     Notification,
@@ -186,6 +187,7 @@ NOTIFIED: dict[Action, tuple[Party, ...]] = {
     Action.CALENDAR_AMENDED: (),
     Action.PERSONAL_DATA_CORRECTED: (),
     Action.PERSONAL_DATA_ERASED: (),
+    Action.PIN_CONFIRMED: (),
 }
 
 # What a case's followers (Party.FOLLOWER) hear of: its visible progress. Not the workflow's list:
@@ -242,6 +244,15 @@ def check_personal_data_change(case: CaseState, data: PersonalDataChange) -> Non
     details = case.details
     if data.sealed is None and details.sealed is None and details.reporter is None and details.location is None:
         raise ActionRejected("the personal data of this case is already erased", Rejection.CONFLICT)
+
+
+def check_pin_confirmation(case: CaseState, data: PinConfirmation) -> None:
+    """The verifier (an administrator) confirms a pin; there must be one."""
+    if data.actor.role != Role.ADMIN:
+        raise ActionRejected(f"role {data.actor.role} may not confirm a pin", Rejection.FORBIDDEN)
+    location = case.details.location
+    if case.details.sealed is None and (location is None or location.lat is None):
+        raise ActionRejected("this case has no pin", Rejection.CONFLICT)
 
 
 class CaseMachine:
@@ -413,6 +424,11 @@ class CaseMachine:
         case.details = case.details.model_copy(update={"reporter": None, "location": None, "sealed": data.sealed})
         action = Action.PERSONAL_DATA_ERASED if erased else Action.PERSONAL_DATA_CORRECTED
         self._record(now, action, data.actor, ERASED_NOTE if erased else None)
+
+    def confirm_pin(self, now: datetime, data: PinConfirmation) -> None:
+        """A pin outside the case's region kept by the verifier (issue 22): only the timeline
+        changes (append-only); the read model clears its flag."""
+        self._record(now, Action.PIN_CONFIRMED, data.actor, None)
 
     # --- projection --------------------------------------------------------------------------
 

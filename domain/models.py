@@ -337,6 +337,12 @@ class PersonalDataChange(Message):
     sealed: str | None = Field(default=None, max_length=8000)
 
 
+class PinConfirmation(Message):
+    """The verifier keeps a pin that lies outside the case's region (issue 22)."""
+
+    actor: Actor
+
+
 class CalendarAmendment(Message):
     calendar: HolidayCalendar
     note: str | None = None

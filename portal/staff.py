@@ -216,7 +216,7 @@ async def confirm_pin(page: PageDep, tracking_id: str) -> Response:
     form = await page.request.form(max_files=0, max_fields=5)
     await check_csrf(page, form)
     with page.svc.sessions() as session:
-        await run_in_threadpool(actions.confirm_pin, session, tracking_id, caller)
+        await actions.confirm_pin(tracking_id, caller, page.svc, session)
     return page.redirect(safe_next(page.request.query_params.get("next", "")) or f"/kasus/{tracking_id}")
 
 

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.enums import Action, Status
     from domain.lifecycle import (ActionRejected, CaseMachine, check_action, check_personal_data_change,
-                                  check_verification)
+                                  check_pin_confirmation, check_verification)
     from domain.models import (
         Actor,
         CalendarAmendment,
@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         FollowUpInput,
         Message,
         PersonalDataChange,
+        PinConfirmation,
         RatingInput,
         ReplyInput,
         RerouteInput,
@@ -45,6 +46,7 @@ SUGGEST_RETRY = RetryPolicy(maximum_attempts=3)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 UNBOUND_SIGNALS_DROPPED = "unbound-signals-dropped"
 SATISFIED_PATCH = "reporter-satisfied"
+PIN_CONFIRMED_PATCH = "pin-confirmed"
 # Both activities are short database work, run as local activities: one marker event each in
 # history instead of three events and a workflow task (a typical case stays far below 100 events).
 
@@ -319,6 +321,22 @@ class ComplaintWorkflow:
             raise ApplicationError("Tindakan tidak terikat pada laporan ini", type="forbidden", non_retryable=True)
         try:
             check_personal_data_change(self._state, data)
+        except ActionRejected as error:
+            raise rejected_as_application_error(error) from None
+
+    @workflow.update
+    def confirm_pin(self, data: PinConfirmation) -> CaseState:
+        # Added after release (issue 22): marked in the history of every case that uses it.
+        workflow.patched(PIN_CONFIRMED_PATCH)
+        self._machine.confirm_pin(workflow.now(), data)
+        return self._applied()
+
+    @confirm_pin.validator
+    def _validate_confirm_pin(self, data: PinConfirmation) -> None:
+        if not data.bound:  # sealed for no case (see _validate)
+            raise ApplicationError("Tindakan tidak terikat pada laporan ini", type="forbidden", non_retryable=True)
+        try:
+            check_pin_confirmation(self._state, data)
         except ActionRejected as error:
             raise rejected_as_application_error(error) from None
 

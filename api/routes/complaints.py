@@ -249,12 +249,11 @@ async def verify(
 
 @router.post("/{tracking_id}/pin-confirmation", summary="Konfirmasi titik lokasi di luar wilayahnya (admin)",
              responses=problem_responses(403, 404))
-async def confirm_pin(tracking_id: str, caller: CallerDep, session: SessionDep) -> dict[str, bool]:
+async def confirm_pin(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> dict[str, bool]:
     """A pin outside the case's region is kept off public use and duplicate scoring until a
-    verifier confirms it here; `cleared` is false when the pin was not flagged."""
-    if caller.role is None:
-        raise Problem(401, "Diperlukan token untuk tindakan ini.", headers={"WWW-Authenticate": "Bearer"})
-    return {"cleared": await run_in_threadpool(cases.confirm_pin, session, tracking_id, caller)}
+    verifier confirms it here (the case's timeline says so: `pin_confirmed`); `cleared` is false
+    when the pin was not flagged."""
+    return {"cleared": await cases.confirm_pin(tracking_id, caller, svc, session)}
 
 
 @router.post("/{tracking_id}/supplements", summary="Lengkapi laporan yang ditunda (pelapor)", **ACTION_DOC)

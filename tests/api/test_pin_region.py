@@ -38,6 +38,11 @@ async def test_a_pin_outside_the_region_is_flagged_hidden_from_the_public_and_co
     assert confirmed.status_code == 200 and confirmed.json() == {"cleared": True}
     after = await api.case(outside)
     assert after["pin_outside_region"] is False and after["pin_confirmed_by"] and after["pin_confirmed_at"]
+    assert [e["action"] for e in after["timeline"]][-1] == "pin_confirmed"  # the timeline says so
+    assert after["timeline"][-1]["actor_role"] == "admin" and after["status"] == "awaiting_agency"
+    again = await api.http.post(f"/v1/complaints/{outside}/pin-confirmation", headers=api.admin)
+    assert again.json() == {"cleared": False}  # nothing left to confirm: no second entry
+    assert [e["action"] for e in (await api.case(outside))["timeline"]].count("pin_confirmed") == 1
     assert (await api.get(outside)).json()["location"]["lat"] == MAKASSAR["lat"]
     await api.settle()  # a later projection keeps the confirmation
     assert (await api.case(outside))["pin_outside_region"] is False

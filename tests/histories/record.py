@@ -39,8 +39,10 @@ from domain.models import (
     CaseState,
     DispositionInput,
     FollowUpInput,
+    Location,
     PersonalData,
     PersonalDataChange,
+    PinConfirmation,
     RatingInput,
     SatisfiedInput,
     Reporter,
@@ -462,6 +464,22 @@ async def personal_data_erased(harness: Harness) -> dict[str, WorkflowHandle]:
     return {"personal_data_erased": case.handle}
 
 
+async def pin_confirmed(harness: Harness) -> dict[str, WorkflowHandle]:
+    """Issue 22: a Palangkaraya case pinned in Sulawesi; accept, the verifier confirms the pin (the
+    `confirm_pin` update, gated `workflow.patched("pin-confirmed")`: "pin_confirmed" on the
+    timeline, the status unchanged), follow-up, completion by silence; the window lapses (ends)."""
+    case = await open_case(harness, region_code="62.71", location=Location(lat=-5.1477, lon=119.4327))
+    await case.accept()
+    state = await case.update(ComplaintWorkflow.confirm_pin, PinConfirmation(actor=ADMIN))
+    assert state.timeline[-1].action == Action.PIN_CONFIRMED and state.status == Status.AWAITING_AGENCY
+    state = await case.follow_up()
+    state = await case.complete_by_silence(state)
+    await case.past(state, ClockKind.REOPEN_WINDOW)
+    final = await case.result()
+    assert [e.action for e in final.timeline].count(Action.PIN_CONFIRMED) == 1
+    return {"pin_confirmed": case.handle}
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -479,6 +497,7 @@ SCENARIOS: dict[str, Scenario] = {
         satisfied,
         typical_deliveries,
         personal_data_erased,
+        pin_confirmed,
     )
 }
 

@@ -34,6 +34,7 @@ HISTORY_FILES = sorted(HISTORIES_DIR.glob("*.json"))
 # The scenarios tests/histories/record.py writes; a missing file is a failure, not a skip.
 EXPECTED = {
     "typical",
+    "pin_confirmed",
     "hold_supplement",
     "hold_expired",
     "rejected_duplicate",
@@ -189,6 +190,14 @@ async def test_an_ungated_change_fails_the_replay(stem: str, altered: type):
     history = load_history(HISTORIES_DIR / f"{stem}.json")
     with pytest.raises(workflow.NondeterminismError):
         await replayer(altered).replay_workflow(history)
+
+
+def test_the_pin_confirmed_history_carries_its_patch_marker():
+    """The pin confirmation (issue 22) came after release: only its history carries the marker."""
+    text = (HISTORIES_DIR / "pin_confirmed.json").read_text(encoding="utf-8")
+    patch = base64.b64encode(b'{"id":"pin-confirmed"').decode()[:24]
+    assert patch in text
+    assert all(patch not in path.read_text(encoding="utf-8") for path in HISTORY_FILES if path.stem != "pin_confirmed")
 
 
 def test_the_satisfied_history_carries_its_patch_marker():
