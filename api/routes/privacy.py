@@ -162,7 +162,7 @@ class ErasureReport(BaseModel):
 @router.get("/privacy/erasures", response_model=ErasureReport,
             summary="Laporan bulanan penghapusan data pribadi", responses=problem_responses(401, 403, 422))
 def erasure_report(caller: AdminDep, svc: ServicesDep,
-                   month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> ErasureReport:
+                   month: Annotated[str, Query(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM, mis. 2026-12")]) -> ErasureReport:
     with svc.sessions() as session:
         return ErasureReport.model_validate(erasures_in_month(session, month))
 
