@@ -138,3 +138,15 @@ async def test_a_payload_is_bound_to_its_case_and_refused_in_another():
         await _for("LAP-B").decode([relabelled], [dict])
     # The codec endpoint (no context, an administrator in Temporal's UI) reads it.
     assert await TEST_DATA_CONVERTER.decode([sealed], [dict]) == [IDENTITY]
+
+
+async def test_a_scheduled_runs_result_opens_in_the_next_run_of_that_schedule_only():
+    """Temporal gives a schedule's next run the last run's result; it stays refused anywhere else."""
+    [sealed] = await _for("sp4n-routing-retrain-2026-12-07T13:05:00Z").encode([IDENTITY])
+    assert await _for("sp4n-routing-retrain-2026-12-07T13:10:00Z").decode([sealed], [dict]) == [IDENTITY]
+    for elsewhere in ("sp4n-open-data-2026-12-07T13:10:00Z", "LAP-A", "sp4n-routing-retrain"):
+        with pytest.raises(PayloadRefused, match="belongs to workflow"):
+            await _for(elsewhere).decode([sealed], [dict])
+    [case_payload] = await _for("LAP-A").encode([IDENTITY])
+    with pytest.raises(PayloadRefused, match="belongs to workflow 'LAP-A'"):
+        await _for("LAP-A-2026-12-07T13:10:00Z").decode([case_payload], [dict])
