@@ -110,7 +110,9 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (found) {
           if (!found || ticket !== asked) { return; }
-          if (moveMap) { map.fitBounds(found.bounds, { padding: [10, 10] }); }
+          // Not animated: a zoom animation still running (the province chosen a moment before)
+          // makes Leaflet drop this move, leaving the map on the province.
+          if (moveMap) { map.fitBounds(found.bounds, { padding: [10, 10], animate: false }); }
           element.setAttribute("data-region", found.code);
           if (warning) { warning.hidden = found.inside !== false; }
         })
