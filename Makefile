@@ -7,7 +7,8 @@
 #   make run    Temporal dev server + worker + API + a local mail catcher on 127.0.0.1 (Ctrl-C stops
 #               them all); ports via SP4N_API_PORT, SP4N_TEMPORAL_PORT, SP4N_TEMPORAL_UI_PORT,
 #               WORKER_METRICS_PORT, SP4N_MAIL_PORT (scripts/run_all.py)
-#   make test   the test suite; extra pytest arguments via PYTEST_ARGS="..."
+#   make test   the test suite, in PYTEST_WORKERS processes (pytest-xdist; 2 by default, 0 runs it in
+#               one); extra pytest arguments via PYTEST_ARGS="..."
 #               (PYTEST_ALLOW_EMPTY=1 also accepts pytest's "no tests collected", exit status 5)
 
 PYTHON ?= python3
@@ -16,6 +17,7 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 PYTEST_ALLOW_EMPTY ?=
 
 # Recipes see the venv's console scripts (temporal, temporal-test-server) without activation.
@@ -51,4 +53,4 @@ run: venv assets
 	$(VENV_PY) scripts/run_all.py
 
 test: test-venv assets
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)$(if $(PYTEST_ALLOW_EMPTY), || test $$? -eq 5)
+	$(VENV_PY) -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)$(if $(PYTEST_ALLOW_EMPTY), || test $$? -eq 5)

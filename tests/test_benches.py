@@ -8,6 +8,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,15 +42,18 @@ def test_every_bench_has_a_smoke_run() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SMOKE))
-def test_bench_smoke_run(name: str, tmp_path: Path) -> None:
+def test_bench_smoke_run(name: str) -> None:
     if name == "portal" and (reason := chromium_missing()) and os.environ.get("SP4N_REQUIRE_BROWSER") != "1":
         pytest.skip(reason)
     # The benches make their own read models (a SQLite file in a scratch folder): never the
     # database of the tests that run beside them.
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
-    env |= {"PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "bench", name, *SMOKE[name]], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    # A short scratch folder: Chromium's singleton socket path must stay under 108 bytes, which
+    # pytest's per-test folders (longer still under pytest-xdist) exceed.
+    with tempfile.TemporaryDirectory(prefix="sp4n-bench-") as scratch:
+        env |= {"PYTHONPATH": str(ROOT), "TMPDIR": scratch}
+        done = subprocess.run([sys.executable, "-m", "bench", name, *SMOKE[name]], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 0, f"{name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert lines and RESULT_LINE.match(lines[-1]), f"{name} printed no result line:\n{done.stdout[-3000:]}"
