@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -53,8 +54,14 @@ from workflows.complaint import ComplaintWorkflow
 def with_pin_flag(session: Session, view: CaseView) -> CaseView:
     """The workflow's view with the read model's pin flag (issue 22): judged again here while the
     case is not yet recorded, so that an outside pin is never public, not even for a moment."""
-    row = session.execute(select(Complaint.pin_outside_region, Complaint.pin_confirmed_at, Complaint.pin_confirmed_by)
-                          .where(Complaint.tracking_id == view.tracking_id)).first()
+    try:
+        row = session.execute(select(Complaint.pin_outside_region, Complaint.pin_confirmed_at,
+                                     Complaint.pin_confirmed_by).where(Complaint.tracking_id == view.tracking_id)).first()
+    except DBAPIError:
+        # The read model is down: the case still answers from its workflow, with the pin judged
+        # here (a verifier's confirmation shows again once the read model is back).
+        session.rollback()
+        row = None
     if row is not None:
         flagged, confirmed_at, confirmed_by = row
     else:

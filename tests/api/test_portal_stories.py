@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import uuid
 from pathlib import Path
 
 import httpx
@@ -177,16 +178,22 @@ async def test_only_the_reporter_may_say_they_are_satisfied(api: ApiHarness) -> 
 
 
 async def test_deactivating_an_agency_or_an_account_asks_first(api: ApiHarness) -> None:
+    # A throwaway body: on PostgreSQL the seeded directory is shared by the session's tests.
+    agency_id = f"uji-nonaktif-{uuid.uuid4().hex[:8]}"
+    made = await api.http.post("/v1/agencies", headers=api.admin,
+                               json={"id": agency_id, "name": "Badan Uji Nonaktif", "kind": "agency"})
+    assert made.status_code == 201, made.text
     async with browser(api) as admin:
         await signed_in_admin(admin)
-        asked = await post_form(admin, "/admin/instansi?q=pemprov-51", "/admin/instansi/pemprov-51/nonaktif", {})
-        assert asked.status_code == 200 and "Nonaktifkan instansi pemprov-51?" in asked.text
-        assert 'href="/admin/instansi?q=pemprov-51" class="button secondary" data-testid="confirm-no"' in asked.text
-        listed = (await admin.get("/admin/instansi", params={"q": "Provinsi Bali"})).text
+        page = f"/admin/instansi?q={agency_id}"
+        asked = await post_form(admin, page, f"/admin/instansi/{agency_id}/nonaktif", {})
+        assert asked.status_code == 200 and f"Nonaktifkan instansi {agency_id}?" in asked.text
+        assert f'href="{page}" class="button secondary" data-testid="confirm-no"' in asked.text
+        listed = (await admin.get("/admin/instansi", params={"q": "Badan Uji Nonaktif"})).text
         assert 'data-testid="deactivate-agency"' in listed and "data-confirm=" in listed
-        done = await post_form(admin, "/admin/instansi?q=pemprov-51", "/admin/instansi/pemprov-51/nonaktif",
-                               {"confirmed": "1"})
+        done = await post_form(admin, page, f"/admin/instansi/{agency_id}/nonaktif", {"confirmed": "1"})
         assert done.status_code == 303
+    assert (await api.http.get(f"/v1/agencies/{agency_id}")).status_code == 404  # inactive: gone from the directory
 
 
 async def test_the_merge_page_proposes_the_case_more_people_back_as_the_original(api: ApiHarness) -> None:
