@@ -126,9 +126,12 @@ def log_identity_views(session: Session, caller: Caller, views: list[CaseView], 
 # --- holds ------------------------------------------------------------------------------------------
 
 
-def set_hold(svc: Services, tracking_id: str, kind: HoldKind, reason: str, set_by: str) -> HoldView:
+def set_hold(svc: Services, tracking_id: str, kind: HoldKind, reason: str, set_by: str,
+             *, known_to_temporal: bool = False) -> HoldView:
+    """`known_to_temporal`: the caller found the case's workflow (a case not yet projected)."""
     with svc.sessions.begin() as session:
-        if session.get(Complaint, tracking_id) is None:
+        if not known_to_temporal and session.get(Complaint, tracking_id) is None \
+                and session.get(CasePrivacy, tracking_id) is None:
             raise Problem(404, "Laporan tidak ditemukan")
         hold = PrivacyHold(tracking_id=tracking_id, kind=kind.value, reason=reason, set_by=set_by)
         session.add(hold)

@@ -118,7 +118,16 @@ class LiftBody(BaseModel):
 @router.post("/complaints/{tracking_id}/privacy-holds", response_model=HoldView, status_code=201,
              summary="Tahan penghapusan data pribadi (pengecualian yang diizinkan hukum)", responses=CASE_ERRORS)
 async def add_hold(tracking_id: str, body: HoldBody, caller: AdminDep, svc: ServicesDep) -> HoldView:
-    return await run_in_threadpool(set_hold, svc, tracking_id, body.kind, body.reason, caller.name or caller.token_id)
+    set_by = caller.name or caller.token_id
+    try:
+        return await run_in_threadpool(set_hold, svc, tracking_id, body.kind, body.reason, set_by)
+    except Problem as problem:
+        if problem.status != 404:
+            raise
+    # Not in the read model yet (its first projection is still on its way): the workflow decides.
+    await svc.temporal.state(tracking_id)  # 404 when Temporal does not know the case either
+    return await run_in_threadpool(set_hold, svc, tracking_id, body.kind, body.reason, set_by,
+                                   known_to_temporal=True)
 
 
 @router.post("/complaints/{tracking_id}/privacy-holds/{hold_id}/lift", response_model=HoldView,
