@@ -38,6 +38,16 @@ def published(status: Status | str | None) -> bool:
     return status is not None and Status(status) in PUBLISHED_STATUSES
 
 
+# What anyone but the staff and the reporter may know of a case not yet published (issue 24): that
+# it exists, its title (a would-be duplicate reporter recognises it) and where it stands, so a
+# client that sent it (Open311, SMS, chat) can follow its status. Never its text, pin, files,
+# reporter or the staff's notes.
+UNPUBLISHED_OUTLINE = frozenset({"tracking_id", "title", "status", "report_type", "category", "region_code",
+                                 "submitted_at", "deadlines", "overdue", "archive_reason", "duplicate_of",
+                                 "timeline"})
+UNPUBLISHED_TIMELINE_ENTRY = frozenset({"seq", "at", "action", "actor_role", "status_from", "status_to"})
+
+
 class TimelineEntry(BaseModel):
     seq: int
     at: AwareDatetime
@@ -207,8 +217,16 @@ def sees_reporter_additions(view: CaseView, viewer: Viewer) -> bool:
     return not view.anonymous or viewer.role in STAFF_ROLES or viewer.reporter_of == view.tracking_id
 
 
+def sees_before_publication(view: CaseView, viewer: Viewer) -> bool:
+    """Whether the viewer may see all of the case they may see while it is not published yet:
+    the staff (agency staff only their own body's cases get this far) and the reporter."""
+    return viewer.role in STAFF_ROLES or viewer.reporter_of == view.tracking_id or published(view.status)
+
+
 def may_see_file(view: CaseView, viewer: Viewer, added_by_role: str, purpose: str) -> bool:
     """Whether a file of a case the viewer may see is one they may see too."""
+    if not sees_before_publication(view, viewer):
+        return False
     return (added_by_role != Role.REPORTER.value or purpose not in REPORTER_ADDED_FILES
             or sees_reporter_additions(view, viewer))
 
@@ -245,6 +263,11 @@ def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
             entry.pop("actor_name", None)
         for escalation in data.get("escalations") or []:
             escalation.pop("summary", None)
+    if not sees_before_publication(view, viewer):
+        data = {key: value for key, value in data.items() if key in UNPUBLISHED_OUTLINE}
+        if "timeline" in data:
+            data["timeline"] = [{key: value for key, value in entry.items() if key in UNPUBLISHED_TIMELINE_ENTRY}
+                                for entry in data["timeline"] or []]
     return CaseView.model_validate(data)
 
 

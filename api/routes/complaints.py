@@ -178,8 +178,9 @@ def list_complaints(
     response_model=CaseView,
     response_model_exclude_unset=True,
     summary="Lihat satu laporan",
-    description="Publik melihat laporan yang tidak rahasia; pelapor (dengan reporter_token), petugas "
-    "instansi terkait, admin dan pengamat melihat lebih banyak. Bidang yang tidak boleh dilihat tidak ada.",
+    description="Publik melihat laporan yang tidak rahasia; sebelum diverifikasi dan diteruskan hanya "
+    "ringkasannya (judul, status, kategori, wilayah, tenggat, riwayat tanpa catatan). Pelapor (dengan reporter_token), "
+    "petugas instansi terkait, admin dan pengamat melihat lebih banyak. Bidang yang tidak boleh dilihat tidak ada.",
     responses=problem_responses(401, 404, 503),
 )
 async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, session: SessionDep) -> CaseView:

@@ -137,7 +137,7 @@ async def test_a_photo_loses_its_gps_and_every_other_metadata_but_keeps_its_orie
     assert info["url"] == f"/v1/complaints/{tracking_id}/attachments/{info['id']}"
     assert "rumah-siti" not in str(info)  # the file name is not kept
 
-    response = await fetch(api, info["url"])  # a public case: anyone may look
+    response = await fetch(api, info["url"], reporter)  # what anyone will see once the case is public
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
     assert response.headers["content-disposition"] == f'inline; filename="{info["id"]}.jpg"'
@@ -175,7 +175,7 @@ async def test_a_pdf_is_kept_without_its_metadata_and_downloaded_sandboxed(api: 
     tracking_id, reporter = await reported(api)
     info = await upload_ok(api, tracking_id, PDF, reporter, name="surat.pdf", purpose="supplement")
     assert info["content_type"] == "application/pdf" and info["purpose"] == "supplement"
-    response = await fetch(api, info["url"])
+    response = await fetch(api, info["url"], reporter)
     assert b"Siti" not in response.content and b"Ponsel" not in response.content  # author, creator, XMP
     served = PdfReader(BytesIO(response.content))
     assert len(served.pages) == 1 and not served.metadata and "/Metadata" not in served.trailer["/Root"]
@@ -328,6 +328,49 @@ async def test_a_confidential_cases_files_exist_only_for_those_who_see_it(api: A
     assert_problem(await upload(api, tracking_id, PDF, other_officer), 404)
     for headers in (reporter, await api.headers("officer", WIB_AGENCY), api.admin, await api.headers("observer")):
         assert hashlib.sha256((await fetch(api, info["url"], headers)).content).hexdigest() == info["sha256"]
+
+
+async def test_before_verification_the_public_knows_a_case_by_its_title_and_status_only(api: ApiHarness) -> None:
+    """Issue 24: a report is public once verified and forwarded. Before, the public and API clients
+    (v1 and Open311) learn that it exists, its title and where it stands; never its text, pin or files."""
+    location = {"lat": -2.2096, "lon": 113.9135, "address": "Jl. Tjilik Riwut km 5"}
+    tracking_id, reporter = await reported(api, title="Jalan berlubang di depan pasar",
+                                           description="Lubang sedalam 30 cm, dua motor jatuh.",
+                                           location=location, reporter={"name": "Siti Rahma"})
+    info = await upload_ok(api, tracking_id, PDF, reporter)
+    secret = ["Lubang sedalam", "Tjilik Riwut", "113.9135", "Siti Rahma"]
+    outsiders = {"public": {}, "client": await api.headers("client")}
+
+    async def open311_request() -> dict:
+        response = await api.http.get(f"/open311/v2/requests/{tracking_id}.json")
+        assert response.status_code == 200, response.text
+        [request] = response.json()
+        return request
+
+    for who, headers in outsiders.items():
+        response = await api.get(tracking_id, headers)
+        assert response.status_code == 200, (who, response.text)
+        case = response.json()
+        assert case["title"] == "Jalan berlubang di depan pasar" and case["status"] == "awaiting_verification"
+        assert not [value for value in secret if value in response.text], (who, response.text)
+        assert (await listed(api, tracking_id, headers)).json() == [], who
+        assert_problem(await fetch(api, info["url"], headers), 404)
+    request = await open311_request()
+    assert request["status"] == "open" and request["description"] == "Jalan berlubang di depan pasar"
+    assert request["lat"] is None and request["address"] is None and request["media_url"] is None
+    assert not [value for value in secret if value in str(request)], request
+    # The reporter and the staff see all of it meanwhile.
+    for headers in (reporter, api.admin):
+        assert (await api.get(tracking_id, headers)).json()["description"].startswith("Lubang sedalam")
+        assert (await fetch(api, info["url"], headers)).status_code == 200
+
+    await api.accept(tracking_id)
+    for who, headers in outsiders.items():
+        case = (await api.get(tracking_id, headers)).json()
+        assert case["description"].startswith("Lubang sedalam") and case["location"]["lat"] == location["lat"], who
+        assert (await fetch(api, info["url"], headers)).status_code == 200, who
+    request = await open311_request()
+    assert request["description"].startswith("Jalan berlubang") and request["lat"] == location["lat"]
 
 
 async def test_another_agencys_officer_gets_404_on_a_public_case_too(api: ApiHarness) -> None:

@@ -263,4 +263,5 @@ async def test_an_anonymous_reporters_supplements_replies_and_their_files_are_fo
     await api.act_ok(named_case["tracking_id"], "verification", {"decision": "hold"}, api.admin)
     await api.act_ok(named_case["tracking_id"], "supplements", {"text": "Di Jl. Melati 7"},
                      bearer(named_case["reporter_token"]))
+    await api.accept(named_case["tracking_id"])  # public once verified and forwarded
     assert "Melati" in notes((await api.get(named_case["tracking_id"])).json())

@@ -236,7 +236,7 @@ async def test_a_pdf_over_the_page_limit_is_refused(api: ApiHarness) -> None:
     body = assert_problem(await upload(api, tracking_id, pdf_of_pages(101), reporter), 413)
     assert "100 halaman" in body["detail"] and "100 pages" in body["detail_en"]
     info = await upload_ok(api, tracking_id, pdf_of_pages(100), reporter)
-    assert len(PdfReader(BytesIO((await api.http.get(info["url"])).content)).pages) == 100
+    assert len(PdfReader(BytesIO((await api.http.get(info["url"], headers=reporter)).content)).pages) == 100
 
 
 # --- PDFs rebuilt --------------------------------------------------------------------------------
@@ -247,6 +247,7 @@ async def test_a_pdf_keeps_nothing_active_or_identifying(api: ApiHarness) -> Non
     assert sent.count(b"Siti") >= 5
     tracking_id, reporter = await reported(api, anonymous=True, reporter={"name": "Siti Rahmawati"})
     info = await upload_ok(api, tracking_id, sent, reporter, name="surat-siti.pdf")
+    await api.accept(tracking_id)  # public from here
     response = await api.http.get(info["url"])  # the public downloads it
     assert response.status_code == 200
     served = response.content
@@ -320,7 +321,7 @@ async def test_a_case_holds_at_most_its_bytes(api: ApiHarness) -> None:
     await upload_ok(api, tracking_id, PDF, reporter)  # ~100 KB once cleaned
     body = assert_problem(await upload(api, tracking_id, PDF, reporter), 413)
     assert "146 KB per laporan" in body["detail"] and "146 KB per case" in body["detail_en"]
-    assert len((await api.http.get(f"/v1/complaints/{tracking_id}/attachments")).json()) == 1
+    assert len((await api.http.get(f"/v1/complaints/{tracking_id}/attachments", headers=reporter)).json()) == 1
     await case_still_works(api, tracking_id, reporter)
     other, other_reporter = await reported(api)
     await upload_ok(api, other, PDF, other_reporter)  # another case has its own room

@@ -198,8 +198,9 @@ async def test_a_fixmystreet_client_through_the_whole_lifecycle(api: ApiHarness)
     request = await one(api, tracking_id)
     assert request["status"] == "open" and request["external_status_code"] == "OPEN"
     assert request["extended_attributes"]["sp4n_status"] == "awaiting_verification"
-    assert request["media_url"] == links[0]
-    assert len(request["description"]) == DESCRIPTION_SHOWN_MAX and request["description"].endswith("…")
+    # Not verified yet: the public (and so the client) reads its title and status, no text, pin or photo.
+    assert request["description"] == "Jalan berlubang besar di depan pasar", request["description"]
+    assert request["media_url"] is None and request["lat"] is None
     listed = xml(await api.http.get(f"{BASE}/requests.xml", params={"service_request_id": tracking_id}),
                  "service_requests")
     assert [r["service_request_id"] for r in listed] == [tracking_id]
@@ -236,6 +237,9 @@ async def test_a_fixmystreet_client_through_the_whole_lifecycle(api: ApiHarness)
 
     # Forwarded, sent back by the agency ("not our authority"), forwarded again, answered.
     await api.accept(tracking_id)
+    request = await one(api, tracking_id)  # public now: the text (cut at GeoReport's limit), the first photo
+    assert request["media_url"] == links[0]
+    assert len(request["description"]) == DESCRIPTION_SHOWN_MAX and request["description"].endswith("…")
     agency_admin = await api.headers("agency_admin", WIB_AGENCY)
     await api.act_ok(tracking_id, "reroute", {"reason": "Jalan provinsi, bukan kewenangan kota."}, agency_admin)
     assert (await one(api, tracking_id))["external_status_code"] == "INTERNAL_REFERRAL"

@@ -125,10 +125,10 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
     assert request["agency_responsible"] is None
     assert request["expected_datetime"] == case["deadlines"]["verification_due"]
     assert offset_of(request["requested_datetime"]) == "+07:00"
-    # What the citizen wrote, once (the title is cut from it, never repeated in front of it).
-    assert request["description"] == "Jalan berlubang besar di depan pasar\nSudah dua motor jatuh minggu ini."
+    # Not verified yet: the public reads its title and where it stands, not its text or place.
+    assert request["description"] == "Jalan berlubang besar di depan pasar"
     assert "verifikasi" in request["status_notes"]
-    assert (request["lat"], request["long"]) == (-2.2096, 113.9213)
+    assert (request["lat"], request["long"], request["address"]) == (None, None, None)
     for private in ("email", "phone", "first_name", "reporter"):
         assert private not in request
 
@@ -136,6 +136,11 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
     accepted = await api.accept(tracking_id, WIB_AGENCY)
     request = await one(api, tracking_id)
     assert request["status"] == "open"
+    # What the citizen wrote, once (the title is cut from it, never repeated in front of it).
+    assert request["description"] == "Jalan berlubang besar di depan pasar\nSudah dua motor jatuh minggu ini."
+    assert (request["lat"], request["long"]) == (-2.2096, 113.9213)
+    for private in ("email", "phone", "first_name", "reporter"):
+        assert private not in request
     agency_name = (await api.http.get(f"/v1/agencies/{WIB_AGENCY}")).json()["name"]
     assert request["agency_responsible"] == agency_name
     assert agency_name in request["status_notes"]
@@ -210,7 +215,9 @@ async def test_anonymous_confidential_and_address_only(api: ApiHarness) -> None:
     confidential = await submit(api, key, **{"attribute[confidential]": "true"})
     address_only = await submit(api, key, lat="", long="", media_url="https://foto.example.id/1.jpg",
                                 **{"attribute[report_type]": "aspirasi"})
-    await api.wait_listed({anonymous, confidential, address_only})
+    for tracking_id in (anonymous, confidential, address_only):
+        await api.accept(tracking_id, WIB_AGENCY)  # public from here (an unverified one shows its outline only)
+    await api.wait_listed({anonymous, confidential, address_only}, status="awaiting_agency")
 
     status, listed = await both(api.http, "GET", f"{BASE}/requests", "service_requests")
     assert_valid("requests", listed)
