@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import api.routes.open311.reading as open311_reading
-from tests.api.conftest import WIB_AGENCY, ApiHarness
+from tests.api.conftest import WIB_AGENCY, ApiHarness, bearer
 from tests.open311.georeport import assert_same, assert_valid, both
 
 BASE = "/open311/v2"
@@ -183,6 +183,32 @@ async def test_post_then_the_whole_lifecycle(api: ApiHarness) -> None:
     listed = await api.eventually(updates, lambda data: data and data[-1]["status"] == "FIXED")
     assert listed[-1]["external_status_code"] == "FIXED"
     assert listed[-1]["extended_attributes"]["sp4n_status"] == "completed"
+
+
+async def test_the_updates_of_an_unverified_case_carry_no_notes(api: ApiHarness) -> None:
+    """Before a case is verified and forwarded its public outline has steps without notes
+    (domain/visibility.py); mySociety's servicerequestupdates is public too, so the same holds there:
+    the verifier's question and the reporter's answer (a house number) stay out until publication."""
+    receipt = await api.submit(region_code="62.71", reporter={"name": "Siti Rahma"})
+    tracking_id, reporter = receipt["tracking_id"], bearer(receipt["reporter_token"])
+    await api.act_ok(tracking_id, "verification", {"decision": "hold", "note": "Sebutkan nomor rumah terdekat."},
+                     api.admin)
+    await api.act_ok(tracking_id, "supplements", {"text": "Depan rumah saya, Jl. Melati 7."}, reporter)
+
+    async def updates() -> list:
+        status, data = await both(api.http, "GET", f"{BASE}/servicerequestupdates", "service_request_updates",
+                                  params={"service_request_id": tracking_id})
+        assert status == 200
+        return data
+
+    listed = await api.eventually(updates, lambda data: len(data) >= 2)
+    assert "INVESTIGATING" in [u["status"] for u in listed]
+    text = str(listed)
+    assert "nomor rumah" not in text and "Melati" not in text, listed
+
+    await api.accept(tracking_id, WIB_AGENCY)
+    listed = await api.eventually(updates, lambda data: any(u["status"] == "IN_PROGRESS" for u in data))
+    assert "nomor rumah" in str(listed) and "Melati" in str(listed)  # public now, as on the case page
 
 
 async def test_post_errors(api: ApiHarness) -> None:

@@ -39,7 +39,7 @@ from domain.open311 import (
     update_description,
 )
 from domain.text import MachineTextRepairs
-from domain.visibility import REPORTER_ADDITIONS
+from domain.visibility import REPORTER_ADDITIONS, published
 from workflows.complaint import ComplaintWorkflow
 
 # --- mySociety's extension: GET servicerequestupdates ---------------------------------------------
@@ -67,7 +67,7 @@ async def get_updates(request: Request, session: SessionDep) -> Response:
             select(TimelineEventRow, Complaint.region_code, Complaint.archive_reason,
                    # a confidential original's id is never public
                    case((original.confidential.is_(True), None), else_=Complaint.duplicate_of),
-                   Complaint.anonymous)
+                   Complaint.anonymous, Complaint.status)
             .join(Complaint, Complaint.tracking_id == TimelineEventRow.tracking_id)
             .outerjoin(original, original.tracking_id == Complaint.duplicate_of)
             .where(Complaint.confidential.is_(False), TimelineEventRow.action.not_in(UNSHOWN_ACTIONS))
@@ -87,11 +87,14 @@ REPORTER_TEXT_ACTIONS = REPORTER_ADDITIONS  # domain/visibility.py: one rule for
 
 
 def update_of_event(event: TimelineEventRow, region_code: str | None, archive_reason: str | None,
-                    duplicate_of: str | None, anonymous: bool) -> dict[str, Any]:
+                    duplicate_of: str | None, anonymous: bool, status: str | None) -> dict[str, Any]:
     """One step of a case as mySociety's request_update. `status` is the extended status (the
     extension allows it, and FixMyStreet reads it there); `external_status_code` repeats it for
-    FixMyStreet's response templates; `extended_attributes` adds the SP4N status behind it."""
-    note = None if anonymous and event.action in REPORTER_TEXT_ACTIONS else event.note
+    FixMyStreet's response templates; `extended_attributes` adds the SP4N status behind it.
+    A case not published (not verified and forwarded, domain/visibility.py) shows its steps
+    without their notes, as its outline does everywhere else."""
+    hidden = not published(status) or (anonymous and event.action in REPORTER_TEXT_ACTIONS)
+    note = None if hidden else event.note
     extended = extended_attributes(event.status_to, archive_reason, duplicate_of, event.action)
     return {
         "update_id": f"{event.tracking_id}-{event.seq}",
