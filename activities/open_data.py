@@ -34,9 +34,9 @@ from domain.open_data import (
     body_month_rows,
     datapackage,
     file_name,
-    generalise_places,
     month_of,
     public_case_row,
+    publish_case_rows,
     region_month_rows,
 )
 from workflows.open_data import GenerateOpenData, OpenDataGenerated
@@ -137,7 +137,7 @@ def build_datasets(session: Session) -> dict[str, list[dict[str, Any]]]:
     return {
         "bodies": body_month_rows(stints, names),
         "regions": region_month_rows(received, completed),
-        "cases": generalise_places(case_rows, regions),
+        "cases": publish_case_rows(case_rows, regions),
     }
 
 

@@ -27,6 +27,13 @@ category and month number 5 or more and come from two regions or more (and their
 each region's "<5" to one value); else it is left blank under the same condition nationally; else
 the row is left out. A regional body's id (and its unit's) is left empty where it would name a finer
 place than the row's region column does.
+
+**Case rows against the tables** (`suppress_case_outcomes`): counting the rows that name a body in
+a month, or their overdue, completed or returned ones, would give back the bodies table's "<5" and
+"x". So a body is named only by 5 rows of a month or more, and an outcome whose count the table
+would not publish is blank in the group's rows (`publish_case_rows` repeats both rules until
+stable). In the regions table, `completed` is withheld like a part of `received` where it is not
+larger (the same cases, mostly).
 """
 
 from __future__ import annotations
@@ -211,14 +218,22 @@ REGION_COLUMNS = ("region_code", "month", "category", "received", "completed")
 def region_month_rows(received: Mapping[tuple[str, str, str], int],
                       completed: Mapping[tuple[str, str, str], int]) -> list[dict[str, Any]]:
     """Keys (region or "" when unknown, month, category code): cases received (by month of
-    submission) and completed (by month of completion). Neither is part of the other."""
-    keys = sorted(set(received) | set(completed))
-    return [
-        {"region_code": region, "month": month, "category": category,
-         "received": count_cell(received.get((region, month, category), 0)),
-         "completed": count_cell(completed.get((region, month, category), 0))}
-        for region, month, category in keys
-    ]
+    submission) and completed (by month of completion). Completions of earlier months' cases make
+    `completed` no part of `received`, but where it is not larger it is treated as one."""
+    rows = []
+    for key in sorted(set(received) | set(completed)):
+        came, done = received.get(key, 0), completed.get(key, 0)
+        if done <= came:
+            # Mostly the same cases (submitted and completed in the month): `received - completed`
+            # would give back the small count the bodies table withholds, so the same rule.
+            came_cell, cells = suppress_group(came, {"completed": done})
+            done_cell = cells["completed"]
+        else:
+            came_cell, done_cell = count_cell(came), count_cell(done)
+        region, month, category = key
+        rows.append({"region_code": region, "month": month, "category": category,
+                     "received": came_cell, "completed": done_cell})
+    return rows
 
 
 # --- case rows -----------------------------------------------------------------------------------
@@ -298,6 +313,80 @@ def generalise_places(rows: list[dict[str, Any]],
             row |= {"agency_id": None, "unit_id": None}
         published.append(row)
     return published
+
+
+# Each count of the bodies table has a column of the case rows that gives it back when counted
+# over one body's rows of a month: the columns that are blanked together when that count may not
+# be published (a completion also shows in the status, the rating and the archive reason).
+_OUTCOME_COLUMNS = {
+    "completed": ("completed_at", "status", "rating", "archive_reason"),
+    "first_response": ("first_response_at", "status"),
+    "returned": ("bounce_count", "status"),  # a verified case awaiting verification was returned
+    "overdue": ("overdue",),
+    "ombudsman": ("ombudsman_flagged",),
+}
+
+
+def _outcomes(row: Mapping[str, Any]) -> dict[str, bool]:
+    return {
+        "completed": row.get("completed_at") is not None,
+        "first_response": row.get("first_response_at") is not None,
+        "returned": bool(row.get("bounce_count")),
+        "overdue": bool(row.get("overdue")),
+        "ombudsman": bool(row.get("ombudsman_flagged")),
+    }
+
+
+def suppress_case_outcomes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The case rows made to agree with the bodies table's suppression (after `generalise_places`).
+
+    Counting the rows that name a body in a month gives that body's `received`, and counting
+    their `overdue` (or completions, returns...) gives its parts: the case rows would hand back
+    every "<5" and "x" the bodies table hides. So, per body shown and month of submission:
+    fewer than 5 rows leave the body (and unit) unnamed, and those rows are published only where,
+    pooled in their month, they pass the rule of moved rows (5 or more from 2 bodies or more,
+    each body's "<5" left ambiguous), else they are left out; in a group of 5 or more, each
+    outcome whose count `suppress_group` would not publish is blanked in all the group's rows,
+    and ratings are blanked where fewer than 5 (the bodies table's mean needs 5). Rows naming no
+    body (a case returned to verification, a regional body left unnamed) are a group of their
+    month: their outcomes too would be counted for the body their region names."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        groups[(row.get("agency_id") or "", row["submitted_at"][:7])].append(index)
+    blanked: dict[int, dict[str, Any]] = {}
+    pooled: dict[str, list[int]] = defaultdict(list)
+    for (agency_id, in_month), indexes in groups.items():
+        if agency_id and len(indexes) < MIN_COUNT:
+            pooled[in_month] += indexes
+            continue
+        counts = {name: sum(_outcomes(rows[i])[name] for i in indexes) for name in _OUTCOME_COLUMNS}
+        _, cells = suppress_group(len(indexes), counts)
+        hidden = {column for name, cell in cells.items() if cell != counts[name]
+                  for column in _OUTCOME_COLUMNS[name]}
+        if sum(rows[i].get("rating") is not None for i in indexes) < MIN_COUNT:
+            hidden.add("rating")
+        for i in indexes:
+            blanked[i] = dict.fromkeys(hidden)
+    left_out: set[int] = set()
+    for indexes in pooled.values():
+        if _grouped_enough([rows[i]["agency_id"] for i in indexes], len(indexes)):
+            for i in indexes:
+                blanked[i] = {"agency_id": None, "unit_id": None}
+        else:
+            left_out.update(indexes)
+    return [row | blanked.get(index, {}) for index, row in enumerate(rows) if index not in left_out]
+
+
+def publish_case_rows(rows: list[dict[str, Any]],
+                      agency_regions: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
+    """The published case rows: places generalised and outcomes suppressed, again until neither
+    changes anything (a row left out by one can leave a place or a body's group too small for
+    the other; each round only blanks or leaves out, so it ends)."""
+    while True:
+        published = suppress_case_outcomes(generalise_places(rows, agency_regions))
+        if published == rows:
+            return published
+        rows = published
 
 
 # --- the data package (Frictionless Data Package v1 descriptor) ------------------------------------

@@ -56,13 +56,43 @@ def test_each_body_s_month_is_counted_from_the_timeline_with_small_counts_hidden
 
 
 def test_regions_and_cases(files):
+    # 9 of the 13 completed: 13 - 9 would tell the 4 open ones, as in the bodies table.
     assert json.loads(files["regions.json"]) == [
-        {"region_code": "62.71", "month": "2026-12", "category": "jalan-jembatan", "received": 13, "completed": 9}]
+        {"region_code": "62.71", "month": "2026-12", "category": "jalan-jembatan", "received": 13, "completed": "x"}]
     cases = json.loads(files["cases.json"])
     assert {(c["region_code"], c["category"], c["submitted_at"]) for c in cases} == {
         ("62.71", "jalan-jembatan", "2026-12-01")}
-    assert sorted(c["status"] for c in cases).count("completed") == 9
+    # the case the city returned now names no body, and does not say it was returned
+    assert sorted(c["agency_id"] or "" for c in cases) == [""] + ["pemkot-62.71"] * 12
+    assert {c["ombudsman_flagged"] for c in cases} == {False} and sum(bool(c["bounce_count"]) for c in cases) == 0
     assert all("tracking_id" not in c and "T" not in (c["completed_at"] or "") for c in cases)
+
+
+# What counting a body's case rows of a month gives back, per column of the bodies table.
+_COUNTED_BY = {
+    "completed": lambda c: c["completed_at"] is not None or c["status"] in ("completed", "archived"),
+    "returned_not_our_authority": lambda c: bool(c["bounce_count"]),
+    "overdue": lambda c: bool(c["overdue"]),
+    "ombudsman_flagged": lambda c: bool(c["ombudsman_flagged"]),
+    "first_response_within_deadline": lambda c: c["first_response_at"] is not None,
+}
+
+
+def test_no_count_the_bodies_table_hides_is_given_back_by_counting_the_case_rows(files):
+    """The first thing anyone checks: count the rows naming the body in the month. Each "<5" or
+    "x" of the bodies table must not be counted out of the case rows (the column is blanked)."""
+    cases = json.loads(files["cases.json"])
+    for body in json.loads(files["bodies.json"]):
+        # a regional body's cases: those naming it, and those of its region naming no body
+        rows = [c for c in cases if c["submitted_at"][:7] == body["month"] and (
+            c["agency_id"] == body["agency_id"] or (not c["agency_id"] and c["region_code"] == "62.71"))]
+        hidden = [column for column in _COUNTED_BY if not isinstance(body[column], int)]
+        assert set(hidden) == {"completed", "returned_not_our_authority", "overdue",
+                               "first_response_within_deadline"}  # the seed hides these four
+        for column in hidden:  # the column that would count it is empty in every row
+            assert sum(map(_COUNTED_BY[column], rows)) == 0, column
+        ratings = [c["rating"] for c in rows if c["rating"] is not None]
+        assert len(ratings) >= 5 or not ratings  # a mean the table does not give is not summed up here
 
 
 def test_a_confidential_unverified_or_rejected_case_appears_nowhere(files, seeded):

@@ -25,6 +25,9 @@ from domain.open_data import (
     month_of,
     on_time_rate,
     public_case_row,
+    publish_case_rows,
+    region_month_rows,
+    suppress_case_outcomes,
     suppress_group,
 )
 
@@ -175,3 +178,64 @@ def test_a_regional_body_is_not_named_where_it_would_tell_the_place_the_region_h
     assert published[0]["unit_id"] is None and published[2]["unit_id"] == "pemprov-32/dinas-pu"
     kept = generalise_places([row | {"agency_id": "pemkot-32.73"} for row in _rows("32.73", 5)], regions)
     assert [row["agency_id"] for row in kept] == ["pemkot-32.73"] * 5
+
+
+def _case(agency, day="2026-11-03", **outcome):
+    return {"region_code": "32", "category": "jalan-jembatan", "submitted_at": day, "agency_id": agency,
+            "unit_id": f"{agency}/unit" if agency else None, "status": "awaiting_agency", "completed_at": None,
+            "first_response_at": None, "bounce_count": 0, "overdue": False, "ombudsman_flagged": False,
+            "rating": None, "archive_reason": None} | outcome
+
+
+def test_a_body_with_fewer_than_five_rows_in_a_month_is_not_named_and_alone_is_left_out():
+    # The bodies table says "<5" for the ministry's 2: its rows must not count them out.
+    rows = [_case("kementerian-a") for _ in range(2)] + [_case("kementerian-b") for _ in range(6)]
+    published = suppress_case_outcomes(rows)
+    assert [row["agency_id"] for row in published] == ["kementerian-b"] * 6
+    # Two small bodies together (2 + 3 from two bodies): shown, naming neither.
+    pooled = suppress_case_outcomes([_case("kementerian-a") for _ in range(2)] + [_case("kementerian-c") for _ in range(3)])
+    assert len(pooled) == 5 and {(row["agency_id"], row["unit_id"]) for row in pooled} == {(None, None)}
+
+
+def test_an_outcome_the_bodies_table_hides_is_blank_in_the_body_s_rows():
+    rows = ([_case("dinkes", overdue=True) for _ in range(3)]
+            + [_case("dinkes", status="completed", completed_at="2026-11-20", first_response_at="2026-11-05",
+                     rating=4) for _ in range(10)])
+    published = suppress_case_outcomes(rows)
+    assert len(published) == 13
+    for row in published:  # 3 of 13 overdue; 10 of 13 completed, answered: 3 open would be told
+        assert row["overdue"] is None and row["completed_at"] is None and row["status"] is None
+        assert row["first_response_at"] is None and row["rating"] is None  # a rating tells a completion
+        assert row["ombudsman_flagged"] is False and row["bounce_count"] == 0  # 0 tells of nobody
+    complete = suppress_case_outcomes([_case("dinkes", overdue=True, status="completed", completed_at="2026-11-20",
+                                             rating=4 + i % 2) for i in range(10)])
+    assert {(row["overdue"], row["status"], row["rating"] is not None) for row in complete} == {(True, "completed", True)}
+    few_ratings = suppress_case_outcomes([_case("dinkes", rating=5 if i < 2 else None) for i in range(10)])
+    assert {row["rating"] for row in few_ratings} == {None}  # the table gives no mean of 2
+
+
+def test_a_region_s_completions_do_not_tell_its_open_cases_by_subtraction():
+    key = ("62.71", "2026-12", "jalan-jembatan")
+    assert region_month_rows({key: 13}, {key: 9})[0] == {
+        "region_code": "62.71", "month": "2026-12", "category": "jalan-jembatan", "received": 13, "completed": WITHHELD}
+    assert region_month_rows({key: 13}, {key: 13})[0]["completed"] == 13
+    assert region_month_rows({key: 6}, {key: 20})[0]["completed"] == 20  # not a part: earlier cases
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["32.01", "32.02", "33.01", "33.02", None]),
+                          st.sampled_from(["kementerian-a", "kementerian-b", "pemkot-32.01", None]),
+                          st.sampled_from(["2026-10-02", "2026-11-02"]), st.booleans()), max_size=60))
+def test_published_rows_keep_every_place_and_every_named_body_to_five_or_more(cases):
+    rows = [_case(agency, day) | {"region_code": region, "overdue": overdue} for region, agency, day, overdue in cases]
+    published = publish_case_rows(rows, {"pemkot-32.01": "32.01"})
+    places, bodies = defaultdict(list), defaultdict(list)
+    for row in published:
+        places[(row["region_code"], row["category"], row["submitted_at"][:7])].append(row)
+        if row["agency_id"]:
+            bodies[(row["agency_id"], row["submitted_at"][:7])].append(row)
+    assert all(len(group) >= 5 for group in places.values())
+    assert all(len(group) >= 5 for group in bodies.values())
+    for group in bodies.values():  # the overdue a body's rows show is a count the table publishes
+        shown = sum(row["overdue"] is True for row in group)
+        assert shown == 0 or (shown >= 5 and len(group) - shown not in range(1, 5))
