@@ -16,7 +16,7 @@ from db.connected_models import ConnectedBody, ConnectedForward, ConnectedUpdate
 from db.directory import get_agency
 from db.models import Agency
 from domain import connected as rules
-from domain.visibility import CaseView
+from domain.visibility import BodySystemNote, CaseView, Viewer, sees_body_system_notes
 from workflows.connected_client import start_forward
 
 OPEN_FORWARD_STATES = (rules.PENDING, rules.SENT, rules.FAILED)
@@ -133,3 +133,26 @@ def add_forwarding(session: Session, views: list[CaseView], language: str = "id"
         view = wanted[tracking_id]
         if agency_id == view.agency_id:
             view.forwarded_to, view.forwarded_to_body = rules.forwarded_label(name, remote_id, language), name
+
+
+# The body's updates shown beside the case, not as its steps: "progress", and "skipped" ones that say
+# something (written after the body's answer); never "own" (our reporter's words read back).
+SHOWN_OUTCOMES = ("progress", "skipped")
+
+
+def add_body_system_notes(session: Session, view: CaseView, viewer: Viewer) -> None:
+    """Set `body_system_notes` on a case's view for those who may see them (the staff, its reporter)."""
+    if not sees_body_system_notes(view, viewer):
+        return
+    rows = session.execute(
+        select(ConnectedUpdate.updated_at, ConnectedUpdate.status, ConnectedUpdate.description, Agency.name)
+        .join(Agency, Agency.id == ConnectedUpdate.agency_id)
+        .where(ConnectedUpdate.tracking_id == view.tracking_id, ConnectedUpdate.outcome.in_(SHOWN_OUTCOMES))
+        .order_by(ConnectedUpdate.updated_at, ConnectedUpdate.update_id)
+    ).all()
+    notes = [BodySystemNote(at=at if at.tzinfo else at.replace(tzinfo=UTC), body=name, status=status,
+                            note=(description or "").strip() or None)
+             for at, status, description, name in rows
+             if (description or "").strip() or rules.normalised_status(status) not in ("", "OPEN")]
+    if notes:
+        view.body_system_notes = notes

@@ -89,6 +89,16 @@ class NotificationEntry(BaseModel):
     deliveries: list[DeliveryEntry] = []
 
 
+class BodySystemNote(BaseModel):
+    """An update from a connected body's own system that changed nothing on the case (issue 27):
+    the body working on it, or writing after its answer. Its follow-ups are in the timeline."""
+
+    at: AwareDatetime
+    body: str
+    status: str | None = None
+    note: str | None = None
+
+
 class CaseView(BaseModel):
     """A case as a caller sees it; every field a caller may not see is left unset."""
 
@@ -126,6 +136,8 @@ class CaseView(BaseModel):
     # Staff: the case went into its body's own system (issue 27), "diteruskan ke sistem <body> (#id)".
     forwarded_to: str | None = None
     forwarded_to_body: str | None = None
+    # Staff and the reporter: what the body's system said that is not a step of the timeline.
+    body_system_notes: list[BodySystemNote] | None = None
     # Issue 22: the pin lies outside the case's region and no verifier has confirmed it yet; staff
     # see the flag (and who confirmed a pin, when); for anyone else the pin is left out.
     pin_outside_region: bool | None = None
@@ -271,7 +283,14 @@ def redact(view: CaseView, viewer: Viewer) -> CaseView | None:
     return CaseView.model_validate(data)
 
 
+def sees_body_system_notes(view: CaseView, viewer: Viewer) -> bool:
+    """The body's own system's notes: for the staff and the case's reporter (written in another
+    system, they have not been through our staff's hands; the public has the timeline)."""
+    return viewer.role in STAFF_ROLES or viewer.reporter_of == view.tracking_id
+
+
 def list_fields() -> set[str]:
     """Fields of a case in list results (no timeline or escalations: open the case for those)."""
-    return set(CaseView.model_fields) - {"timeline", "escalations", "suggestions", "notifications", "description"}
+    return set(CaseView.model_fields) - {"timeline", "escalations", "suggestions", "notifications", "description",
+                                         "body_system_notes"}
 

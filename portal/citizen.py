@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.attachments import (attachment_response, attachments_of, get_attachment)
-from api.connected import add_forwarding
+from api.connected import add_body_system_notes, add_forwarding
 from api.auth import Caller, reporter_caller
 from domain.tokens import private_link, reporter_token_matches
 from api.intake import open_case
@@ -305,6 +305,7 @@ def case_extras(page: Page, view: CaseView, caller: Caller) -> dict[str, Any]:
             page.request, page.svc.settings.secret_key))) is not None
         if caller.role in STAFF_ROLES:  # "diteruskan ke sistem <body> (#id)" (issue 27)
             add_forwarding(session, [view], page.language)
+        add_body_system_notes(session, view, caller)
         agency = get_agency(session, view.agency_id) if view.agency_id else None
         agency_name = agency.name if agency else None
         units = [(u.id, u.name) for u in agency.units if u.active] if agency else []

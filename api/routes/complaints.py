@@ -14,7 +14,7 @@ from api.deps import CallerDep, Services, ServicesDep, SessionDep, StaffDep, bea
 from api.intake import body_hash, open_case
 from api.privacy import log_identity_views
 from api.problems import Problem, problem_responses
-from api.connected import add_forwarding
+from api.connected import add_body_system_notes, add_forwarding
 from api.read_model import get_case_row, list_cases, notifications_of, view_of_row, without_confidential_originals
 from api.similar import report_of_case, similar_cases, voices
 from api.schemas import (
@@ -187,6 +187,7 @@ async def get_complaint(tracking_id: str, caller: CallerDep, svc: ServicesDep, s
     view = await cases.current_view(tracking_id, caller, svc, session)
     if caller.role in STAFF_ROLES:
         await run_in_threadpool(add_forwarding, session, [view])
+    await run_in_threadpool(add_body_system_notes, session, view, caller)
     if caller.role in SEES_EVERYTHING:  # which messages each event and escalation produced
         view.notifications = await run_in_threadpool(notifications_of, session, tracking_id)
         warnings = await cases.deadline_calendar_warnings(view, svc)

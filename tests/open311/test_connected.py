@@ -257,6 +257,36 @@ async def test_the_bodys_answer_becomes_its_follow_up_once_in_order(
     assert info["last_sync_ok_at"] and info["updates_applied"] == 1 and info["consecutive_failures"] == 0
 
 
+async def test_what_the_body_writes_without_a_step_is_shown_to_the_reporter_and_staff_not_the_public(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    """'Diterima dinas PUPR' (in progress) and a word after the body's answer change nothing on
+    our case, but the reporter waiting on it sees them; the public has the timeline only."""
+    await connect(api, system)
+    case = await api.submit()
+    tracking_id = case["tracking_id"]
+    await api.accept(tracking_id)
+    remote = (await wait_forward(api, tracking_id, "acknowledged")).service_request_id or ""
+    system.updates = [
+        update("U1", remote, "IN_PROGRESS", "Diterima dinas PUPR, tim survei dijadwalkan.", 1),
+        update("U2", remote, "FIXED", "Lubang sudah ditambal.", 2),
+        update("U3", remote, "open", "Pengaspalan ulang menyusul bulan depan.", 3),  # after the answer
+        update("U4", remote, "open", None, 4),  # says nothing: not shown
+    ]
+    await sync(api)
+    reporter = (await api.get(tracking_id, {"Authorization": f"Bearer {case['reporter_token']}"})).json()
+    assert [e["action"] for e in reporter["timeline"]].count("follow_up") == 1
+    assert [(n["status"], n["note"]) for n in reporter["body_system_notes"]] == [
+        ("IN_PROGRESS", "Diterima dinas PUPR, tim survei dijadwalkan."),
+        ("open", "Pengaspalan ulang menyusul bulan depan.")]
+    assert reporter["body_system_notes"][0]["body"]
+    assert len((await api.case(tracking_id))["body_system_notes"]) == 2  # the staff too
+    public = (await api.get(tracking_id)).json()
+    assert "body_system_notes" not in public and "tim survei" not in repr(public)
+    private = await api.http.get(f"/kasus/{tracking_id}?token={case['reporter_token']}", follow_redirects=True)
+    assert private.status_code == 200 and "tim survei dijadwalkan" in private.text
+    assert "Pengaspalan ulang" in private.text and 'data-testid="body-system-notes"' in private.text
+
+
 async def test_not_the_bodys_responsibility_returns_the_case_to_verification(
         api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
     tracking_id, remote = await forwarded_case(api, system)
