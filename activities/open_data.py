@@ -38,6 +38,7 @@ from domain.open_data import (
     public_case_row,
     publish_case_rows,
     region_month_rows,
+    withheld_places,
 )
 from workflows.open_data import GenerateOpenData, OpenDataGenerated
 
@@ -134,10 +135,11 @@ def build_datasets(session: Session) -> dict[str, list[dict[str, Any]]]:
         received[(region, row["submitted_at"][:7], row["category"])] += 1
         if row["completed_at"]:
             completed[(region, row["completed_at"][:7], row["category"])] += 1
+    region_rows = region_month_rows(received, completed)
     return {
         "bodies": body_month_rows(stints, names),
-        "regions": region_month_rows(received, completed),
-        "cases": publish_case_rows(case_rows, regions),
+        "regions": region_rows,
+        "cases": publish_case_rows(case_rows, regions, withheld_places(region_rows)),
     }
 
 

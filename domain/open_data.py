@@ -33,14 +33,16 @@ a month, or their overdue, completed or returned ones, would give back the bodie
 "x". So a body is named only by 5 rows of a month or more, and an outcome whose count the table
 would not publish is blank in the group's rows (`publish_case_rows` repeats both rules until
 stable). In the regions table, `completed` is withheld like a part of `received` where it is not
-larger (the same cases, mostly).
+larger (the same cases, mostly), and `received` is withheld further where a region's or a
+category's month total (a city's or a one-category ministry's `received`) would give a "<5" back
+(`suppress_margins`); those groups' case rows leave their region.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -215,25 +217,84 @@ def on_time_rate(row: Mapping[str, Any], column: str) -> float | None:
 REGION_COLUMNS = ("region_code", "month", "category", "received", "completed")
 
 
+def _pinned(shown: Sequence[Cell], hidden_sum: int, floors: Sequence[int]) -> bool:
+    """Whether the total of a margin pins its `"<5"` cells: knowing the margin's total (so
+    `hidden_sum`, the total less its exact cells), each `"<5"` is 1 to 4 and each `"x"` at least
+    its floor (5, or the completions shown beside it). The `"<5"` cells are alike: pinned when one
+    of them has a single possible value."""
+    if FEWER_THAN_FIVE not in shown:
+        return False
+    others_low = sum(1 if cell == FEWER_THAN_FIVE else floor for cell, floor in zip(shown, floors, strict=True)) - 1
+    # The others together: at most 4 each, unless one is withheld (then no upper bound).
+    low = 1 if WITHHELD in shown else max(1, hidden_sum - 4 * (len(shown) - 1))
+    high = min(4, hidden_sum - others_low)
+    return high <= low
+
+
+def suppress_margins(counts: Mapping[tuple[str, str, str], int], floors: Mapping[tuple[str, str, str], int],
+                     shown: Mapping[tuple[str, str, str], Cell]) -> dict[tuple[str, str, str], Cell]:
+    """Secondary suppression of the regions table's `received` (keys: region, month, category).
+
+    A region's month total is published in effect by its own body's `received` (a city's cases go
+    to the city), a category's month total by a body that takes only that category (a ministry):
+    with one `"<5"` in such a margin beside exact cells, the total less them gives it back. So in
+    each margin (a region's month, a category's month) whose total would pin a `"<5"`, the smallest
+    exact count of 5 or more is withheld (`"x"`) too, until none is pinned or none is left; so is
+    one beside a withheld cell alone in its margin (the total less the rest would give it back,
+    and with it the other margin it is in). Where no exact cell is left to withhold, the margin
+    stays as it is (docs/open-data.md: the known limit)."""
+    cells = dict(shown)
+    margins: dict[tuple[str, str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for key in counts:
+        region, month, category = key
+        margins[("region", region, month)].append(key)
+        margins[("category", category, month)].append(key)
+    changed = True
+    while changed:
+        changed = False
+        for keys in margins.values():
+            hidden = [k for k in keys if cells[k] in (FEWER_THAN_FIVE, WITHHELD)]
+            # A withheld cell alone is its margin's total less the rest; a "<5" must keep 2 values.
+            if len(hidden) != 1 and not _pinned([cells[k] for k in hidden], sum(counts[k] for k in hidden),
+                                                [max(MIN_COUNT, floors.get(k, 0)) for k in hidden]):
+                continue
+            exact_keys = [k for k in keys if isinstance(cells[k], int) and cells[k] >= MIN_COUNT]
+            if exact_keys:
+                cells[min(exact_keys, key=lambda k: (counts[k], k))] = WITHHELD
+                changed = True
+    return cells
+
+
 def region_month_rows(received: Mapping[tuple[str, str, str], int],
                       completed: Mapping[tuple[str, str, str], int]) -> list[dict[str, Any]]:
     """Keys (region or "" when unknown, month, category code): cases received (by month of
     submission) and completed (by month of completion). Completions of earlier months' cases make
-    `completed` no part of `received`, but where it is not larger it is treated as one."""
-    rows = []
-    for key in sorted(set(received) | set(completed)):
+    `completed` no part of `received`, but where it is not larger it is treated as one. Received
+    counts are then withheld across margins (`suppress_margins`)."""
+    keys = sorted(set(received) | set(completed))
+    came_cells: dict[tuple[str, str, str], Cell] = {}
+    done_cells: dict[tuple[str, str, str], Cell] = {}
+    for key in keys:
         came, done = received.get(key, 0), completed.get(key, 0)
         if done <= came:
             # Mostly the same cases (submitted and completed in the month): `received - completed`
             # would give back the small count the bodies table withholds, so the same rule.
-            came_cell, cells = suppress_group(came, {"completed": done})
-            done_cell = cells["completed"]
+            came_cells[key], cells = suppress_group(came, {"completed": done})
+            done_cells[key] = cells["completed"]
         else:
-            came_cell, done_cell = count_cell(came), count_cell(done)
-        region, month, category = key
-        rows.append({"region_code": region, "month": month, "category": category,
-                     "received": came_cell, "completed": done_cell})
-    return rows
+            came_cells[key], done_cells[key] = count_cell(came), count_cell(done)
+    floors = {key: cell for key, cell in done_cells.items() if isinstance(cell, int)}
+    came_cells = suppress_margins({key: received.get(key, 0) for key in keys}, floors, came_cells)
+    return [{"region_code": region, "month": month, "category": category,
+             "received": came_cells[(region, month, category)], "completed": done_cells[(region, month, category)]}
+            for region, month, category in keys]
+
+
+def withheld_places(region_rows: Iterable[Mapping[str, Any]]) -> set[tuple[str | None, str, str]]:
+    """The (region, category, month) groups of case rows whose count the regions table withholds
+    though 5 or more: their rows may not stay in that region (counting them would give it back)."""
+    return {(row["region_code"] or None, row["category"], row["month"])
+            for row in region_rows if row["received"] == WITHHELD}
 
 
 # --- case rows -----------------------------------------------------------------------------------
@@ -271,13 +332,15 @@ def _tells_more(agency_region: str | None, published: str | None) -> bool:
 
 
 def generalise_places(rows: list[dict[str, Any]],
-                      agency_regions: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
+                      agency_regions: Mapping[str, str | None] | None = None,
+                      withheld: Collection[tuple[str | None, str, str]] = ()) -> list[dict[str, Any]]:
     """The published case rows (see the module's docstring): each row's `region_code` kept,
     generalised to its province, blanked, or the row left out. Order kept.
 
     A regional body names its region: where the row's region was generalised below that body's
     (a city's case shown under its province), the body and unit are left empty too
-    (`agency_regions`: each body's region code, None for national bodies)."""
+    (`agency_regions`: each body's region code, None for national bodies). The groups the regions
+    table withholds (`withheld`: region, category, month) move up like rare ones."""
     def month(row: dict[str, Any]) -> str:
         return row["submitted_at"][:7]
 
@@ -287,7 +350,7 @@ def generalise_places(rows: list[dict[str, Any]],
     placed: dict[int, str | None] = {}
     moved: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
     for (region, category, in_month), indexes in by_region.items():
-        if len(indexes) >= MIN_COUNT:
+        if len(indexes) >= MIN_COUNT and (region, category, in_month) not in withheld:
             placed.update(dict.fromkeys(indexes, region))
         elif region is None:
             moved[(None, category, in_month)] += indexes
@@ -378,12 +441,13 @@ def suppress_case_outcomes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def publish_case_rows(rows: list[dict[str, Any]],
-                      agency_regions: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
+                      agency_regions: Mapping[str, str | None] | None = None,
+                      withheld: Collection[tuple[str | None, str, str]] = ()) -> list[dict[str, Any]]:
     """The published case rows: places generalised and outcomes suppressed, again until neither
     changes anything (a row left out by one can leave a place or a body's group too small for
     the other; each round only blanks or leaves out, so it ends)."""
     while True:
-        published = suppress_case_outcomes(generalise_places(rows, agency_regions))
+        published = suppress_case_outcomes(generalise_places(rows, agency_regions, withheld))
         if published == rows:
             return published
         rows = published
