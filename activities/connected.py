@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -347,6 +347,14 @@ class ConnectedActivities:
                 session.execute(dialect_insert(session, ConnectedUpdate.__table__).on_conflict_do_nothing(), rows)
             inserted = len(rows)
             newest = max(u.updated_at for u in updates)
+            # A request the body answered with a token only: its updates can be listed before its
+            # id is known here (and so were not kept); the cursor waits at its sending until then,
+            # else a token resolved later than the overlap would lose them.
+            waiting = session.scalar(select(func.min(ConnectedForward.sent_at)).where(
+                ConnectedForward.agency_id == agency_id, ConnectedForward.kind == rules.REQUEST,
+                ConnectedForward.status == rules.SENT))
+            if waiting is not None:
+                newest = min(newest, waiting if waiting.tzinfo else waiting.replace(tzinfo=UTC))
             body = session.get(ConnectedBody, agency_id, with_for_update=True)
             if body is not None and (body.sync_cursor is None or newest > body.sync_cursor):
                 body.sync_cursor = newest

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -23,6 +24,7 @@ class FakeSystem:
     updates: list[dict[str, Any]] = field(default_factory=list)
     update_queries: list[dict[str, list[str]]] = field(default_factory=list)
     tokens_resolved: bool = True
+    dated_updates: bool = False  # list only the updates between start_date and end_date, as a real system
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -56,8 +58,13 @@ class FakeSystem:
                     found = system.tokens_resolved
                     return self._answer(200, [{"token": path[7:-5], "service_request_id": "CITY-T1" if found else None}])
                 if path == "servicerequestupdates.json":
-                    system.update_queries.append(parse_qs(parts.query))
-                    return self._answer(200, system.updates)
+                    query = parse_qs(parts.query)
+                    system.update_queries.append(query)
+                    if not system.dated_updates:
+                        return self._answer(200, system.updates)
+                    start, end = (datetime.fromisoformat(query[name][0]) for name in ("start_date", "end_date"))
+                    return self._answer(200, [u for u in system.updates
+                                              if start <= datetime.fromisoformat(u["updated_datetime"]) <= end])
                 return self._answer(404, [{"code": 404, "description": "not found"}])
 
             def do_POST(self) -> None:

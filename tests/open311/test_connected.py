@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -285,6 +285,32 @@ async def test_what_the_body_writes_without_a_step_is_shown_to_the_reporter_and_
     private = await api.http.get(f"/kasus/{tracking_id}?token={case['reporter_token']}", follow_redirects=True)
     assert private.status_code == 200 and "tim survei dijadwalkan" in private.text
     assert "Pengaspalan ulang" in private.text and 'data-testid="body-system-notes"' in private.text
+
+
+@pytest.mark.api_settings(**CONNECTED.kwargs, connected_sync_overlap_seconds=60)
+async def test_an_answer_listed_before_the_token_resolves_is_applied_once_it_does(
+        api: ApiHarness, system: FakeSystem, connected_worker: ConnectedActivities) -> None:
+    """The body's system lists its answer to our request, and newer updates of other requests,
+    while it has given us only a token: the answer is not ours yet, and must still be read when
+    the token resolves (the read window moves on with the newest update, here past the overlap)."""
+    await connect(api, system)
+    system.token_only, system.tokens_resolved, system.dated_updates = True, False, True
+    tracking_id = (await api.submit())["tracking_id"]
+    await api.accept(tracking_id)
+    await wait_forward(api, tracking_id, "sent")
+    now = datetime.now(UTC)  # the connected activities' clock
+    system.updates = [
+        {"update_id": "A1", "service_request_id": "CITY-T1", "status": "FIXED", "description": "Sudah ditambal.",
+         "updated_datetime": (now + timedelta(minutes=1)).isoformat()},
+        {"update_id": "X1", "service_request_id": "CITY-OTHER", "status": "FIXED", "description": "Other client's",
+         "updated_datetime": (now + timedelta(minutes=4)).isoformat()},
+    ]
+    assert (await sync(api))["read"] == 0  # CITY-T1 is not known as ours yet
+    system.tokens_resolved = True
+    await wait_forward(api, tracking_id, "acknowledged")
+    assert (await sync(api))["applied"] == 1
+    case = await api.case(tracking_id)
+    assert case["status"] == "awaiting_reporter" and case["timeline"][-1]["note"] == "Sudah ditambal."
 
 
 async def test_not_the_bodys_responsibility_returns_the_case_to_verification(
