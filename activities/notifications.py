@@ -64,7 +64,7 @@ from db.notification_models import (
     NotificationPreference,
     Webhook,
 )
-from db.privacy import CaseKeyring, may_contact_reporter
+from db.privacy import WITHDRAWN_CONSENT, CaseKeyring, may_contact_reporter
 from db.upsert import dialect_insert
 from domain.contacts import INDONESIA, usable_email, usable_phone
 from domain.enums import Action, Party, Role
@@ -360,6 +360,17 @@ def resolve_targets(session: Session, row: NotificationRow, complaint: Complaint
                                   pref.language if pref else DEFAULT_LANGUAGE,
                                   bool(pref and pref.opt_out_non_essential and not essential)))
     return targets
+
+
+def reporters_case(delivery: NotificationDelivery) -> str | None:
+    """The case whose reporter a delivery goes to (their own case, or the case they follow as a
+    merged duplicate's reporter); None for staff, webhooks and supporters."""
+    if delivery.recipient_ref == "reporter":
+        return delivery.tracking_id
+    owner = delivery.recipient_ref.removeprefix("follower:")
+    if owner != delivery.recipient_ref and owner != "support":
+        return owner
+    return None
 
 
 def follower_targets(session: Session, tracking_id: str, essential: bool,
@@ -734,6 +745,13 @@ class DeliveryActivities:
                 log.warning("notification outcome unknown", delivery=delivery.id, channel=delivery.channel)
                 return None, DeliveryStatus.UNCERTAIN.value + "-now"
             if delivery.status != DeliveryStatus.PENDING.value:
+                return None, delivery.status
+            reporter_case = reporters_case(delivery)
+            if reporter_case is not None and not may_contact_reporter(session, reporter_case):
+                # Checked again at the last moment: an administrator's resend, or a delivery
+                # expanded while the withdrawal (or erasure) was being committed, sends nothing.
+                delivery.status = DeliveryStatus.SKIPPED.value
+                delivery.last_error = WITHDRAWN_CONSENT
                 return None, delivery.status
             hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
             if delivery.webhook_id and (hook is None or not hook.active):

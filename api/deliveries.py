@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from activities.notifications import resend
+from activities.notifications import reporters_case, resend
 from api.deps import Services
 from api.problems import Problem
 from db.notification_models import DeliveryStatus, NotificationDelivery
+from db.privacy import may_contact_reporter
 from workflows.delivery import DeliveryPlan
 
 
@@ -49,6 +50,10 @@ async def resend_through_temporal(svc: Services, delivery_id: str) -> DeliveryIn
                 raise Problem(404, "Notifikasi tidak ditemukan.")
             if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.SKIPPED):
                 raise Problem(409, f"Notifikasi berstatus {row.status} tidak dapat dikirim ulang.")
+            owner = reporters_case(row)
+            if owner is not None and not may_contact_reporter(session, owner):
+                raise Problem(409, "Pelapor telah menarik persetujuan untuk dihubungi atau menghapus data pribadinya: "
+                                   "notifikasi ini tidak dikirim ulang.")
             before = (row.status, row.attempts, row.resends)
             workflow_id, plan = resend(session, row, datetime.now(UTC), svc.settings)
             session.commit()

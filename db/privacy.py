@@ -24,6 +24,7 @@ from domain.payload_keys import PayloadKeys
 from domain.sealing import SealBroken, new_case_key, open_sealed, seal, unwrap_case_key, wrap_case_key
 
 REPORTER_FILE_ROLES = (Role.REPORTER.value,)
+WITHDRAWN_CONSENT = "the reporter withdrew consent to be contacted"
 
 
 class CaseKeyring:
@@ -168,7 +169,7 @@ def withdraw_contact_consent(session: Session, tracking_id: str, now: datetime |
             NotificationDelivery.recipient_ref == f"follower:{tracking_id}",
         ),
         NotificationDelivery.status == DeliveryStatus.PENDING.value,
-    ).values(status=DeliveryStatus.SKIPPED.value, last_error="the reporter withdrew consent to be contacted"))
+    ).values(status=DeliveryStatus.SKIPPED.value, last_error=WITHDRAWN_CONSENT))
     return privacy.contact_withdrawn_at
 
 

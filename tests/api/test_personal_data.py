@@ -20,6 +20,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.worker import Worker
 
 import api.privacy as api_privacy
+from activities.notifications import DeliveryActivities
 from activities.privacy import RetentionActivities
 
 from db.models import Complaint
@@ -30,6 +31,7 @@ from tests.api.conftest import WIB_AGENCY, ApiHarness, assert_problem, bearer
 from tests.api.test_attachments import png_with_text, upload_ok
 from tests.crypto import TEST_DATA_CONVERTER
 from workflows.codec import ENCRYPTED_ENCODING
+from workflows.delivery import SendRequest
 from workflows.retention import RetentionRequest, RetentionResult, RetentionWorkflow
 
 IDENTITY = {"name": "Wiryawan Kusumadewanta", "email": "wiryawan.kd@contoh.id", "phone": "+6281299887766"}
@@ -208,6 +210,42 @@ async def test_withdrawal_skips_what_waits_and_the_data_page_lists_what_is_held(
                                       headers=bearer(other["reporter_token"])), 401)
     assert_problem(await api.http.get(f"/v1/complaints/{tracking_id}/personal-data",
                                       headers=await api.headers("officer", WIB_AGENCY)), 403)
+
+
+class RecordingChannel:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, out) -> None:
+        self.sent.append(out.address)
+
+
+async def test_after_withdrawal_no_resend_and_no_late_delivery_reaches_the_reporter(api: ApiHarness) -> None:
+    tracking_id, reporter = await reported(api)
+    await api.settle()
+
+    def delivery(suffix: str, status: DeliveryStatus) -> NotificationDelivery:
+        return NotificationDelivery(
+            id=suffix * 32, key=f"{tracking_id}:1:reporter:email:{suffix}", outbox_key=f"{tracking_id}:1:reporter:outbox",
+            tracking_id=tracking_id, event_seq=1, event="submit", party="reporter", recipient_ref="reporter",
+            channel="email", address=IDENTITY["email"], body_text="Laporan diterima", status=status.value)
+
+    with api.sessions.begin() as session:  # a message that failed before the reporter withdrew
+        session.add(delivery("f", DeliveryStatus.FAILED))
+    response = await api.http.post(f"/v1/complaints/{tracking_id}/personal-data/withdrawal", headers=reporter)
+    assert response.status_code == 200, response.text
+    # An administrator working through the dead letters cannot send it to them after all.
+    assert_problem(await api.http.post(f"/v1/notifications/{'f' * 32}/resend", headers=api.admin), 409)
+    # A delivery written while the withdrawal was being committed is not sent either.
+    with api.sessions.begin() as session:
+        session.add(delivery("e", DeliveryStatus.PENDING))
+    channel = RecordingChannel()
+    activities = DeliveryActivities(api.sessions, api.settings, channels={"email": channel})
+    assert activities.send(SendRequest(delivery_id="e" * 32, max_attempts=3), "email") == DeliveryStatus.SKIPPED.value
+    assert channel.sent == []
+    with api.sessions() as session:
+        assert session.get(NotificationDelivery, "f" * 32).status == DeliveryStatus.FAILED.value
+        assert session.get(NotificationDelivery, "e" * 32).status == DeliveryStatus.SKIPPED.value
 
 
 async def test_each_staff_view_of_the_identity_is_logged_and_the_reporter_sees_which_bodies(api: ApiHarness) -> None:
