@@ -56,6 +56,19 @@ def _instant(seconds: Any) -> datetime | None:
         return None
 
 
+def _object(value: Any) -> dict:
+    """A field the contract says is an object, or {}: a door resends what it got a 500 for, for days."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
 async def _json(request: Request) -> dict:
     try:
         body = json.loads(await request.body())
@@ -105,13 +118,13 @@ def _whatsapp_message(raw: dict, settings) -> tuple[str, ChatMessage] | None:
         return None
     kind, text, media_id = raw.get("type"), "", None
     if kind == "text":
-        text = _plain((raw.get("text") or {}).get("body"))
+        text = _plain(_object(raw.get("text")).get("body"))
     elif kind == "image":
-        image = raw.get("image") or {}
+        image = _object(raw.get("image"))
         kind, media_id, text = "photo", image.get("id") if isinstance(image.get("id"), str) else None, _plain(
             image.get("caption"))
     elif kind == "button":
-        kind, text = "text", _plain((raw.get("button") or {}).get("text"))
+        kind, text = "text", _plain(_object(raw.get("button")).get("text"))
     elif kind != "sticker":
         kind = "other"
     return chat_address(ChatDoor.WHATSAPP, number), ChatMessage(
@@ -131,15 +144,15 @@ async def whatsapp_inbound(request: Request, svc: ServicesDep) -> dict:
         raise Problem(401, "Tanda tangan X-Hub-Signature-256 tidak ada atau tidak cocok.")
     payload = await _json(request)
     doors = ChatDoors(svc)
-    for entry in payload.get("entry") or []:
-        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+    for entry in _list(payload.get("entry")):
+        for change in _list(_object(entry).get("changes")):
             value = change.get("value") if isinstance(change, dict) else None
             if not isinstance(value, dict):
                 continue
-            ours = (value.get("metadata") or {}).get("phone_number_id")
+            ours = _object(value.get("metadata")).get("phone_number_id")
             if ours is not None and str(ours) != svc.settings.whatsapp_phone_number_id:
                 continue  # another number of the same Meta app
-            for raw in value.get("messages") or []:  # `statuses` (sent, read) need nothing
+            for raw in _list(value.get("messages")):  # `statuses` (sent, read) need nothing
                 found = _whatsapp_message(raw, svc.settings) if isinstance(raw, dict) else None
                 if found is not None:
                     await doors.hand_on(*found)
@@ -153,14 +166,14 @@ def _telegram_message(update: dict) -> tuple[str, ChatMessage] | None:
     update_id, message = update.get("update_id"), update.get("message")
     if not isinstance(update_id, int) or not isinstance(message, dict):
         return None  # edited messages, channel posts, callbacks: nothing to answer
-    chat, sender = message.get("chat") or {}, message.get("from") or {}
+    chat, sender = _object(message.get("chat")), _object(message.get("from"))
     if chat.get("type") != "private" or sender.get("is_bot") or not isinstance(chat.get("id"), int):
         return None
     text, kind, media_id = _plain(message.get("text")), "text", None
-    if message.get("photo"):
+    if isinstance(message.get("photo"), list):
         sizes = [p for p in message["photo"] if isinstance(p, dict) and isinstance(p.get("file_id"), str)]
         if sizes:
-            largest = max(sizes, key=lambda p: (p.get("width") or 0) * (p.get("height") or 0))
+            largest = max(sizes, key=lambda p: _number(p.get("width")) * _number(p.get("height")))
             kind, media_id, text = "photo", largest["file_id"], _plain(message.get("caption"))
     elif message.get("sticker"):
         kind = "sticker"

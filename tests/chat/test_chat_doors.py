@@ -19,7 +19,7 @@ from db.portal_models import Attachment
 from tests.api.conftest import WIB_AGENCY
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 from tests.api.test_attachments import GPS_IFD, photo_with_gps
-from tests.chat.conftest import PUBLIC_BASE_URL, VERIFY_TOKEN, ChatHarness
+from tests.chat.conftest import PUBLIC_BASE_URL, TELEGRAM_SECRET, VERIFY_TOKEN, ChatHarness
 
 CITIZEN = "+6281234567890"
 STORY = "Lampu jalan di Jl. Yos Sudarso depan SDN 3 padam sejak seminggu, gelap dan rawan begal"
@@ -49,6 +49,33 @@ async def test_whatsapp_handshake_and_forged_posts_refused(chat: ChatHarness) ->
     assert telegram.status_code == 401
     await chat.quiet()
     assert chat.stub.sent == []  # nobody was answered, nothing was started
+
+
+async def test_a_signed_update_of_an_odd_shape_is_acknowledged_never_a_500(chat: ChatHarness) -> None:
+    # A door re-delivers what it got a 5xx for, for days: what cannot be read is acknowledged and dropped.
+    sender = {"id": "wamid.odd", "from": "6281234567890", "timestamp": "1"}
+    odd_whatsapp = [
+        {"entry": [{"changes": [{"value": {"metadata": "x", "messages": [sender | {"type": "text", "text": {"body": "halo"}}]}}]}]},
+        {"entry": [{"changes": [{"value": {"messages": [sender | {"type": "text", "text": "halo"}]}}]}]},
+        {"entry": [{"changes": [{"value": {"messages": [sender | {"type": "image", "image": "media-1"}]}}]}]},
+        {"entry": [{"changes": [{"value": {"messages": 7}}]}]},
+        {"entry": 7},
+    ]
+    for payload in odd_whatsapp:
+        answer = await chat.whatsapp_post(payload)
+        assert answer.status_code == 200, payload
+    secret = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    private = {"id": 5550009, "type": "private"}
+    odd_telegram = [
+        {"update_id": 90001, "message": {"chat": "5550009", "text": "halo"}},
+        {"update_id": 90002, "message": {"chat": private, "from": "Warga", "text": "halo"}},
+        {"update_id": 90003, "message": {"chat": private, "photo": [{"file_id": "a", "width": "big", "height": 1}]}},
+    ]
+    for payload in odd_telegram:
+        answer = await chat.api.http.post("/v1/channels/telegram", json=payload, headers=secret)
+        assert answer.status_code == 200, payload
+    await chat.quiet()
+    assert cases(chat) == 0
 
 
 async def test_a_whole_whatsapp_conversation_to_a_case_and_its_receipt(chat: ChatHarness) -> None:
