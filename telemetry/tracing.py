@@ -75,6 +75,10 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own handlers: ours instead
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Nor httpx's request lines: they write whole URLs, and Telegram's carry the bot token
+    # (whoever holds it can point the bot's webhook, so citizens' messages, elsewhere).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Never uvicorn's access log: it writes whole URLs, and a private link carries the reporter's
     # token in its query. The app logs each request itself, by route template (api/main.py).
     access = logging.getLogger("uvicorn.access")
