@@ -228,7 +228,7 @@ async def main(settings: Settings | None = None) -> None:
         workers = [build_worker(
             client, settings.temporal_task_queue, sessionmaker, executor, settings.worker_max_cached_workflows,
             starter, forwards, deliveries if settings.notifications_enabled else None,
-            CaseKeyring(settings.payload_keys), RetentionActivities(sessionmaker, storage_from_settings(settings)),
+            CaseKeyring(settings.payload_keys), RetentionActivities(sessionmaker, storage_from_settings(settings), settings.secret_key),
         )]
         if await ensure_retention_schedule(client, settings.temporal_task_queue, settings.personal_data_retention_days,
                                            timedelta(hours=settings.retention_sweep_interval_hours)):

@@ -21,6 +21,10 @@ import httpx
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.exceptions import ApplicationError
 
 from activities.notifications import HttpChannel, NotAccepted, Outgoing, Refused, Uncertain
@@ -45,6 +49,36 @@ MEDIA_HOST_SUFFIXES = (".fbsbx.com", ".whatsapp.net", ".facebook.com")
 def address_key(secret_key: str, address: str) -> str:
     """The keyed digest a chat is known by where its address must not be written in clear."""
     return keyed_digest(secret_key, "chat", address)[:43]
+
+
+def conversation_id(secret_key: str, address: str) -> str:
+    """One conversation per chat; a workflow id is plain text in Temporal, so a keyed digest."""
+    door, _ = split_address(address)
+    return f"chat:{door.value}:{address_key(secret_key, address)[:32]}"
+
+
+async def forget_conversations(client: Client, secret_key: str, address: str) -> int:
+    """Delete every run of a chat's conversation from Temporal: each history holds the chat's
+    address (under the service's key only) beside what was typed and the tracking ids it was
+    told, so an erased reporter's chat would still lead to their case. An open conversation ends
+    with it (the next message starts a new one). Returns how many runs were deleted."""
+    workflow_id = conversation_id(secret_key, address)
+    try:
+        runs = [run.run_id async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    except RPCError as error:
+        if error.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        # Only the time-skipping test server has no visibility: it keeps no history beyond a test.
+        log.warning("chat conversations not listed: this Temporal has no visibility")
+        return 0
+    for run_id in [*runs, ""]:  # "": the latest run, in case visibility has not listed it yet
+        try:
+            await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+                namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id)))
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+    return len(runs)
 
 
 def record_inbound(session: Session, secret_key: str, address: str, at: datetime) -> None:

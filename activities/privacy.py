@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from activities.chat import forget_conversations
 from db.models import Complaint, TimelineEventRow
 from db.privacy import erase_personal_data, record_erasure_event
 from db.privacy_models import CasePrivacy, PrivacyHold
@@ -50,8 +51,9 @@ def due_for_erasure(session: Session, cutoff: datetime, limit: int = BATCH) -> t
 
 
 class RetentionActivities:
-    def __init__(self, sessions: sessionmaker[Session], storage: Any) -> None:
-        self.sessions, self.storage = sessions, storage
+    def __init__(self, sessions: sessionmaker[Session], storage: Any, secret_key: str | None = None) -> None:
+        # secret_key: to find a chat's conversations (activities/chat.py); None: chats' are kept.
+        self.sessions, self.storage, self.secret_key = sessions, storage, secret_key
 
     @activity.defn(name="erase_expired_personal_data")
     async def erase_expired_personal_data(self, request: RetentionRequest) -> RetentionResult:
@@ -69,6 +71,14 @@ class RetentionActivities:
             return due_for_erasure(session, cutoff)
 
     async def _erase(self, tracking_id: str, as_of: datetime) -> None:
+        def chat_of_reporter() -> str | None:
+            with self.sessions() as session:
+                return session.scalar(select(Complaint.reporter_chat).where(Complaint.tracking_id == tracking_id))
+
+        # A chat's conversations first: a failure retries the activity while the chat is still known.
+        if self.secret_key and (chat := await asyncio.to_thread(chat_of_reporter)):
+            await forget_conversations(activity.client(), self.secret_key, chat)
+
         def in_database():
             with self.sessions.begin() as session:
                 return erase_personal_data(session, tracking_id, by=ErasedBy.RETENTION.value, now=as_of)

@@ -25,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.chat import ChatApi, address_key, record_inbound
+from activities.chat import ChatApi, record_inbound
+from activities.chat import conversation_id as chat_conversation_id
 from activities.notifications import DeliveryError
 from api.attachments import store_attachment
 from api.auth import reporter_caller
@@ -68,9 +69,8 @@ def conversation_task_queue(settings: Settings) -> str:
 
 
 def conversation_id(settings: Settings, address: str) -> str:
-    """One conversation per chat; a workflow id is plain text in Temporal, so a keyed digest."""
-    door, _ = split_address(address)
-    return f"chat:{door.value}:{address_key(settings.secret_key, address)[:32]}"
+    """One conversation per chat (activities/chat.py conversation_id)."""
+    return chat_conversation_id(settings.secret_key, address)
 
 
 def regions_named(text: str) -> tuple[list[RegionOption], RegionOption | None]:

@@ -70,6 +70,13 @@ async def erase_case(svc: Services, tracking_id: str, *, by: ErasedBy, actor: Ac
     on as an anonymous one), or, when the workflow has closed, the read model's timeline records
     it. Refused (409) while an administrator's hold is active."""
 
+    def chat_of_reporter() -> str | None:
+        with svc.sessions() as session:
+            holds = active_holds(session, tracking_id)
+            if holds:
+                raise holds_problem(holds)
+            return session.scalar(select(Complaint.reporter_chat).where(Complaint.tracking_id == tracking_id))
+
     def in_database():
         with svc.sessions.begin() as session:
             holds = active_holds(session, tracking_id)
@@ -77,6 +84,9 @@ async def erase_case(svc: Services, tracking_id: str, *, by: ErasedBy, actor: Ac
                 raise holds_problem(holds)
             return erase_personal_data(session, tracking_id, by=by.value)
 
+    # A chat's conversations first: a failure here leaves the key, so asking again finds the chat.
+    if chat := await run_in_threadpool(chat_of_reporter):
+        await svc.temporal.forget_conversations(svc.settings.secret_key, chat)
     erasure = await run_in_threadpool(in_database)
     for key in erasure.storage_keys:
         await run_in_threadpool(_delete_file, svc, key)

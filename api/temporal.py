@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from activities.chat import forget_conversations
 from api.problems import Problem
 from config import Settings
 from db.privacy_models import CasePrivacy
@@ -156,6 +157,10 @@ class TemporalGateway:
     async def start_delivery(self, settings: Settings, plan: DeliveryPlan, workflow_id: str) -> bool:
         """Start a DeliveryWorkflow (an administrator's resend); False when that id already ran."""
         return await self._call(lambda client: start_delivery(client, settings, plan, workflow_id))
+
+    async def forget_conversations(self, secret_key: str, address: str) -> int:
+        """Delete a chat's conversation histories (activities/chat.py forget_conversations)."""
+        return await self._call(lambda client: forget_conversations(client, secret_key, address))
 
     async def state(self, tracking_id: str) -> CaseState:
         state = await self._call(lambda client: client.get_workflow_handle(tracking_id).query(ComplaintWorkflow.state))

