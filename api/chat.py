@@ -47,7 +47,7 @@ from domain.messages import format_instant
 from domain.models import Actor, ComplaintDetails, Reporter, ReplyInput
 from domain.open311 import expected_datetime, status_notes
 from domain.regions import PROVINCE
-from domain.tokens import private_link
+from domain.tokens import keyed_digest, private_link
 from domain.visibility import PUBLIC, CaseView, Viewer, redact, view_of_state
 from workflows.chat import (
     ChatReceipt,
@@ -98,11 +98,16 @@ class ChatDoors:
         self.svc = svc
         self.settings = svc.settings
 
+    def _remembered_id(self, door: str, message_id: str) -> str:
+        """How a message id is remembered: a keyed digest, since WhatsApp's ids (wamid.…) carry the
+        sender's number, base64-encoded."""
+        return keyed_digest(self.settings.secret_key, "chat-message", f"{door}:{message_id}")[:43]
+
     def _claim(self, door: str, message_id: str, address: str, now: datetime) -> str | None:
         """Claim a message id (None: handled before) and count the chat's pace; returns `new`,
         `slow_down` (the first message past the limit) or `drop` (later ones)."""
         with self.svc.sessions() as session:
-            session.add(ChatInbound(door=door, message_id=message_id[:200], received_at=now))
+            session.add(ChatInbound(door=door, message_id=self._remembered_id(door, message_id), received_at=now))
             try:
                 session.flush()
             except IntegrityError:
@@ -138,7 +143,7 @@ class ChatDoors:
 
     def _forget(self, door: str, message_id: str) -> None:
         with self.svc.sessions.begin() as session:
-            row = session.get(ChatInbound, (door, message_id[:200]))
+            row = session.get(ChatInbound, (door, self._remembered_id(door, message_id)))
             if row is not None:
                 session.delete(row)
 

@@ -1,7 +1,7 @@
 """Tables of the chat doors (issue 30): registered on db.models.Base.
 
-`chat_inbound` remembers every message a door has handed on (door, its message or update id), so a
-webhook delivered again is handled once. `chat_threads` knows when each chat last wrote to us
+`chat_inbound` remembers every message a door has handed on (door, a keyed digest of its message
+or update id: WhatsApp's ids carry the sender's number), so a webhook delivered again is handled once. `chat_threads` knows when each chat last wrote to us
 (WhatsApp lets a business write freely only within 24 hours of that; after it, an approved
 template), keyed by a keyed digest of the chat's address: no number or chat id in clear here.
 """

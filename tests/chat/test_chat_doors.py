@@ -4,6 +4,7 @@ acknowledged at once and handled once."""
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 from io import BytesIO
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.chat import conversation_id
+from db.chat_models import ChatInbound
 from db.models import Complaint
 from db.notification_models import NotificationDelivery
 from db.portal_models import Attachment
@@ -139,6 +141,20 @@ async def test_a_whole_whatsapp_conversation_to_a_case_and_its_receipt(chat: Cha
     await chat.whatsapp("+6289900001111", f"STATUS {tracking_id}")
     [told] = await chat.said(stranger, f"{tracking_id}:")
     assert CITIZEN not in told and STORY not in told
+
+
+async def test_whatsapp_message_ids_carry_the_number_and_are_remembered_only_as_digests(chat: ChatHarness) -> None:
+    # A real wamid is base64 of a small record holding the sender's number.
+    wamid = "wamid." + base64.b64encode(b"\x1c\x18\x0d" + CITIZEN.lstrip("+").encode() + b"\x15\x02\x00\x12").decode()
+    address = f"whatsapp:{CITIZEN}"
+    await chat.whatsapp(CITIZEN, "Halo", message_id=wamid)
+    await chat.said(address, "Ceritakan apa yang terjadi")
+    await chat.whatsapp(CITIZEN, "Halo", message_id=wamid)  # delivered again: still handled once
+    await chat.quiet()
+    assert len(chat.stub.texts_to(address)) == 1
+    with chat.api.sessions() as session:
+        remembered = " ".join(session.scalars(select(ChatInbound.message_id)))
+    assert remembered and wamid.removeprefix("wamid.")[:16] not in remembered
 
 
 async def test_junk_stickers_and_floods_never_become_cases(chat: ChatHarness) -> None:
