@@ -186,11 +186,18 @@ async def follow_up(tracking_id: str, body: FollowUpRequest, caller: Caller, svc
 
 async def reroute(tracking_id: str, body: RerouteRequest, caller: Caller, svc: Services, session: Session,
                   idempotency_key: str | None = None) -> CaseView:
-    return await act(
-        tracking_id, caller, svc, session, ComplaintWorkflow.reroute,
-        lambda actor: RerouteInput(actor=actor, reason=body.reason, suggested_agency_id=body.suggested_agency_id),
-        idempotency_key,
-    )
+    def make_input(actor: Actor) -> RerouteInput:
+        # The suggestion is shown to the verifier by name: it must be a body they can forward to.
+        suggested = body.suggested_agency_id
+        if suggested is not None:
+            if get_agency_ref(session, suggested) is None:
+                raise Problem(422, f"Usulan instansi {suggested} tidak ada di direktori atau tidak aktif: "
+                                   "kirim kode instansi (mis. pemprov-62) atau kosongkan usulan.")
+            if suggested == caller.agency_id:
+                raise Problem(422, "Usulan instansi tidak boleh instansi Anda sendiri.")
+        return RerouteInput(actor=actor, reason=body.reason, suggested_agency_id=suggested)
+
+    return await act(tracking_id, caller, svc, session, ComplaintWorkflow.reroute, make_input, idempotency_key)
 
 
 async def reply(tracking_id: str, body: ReplyRequest, caller: Caller, svc: Services, session: Session,

@@ -23,6 +23,7 @@ from api.intake import open_case
 from api import sessions as security
 from portal import maps_available
 from portal.i18n import DEFAULT_LANGUAGE, translator
+from portal.facts import case_facts
 from portal.following import request_follow, start_confirmation
 from portal.forms import parse, store_files, uploaded_files
 from portal.web import (TRACKING_ID, Page, PageDep, PortalError, check_csrf, describe_errors, form_action_key, form_choices,
@@ -353,14 +354,23 @@ async def case_page(page: PageDep, tracking_id: str, token: str = "", done: str 
     allowed = actions_open_to(Status(view.status), caller.role, caller.agency_id, view.agency_id)
     extras = await run_in_threadpool(case_extras, page, view, caller)
     matches = await run_in_threadpool(likely_duplicates, page, tracking_id, caller) if Action.ACCEPT in allowed else []
+    # The one who verifies reads why the case came back, as on the queue card.
+    facts = await run_in_threadpool(facts_of_case, page, tracking_id) if Action.ACCEPT in allowed else None
     warning_years = []
     if caller.role in SEES_EVERYTHING and view.deadlines is not None:
         warning_years = years_without_cuti_bersama(view.deadlines.model_dump().values(), await page.svc.amendments())
     return page.render(
         "case.html", case=view, caller=caller, token=token if caller.role == Role.REPORTER else "",
         allowed={a.value for a in allowed}, done=done, failed=failed,
-        just_supported=supported, calendar_warning_years=warning_years, matches=matches, **extras,
+        just_supported=supported, calendar_warning_years=warning_years, matches=matches, facts=facts, **extras,
     )
+
+
+def facts_of_case(page: Page, tracking_id: str):
+    """The facts the verification queue shows of this case (portal/facts.py), or None."""
+    with page.svc.sessions() as session:
+        row = session.get(Complaint, tracking_id)
+        return case_facts(session, [row], now=datetime.now(timezone.utc)).get(tracking_id) if row else None
 
 
 def likely_duplicates(page: Page, tracking_id: str, caller: Caller) -> list:

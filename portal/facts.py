@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.similar import voices
-from db.models import Agency, AgencyUnit, TimelineEventRow
+from db.models import REGIONAL_KINDS, Agency, AgencyUnit, TimelineEventRow
 from db.portal_models import Attachment, CaseFollower
 from domain.enums import Action, Role, Status
 from domain.lifecycle import reroute_note_parts
+from domain.region_rule import may_propose
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Return:
     reason: str
     suggested_id: str | None
     suggested_name: str | None
+    suggested_elsewhere: bool = False  # another region's government than the case's (the region rule)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ def case_facts(session: Session, rows: list, *, now: datetime) -> dict[str, Case
     parts = {t: reroute_note_parts(e.note or "") for t, e in events.items()}
     agency_ids = {e.actor_agency_id for e in events.values() if e.actor_agency_id}
     agency_ids |= {suggested for _, suggested in parts.values() if suggested}
-    names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).all()) \
+    bodies = {row.id: row for row in session.execute(
+        select(Agency.id, Agency.name, Agency.kind, Agency.region_code).where(Agency.id.in_(agency_ids)))} \
         if agency_ids else {}
+    names = {agency_id: row.name for agency_id, row in bodies.items()}
     files: dict[tuple[str, bool], int] = {}
     for tracking_id, role, count in session.execute(
             select(Attachment.tracking_id, Attachment.added_by_role, func.count())
@@ -80,7 +84,8 @@ def case_facts(session: Session, rows: list, *, now: datetime) -> dict[str, Case
             reason, suggested = parts[row.tracking_id]
             returned = Return(at=event.at, agency_id=event.actor_agency_id, agency_name=names.get(event.actor_agency_id),
                               actor_name=event.actor_name, reason=reason, suggested_id=suggested,
-                              suggested_name=names.get(suggested) if suggested else None)
+                              suggested_name=names.get(suggested) if suggested else None,
+                              suggested_elsewhere=suggested in bodies and elsewhere(bodies[suggested], row.region_code))
         reporters, supporters = counts.get(row.tracking_id, (1, 0))
         facts[row.tracking_id] = CaseFacts(
             returned=returned, returns=row.bounce_count or 0,
@@ -90,6 +95,12 @@ def case_facts(session: Session, rows: list, *, now: datetime) -> dict[str, Case
             unit_name=units.get(row.unit_id) if row.unit_id else None,
         )
     return facts
+
+
+def elsewhere(body, case_region: str | None) -> bool:
+    """A regional government of another region than the case's: forwarding there asks first."""
+    return body.kind in REGIONAL_KINDS and not may_propose(regional=True, body_region=body.region_code,
+                                                          case_region=case_region)
 
 
 def days_between(start: datetime | None, now: datetime) -> int:
