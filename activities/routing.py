@@ -26,7 +26,7 @@ from db.directory import STANDARD_REGIONAL_UNITS, gazetteer, national_offices
 from db.models import REGIONAL_KINDS, Agency, AgencyKind, AgencyUnit, Complaint, RoutingFeedback
 from domain.models import RoutingSuggestion, SuggestionRequest, UnitSuggestion
 from domain.region_rule import has_office_in, may_propose
-from domain.regions import Gazetteer
+from domain.regions import ELSEWHERE_WINDOW, ELSEWHERE_WORDS, Gazetteer
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +146,7 @@ LANDMARK_SCORE = 0.15  # a body named only as a landmark
 class Mention:
     terms: list[str]  # as written in the directory, longest first
     as_subject: bool  # at least once not as a landmark
+    as_place: bool = True  # at least once not right after a word of travel or origin ("dari", "jurusan")
 
 
 class MentionIndex:
@@ -173,6 +174,7 @@ class MentionIndex:
                     found.append((i, i + len(words), agency_id, term))
         kept: dict[str, list[str]] = {}
         subject: set[str] = set()
+        place: set[str] = set()
         for start, end, agency_id, term in found:
             inside_longer = any(
                 other_id != agency_id and s <= start and end <= e and (e - s) > (end - start)
@@ -182,8 +184,10 @@ class MentionIndex:
                 kept.setdefault(agency_id, []).append(term)
                 if not LANDMARK_WORDS.intersection(tokens[max(0, start - LANDMARK_WINDOW) : start]):
                     subject.add(agency_id)
+                if not ELSEWHERE_WORDS.intersection(tokens[max(0, start - ELSEWHERE_WINDOW) : start]):
+                    place.add(agency_id)
         return {
-            agency_id: Mention(sorted(set(terms), key=len, reverse=True), agency_id in subject)
+            agency_id: Mention(sorted(set(terms), key=len, reverse=True), agency_id in subject, agency_id in place)
             for agency_id, terms in kept.items()
         }
 
@@ -253,7 +257,10 @@ def _directory_evidence(
         if agency_id not in by_id:
             continue  # excluded
         found = evidence_for(agency_id)
-        if mention.as_subject:
+        # With the region chosen, another region's government named only as where someone came
+        # from or goes to ("warga dari Kabupaten Pulang Pisau") is a landmark, not the place.
+        elsewhere = bool(request.region_code) and by_id[agency_id].is_regional and not mention.as_place
+        if mention.as_subject and not elsewhere:
             bonus = REPEATED_MENTION_BONUS * min(len(mention.terms) - 1, 2)
             found.add(TEXT_NAMES_SCORE + bonus, f"menyebut {mention.terms[0]}")
             found.strong = True
@@ -489,6 +496,10 @@ class Router:
         haystack = normalize(text)
         government: DirectoryEntry | None = None
         places = self.gazetteer.find(text) if self.gazetteer is not None else []
+        if request.region_code:
+            # The reporter chose the region: another region admits its government only when the
+            # text names it as where the problem is, not as where a bus goes or someone came from.
+            places = [place for place in places if place.as_place]
         for place in places:  # another region named as the place: that region's government may lead
             named = _region_government(place.code, self._regions)
             if named is not None and named.id in evidence:

@@ -69,11 +69,20 @@ class Place:
     level: int  # 1 province, 2 regency/city, 3 district (kecamatan)
 
 
+# A place named right after one of these words is where someone comes from or goes to, not where
+# the problem is: "bus jurusan Semarang", "pindahan dari Medan", "tol Surabaya - Semarang".
+ELSEWHERE_WORDS = frozenset(
+    "dari ke menuju arah jurusan tujuan asal pindahan trayek rute tol lintas perbatasan".split()
+)
+ELSEWHERE_WINDOW = 2  # words before the mention
+
+
 @dataclass(frozen=True)
 class RegionMatch:
     code: str  # the province ("62") or regency/city ("62.71") the mention points to
     term: str  # the words of the text that named it, normalized ("kab kendal")
     strength: float
+    as_place: bool = True  # not right after a word of travel or origin (ELSEWHERE_WORDS)
 
 
 def words(text: str) -> list[str]:
@@ -158,7 +167,8 @@ class Gazetteer:
                 key = " ".join(tokens[i : i + size])
                 hit = self._terms.get(key)
                 if hit is not None:
-                    found.append(RegionMatch(hit[0], key, hit[1]))
+                    before = tokens[max(0, i - ELSEWHERE_WINDOW) : i]
+                    found.append(RegionMatch(hit[0], key, hit[1], as_place=not ELSEWHERE_WORDS.intersection(before)))
                     i += size
                     break
             else:

@@ -104,6 +104,38 @@ def test_another_region_may_be_proposed_only_when_the_text_names_it(router_with_
     assert not _outside(unnamed, region.code)
 
 
+ELSEWHERE = [  # another region named, but as where someone came from or goes to: not the place
+    "{body}. Bus jurusan {other} sering ngetem di sini.",
+    "{body}. Saya warga pindahan dari {other}.",
+    "{body}, dekat gerbang tol menuju {other}.",
+]
+
+
+@FAST
+@given(region=regions, other=regions, body=bodies, phrase=st.sampled_from(ELSEWHERE), returned=st.booleans())
+def test_a_region_named_only_as_origin_or_destination_admits_no_government(router_with_places, region, other, body,
+                                                                          phrase, returned):
+    text = phrase.format(body=body, other=other.name)
+    declined = [_government_id(region.code)] if returned else []
+    suggestions = router_with_places.rank(SuggestionRequest(tracking_id="t", text=text, region_code=region.code,
+                                                            exclude_agency_ids=declined))
+    assert not _outside(suggestions, region.code)
+
+
+def test_a_surabaya_case_about_the_semarang_bus_is_not_sent_to_semarang(router_with_places) -> None:
+    """The shipped model learned mostly Kota Semarang's reports: a bare "Semarang" pulled it in."""
+    text = "Bus jurusan Semarang sering ngetem sembarangan di terminal, bikin macet."
+    for declined in ([], ["pemkot-35.78"]):
+        ranked = router_with_places.rank(SuggestionRequest(tracking_id="t", text=text, region_code="35.78",
+                                                           exclude_agency_ids=declined))
+        assert "pemkot-33.74" not in {s.agency_id for s in ranked}
+        assert ranked[0].agency_id == ("pemprov-35" if declined else "pemkot-35.78")
+    # Named as the place, it may still be proposed (the reporter may have chosen the wrong region).
+    named = router_with_places.rank(SuggestionRequest(
+        tracking_id="t", text="Bus sering ngetem sembarangan di terminal Kota Semarang", region_code="35.78"))
+    assert "pemkot-33.74" in {s.agency_id for s in named}
+
+
 def test_a_return_is_followed_by_the_province_then_national_bodies_with_an_office_there(router) -> None:
     """The Palangkaraya river-rubbish case of the issue, returned by the city."""
     suggestions = router.rank(SuggestionRequest(
