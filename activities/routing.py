@@ -325,12 +325,16 @@ def _ranked(
         return may_propose(regional=entry.is_regional, body_region=entry.region_code,
                            case_region=case_region, named_regions=named)
 
+    def shown(agency_id: str, found: _Evidence) -> float:
+        """The score it ranks by, and the one the verifier reads: a body held below the region's
+        government never shows a higher figure than the government above it."""
+        if ceiling is not None and agency_id != government.id and _held_below(found, by_id[agency_id]):
+            return min(found.score, ceiling)
+        return found.score
+
     def key(item: tuple[str, _Evidence]) -> tuple[float, bool, str]:
         agency_id, found = item
-        score = found.score
-        if ceiling is not None and agency_id != government.id and _held_below(found, by_id[agency_id]):
-            score = min(score, ceiling)
-        return (-score, agency_id != (government.id if government else None), by_id[agency_id].name)
+        return (-shown(agency_id, found), agency_id != (government.id if government else None), by_id[agency_id].name)
 
     ranked = sorted(((i, e) for i, e in evidence.items() if admissible(i)), key=key)
     out = []
@@ -339,7 +343,7 @@ def _ranked(
         out.append(
             RoutingSuggestion(
                 agency_id=agency_id,
-                score=found.score,
+                score=shown(agency_id, found),
                 reason="; ".join(found.reasons),
                 unit_id=units[0].unit_id if units else None,
                 agency_name=by_id[agency_id].name,

@@ -82,6 +82,8 @@ def test_no_other_regions_government_at_submission_or_after_any_return(router, r
     assert suggestions or returned == 2  # both governments declined and no national body fits
     assert not _outside(suggestions, region.code)
     assert not {s.agency_id for s in suggestions} & set(declined)
+    # The figures the verifier reads go down the list: nothing below the government shows more.
+    assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
     top = suggestions[0] if suggestions else None
     if returned == 0:
         assert top.agency_id == _government_id(region.code) or top.region_code is None
