@@ -186,8 +186,9 @@ async def verify(page: PageDep, tracking_id: str) -> Response:
         # The suggestions' select, unless another agency was typed (from the datalist).
         typed = str(form.get("agency_other") or "").strip()
         agency_id = await run_in_threadpool(resolve_agency, page, typed) if typed else str(form.get("agency_id") or "")
-        if typed and decision == "accept" and not form.get("confirm_other_region"):
-            # Another region's government, typed in: the region rule asks the verifier to confirm.
+        if agency_id and decision == "accept" and not form.get("confirm_other_region"):
+            # Another region's government, typed in or chosen (a suggestion the text's place
+            # admitted, or a crafted form): the region rule asks the verifier to confirm.
             region_code = session.scalar(select(Complaint.region_code).where(Complaint.tracking_id == tracking_id))
             if (other := outside_the_region(session, agency_id, region_code)) is not None:
                 confirm = page.t("queue.confirm_other_region")

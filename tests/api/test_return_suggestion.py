@@ -75,3 +75,20 @@ async def test_a_suggestion_inside_the_region_is_not_marked(api: ApiHarness) -> 
         card = (await admin.get("/admin/verifikasi")).text
         assert 'data-testid="returned-suggested">Pemerintah Provinsi Kalimantan Tengah<' in card
         assert 'data-testid="returned-suggested-elsewhere"' not in card
+
+
+async def test_another_regions_government_asks_for_confirmation_however_it_is_chosen(api: ApiHarness) -> None:
+    async with browser(api) as citizen, browser(api) as admin:
+        tracking_id, _ = await report(api, citizen)  # Kota Palangkaraya
+        await signed_in_admin(admin)
+        action = f"/kasus/{tracking_id}/verifikasi?next=/admin/verifikasi"
+        # The suggestions' select, not the typed field: a form posted as it likes.
+        chosen = await post_form(admin, "/admin/verifikasi", action, {"decision": "accept", "agency_id": "pemkot-33.74"})
+        assert chosen.status_code == 422 and "di luar wilayah laporan ini" in chosen.text
+        await api.settle()
+        assert (await api.case(tracking_id))["status"] == "awaiting_verification"
+        confirmed = await post_form(admin, "/admin/verifikasi", action, {
+            "decision": "accept", "agency_id": "pemkot-33.74", "confirm_other_region": "1"})
+        assert confirmed.status_code == 303
+        await api.settle()
+        assert (await api.case(tracking_id))["agency_id"] == "pemkot-33.74"
