@@ -102,7 +102,7 @@ def read_table(
         raise TableRefused([RowError(1, (
             f"kolom wajib tidak ada: {', '.join(missing)}; kolom yang terbaca dengan pemisah "
             f"{DELIMITERS.get(delimiter, repr(delimiter))}: {', '.join(names) or '(tidak ada)'}; "
-            f"kolom yang dikenal: {', '.join([*required, *optional])}"))], "Berkas tidak dapat dibaca")
+            f"kolom yang dikenal: {', '.join(dict.fromkeys([*required, *optional]))}"))], "Berkas tidak dapat dibaca")
     table = Table([], delimiter)
     try:
         for row in reader:

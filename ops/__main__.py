@@ -30,7 +30,9 @@ import re
 import sys
 from datetime import date, datetime, time, timezone
 
-from config import get_settings
+from pydantic import ValidationError
+
+from config import Settings, get_settings
 
 
 def _day(text: str) -> datetime:
@@ -265,7 +267,16 @@ def breach_report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except ValidationError as error:
+        if error.title != Settings.__name__:
+            raise
+        # The environment's settings, not the command: what to set, without a traceback.
+        print("Pengaturan lingkungan tidak lengkap (lihat docs/configuration.md):", file=sys.stderr)
+        for problem in error.errors():
+            print(f"  {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -99,3 +99,20 @@ def test_history_errors_carry_rows_a_total_and_did_you_mean(env, tmp_path: Path)
     assert "baris 3, kolom date: tanggal 'kemarin'" in report
     assert "baris 4, kolom agency_id" in report and "maksud Anda: pemkot-35.78 Pemerintah Kota Surabaya" in report
     assert "baris 5, kolom unit_id: unit pemkot-35.78/dinas-taman tidak ada" in report
+
+
+def test_a_shell_without_the_settings_is_told_what_to_set_not_shown_a_traceback(env, tmp_path: Path) -> None:
+    path = tmp_path / "unit.csv"
+    path.write_text("slug,name\nkel-a,Kelurahan A\n", encoding="utf-8")
+    bare = {"PATH": env["PATH"], "DATABASE_URL": env["DATABASE_URL"], "ENVIRONMENT": "production"}
+    report = refused(ops(bare, "import-units", "pemkot-35.78", str(path)))
+    assert "Pengaturan lingkungan tidak lengkap" in report and "SP4N_ADMIN_TOKEN must be set" in report
+    report = refused(ops(bare, "import-routing-history", str(path)))
+    assert "Pengaturan lingkungan tidak lengkap" in report
+
+
+def test_a_missing_column_lists_the_known_columns_once_each(env, tmp_path: Path) -> None:
+    path = tmp_path / "riwayat.csv"
+    path.write_text("agency_id\npemkot-35.78\n", encoding="utf-8")
+    report = refused(ops(env, "import-routing-history", str(path)))
+    assert "kolom yang dikenal: text, agency_id, region_code, unit_id, date" in report
