@@ -18,6 +18,7 @@ from api.auth import reporter_token
 from api.deps import Services
 from api.problems import Problem
 from api.schemas import SubmissionReceipt
+from db.boundaries import pin_flagged
 from db.directory import check_region_code
 from db.models import IdempotencyKey
 from domain.calendar import calendar_for
@@ -135,6 +136,12 @@ async def open_case(
         raise Problem(422, f"region_code {details.region_code} tidak dikenal: {error}",
                       type_="urn:sp4n:unknown-region") from error
     details = checked_contacts(details, svc.settings.phone_country_codes)  # every door comes here
+    location = details.location
+    pin_outside = False
+    if location is not None and location.lat is not None and details.region_code:
+        # Said on the receipt of every door, as the report form's map says it (the read model
+        # flags it); on the thread pool: the first pin of a process reads the shapes.
+        pin_outside = await run_in_threadpool(pin_flagged, details.region_code, location.lat, location.lon)
     if idempotency_scope:
         if session is None:
             raise ValueError("an idempotency scope is claimed in a database session")
@@ -169,6 +176,7 @@ async def open_case(
         status=opening.status.value,
         submitted_at=submitted_at,
         deadlines=opening.deadlines(),
+        pin_outside_region=pin_outside,
     )
 
 

@@ -51,6 +51,10 @@ class SubmissionReceipt(BaseModel):
     status: str = Field(examples=["awaiting_verification"])
     submitted_at: AwareDatetime
     deadlines: Deadlines
+    pin_outside_region: bool = Field(
+        default=False,
+        description="true: the location's pin lies outside the region_code given. The case is taken; the pin is "
+        "flagged for the verifier and used for nothing public or for similar reports until confirmed.")
 
 
 class VerificationRequest(Body):

@@ -241,16 +241,19 @@ async def submit_report(page: PageDep) -> Response:
     case = CaseView(tracking_id=receipt.tracking_id, status=receipt.status)  # the reporter's view of it now
     problems = await run_in_threadpool(store_files, page, case, contents, Purpose.REPORT, reporter)
     return page.redirect(f"/lapor/terkirim/{receipt.tracking_id}", token=receipt.reporter_token,
-                         saved=str(len(contents) - len(problems)), failed=str(len(problems)) if problems else None)
+                         saved=str(len(contents) - len(problems)), failed=str(len(problems)) if problems else None,
+                         pin="outside" if receipt.pin_outside_region else None)
 
 
 @router.get("/lapor/terkirim/{tracking_id}")
-async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: int = 0, failed: int = 0) -> HTMLResponse:
+async def receipt_page(page: PageDep, tracking_id: str, token: str = "", saved: int = 0, failed: int = 0,
+                       pin: str = "") -> HTMLResponse:
     if not reporter_token_matches(page.svc.settings.secret_keyring, tracking_id, token):
         raise PortalError(404, "case.not_found")
     link = private_link(page.svc.settings.base_url, tracking_id,
                         page.svc.settings.secret_keyring)
-    return page.render("receipt.html", tracking_id=tracking_id, private_link=link, saved=saved, failed=failed)
+    return page.render("receipt.html", tracking_id=tracking_id, private_link=link, saved=saved, failed=failed,
+                       pin_outside=pin == "outside")
 
 
 # --- one case ----------------------------------------------------------------------------------

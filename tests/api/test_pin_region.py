@@ -13,8 +13,11 @@ RUBBISH = dict(title="Sampah menumpuk di tepi Sungai Kahayan", region_code="62.7
 
 async def test_a_pin_outside_the_region_is_flagged_hidden_from_the_public_and_confirmed_by_the_verifier(
         api: ApiHarness) -> None:
-    outside = (await api.submit(**RUBBISH, location=MAKASSAR))["tracking_id"]
-    inside = (await api.submit(**RUBBISH, location=PALANGKA_RAYA))["tracking_id"]
+    outside_receipt = await api.submit(**RUBBISH, location=MAKASSAR)
+    inside_receipt = await api.submit(**RUBBISH, location=PALANGKA_RAYA)
+    # The client is told at once, as the report form's map tells the citizen.
+    assert outside_receipt["pin_outside_region"] is True and inside_receipt["pin_outside_region"] is False
+    outside, inside = outside_receipt["tracking_id"], inside_receipt["tracking_id"]
     await api.wait_listed({outside, inside})
 
     seen = await api.case(outside)

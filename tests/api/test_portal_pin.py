@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from tests.api.conftest import ApiHarness
-from tests.api.test_portal import ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, browser, post_form, report, sign_in
+from tests.api.test_portal import (ADMIN_EMAIL, ADMIN_PASSWORD, PORTAL, REPORT, browser, post_form, report, sign_in,
+                                   submit_form)
 
 pytestmark = PORTAL
 
@@ -18,6 +19,12 @@ async def test_the_verifier_sees_an_outside_pin_and_confirms_it(api: ApiHarness)
     async with browser(api) as citizen, browser(api) as admin, browser(api) as public:
         tracking_id, private = await report(api, citizen, **MAKASSAR)
         assert (await api.case(tracking_id))["pin_outside_region"] is True
+        # Without the form's script the map never warned: the receipt says it.
+        sent = await submit_form(citizen, REPORT | MAKASSAR, [])
+        receipt = (await citizen.get(sent.headers["location"])).text
+        assert 'data-testid="receipt-pin-outside"' in receipt and "di luar wilayah yang Anda pilih" in receipt
+        sent = await submit_form(citizen, REPORT, [])
+        assert 'data-testid="receipt-pin-outside"' not in (await citizen.get(sent.headers["location"])).text
         # The reporter still sees their own pin.
         assert "-5.1477" in (await citizen.get(private)).text
 

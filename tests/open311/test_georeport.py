@@ -349,7 +349,12 @@ async def test_a_pin_outside_its_region_is_kept_off_public_reads(api: ApiHarness
     """Issue 22: a Palangkaraya request pinned in Sulawesi is taken and flagged; Open311's public
     reads give its address but not that pin until the verifier confirms it."""
     key = await client_key(api)
-    tracking_id = await submit(api, key, lat="-5.1477", long="119.4327")
+    response = await post(api, form(key, lat="-5.1477", long="119.4327"))
+    [created] = response.json()
+    assert "di luar wilayah laporan" in created["service_notice"]  # the client is told at once
+    tracking_id = created["service_request_id"]
+    [inside] = (await post(api, form(key, description="Jalan berlubang lagi di depan pasar"))).json()
+    assert "di luar wilayah" not in inside["service_notice"]
     await api.wait_listed({tracking_id})
     assert (await api.case(tracking_id))["pin_outside_region"] is True
     await api.accept(tracking_id)

@@ -313,6 +313,9 @@ async def post_request(request: Request, svc: ServicesDep, session: SessionDep) 
         due = w3(receipt.deadlines.verification_due)
         notice = (f"Laporan diterima dan akan diverifikasi paling lambat {due}. requests/{tracking_id} "
                   "langsung menemukannya; daftar requests memuatnya beberapa detik kemudian.")
+        if receipt.pin_outside_region:
+            notice += (" Titik lat/long berada di luar wilayah laporan: ditandai untuk verifikator dan tidak "
+                       "ditampilkan publik sampai dikonfirmasi.")
         if refused:
             notice += " Tidak tersimpan: " + "; ".join(refused) + "."
         return render(fmt, "service_requests", [{
