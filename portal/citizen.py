@@ -35,7 +35,7 @@ from domain.calendar import years_without_cuti_bersama
 from api.schemas import RatingRequest, ReplyRequest, SupplementRequest
 from db.boundaries import region_shapes
 from db.directory import get_agency
-from db.models import Agency, Complaint
+from db.models import Agency, Complaint, TimelineEventRow
 from api.similar import report_of_case, similar_cases, voices, without_outside_pin
 from db.portal_models import CaseSupport
 from domain.attachments import MAX_ATTACHMENTS_PER_CASE, Purpose
@@ -44,7 +44,7 @@ from domain.enums import Action, Channel, Role, Status
 from domain.lifecycle import actions_open_to
 from domain.models import ComplaintDetails, SuggestionRequest, UnitSuggestion
 from domain.similar import Report
-from domain.visibility import (PUBLIC as PUBLIC_VIEWER, PUBLISHED_VALUES, SEES_EVERYTHING, STAFF_ROLES, CaseView,
+from domain.visibility import (AGENCY_ROLES, PUBLIC as PUBLIC_VIEWER, PUBLISHED_VALUES, SEES_EVERYTHING, STAFF_ROLES, CaseView,
                                may_see_file, published)
 
 router = portal_router()
@@ -281,11 +281,25 @@ async def visible_case(page: Page, tracking_id: str, caller: Caller) -> CaseView
             view = await actions.current_view(tracking_id, caller, page.svc, session)
         except Problem as problem:
             if problem.status == 404:
+                returned_at = await run_in_threadpool(returned_by_own_agency, session, tracking_id, caller)
+                if returned_at is not None:  # the back button after "Bukan wewenang kami", an old link
+                    raise PortalError(410, detail=page.t("case.returned_by_you", case=tracking_id,
+                                                         date=page.instant(returned_at))) from problem
                 raise PortalError(404, "case.not_found") from problem
             raise
     if caller.role is None and not published(view.status):  # the public: verified and forwarded only
         raise Unpublished(view)
     return view
+
+
+def returned_by_own_agency(session, tracking_id: str, caller: Caller) -> datetime | None:
+    """When the caller's agency returned this case it no longer sees ("not our authority"): the
+    latest such return's time, so its staff read what became of it rather than "not found"."""
+    if caller.role not in AGENCY_ROLES or not caller.agency_id:
+        return None
+    return session.scalar(select(func.max(TimelineEventRow.at)).where(
+        TimelineEventRow.tracking_id == tracking_id, TimelineEventRow.action == Action.REROUTE.value,
+        TimelineEventRow.actor_agency_id == caller.agency_id))
 
 
 def public_original(page: Page, view: CaseView) -> str | None:

@@ -130,6 +130,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Didukung",
         "case.supports": "dukungan",
         "case.not_found": "Laporan tidak ditemukan.",
+        "case.returned_by_you": "Laporan {case} sudah dikembalikan instansi Anda ke verifikator ({date}) dan tidak lagi di kotak masuk Anda.",
         "queue.calendar_warning": "Ada tenggat verifikasi pada tahun {year}, yang belum memiliki cuti bersama (paket "
         "hari libur maupun amandemen). Umumkan cuti bersama tahun itu begitu SKB-nya terbit.",
         "error.outcome_unknown": "Sistem sedang lambat menjawab, jadi belum pasti tindakan Anda sudah tercatat (bisa jadi "
@@ -691,6 +692,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "case.supported": "Supported",
         "case.supports": "supports",
         "case.not_found": "Report not found.",
+        "case.returned_by_you": "Report {case} was returned by your agency to the verifier ({date}) and is no longer in your inbox.",
         "queue.calendar_warning": "Some verification deadlines fall in {year}, a year with no cuti bersama known yet "
         "(holiday package or amendment). Record that year's cuti bersama as soon as the decree is out.",
         "error.outcome_unknown": "The system is slow to answer, so it is not certain yet that your action was recorded "

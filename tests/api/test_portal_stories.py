@@ -58,6 +58,11 @@ async def test_not_our_authority_lands_on_the_inbox_saying_the_case_went_back(ap
         assert "Provinsi Kalimantan Tengah" in inbox.text  # the suggested body by name
         english = await agency.get(returned.headers["location"] + "&lang=en")
         assert "Returned to the verifier" in english.text
+        # The back button (or an old link) to the case: what became of it, not "not found".
+        back = await agency.get(f"/kasus/{tracking_id}", params={"lang": "id"})
+        assert back.status_code == 410 and "Laporan tidak ditemukan" not in back.text
+        assert f"Laporan {tracking_id} sudah dikembalikan instansi Anda ke verifikator" in back.text
+        assert "Lampu jalan padam" not in back.text  # nothing of the case it no longer sees
         await api.settle()
         assert (await api.case(tracking_id))["status"] == "awaiting_verification"
 
