@@ -256,6 +256,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox.unit": "Unit",
         "inbox.no_unit": "(belum didisposisikan)",
         "facts.days": "{count} hari",
+        "facts.days.one": "1 hari",
         "facts.since_return": "sejak dikembalikan",
         "facts.files": "{citizen} dari pelapor, {officer} dari petugas",
         "facts.voices": "Pelapor dan pendukung",
@@ -818,10 +819,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox.unit": "Unit",
         "inbox.no_unit": "(not assigned yet)",
         "facts.days": "{count} days",
+        "facts.days.one": "1 day",
         "facts.since_return": "since the return",
         "facts.files": "{citizen} from the reporter, {officer} from officers",
         "facts.voices": "Reporters and supporters",
-        "facts.voices.value": "{reporters} reporters · {supporters} supporters · {followers} followers",
+        "facts.voices.value": "reporters: {reporters} · supporters: {supporters} · followers: {followers}",
         "feed.title": "Public reports",
         "feed.search": "Search",
         "feed.q": "Keywords",
@@ -1171,6 +1173,8 @@ def translator(language: str) -> Callable[..., str]:
     table, fallback = TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE]), TEXTS[DEFAULT_LANGUAGE]
 
     def t(key: str, **values: object) -> str:
+        if values.get("count") == 1 and f"{key}.one" in table:  # "1 day", not "1 days"
+            key = f"{key}.one"
         text = table.get(key) or fallback.get(key) or key
         return text.format(**values) if values else text
 

@@ -287,6 +287,16 @@ def test_every_text_exists_in_both_languages() -> None:
     assert all(TEXTS["en"][key].strip() for key in TEXTS["en"])
 
 
+def test_a_count_of_one_reads_in_the_singular() -> None:
+    from portal.i18n import translator
+
+    english = translator("en")
+    assert english("facts.days", count=1) == "1 day" and english("facts.days", count=3) == "3 days"
+    assert translator("id")("facts.days", count=1) == "1 hari"
+    assert english("facts.voices.value", reporters=1, supporters=0, followers=2) == \
+        "reporters: 1 · supporters: 0 · followers: 2"
+
+
 async def test_the_dashboard_is_for_administrators_and_counts_todays_cases(api: ApiHarness) -> None:
     async with browser(api) as citizen, browser(api) as admin, browser(api) as officer:
         await report(api, citizen)
