@@ -18,7 +18,7 @@ from api.auth import reporter_token
 from api.deps import Services
 from api.problems import Problem
 from api.schemas import SubmissionReceipt
-from db.boundaries import pin_flagged
+from db.boundaries import pin_flagged, region_of_pin
 from db.directory import check_region_code
 from db.models import IdempotencyKey
 from domain.calendar import calendar_for
@@ -137,6 +137,13 @@ async def open_case(
                       type_="urn:sp4n:unknown-region") from error
     details = checked_contacts(details, svc.settings.phone_country_codes)  # every door comes here
     location = details.location
+    if details.region_code is None and location is not None and location.lat is not None:
+        # A pin without a region (Open311's lat/long, an API client's location): its regency is the
+        # case's region, so the region rule holds for it too (a region-less case was routed by the
+        # text alone, and the shipped model's pull took it to Kota Semarang).
+        region = await run_in_threadpool(region_of_pin, location.lat, location.lon)
+        if region is not None:
+            details = details.model_copy(update={"region_code": region})
     pin_outside = False
     if location is not None and location.lat is not None and details.region_code:
         # Said on the receipt of every door, as the report form's map says it (the read model

@@ -21,6 +21,13 @@ def region_shapes() -> RegionShapes | None:
     return RegionShapes(gzip.decompress(BOUNDARIES.read_bytes()).decode("utf-8").splitlines())
 
 
+def region_of_pin(lat: float, lon: float) -> str | None:
+    """The one regency/city whose shape holds the point; None at sea, on a border, or without data."""
+    shapes = region_shapes()
+    found = shapes.regencies_at(lat, lon) if shapes is not None else []
+    return found[0] if len(found) == 1 else None
+
+
 def pin_flagged(region_code: str | None, lat: float | None, lon: float | None) -> bool:
     if lat is None or lon is None or not region_code:
         return False

@@ -68,3 +68,26 @@ async def test_duplicate_scoring_ignores_a_flagged_pin(api: ApiHarness) -> None:
     items = (await api.http.get(f"/v1/complaints/{second}/similar", headers=api.admin)).json()["items"]
     by_id = {i["tracking_id"]: [r["kind"] for r in i["reasons"]] for i in items}
     assert "distance" in by_id[first]  # confirmed pins count again
+
+
+SURABAYA = {"lat": -7.2575, "lon": 112.7521}
+
+
+async def test_a_pin_without_a_region_gives_the_case_its_regency_and_the_region_rule(api: ApiHarness) -> None:
+    """An API or Open311 client sending a position and no region_code: the case's region is the
+    pin's regency, so it is routed inside that region (not by the text alone, to Kota Semarang)."""
+    tracking_id = (await api.submit(title="Parkir liar", description="Parkir liar di bahu jalan bikin macet.",
+                                    location=SURABAYA))["tracking_id"]
+    at_sea = (await api.submit(location={"lat": -6.0, "lon": 110.0}))["tracking_id"]  # the Java Sea
+    await api.wait_listed({tracking_id, at_sea})
+    case = await api.case(tracking_id)
+    assert case["region_code"] == "35.78" and case["pin_outside_region"] is False
+    assert case["suggestions"] and case["suggestions"][0]["agency_id"] == "pemkot-35.78"
+    assert all(s.get("region_code") in (None, "35", "35.78") for s in case["suggestions"])
+    assert "region_code" not in await api.case(at_sea) or (await api.case(at_sea))["region_code"] is None
+
+    from tests.open311.test_georeport import client_key, form, post
+    key = await client_key(api)
+    [created] = (await post(api, form(key, lat="-7.2575", long="112.7521", address_string="Jl. Tunjungan",
+                                      **{"attribute[region]": ""}))).json()
+    assert (await api.case(created["service_request_id"]))["region_code"] == "35.78"
