@@ -27,6 +27,7 @@ from db.models import REGIONAL_KINDS, Agency, AgencyKind, AgencyUnit, Complaint,
 from domain.models import RoutingSuggestion, SuggestionRequest, UnitSuggestion
 from domain.region_rule import has_office_in, may_propose
 from domain.regions import ELSEWHERE_WINDOW, ELSEWHERE_WORDS, Gazetteer
+from domain.routing_reasons import SEPARATOR, say
 
 log = structlog.get_logger(__name__)
 
@@ -245,11 +246,11 @@ def _directory_evidence(
 
     hint = (request.agency_hint or "").strip()
     if hint in by_id:
-        evidence_for(hint).add(HINT_IS_ID_SCORE, f"dipilih pelapor: {by_id[hint].name}")
+        evidence_for(hint).add(HINT_IS_ID_SCORE, say("chosen", name=by_id[hint].name))
         evidence_for(hint).strong = evidence_for(hint).chosen = True
     elif hint:
         for agency_id, terms in _mentions(hint, candidates).items():
-            evidence_for(agency_id).add(HINT_NAMES_SCORE, f"ditujukan pelapor ke {terms[0]}")
+            evidence_for(agency_id).add(HINT_NAMES_SCORE, say("addressed", term=terms[0]))
             evidence_for(agency_id).strong = evidence_for(agency_id).chosen = True
 
     named = (index or MentionIndex(candidates)).mentions(request.text)
@@ -262,17 +263,17 @@ def _directory_evidence(
         elsewhere = bool(request.region_code) and by_id[agency_id].is_regional and not mention.as_place
         if mention.as_subject and not elsewhere:
             bonus = REPEATED_MENTION_BONUS * min(len(mention.terms) - 1, 2)
-            found.add(TEXT_NAMES_SCORE + bonus, f"menyebut {mention.terms[0]}")
+            found.add(TEXT_NAMES_SCORE + bonus, say("mentions", term=mention.terms[0]))
             found.strong = True
             found.named_place = True
             found.by_alias = normalize(by_id[agency_id].name) not in {normalize(t) for t in mention.terms}
         else:
-            found.add(LANDMARK_SCORE, f"menyebut {mention.terms[0]} sebagai patokan")
+            found.add(LANDMARK_SCORE, say("landmark", term=mention.terms[0]))
 
     if request.region_code:
         government = _region_government(request.region_code, _by_region(candidates))
         if government is not None:
-            evidence_for(government.id).add(REGION_SCORE, f"wilayah {government.region_label}")
+            evidence_for(government.id).add(REGION_SCORE, say("region", region=government.region_label))
             evidence_for(government.id).strong = True
 
     unit = _named_unit(f"{hint}\n{request.text}")
@@ -282,8 +283,8 @@ def _directory_evidence(
             if by_id[agency_id].is_regional:
                 unit_id = f"{agency_id}/{slug}"
                 found.unit_id = unit_id
-                found.add(UNIT_NAMED_SCORE, f"menyebut {term}")
-                found.add_unit(unit_id, UNIT_NAMED_SCORE * 4, f"menyebut {term}")
+                found.add(UNIT_NAMED_SCORE, say("mentions", term=term))
+                found.add_unit(unit_id, UNIT_NAMED_SCORE * 4, say("mentions", term=term))
     return evidence, by_id
 
 
@@ -298,7 +299,7 @@ def _unit_suggestions(found: _Evidence, entry: DirectoryEntry) -> list[UnitSugge
         key=lambda item: (-item[1].score, names[item[0]]),
     )
     return [
-        UnitSuggestion(unit_id=unit_id, name=names[unit_id], score=e.score, reason="; ".join(e.reasons))
+        UnitSuggestion(unit_id=unit_id, name=names[unit_id], score=e.score, reason=SEPARATOR.join(e.reasons))
         for unit_id, e in ranked[:MAX_UNITS_PER_AGENCY]
     ]
 
@@ -344,7 +345,7 @@ def _ranked(
             RoutingSuggestion(
                 agency_id=agency_id,
                 score=shown(agency_id, found),
-                reason="; ".join(found.reasons),
+                reason=SEPARATOR.join(found.reasons),
                 unit_id=units[0].unit_id if units else None,
                 agency_name=by_id[agency_id].name,
                 timezone=by_id[agency_id].timezone,
@@ -527,7 +528,7 @@ class Router:
                     found = evidence.setdefault(government.id, _Evidence([], []))
                     found.add(
                         TEXT_REGION_SCORE * place.strength,
-                        f"wilayah {government.region_label} (disebut \"{place.term}\")",
+                        say("region_named", region=government.region_label, term=place.term),
                     )
                     found.named_place = True
         if government is not None and government.id not in by_id:
@@ -541,9 +542,9 @@ class Router:
                 slug, label, _ = sectors[0]
                 if found.unit_id is None:
                     found.unit_id = f"{government.id}/{slug}"
-                found.add(SECTOR_SCORE, f"urusan {label}")
+                found.add(SECTOR_SCORE, say("sector", label=label))
                 for slug, label, hits in sectors:
-                    found.add_unit(f"{government.id}/{slug}", 1 - (1 - SECTOR_UNIT_SCORE) ** hits, f"urusan {label}")
+                    found.add_unit(f"{government.id}/{slug}", 1 - (1 - SECTOR_UNIT_SCORE) ** hits, say("sector", label=label))
             # A national body with branches: the branch of that region, when it has one.
             base = normalize(government.region_label.split(" ", 1)[-1].removeprefix("Administrasi "))
             for agency_id, found in evidence.items():
@@ -552,26 +553,26 @@ class Router:
                     for unit_id, unit_name in entry.units:
                         if base in normalize(unit_name):
                             found.unit_id = unit_id
-                            found.add(BRANCH_SCORE, f"cabang {unit_name}")
-                            found.add_unit(unit_id, 0.5, f"cabang {unit_name}")
+                            found.add(BRANCH_SCORE, say("branch", unit=unit_name))
+                            found.add_unit(unit_id, 0.5, say("branch", unit=unit_name))
                             break
         # Units the text names by their own name (a kelurahan, a city's own department).
         for agency_id, found in evidence.items():
             for needle, unit_id in self._unit_terms.get(agency_id, ()):
                 if needle in haystack:
-                    found.add_unit(unit_id, 0.6, f"menyebut {needle.strip()}")
+                    found.add_unit(unit_id, 0.6, say("mentions", term=needle.strip()))
         if self.model is not None:
             probabilities = self.model.probabilities(text)
             for agency_id, p in sorted(probabilities.items(), key=lambda kv: -kv[1])[:10]:
                 if agency_id in by_id and p >= 0.02:
                     evidence.setdefault(agency_id, _Evidence([], [])).add(
-                        self.model_weight * p, f"mirip laporan ke {by_id[agency_id].name} ({p:.0%})"
+                        self.model_weight * p, say("like_cases", name=by_id[agency_id].name, share=f"{p:.0%}")
                     )
             if request.region_code and government is not None:
                 regional = sum(p for agency_id, p in probabilities.items() if self._kinds.get(agency_id))
                 if regional >= 0.05:
                     evidence[government.id].add(
-                        REGIONAL_MATTER_WEIGHT * regional, f"urusan pemerintah daerah ({regional:.0%})"
+                        REGIONAL_MATTER_WEIGHT * regional, say("regional_matter", share=f"{regional:.0%}")
                     )
         against: dict[str, float] = {}
         if self.memory is not None and len(self.memory):
@@ -580,13 +581,13 @@ class Router:
                 if agency_id in by_id:
                     n = vote.agency_counts[agency_id]
                     evidence.setdefault(agency_id, _Evidence([], [])).add(
-                        LEARNED_WEIGHT * share, f"{n} keputusan serupa ke {by_id[agency_id].name} ({share:.0%})"
+                        LEARNED_WEIGHT * share, say("learned", count=str(n), name=by_id[agency_id].name, share=f"{share:.0%}")
                     )
             for unit_id, share in vote.units.items():
                 found = evidence.get(unit_id.split("/", 1)[0])
                 if found is not None:
                     n = vote.unit_counts[unit_id]
-                    found.add_unit(unit_id, LEARNED_UNIT_WEIGHT * share, f"{n} disposisi serupa ({share:.0%})")
+                    found.add_unit(unit_id, LEARNED_UNIT_WEIGHT * share, say("learned_units", count=str(n), share=f"{share:.0%}"))
             against = vote.against
             if government is not None and request.region_code:
                 self._local_evidence_first(evidence, by_id, government, vote.agencies)
@@ -600,7 +601,7 @@ class Router:
                 similarity = max(similarity, against.get(agency_id, 0.0))
                 if similarity >= BOUNCE_MIN_SIMILARITY:
                     found.factor = 1.0 - BOUNCE_PENALTY * similarity
-                    found.reasons.append(f"pernah menolak laporan serupa ({similarity:.0%} mirip)")
+                    found.reasons.append(say("declined_before", share=f"{similarity:.0%}"))
         return _ranked(evidence, by_id, limit, government if request.region_code else None, self.model_version,
                        case_region=request.region_code, named_regions=[place.code for place in places])
 
@@ -621,7 +622,7 @@ class Router:
             if entry.is_regional or not found.by_alias or found.chosen or learned.get(agency_id, 0.0) >= local:
                 continue
             found.strong = False
-            found.reasons.append(f"hanya nama program/singkatan; keputusan serupa ke {government.name} ({local:.0%})")
+            found.reasons.append(SEPARATOR.join((say("alias_only"), say("local_decisions", name=government.name, share=f"{local:.0%}"))))
 
     def _after_return(
         self,
@@ -633,7 +634,7 @@ class Router:
     ) -> None:
         """After the region's own government said "not our authority": say so on the province's
         government, and offer the national bodies with an office in the region."""
-        declined = f"{returned_by.region_label} menyatakan bukan wewenang"
+        declined = say("declined_here", region=returned_by.region_label)
         if government is not None:
             found = evidence.setdefault(government.id, _Evidence([], []))
             found.reasons.append(declined)
@@ -644,7 +645,7 @@ class Router:
             found = evidence.get(entry.id)
             if found is None:
                 continue  # an office alone is no reason: the body must fit the complaint too
-            found.add(OFFICE_SCORE, f"punya kantor di wilayah {region}")
+            found.add(OFFICE_SCORE, say("office", region=region))
 
     def units_for(self, request: SuggestionRequest, agency_id: str) -> list[UnitSuggestion]:
         """The units of one body (the one holding the case) ranked for a complaint: the dispose

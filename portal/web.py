@@ -35,6 +35,7 @@ from db.directory import DISTRICTS_CSV, REGIONS_CSV, load_regions
 from db.portal_models import StaffAccount
 from domain.calendar import NATIONAL_ZONE
 from domain.enums import ReportType, Role, Status
+from domain.routing_reasons import in_language as routing_reason_in
 from domain.visibility import CaseView
 
 HERE = Path(__file__).parent
@@ -164,6 +165,10 @@ class Page:
 
     def reason_label(self, reason: str) -> str:
         return REASONS.get(self.language, REASONS[DEFAULT_LANGUAGE]).get(reason, reason)
+
+    def routing_reason(self, reason: str) -> str:
+        """Why a body or unit is suggested, in this page's language (stored in Indonesian)."""
+        return routing_reason_in(reason, self.language)
 
     def note_text(self, action: str, note: str) -> str:
         """A timeline note as people read it: a rejection's reason code in words, a return's

@@ -280,6 +280,23 @@ async def test_pages_speak_indonesian_by_default_and_english_on_request(api: Api
         assert '<html lang="en">' in remembered.text and "Send report" in remembered.text
 
 
+async def test_the_verifier_reads_why_a_body_is_suggested_in_the_pages_language(api: ApiHarness) -> None:
+    """Issue 23, item 8: the routing's reasons (stored in Indonesian) are read in English too."""
+    async with browser(api) as citizen, browser(api) as admin:
+        tracking_id, _ = await report(api, citizen)
+        assert (await sign_in(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+
+        def reasons(page: str) -> str:
+            found = re.search(r'data-testid="suggestion-reasons">(.*?)</ul>', page, re.S)
+            assert found, "the queue lists the suggestions' reasons"
+            return found.group(1)
+
+        indonesian = reasons((await admin.get("/admin/verifikasi")).text)
+        assert "wilayah Kota Palangkaraya" in indonesian
+        english = reasons((await admin.get("/admin/verifikasi?lang=en")).text)
+        assert "region Kota Palangkaraya" in english and "sector: " in english and "wilayah" not in english
+
+
 def test_every_text_exists_in_both_languages() -> None:
     from portal.i18n import TEXTS
 
