@@ -10,12 +10,10 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
 )
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import Runtime
@@ -26,6 +24,7 @@ from domain.models import CalendarAmendment
 from workflows import SEARCH_ATTRIBUTES
 from workflows.codec import PayloadKeys, data_converter
 from workflows.retention import RETENTION_SCHEDULE_ID, RetentionRequest, RetentionWorkflow
+from workflows.schedules import ensure_schedule
 
 
 async def connect(
@@ -117,8 +116,5 @@ async def ensure_retention_schedule(client: Client, task_queue: str, retention_d
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+    await ensure_schedule(client, RETENTION_SCHEDULE_ID, schedule, keep_operator_changes=False)
     return True

@@ -12,13 +12,11 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
     ScheduleState,
-    ScheduleUpdate,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -26,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
 from workflows.connected import ForwardPlan, ForwardWorkflow, sync_workflow_id
+from workflows.schedules import ensure_schedule
 
 log = structlog.get_logger("sp4n.connected")
 
@@ -85,12 +84,7 @@ async def ensure_sync_schedule(client: Client, settings: Settings, agency_id: st
     server without schedules (the time-skipping test server: its tests start the sync themselves)."""
     wanted = _schedule(settings, agency_id, paused=not active)
     try:
-        try:
-            await client.create_schedule(schedule_id(agency_id), wanted)
-            return True
-        except ScheduleAlreadyRunningError:
-            pass
-        await client.get_schedule_handle(schedule_id(agency_id)).update(lambda _: ScheduleUpdate(schedule=wanted))
+        await ensure_schedule(client, schedule_id(agency_id), wanted, keep_operator_changes=False)
     except RPCError as error:
         if error.status != RPCStatusCode.UNIMPLEMENTED:
             raise

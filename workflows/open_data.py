@@ -21,14 +21,13 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.common import RetryPolicy
+
+from workflows.schedules import ensure_schedule
 
 SCHEDULE_ID = "sp4n-open-data"
 WORKFLOW_ID = "sp4n-open-data"
@@ -73,19 +72,4 @@ def open_data_schedule(task_queue: str) -> Schedule:
 async def ensure_open_data_schedule(client: Client, task_queue: str) -> bool:
     """Create the daily schedule unless it exists; True when created here. An existing one keeps
     its spec and state (an operator's), but starts its runs on this worker's task queue."""
-    try:
-        await client.create_schedule(SCHEDULE_ID, open_data_schedule(task_queue))
-    except ScheduleAlreadyRunningError:
-        schedule = client.get_schedule_handle(SCHEDULE_ID)
-        action = (await schedule.describe()).schedule.action
-        if isinstance(action, ScheduleActionStartWorkflow) and action.task_queue != task_queue:
-            await schedule.update(lambda update: _on_queue(update, task_queue))
-        return False
-    return True
-
-
-def _on_queue(update: ScheduleUpdateInput, task_queue: str) -> ScheduleUpdate:
-    found = update.description.schedule
-    assert isinstance(found.action, ScheduleActionStartWorkflow)
-    found.action.task_queue = task_queue
-    return ScheduleUpdate(schedule=found)
+    return await ensure_schedule(client, SCHEDULE_ID, open_data_schedule(task_queue), keep_operator_changes=True)

@@ -20,15 +20,14 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.common import RetryPolicy
+
+from workflows.schedules import ensure_schedule
 
 SCHEDULE_ID = "sp4n-routing-retrain"
 WORKFLOW_ID = "sp4n-routing-retrain"
@@ -68,22 +67,8 @@ async def ensure_routing_schedule(client: Client, task_queue: str, every_seconds
     an operator's changes (paused, another interval) but runs on this worker's task queue."""
     if every_seconds <= 0:
         return False
-    try:
-        await client.create_schedule(SCHEDULE_ID, routing_schedule(task_queue, every_seconds))
-    except ScheduleAlreadyRunningError:
-        schedule = client.get_schedule_handle(SCHEDULE_ID)
-        action = (await schedule.describe()).schedule.action
-        if isinstance(action, ScheduleActionStartWorkflow) and action.task_queue != task_queue:
-            await schedule.update(lambda update: _on_queue(update, task_queue))
-        return False
-    return True
-
-
-def _on_queue(update: ScheduleUpdateInput, task_queue: str) -> ScheduleUpdate:
-    found = update.description.schedule
-    assert isinstance(found.action, ScheduleActionStartWorkflow)
-    found.action.task_queue = task_queue
-    return ScheduleUpdate(schedule=found)
+    return await ensure_schedule(client, SCHEDULE_ID, routing_schedule(task_queue, every_seconds),
+                                 keep_operator_changes=True)
 
 
 async def train_now(client: Client, task_queue: str, run_id: str, wait_seconds: float = 120.0) -> TrainedVersion:
