@@ -37,7 +37,7 @@ from bench.intake import drive, percentile
 from config import Settings
 from domain.chat import ChatDoor, ChatMessage
 from tests.chat.stub import ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, serving
-from tests.reliability.stack import running_stack
+from tests.reliability.stack import api_healthy, eventually, running_stack
 from workflows.chat import ChatStart, ChatWorkflow
 from workflows.client import connect
 from workflows.delivery_client import attempt_timeout_seconds, channel_task_queue
@@ -63,13 +63,7 @@ async def run(concurrency: int, count: int, rounds: int, workdir: Path) -> dict[
         client = await connect(f"127.0.0.1:{stack.temporal_port}", "default")
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=60, limits=limits) as api:
-            for _ in range(300):
-                try:
-                    if (await api.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+            await eventually(lambda: api_healthy(api), timeout=60)
             posted_at: dict[str, float] = {}
             serial = iter(range(10**9))
 

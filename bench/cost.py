@@ -44,7 +44,7 @@ from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from tests.reliability.stack import ADMIN_TOKEN, Stack, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, Stack, api_healthy, eventually, running_stack
 from workflows.client import connect
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -162,13 +162,7 @@ async def measure(stack: Stack, sink: Sink, cases: int, lifecycles: int) -> dict
     async with (httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=60) as api,
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_ports['api-drill']}", timeout=60) as drill):
         for one in (api, drill):
-            for _ in range(300):
-                try:
-                    if (await one.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+            await eventually(lambda: api_healthy(one), timeout=60)
         staff = {}
         for role, name in (("admin", "Admin"), ("agency_admin", "Admin instansi"), ("officer", "Petugas")):
             token = await post(api, "/v1/tokens", ADMIN, role=role, name=name, email=f"{role}@staff.example",

@@ -51,7 +51,7 @@ from domain.calendar import calendar_for
 from domain.lifecycle import CaseMachine
 from domain.models import ComplaintDetails, ComplaintInput
 from domain.policy import current_policy
-from tests.reliability.stack import running_stack
+from tests.reliability.stack import api_healthy, eventually, running_stack
 from workflows import NEXT_DEADLINE_ATTRIBUTE, OVERDUE_ATTRIBUTE, STATUS_ATTRIBUTE
 from workflows.client import connect, ensure_search_attributes
 from workflows.complaint import ComplaintWorkflow
@@ -134,13 +134,7 @@ async def run(concurrency: int, count: int, rounds: int, workdir: Path) -> dict[
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.api_port}", timeout=60,
                                      limits=limits) as api:
             # The API is up when /healthz says so (the worker registers the search attributes).
-            for _ in range(300):
-                try:
-                    if (await api.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+            await eventually(lambda: api_healthy(api), timeout=60)
 
             async def post(i: int) -> None:
                 nonlocal retries

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from tests.crypto import TEST_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +37,14 @@ async def eventually(check, timeout: float = 60):
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(0.5)
+
+
+async def api_healthy(api: httpx.AsyncClient) -> bool:
+    """Whether the API answers /healthz with 200 (Temporal, its worker's attributes and the database up)."""
+    try:
+        return (await api.get("/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def wait_for_port(port: int, timeout: float = 60) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.stack import ADMIN_TOKEN, Stack, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, Stack, api_healthy, running_stack
 
 CITY = "pemkot-62.71"  # the body that runs its own system
 BODY_NAME = "Pemerintah Kota Palangkaraya"
@@ -68,19 +68,13 @@ async def json_of(response: Awaitable[httpx.Response], status: int = 200) -> Any
     return answer.json()
 
 
-async def healthy(api: httpx.AsyncClient) -> bool:
-    try:
-        return (await api.get("/healthz")).status_code == 200
-    except httpx.HTTPError:
-        return False
-
 
 async def test_a_city_with_its_own_instance_handles_a_national_case_and_the_nation_sees_every_step(
         city: Stack, national: Stack) -> None:
     async with (httpx.AsyncClient(base_url=f"http://127.0.0.1:{city.api_port}", timeout=30) as city_api,
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{national.api_port}", timeout=30) as nat):
-        await until(lambda: healthy(city_api), "the city's instance answers")
-        await until(lambda: healthy(nat), "the national instance answers")
+        await until(lambda: api_healthy(city_api), "the city's instance answers")
+        await until(lambda: api_healthy(nat), "the national instance answers")
 
         # The city issues the national instance an application token (its Open311 api_key).
         api_key = (await json_of(city_api.post("/v1/tokens", json={"role": "client", "name": "SP4N nasional"},
@@ -154,7 +148,7 @@ async def test_a_city_with_its_own_instance_handles_a_national_case_and_the_nati
         # goes through once and the sync resumes.
         for name in ("temporal", "worker", "api"):
             city.start(name)
-        await until(lambda: healthy(city_api), "the city's instance is back")
+        await until(lambda: api_healthy(city_api), "the city's instance is back")
 
         async def city_saw_reply() -> dict[str, Any] | None:
             case = await json_of(city_api.get(f"/v1/complaints/{remote_id}", headers=ADMIN))
