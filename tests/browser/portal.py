@@ -21,6 +21,7 @@ import httpx
 from PIL import Image, ImageDraw
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Playwright, expect
 
+from tests.loopback import http_server
 from tests.reliability.stack import ADMIN_TOKEN, Stack, running_stack
 
 CHROMIUM = os.environ.get("SP4N_CHROMIUM", "/usr/bin/chromium")
@@ -192,8 +193,7 @@ class TileStub:
 
 @contextmanager
 def tile_stub() -> Iterator[TileStub]:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     stub = TileStub()
     out = BytesIO()
@@ -212,15 +212,8 @@ def tile_stub() -> Iterator[TileStub]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stub.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as stub.port:
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- accessibility: axe-core (npm) injected into the page --------------------------------------

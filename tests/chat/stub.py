@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import http_server
 
 APP_SECRET = "whatsapp-app-secret-for-the-tests"
 VERIFY_TOKEN = "whatsapp-verify-token-for-the-tests-0123456789"
@@ -108,12 +110,6 @@ def _handler(stub: ChatStub) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving() -> Iterator[ChatStub]:
     stub = ChatStub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-    stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(_handler(stub)) as port:
+        stub.base_url = f"http://127.0.0.1:{port}"
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message as EmailMsg
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -38,6 +38,7 @@ from activities.notifications import DeliveryActivities
 from activities.records import RecordActivities
 from config import Settings
 from tests.integration.conftest import dev_server_path
+from tests.loopback import http_server
 from worker import build_delivery_workers, build_worker
 from workflows.client import connect
 from workflows.delivery import DeliveryPlan, send_planned
@@ -135,15 +136,8 @@ def http_sink() -> Iterator[HttpSink]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sink.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as sink.port:
         yield sink
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- the read model, people, settings ---------------------------------------------------------------
