@@ -37,13 +37,17 @@ import json
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 import httpx
@@ -162,28 +166,80 @@ class Outgoing:
     list_unsubscribe: str | None = None
 
 
+def compose_email(out: Outgoing, sender: str) -> Message:
+    """The message as sent: plain text, and HTML beside it when there is one.
+
+    Built with the email package's compat32 classes: the default policy's EmailMessage parses every
+    header it is given through its header registry, ~3.7 ms of CPU per message against ~1.3 ms
+    here (issue 25). Text that may hold anything (the subject names the case's title) is always
+    encoded (RFC 2047), so no line break in it can start a header."""
+    message: Message = MIMEText(out.body_text, "plain", "utf-8")
+    if out.body_html:
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(message)
+        alternative.attach(MIMEText(out.body_html, "html", "utf-8"))
+        message = alternative
+    message["From"] = formataddr(parseaddr(sender), "utf-8")
+    message["To"] = formataddr(("", out.address or ""), "utf-8")
+    message["Subject"] = Header(out.subject or "", "utf-8")
+    message["Date"] = formatdate(localtime=False)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "sp4n.localhost"
+    message["Message-ID"] = f"<{out.id}@{domain}>"
+    message["X-SP4N-Delivery"] = out.id
+    if out.list_unsubscribe:  # a follower's message: one click stops it (RFC 8058)
+        message["List-Unsubscribe"] = f"<{out.list_unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
 class EmailChannel:
+    """Sends over SMTP, keeping a few connections open between messages: a new connection costs
+    a handshake (TLS and login in production) per message. A kept connection is asked `NOOP`
+    before it carries a message, and any trouble closes it, so a connection the server has since
+    dropped costs a reconnect, never a message: nothing of a message is sent before that answer."""
+
+    KEEP = 8  # connections kept open (the email channel's concurrency is usually lower)
+    IDLE_SECONDS = 30.0  # well inside common servers' idle limits (Postfix: 300 s)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._idle: list[tuple[float, smtplib.SMTP]] = []
+        self._lock = threading.Lock()
 
     def send(self, out: Outgoing) -> None:
         s = self.settings
         if not s.smtp_host:
             raise Refused("failed: email is not configured (SMTP_HOST)")
-        message = EmailMessage()
-        message["From"] = s.smtp_from
-        message["To"] = out.address or ""
-        message["Subject"] = out.subject or ""
-        message["Date"] = formatdate(localtime=False)
-        domain = parseaddr(s.smtp_from)[1].rpartition("@")[2] or "sp4n.localhost"
-        message["Message-ID"] = f"<{out.id}@{domain}>"
-        message["X-SP4N-Delivery"] = out.id
-        if out.list_unsubscribe:  # a follower's message: one click stops it (RFC 8058)
-            message["List-Unsubscribe"] = f"<{out.list_unsubscribe}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(out.body_text)
-        if out.body_html:
-            message.add_alternative(out.body_html, subtype="html")
+        message = compose_email(out, s.smtp_from)
+        client = self._kept() or self._connect()
+        try:
+            # A refusal with a reply code (MAIL, RCPT or DATA answered 4xx/5xx) means not taken.
+            # Nothing of the message is accepted before DATA's final "250".
+            client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            self._close(client)
+            codes = sorted({code for code, _ in error.recipients.values()})
+            kind = Refused if all(code >= 500 for code in codes) else NotAccepted
+            raise kind(f"refused: SMTP {'/'.join(map(str, codes))} for the recipient", repr(error)) from error
+        except (smtplib.SMTPResponseException, smtplib.SMTPHeloError) as error:
+            self._close(client)
+            code = error.smtp_code
+            kind = Refused if code >= 500 else NotAccepted
+            raise kind(f"refused: SMTP {code}", repr(error)) from error
+        except smtplib.SMTPNotSupportedError as error:
+            self._close(client)
+            raise Refused("refused: the SMTP server does not support what is configured", repr(error)) from error
+        except (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError, OSError) as error:
+            self._close(client)
+            # The connection dropped mid-conversation: the server may have queued it.
+            raise Uncertain("timeout: the SMTP connection was lost before the answer", repr(error)) from error
+        except BaseException:
+            self._close(client)
+            raise
+        self._keep(client)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
         try:
             smtp_class = smtplib.SMTP_SSL if s.smtp_ssl else smtplib.SMTP
             client = smtp_class(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
@@ -191,28 +247,57 @@ class EmailChannel:
             raise NotAccepted("timeout: the SMTP server did not answer", repr(error)) from error
         except (OSError, smtplib.SMTPException) as error:  # refused, unreachable, greeting refused
             raise NotAccepted("failed: cannot connect to the SMTP server", repr(error)) from error
-        try:
-            with client:
-                if s.smtp_starttls:
-                    client.starttls(context=ssl.create_default_context())
-                if s.smtp_username:
-                    client.login(s.smtp_username, s.smtp_password or "")
-                # A refusal with a reply code (MAIL, RCPT or DATA answered 4xx/5xx) means not taken.
-                # Nothing of the message is accepted before DATA's final "250".
-                client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as error:
-            codes = sorted({code for code, _ in error.recipients.values()})
-            kind = Refused if all(code >= 500 for code in codes) else NotAccepted
-            raise kind(f"refused: SMTP {'/'.join(map(str, codes))} for the recipient", repr(error)) from error
-        except (smtplib.SMTPResponseException, smtplib.SMTPHeloError) as error:
-            code = error.smtp_code
-            kind = Refused if code >= 500 else NotAccepted
-            raise kind(f"refused: SMTP {code}", repr(error)) from error
+        try:  # nothing of a message has been sent yet: any failure here is "not accepted"
+            if s.smtp_starttls:
+                client.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                client.login(s.smtp_username, s.smtp_password or "")
         except smtplib.SMTPNotSupportedError as error:
+            self._close(client)
             raise Refused("refused: the SMTP server does not support what is configured", repr(error)) from error
-        except (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError, OSError) as error:
-            # The connection dropped mid-conversation: the server may have queued it.
-            raise Uncertain("timeout: the SMTP connection was lost before the answer", repr(error)) from error
+        except (smtplib.SMTPResponseException, smtplib.SMTPHeloError) as error:
+            self._close(client)
+            kind = Refused if error.smtp_code >= 500 else NotAccepted
+            raise kind(f"refused: SMTP {error.smtp_code}", repr(error)) from error
+        except (smtplib.SMTPException, OSError) as error:
+            self._close(client)
+            raise NotAccepted("failed: cannot connect to the SMTP server", repr(error)) from error
+        return client
+
+    def _kept(self) -> smtplib.SMTP | None:
+        """A kept connection that still answers, or None."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                since, client = self._idle.pop()
+            if time.monotonic() - since < self.IDLE_SECONDS:
+                try:
+                    if client.noop()[0] == 250:
+                        return client
+                except (smtplib.SMTPException, OSError):
+                    pass
+            self._close(client)
+
+    def _keep(self, client: smtplib.SMTP) -> None:
+        with self._lock:
+            if len(self._idle) < self.KEEP:
+                self._idle.append((time.monotonic(), client))
+                return
+        self._close(client)
+
+    @staticmethod
+    def _close(client: smtplib.SMTP) -> None:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, client in idle:
+            self._close(client)
 
 
 class HttpChannel:

@@ -20,6 +20,13 @@ is read when its last request is answered, without that correction.)
    (`latihan.v1+<d>s`, a working day of `--day-seconds`), so the silence ends within the run.
    Staff have tokens with emails, so every party has somebody to tell.
 
+3. **The SDK's floor**: N workflows of a new case's shape with nothing of ours in them, in a
+   worker process of their own on the same server with the same encrypted data converter: two
+   local activities and one activity on a second task queue (as the case's projection, routing
+   suggestion and e-mail batch), payloads of a case's size, every activity returning at once.
+   What the worker and the server spend on these is what Temporal's Python SDK and server cost
+   for that shape of work, whatever our code does.
+
 After each phase: every workflow it started (Temporal's visibility, start time after the phase
 began), their history events and workflow tasks (`WorkflowTaskStarted` events), summed.
 
@@ -39,12 +46,20 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
 import httpx
 from aiosmtpd.controller import Controller
+from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from tests.reliability.stack import ADMIN_TOKEN, Stack, api_healthy, eventually, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, ROOT, Stack, api_healthy, eventually, running_stack
 from workflows.client import connect
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -76,11 +91,46 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+# A new case's payloads are a few kilobytes (its input, the record projected, the plan returned).
+SHAPE_PAYLOAD = "x" * 3000
+SHAPE_TIMEOUT = timedelta(seconds=30)
+
+
+@activity.defn(name="shape_echo")
+def shape_echo(payload: str) -> str:
+    return payload
+
+
+@workflow.defn(name="ShapeWorkflow")
+class ShapeWorkflow:
+    """A new case's shape in Temporal (two local activities, one activity on another queue), empty."""
+
+    @workflow.run
+    async def run(self, queues: list[str]) -> str:
+        payload = SHAPE_PAYLOAD
+        for _ in range(2):
+            payload = await workflow.execute_local_activity(shape_echo, payload, start_to_close_timeout=SHAPE_TIMEOUT)
+        return await workflow.execute_activity(shape_echo, payload, task_queue=queues[1],
+                                               start_to_close_timeout=SHAPE_TIMEOUT)
+
+
+async def serve_shape(address: str, queues: list[str]) -> None:
+    """The floor's worker (run in its own process by `floor`), as worker.py builds its own: until SIGTERM."""
+    client = await connect(address, "default")
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        workers = [Worker(client, task_queue=queues[0], workflows=[ShapeWorkflow], activities=[shape_echo],
+                          activity_executor=executor, workflow_runner=UnsandboxedWorkflowRunner()),
+                   Worker(client, task_queue=queues[1], activities=[shape_echo], activity_executor=executor)]
+        async with workers[0], workers[1]:
+            await asyncio.Event().wait()
+
+
 class Meter:
     """CPU of the stack's processes over a phase, less each one's idle rate."""
 
-    def __init__(self, stack: Stack, api_names: tuple[str, ...]) -> None:
-        self.pids = {"worker": [stack.processes["worker"].pid], "temporal": [stack.processes["temporal"].pid],
+    def __init__(self, stack: Stack, api_names: tuple[str, ...], worker_pid: int | None = None) -> None:
+        self.pids = {"worker": [worker_pid or stack.processes["worker"].pid],
+                     "temporal": [stack.processes["temporal"].pid],
                      "api": [stack.processes[name].pid for name in api_names]}
 
     def read(self) -> dict[str, float]:
@@ -235,7 +285,35 @@ async def measure(stack: Stack, sink: Sink, cases: int, lifecycles: int) -> dict
         cpu["api"] = api_cpu[0]
         results["lifecycle"] = per(cpu, await footprint(client, since), lifecycles)
         print_line("typical lifecycle", results["lifecycle"], lifecycles)
+    results["floor"] = await floor(stack, client, cases)
+    print_line("empty workflow of a new case's shape (the SDK's floor)", results["floor"], cases)
     return results
+
+
+async def floor(stack: Stack, client: Client, count: int) -> dict[str, float]:
+    """Phase 3: `count` ShapeWorkflows, one started after another as the new cases were, then
+    every result awaited; CPU of the floor's own worker process and of the server."""
+    queues = [f"shape-{uuid.uuid4().hex[:8]}", f"shape-send-{uuid.uuid4().hex[:8]}"]
+    code = "import asyncio, sys; from bench.cost import serve_shape; asyncio.run(serve_shape(sys.argv[1], sys.argv[2:]))"
+    with open(stack.workdir / "shape-worker.log", "ab") as log:
+        worker = subprocess.Popen([sys.executable, "-c", code, f"127.0.0.1:{stack.temporal_port}", *queues],
+                                  cwd=ROOT, env=stack.env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        async def shapes(n: int) -> None:
+            handles = [await client.start_workflow(ShapeWorkflow.run, queues, id=f"shape-{uuid.uuid4().hex}",
+                                                   task_queue=queues[0]) for _ in range(n)]
+            for handle in handles:
+                await handle.result()
+
+        await shapes(3)  # warm-up: imports, connections, the first polls
+        meter = Meter(stack, (), worker_pid=worker.pid)
+        since = datetime.now(timezone.utc)
+        cpu = await meter.measure(lambda: shapes(count))
+        return per(cpu, await footprint(client, since), count)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 def per(cpu: dict[str, float], footprint: dict[str, int], count: int) -> dict[str, float]:
@@ -259,7 +337,8 @@ def main(argv: list[str]) -> int:
           flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as workdir:
         results = asyncio.run(run(args.cases, args.lifecycles, args.day_seconds, Path(workdir)))
-    lifecycle, case = results["lifecycle"], results["case"]
+    lifecycle, case, shape = results["lifecycle"], results["case"], results["floor"]
+    print("floor: " + " ".join(f"{k}={v}" for k, v in shape.items()))
     print("lifecycle: " + " ".join(f"{k}={v}" for k, v in lifecycle.items()))
     print(f"targets (issue 25): new case worker <= 10 ms, server <= 30 ms; lifecycle worker <= 150 ms, "
           f"events <= 100, tasks <= 15; load {load()}")

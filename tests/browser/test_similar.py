@@ -131,6 +131,8 @@ async def test_the_administrator_merges_a_duplicate_and_its_reporter_hears_the_n
     await expect(reporter.get_by_test_id("merged-link")).to_have_attribute("href", f"/kasus/{original}")
     await shoot(reporter, artifacts / "02-merged-reporter-page.png")
     await reporter.get_by_test_id("merged-link").click()
+    # As a reader would: reload while the page says the service did not answer in time (503).
+    await reload_until(reporter, reporter.get_by_test_id("voices"))
     await expect(reporter.get_by_test_id("voices")).to_contain_text("2 orang melaporkan")
     assert "Pelapor Kedua" not in await reporter.content()
 

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,6 +45,19 @@ async def api_healthy(api: httpx.AsyncClient) -> bool:
         return (await api.get("/healthz")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def as_a_client_would(send: Callable[[], Awaitable[httpx.Response]], patience: float = 60) -> httpx.Response:
+    """A request, sent again after its Retry-After while the API answers 503, as the API asks
+    clients to. Right after a worker dies, a case whose workflow last ran there answers 503 for a
+    few seconds: Temporal routes its query to that worker's sticky queue until the server notices
+    that no one polls it any more."""
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
+        response = await send()
+        if response.status_code != 503 or asyncio.get_running_loop().time() > deadline:
+            return response
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
 
 def wait_for_port(port: int, timeout: float = 60) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from db.models import Complaint
 from db.session import make_engine, make_sessionmaker
 from tests.db.conftest import ScratchPostgres, postgres_base_url
-from tests.reliability.stack import ADMIN_TOKEN, Stack, eventually, running_stack
+from tests.reliability.stack import ADMIN_TOKEN, Stack, as_a_client_would, eventually, running_stack
 
 pytestmark = pytest.mark.skipif(postgres_base_url() is None, reason="needs DATABASE_URL=postgresql://...")
 
@@ -42,16 +42,8 @@ SUBMISSION_LIMIT = 4
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@fleet.localhost", "fleet-password-123"
 
 
-async def read_as_a_client_would(api: httpx.AsyncClient, case: str, patience: float = 60) -> dict:
-    """GET a case, retrying a 503 after its Retry-After as the API asks clients to. A case whose
-    workflow last ran on the killed worker answers 503 for a few seconds: Temporal routes its query
-    to that worker's sticky queue until the server notices that no one polls it any more."""
-    deadline = asyncio.get_running_loop().time() + patience
-    while True:
-        response = await api.get(f"/v1/complaints/{case}", headers=ADMIN)
-        if response.status_code != 503 or asyncio.get_running_loop().time() > deadline:
-            return response.json()
-        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+async def read_as_a_client_would(api: httpx.AsyncClient, case: str) -> dict:
+    return (await as_a_client_would(lambda: api.get(f"/v1/complaints/{case}", headers=ADMIN))).json()
 
 
 @pytest.fixture
