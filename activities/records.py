@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 import structlog
@@ -21,7 +22,7 @@ from db.models import (Agency, Complaint, EscalationRow, NotificationRow, Routin
 from db.connected_models import ConnectedForward
 from db.portal_models import CaseFollower
 from db.privacy import CaseKeyring
-from db.upsert import dialect_insert
+from db.upsert import insert_for, insert_ignoring_duplicates
 from db.boundaries import pin_flagged
 from telemetry.metrics import PROJECTION_LAG
 from domain.enums import OPEN_STATUSES, Action, ArchiveReason, Party
@@ -292,29 +293,38 @@ def _upsert_complaint(session: Session, record: CaseRecord, personal: PersonalDa
     # Judged when the case is first recorded (every door's pin passes here); a verifier's
     # confirmation (api/cases.py) then stands, so later projections keep the column as it is.
     row["pin_outside_region"] = pin_flagged(row["region_code"], row["location_lat"], row["location_lon"])
-    statement = dialect_insert(session, Complaint.__table__).values(row)
+    session.execute(complaint_upsert(session.get_bind().dialect.name, tuple(row)), row)
+
+
+@cache
+def complaint_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """The projection's INSERT ... ON CONFLICT DO UPDATE of a case row with these columns, built
+    once per database kind (the row comes as parameters): see db/upsert.py insert_ignoring_duplicates.
+    Columns the projection does not write (an administrator's flags) are never touched."""
+    statement = insert_for(dialect, Complaint.__table__)
     table, new = Complaint.__table__.c, statement.excluded
     # needs_rerouting is the administrators' flag (api/directory_admin.py), not the workflow's:
-    # a projection keeps it, unless the case closed or was accepted to another body since.
+    # a projection keeps it, unless the case closed or was accepted to another body since; the
+    # row's own value says the case was accepted to a body already deactivated (set it).
     cleared = or_(
         new.status.not_in([s.value for s in OPEN_STATUSES]),
         and_(new.agency_id.is_not(None), or_(table.agency_id.is_(None), table.agency_id != new.agency_id)),
     )
-    statement = statement.on_conflict_do_update(
+    kept = ("tracking_id", "needs_rerouting", "run_id", "pin_outside_region")
+    return statement.on_conflict_do_update(
         index_elements=["tracking_id"],
-        set_={column: statement.excluded[column] for column in row
-              if column not in ("tracking_id", "needs_rerouting", "run_id", "pin_outside_region")}
+        set_={column: new[column] for column in columns if column not in kept}
         # The run first recorded stays (a record without one, from before runs were recorded, keeps it).
         | {"run_id": func.coalesce(table.run_id, new.run_id)}
-        | {"needs_rerouting": true() if held_by_inactive else case((cleared, false()), else_=table.needs_rerouting)}
+        | {"needs_rerouting": case((new.needs_rerouting.is_(True), true()), (cleared, false()),
+                                   else_=table.needs_rerouting)}
         # The same for a unit merged or deactivated (its agency's edit): kept until disposed elsewhere.
         | {"needs_redisposition": case((or_(new.status.not_in([s.value for s in OPEN_STATUSES]),
                                              table.unit_id.is_distinct_from(new.unit_id)), false()),
                                        else_=table.needs_redisposition)},
         # Equal seq rewrites the same state (a retry); an older one must not move the case back.
-        where=Complaint.__table__.c.seq <= statement.excluded.seq,
+        where=table.seq <= new.seq,
     )
-    session.execute(statement)
 
 
 def _merged_reporter(record: CaseRecord) -> list[dict[str, Any]]:
@@ -366,7 +376,7 @@ def _follower_news(session: Session, record: CaseRecord) -> list[Notification]:
 
 def _insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(dialect_insert(session, model.__table__).on_conflict_do_nothing(), rows)
+        session.execute(insert_ignoring_duplicates(session, model.__table__), rows)
 
 
 def _event_row(tracking_id: str, event: TimelineEvent) -> dict[str, Any]:
