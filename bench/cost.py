@@ -91,6 +91,15 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def reference_ms() -> float:
+    """CPU ms of a fixed pure-Python loop (ten million additions): machines differ by 2-3x in
+    speed per core, so figures from two machines compare only beside this."""
+    started, total = time.process_time(), 0
+    for i in range(10_000_000):
+        total += i
+    return round((time.process_time() - started) * 1000)
+
+
 # A new case's payloads are a few kilobytes (its input, the record projected, the plan returned).
 SHAPE_PAYLOAD = "x" * 3000
 SHAPE_TIMEOUT = timedelta(seconds=30)
@@ -143,7 +152,20 @@ class Meter:
         after, elapsed = self.read(), time.monotonic() - started
         return {name: (after[name] - before[name]) / elapsed for name in before}
 
+    async def settled(self, limit_ms_per_s: float = 50.0, patience: float = 300.0) -> None:
+        """Until the worker idles (under `limit_ms_per_s` of CPU per second over two seconds): the
+        worker trains its routing model on a thread after its first suggestion, which takes tens
+        of seconds of CPU on a slow machine and must not count as a phase's work nor as idling."""
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            before = self.read()["worker"]
+            await asyncio.sleep(2)
+            if (self.read()["worker"] - before) / 2 < limit_ms_per_s:
+                return
+        raise RuntimeError(f"the worker did not settle within {patience:.0f} s")
+
     async def measure(self, phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
+        await self.settled()
         idle_before = await self.idle_rates()
         before, started = self.read(), time.monotonic()
         await phase()
@@ -333,8 +355,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lifecycles", type=int, default=5)
     parser.add_argument("--day-seconds", type=int, default=2, help="the drill day of the lifecycles")
     args = parser.parse_args(argv)
-    print(f"cpus {os.cpu_count()}, load {load()}; {args.cases} new cases, {args.lifecycles} typical lifecycles",
-          flush=True)
+    print(f"cpus {os.cpu_count()}, load {load()}; {args.cases} new cases, {args.lifecycles} typical lifecycles; "
+          f"this machine's reference loop {reference_ms()} ms (bench/cost.py reference_ms)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as workdir:
         results = asyncio.run(run(args.cases, args.lifecycles, args.day_seconds, Path(workdir)))
     lifecycle, case, shape = results["lifecycle"], results["case"], results["floor"]
