@@ -98,3 +98,47 @@ def test_a_connection_lost_during_the_message_is_uncertain(database_url, unused_
     finally:
         channel.close()
         controller.stop()
+
+
+def test_a_batch_larger_than_one_chunk_records_each_outcome_once(clean, database_url, unused_tcp_port: int) -> None:
+    """Twenty followers' e-mails in one batch (three chunks): the one address the server refuses
+    for good is `failed`, every other one is `sent`, each message went out once."""
+    from sqlalchemy import select
+
+    from activities.notifications import DeliveryActivities
+    from db.notification_models import NotificationDelivery
+    from workflows.delivery import SendBatch
+
+    refused = "ditolak@example.id"
+
+    class Refusing(CountingSink):
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+            if address == refused:
+                return "550 5.1.1 no such mailbox"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    sink = Refusing()
+    controller = Controller(sink, hostname="127.0.0.1", port=unused_tcp_port)
+    controller.start()
+    addresses = [f"pengikut{n}@example.id" for n in range(19)] + [refused]
+    with clean.begin() as session:
+        for n, address in enumerate(addresses):
+            session.add(NotificationDelivery(
+                id=f"batch-{n:02d}", key=f"LAP-BATCH:3:follower:email:{n:02d}", outbox_key="LAP-BATCH:3:follower:outbox",
+                tracking_id="LAP-BATCH", event_seq=3, event="follow_up", party="follower",
+                recipient_ref="follower:support", channel="email", address=address, subject="Tindak lanjut",
+                body_text="Laporan yang Anda ikuti ditindaklanjuti."))
+    deliveries = DeliveryActivities(clean, make_settings(database_url, controller.port))
+    try:
+        statuses = deliveries.send_batch(SendBatch(delivery_ids=[f"batch-{n:02d}" for n in range(20)],
+                                                   max_attempts=3), "email")
+    finally:
+        deliveries.close()
+        controller.stop()
+    assert statuses == {f"batch-{n:02d}": "sent" for n in range(19)} | {"batch-19": "failed"}
+    assert sorted(str(message["To"]) for _, message in sink.messages) == sorted(addresses[:19])
+    with clean() as session:
+        rows = {d.id: (d.status, d.attempts, d.sent_at is not None)
+                for d in session.scalars(select(NotificationDelivery).where(NotificationDelivery.tracking_id == "LAP-BATCH"))}
+    assert rows == {f"batch-{n:02d}": ("sent", 1, True) for n in range(19)} | {"batch-19": ("failed", 1, False)}
