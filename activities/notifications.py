@@ -160,10 +160,6 @@ class Uncertain(DeliveryError):
     """The channel may have taken the message: never resent without an administrator."""
 
 
-class Unexpected(Uncertain):
-    """A bug of ours or of a library while sending: we cannot tell whether it went out."""
-
-
 @dataclass(frozen=True)
 class Outgoing:
     """A delivery being sent, detached from the session."""
@@ -753,176 +749,139 @@ class DeliveryActivities:
     def send_batch(self, batch: SendBatch, channel: str) -> dict[str, str]:
         """One attempt at each delivery of the batch still pending, side by side; returns each
         one's status. Raises `DeliveryNotAccepted` (retryable) when one of them was not accepted
-        and has attempts left: Temporal's next attempt sends only what is still pending.
-
-        Up to BATCH_PARALLEL deliveries at a time are marked `sending` in one transaction, sent side
-        by side and their outcomes recorded in one transaction: the same at most BATCH_PARALLEL
-        deliveries a crash can leave `sending` (then `uncertain`) as when each had its own, with two
-        transactions per chunk instead of two per message (issue 25: a projection's e-mails, a
-        popular case's followers)."""
+        and has attempts left: Temporal's next attempt sends only what is still pending."""
         attempt = activity.info().attempt if activity.in_activity() else 1
+
+        def one(delivery_id: str) -> tuple[str, ApplicationError | None]:
+            request = SendRequest(delivery_id=delivery_id, max_attempts=batch.max_attempts)
+            try:
+                return self.send(request, channel, attempt), None
+            except ApplicationError as error:
+                return "", error
+
+        ids = batch.delivery_ids
+        if len(ids) == 1:
+            outcomes = [one(ids[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(ids), BATCH_PARALLEL),
+                                    thread_name_prefix=f"batch-{channel}") as pool:
+                outcomes = list(pool.map(one, ids))
         statuses: dict[str, str] = {}
         again: ApplicationError | None = None
-        ids = batch.delivery_ids
-        for start in range(0, len(ids), BATCH_PARALLEL):
-            chunk = ids[start:start + BATCH_PARALLEL]
-            for delivery_id, (status, error) in self._attempt_chunk(chunk, channel, attempt, batch.max_attempts):
-                if error is None:
-                    statuses[delivery_id] = status
-                elif error.type == NOT_ACCEPTED and not error.non_retryable:
-                    statuses[delivery_id], again = DeliveryStatus.PENDING.value, error
-                else:
-                    statuses[delivery_id] = (DeliveryStatus.UNCERTAIN.value if error.type == UNCERTAIN_ERROR
-                                             else DeliveryStatus.FAILED.value)
-        if again is not None:  # an expected outcome, said in one line by _finish(): no traceback from the SDK
+        for delivery_id, (status, error) in zip(ids, outcomes):
+            if error is None:
+                statuses[delivery_id] = status
+            elif error.type == NOT_ACCEPTED and not error.non_retryable:
+                statuses[delivery_id], again = DeliveryStatus.PENDING.value, error
+            else:
+                statuses[delivery_id] = (DeliveryStatus.UNCERTAIN.value if error.type == UNCERTAIN_ERROR
+                                         else DeliveryStatus.FAILED.value)
+        if again is not None:  # an expected outcome, said in one line by send(): no traceback from the SDK
             raise ApplicationError(str(again), type=NOT_ACCEPTED, category=ApplicationErrorCategory.BENIGN)
         return statuses
 
     def send(self, request: SendRequest, channel: str, attempt: int | None = None) -> str:
         """One attempt; returns `sent` (or the status it found and left alone), raises for Temporal
         to retry (`DeliveryNotAccepted`) or to stop (non-retryable)."""
-        if attempt is None:
-            attempt = activity.info().attempt if activity.in_activity() else 1
-        [(_, (status, error))] = self._attempt_chunk([request.delivery_id], channel, attempt, request.max_attempts)
-        if error is not None:
-            raise error
+        try:
+            status = self._send(request, channel, attempt)
+        except ApplicationError as error:
+            retried = error.type == NOT_ACCEPTED and not error.non_retryable
+            outcome = "pending" if retried else "uncertain" if error.type == UNCERTAIN_ERROR else "failed"
+            DELIVERIES.labels(channel, outcome).inc()
+            # A delivery that did not go out is an outcome the notifications page shows, not a crash:
+            # _record_failure logged it in one line; BENIGN, so Temporal's SDK adds no traceback.
+            raise ApplicationError(str(error), type=error.type, non_retryable=error.non_retryable,
+                                   category=ApplicationErrorCategory.BENIGN) from None
+        if status == DeliveryStatus.SENT.value:
+            DELIVERIES.labels(channel, status).inc()
         return status
 
-    def _attempt_chunk(self, delivery_ids: list[str], channel: str, attempt: int,
-                       max_attempts: int) -> list[tuple[str, tuple[str, ApplicationError | None]]]:
-        """Mark, send and record these deliveries (one transaction before, one after); each one's
-        status, or the error Temporal is to see for it."""
-        begun = self._begin_attempts(delivery_ids)
-        outgoing = [out for out, _ in begun.values() if out is not None]
-        if len(outgoing) <= 1:
-            failures = [self._deliver(out, channel) for out in outgoing]
-        else:
-            with ThreadPoolExecutor(max_workers=len(outgoing), thread_name_prefix=f"batch-{channel}") as pool:
-                failures = list(pool.map(lambda out: self._deliver(out, channel), outgoing))
-        outcomes = {out.id: self._outcome(failure, attempt >= max_attempts)
-                    for out, failure in zip(outgoing, failures)}
-        self._record_outcomes([(out, outcomes[out.id], failure) for out, failure in zip(outgoing, failures)])
-        results = []
-        for delivery_id in delivery_ids:
-            out, found = begun[delivery_id]
-            if out is None:
-                error = None
-                if found == DeliveryStatus.UNCERTAIN.value + "-now":  # an earlier attempt stopped mid-send
-                    DELIVERIES.labels(channel, "uncertain").inc()
-                    error = ApplicationError(UNRECORDED, type=UNCERTAIN_ERROR, non_retryable=True,
-                                             category=ApplicationErrorCategory.BENIGN)
-                results.append((delivery_id, (found, error)))
-                continue
-            results.append((delivery_id, self._finish(channel, outcomes[out.id])))
-        return results
-
-    def _deliver(self, out: Outgoing, channel: str) -> DeliveryError | None:
-        """Hand the message to its channel; what went wrong, if anything."""
+    def _send(self, request: SendRequest, channel: str, attempt: int | None = None) -> str:
+        if attempt is None:
+            attempt = activity.info().attempt if activity.in_activity() else 1
+        out, found = self._begin_attempt(request.delivery_id)
+        if out is None:
+            if found == DeliveryStatus.UNCERTAIN.value + "-now":
+                raise ApplicationError(UNRECORDED, type=UNCERTAIN_ERROR, non_retryable=True)
+            return found
         try:
             self.channels[channel].send(out)
-        except DeliveryError as error:
-            return error
+        except Refused as error:
+            self._record_failure(out, error, DeliveryStatus.FAILED)
+            raise ApplicationError(str(error), type=REFUSED, non_retryable=True) from None
+        except NotAccepted as error:
+            last = attempt >= request.max_attempts
+            self._record_failure(out, error, DeliveryStatus.FAILED if last else DeliveryStatus.PENDING)
+            raise ApplicationError(str(error), type=NOT_ACCEPTED, non_retryable=last) from None
+        except Uncertain as error:
+            self._record_failure(out, error, DeliveryStatus.UNCERTAIN)
+            raise ApplicationError(f"{error}; not resent automatically", type=UNCERTAIN_ERROR,
+                                   non_retryable=True) from None
         except Exception as error:  # a bug of ours or of a library: we cannot tell, so ask a human
             log.exception("notification send failed unexpectedly", delivery=out.id)
-            return Unexpected("failed: unexpected error while sending", repr(error))
-        return None
+            self._record_failure(out, Uncertain("failed: unexpected error while sending", repr(error)),
+                                 DeliveryStatus.UNCERTAIN)
+            raise ApplicationError("failed: unexpected error while sending", type=UNCERTAIN_ERROR,
+                                   non_retryable=True) from None
+        self._record_sent(out)
+        return DeliveryStatus.SENT.value
 
-    @staticmethod
-    def _outcome(failure: DeliveryError | None, last_attempt: bool) -> tuple[DeliveryStatus, ApplicationError | None]:
-        """The status to record and the error for Temporal: refused for good and out of attempts are
-        `failed`, not accepted with attempts left is `pending` (retried), maybe taken is `uncertain`."""
-        if failure is None:
-            return DeliveryStatus.SENT, None
-        if isinstance(failure, Refused):
-            return DeliveryStatus.FAILED, ApplicationError(str(failure), type=REFUSED, non_retryable=True)
-        if isinstance(failure, NotAccepted):
-            return (DeliveryStatus.FAILED if last_attempt else DeliveryStatus.PENDING,
-                    ApplicationError(str(failure), type=NOT_ACCEPTED, non_retryable=last_attempt))
-        message = str(failure) if isinstance(failure, Unexpected) else f"{failure}; not resent automatically"
-        return DeliveryStatus.UNCERTAIN, ApplicationError(message, type=UNCERTAIN_ERROR, non_retryable=True)
-
-    @staticmethod
-    def _finish(channel: str, outcome: tuple[DeliveryStatus, ApplicationError | None]) -> tuple[str, ApplicationError | None]:
-        status, error = outcome
-        if error is None:
-            DELIVERIES.labels(channel, status.value).inc()
-            return status.value, None
-        retried = error.type == NOT_ACCEPTED and not error.non_retryable
-        DELIVERIES.labels(channel, "pending" if retried else "uncertain" if error.type == UNCERTAIN_ERROR
-                          else "failed").inc()
-        # A delivery that did not go out is an outcome the notifications page shows, not a crash:
-        # _record_outcomes logged it in one line; BENIGN, so Temporal's SDK adds no traceback.
-        return "", ApplicationError(str(error), type=error.type, non_retryable=error.non_retryable,
-                                    category=ApplicationErrorCategory.BENIGN)
-
-    def _begin_attempts(self, delivery_ids: list[str]) -> dict[str, tuple[Outgoing | None, str]]:
-        """Mark the deliveries `sending` (committed before anything goes out), in one transaction."""
+    def _begin_attempt(self, delivery_id: str) -> tuple[Outgoing | None, str]:
+        """Mark the delivery `sending` (committed before anything goes out) and return it; or
+        return None and the status that means there is nothing to send."""
         with self.sessions.begin() as session:
-            return {delivery_id: self._begin(session, delivery_id) for delivery_id in delivery_ids}
+            delivery = session.get(NotificationDelivery, delivery_id, with_for_update=True)
+            if delivery is None:
+                return None, "missing"
+            if delivery.status == DeliveryStatus.SENDING.value:
+                delivery.status, delivery.lease_until = DeliveryStatus.UNCERTAIN.value, None
+                delivery.last_error = UNRECORDED
+                log.warning("notification outcome unknown", delivery=delivery.id, channel=delivery.channel)
+                return None, DeliveryStatus.UNCERTAIN.value + "-now"
+            if delivery.status != DeliveryStatus.PENDING.value:
+                return None, delivery.status
+            reporter_case = reporters_case(delivery)
+            if reporter_case is not None and not may_contact_reporter(session, reporter_case):
+                # Checked again at the last moment: an administrator's resend, or a delivery
+                # expanded while the withdrawal (or erasure) was being committed, sends nothing.
+                delivery.status = DeliveryStatus.SKIPPED.value
+                delivery.last_error = WITHDRAWN_CONSENT
+                return None, delivery.status
+            hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
+            if delivery.webhook_id and (hook is None or not hook.active):
+                before = f" (last failure: {delivery.last_error})" if delivery.last_error else ""
+                delivery.status = DeliveryStatus.SKIPPED.value
+                delivery.last_error = f"skipped: webhook disabled or deleted{before}"
+                return None, delivery.status
+            delivery.status, delivery.attempts = DeliveryStatus.SENDING.value, delivery.attempts + 1
+            delivery.next_attempt_at = self.now()
+            return Outgoing(
+                id=delivery.id, key=delivery.key, tracking_id=delivery.tracking_id, event=delivery.event,
+                channel=delivery.channel, address=delivery.address, subject=delivery.subject,
+                body_text=delivery.body_text, body_html=delivery.body_html,
+                webhook_id=delivery.webhook_id, webhook_secret=hook.secret if hook else None,
+                attempts=delivery.attempts, list_unsubscribe=delivery.list_unsubscribe,
+            ), delivery.status
 
-    def _begin(self, session: Session, delivery_id: str) -> tuple[Outgoing | None, str]:
-        """Mark the delivery `sending` and return it; or return None and the status that means
-        there is nothing to send."""
-        delivery = session.get(NotificationDelivery, delivery_id, with_for_update=True)
-        if delivery is None:
-            return None, "missing"
-        if delivery.status == DeliveryStatus.SENDING.value:
-            delivery.status, delivery.lease_until = DeliveryStatus.UNCERTAIN.value, None
-            delivery.last_error = UNRECORDED
-            log.warning("notification outcome unknown", delivery=delivery.id, channel=delivery.channel)
-            return None, DeliveryStatus.UNCERTAIN.value + "-now"
-        if delivery.status != DeliveryStatus.PENDING.value:
-            return None, delivery.status
-        reporter_case = reporters_case(delivery)
-        if reporter_case is not None and not may_contact_reporter(session, reporter_case):
-            # Checked again at the last moment: an administrator's resend, or a delivery
-            # expanded while the withdrawal (or erasure) was being committed, sends nothing.
-            delivery.status = DeliveryStatus.SKIPPED.value
-            delivery.last_error = WITHDRAWN_CONSENT
-            return None, delivery.status
-        hook = session.get(Webhook, delivery.webhook_id) if delivery.webhook_id else None
-        if delivery.webhook_id and (hook is None or not hook.active):
-            before = f" (last failure: {delivery.last_error})" if delivery.last_error else ""
-            delivery.status = DeliveryStatus.SKIPPED.value
-            delivery.last_error = f"skipped: webhook disabled or deleted{before}"
-            return None, delivery.status
-        delivery.status, delivery.attempts = DeliveryStatus.SENDING.value, delivery.attempts + 1
-        delivery.next_attempt_at = self.now()
-        return Outgoing(
-            id=delivery.id, key=delivery.key, tracking_id=delivery.tracking_id, event=delivery.event,
-            channel=delivery.channel, address=delivery.address, subject=delivery.subject,
-            body_text=delivery.body_text, body_html=delivery.body_html,
-            webhook_id=delivery.webhook_id, webhook_secret=hook.secret if hook else None,
-            attempts=delivery.attempts, list_unsubscribe=delivery.list_unsubscribe,
-        ), delivery.status
+    def _record_sent(self, out: Outgoing) -> None:
+        with self.sessions.begin() as session:
+            session.execute(MARK_SENT, {"delivery_id": out.id, "delivered_at": self.now()})
+            if out.webhook_id:
+                session.execute(update(Webhook).where(Webhook.id == out.webhook_id).values(consecutive_failures=0))
+        log.info("notification sent", delivery=out.id, channel=out.channel, notification_event=out.event,
+                 tracking_id=out.tracking_id)
 
-    def _record_outcomes(self, outcomes: list[tuple[Outgoing, tuple[DeliveryStatus, ApplicationError | None],
-                                                    DeliveryError | None]]) -> None:
-        """Each attempt's outcome, in one transaction; then the administrators told of a webhook
-        disabled by its failures (started once committed)."""
-        if not outcomes:
-            return
+    def _record_failure(self, out: Outgoing, error: DeliveryError, status: DeliveryStatus) -> None:
         told: list[str] = []
         with self.sessions.begin() as session:
-            for out, (status, _), failure in outcomes:
-                if failure is None:
-                    session.execute(MARK_SENT, {"delivery_id": out.id, "delivered_at": self.now()})
-                    if out.webhook_id:
-                        session.execute(update(Webhook).where(Webhook.id == out.webhook_id)
-                                        .values(consecutive_failures=0))
-                    continue
-                session.execute(update(NotificationDelivery).where(
-                    NotificationDelivery.id == out.id, NotificationDelivery.status == DeliveryStatus.SENDING.value,
-                ).values(status=status.value, lease_until=None, last_error=failure.for_log()[:2000]))
-                if out.webhook_id:
-                    told += self._webhook_failed(session, out.webhook_id)
-        for out, (status, _), failure in outcomes:
-            if failure is None:
-                log.info("notification sent", delivery=out.id, channel=out.channel, notification_event=out.event,
-                         tracking_id=out.tracking_id)
-            else:
-                log.warning("notification not delivered", delivery=out.id, channel=out.channel,
-                            status=status.value, attempts=out.attempts, error=str(failure))
+            session.execute(update(NotificationDelivery).where(
+                NotificationDelivery.id == out.id, NotificationDelivery.status == DeliveryStatus.SENDING.value,
+            ).values(status=status.value, lease_until=None, last_error=error.for_log()[:2000]))
+            if out.webhook_id:
+                told = self._webhook_failed(session, out.webhook_id)
+        log.warning("notification not delivered", delivery=out.id, channel=out.channel, status=status.value,
+                    attempts=out.attempts, error=str(error))
         if told and self.starter is not None:
             self.starter.start_outbox(told)
 
