@@ -30,8 +30,10 @@ is read when its last request is answered, without that correction.)
 After each phase: every workflow it started (Temporal's visibility, start time after the phase
 began), their history events and workflow tasks (`WorkflowTaskStarted` events), summed.
 
-Last line (the new case): `cost: worker_ms=… server_ms=… api_ms=… events=… workflows=…`; the line
-before it is the lifecycle's. Each figure line carries the load average: the machine is shared.
+Last line (the new case): `cost: worker_ms=… server_ms=… api_ms=… events=… workflows=…`; before it
+the targets, and the lifecycle's and the floor's figures as `lifecycle: …` and `floor: …`. Each
+figure line carries the load average, and the first line a reference loop's CPU time: machines
+differ in speed per core, so figures taken on two of them compare only beside it.
 """
 
 from __future__ import annotations
