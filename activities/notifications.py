@@ -205,6 +205,26 @@ def compose_email(out: Outgoing, sender: str) -> Message:
     return message
 
 
+def smtp_failure(error: BaseException, *, message_sent: bool) -> DeliveryError | None:
+    """What an SMTP error says of the delivery (None: not an SMTP error, let it be). A reply code
+    decides refused for good (5xx) or not accepted (4xx); a connection lost once the message was on
+    its way may have left it queued (uncertain), before that it was not accepted."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in error.recipients.values()})
+        kind = Refused if all(code >= 500 for code in codes) else NotAccepted
+        return kind(f"refused: SMTP {'/'.join(map(str, codes))} for the recipient", repr(error))
+    if isinstance(error, smtplib.SMTPResponseException):  # MAIL, RCPT, DATA, HELO, STARTTLS, AUTH
+        kind = Refused if error.smtp_code >= 500 else NotAccepted
+        return kind(f"refused: SMTP {error.smtp_code}", repr(error))
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return Refused("refused: the SMTP server does not support what is configured", repr(error))
+    if isinstance(error, OSError):  # the connection dropped or timed out (SMTPException is an OSError)
+        if message_sent:
+            return Uncertain("timeout: the SMTP connection was lost before the answer", repr(error))
+        return NotAccepted("failed: cannot connect to the SMTP server", repr(error))
+    return None
+
+
 class EmailChannel:
     """Sends over SMTP, keeping a few connections open between messages: a new connection costs
     a handshake (TLS and login in production) per message. A kept connection is asked `NOOP`
@@ -229,26 +249,9 @@ class EmailChannel:
             # A refusal with a reply code (MAIL, RCPT or DATA answered 4xx/5xx) means not taken.
             # Nothing of the message is accepted before DATA's final "250".
             client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as error:
+        except BaseException as error:
             self._close(client)
-            codes = sorted({code for code, _ in error.recipients.values()})
-            kind = Refused if all(code >= 500 for code in codes) else NotAccepted
-            raise kind(f"refused: SMTP {'/'.join(map(str, codes))} for the recipient", repr(error)) from error
-        except (smtplib.SMTPResponseException, smtplib.SMTPHeloError) as error:
-            self._close(client)
-            code = error.smtp_code
-            kind = Refused if code >= 500 else NotAccepted
-            raise kind(f"refused: SMTP {code}", repr(error)) from error
-        except smtplib.SMTPNotSupportedError as error:
-            self._close(client)
-            raise Refused("refused: the SMTP server does not support what is configured", repr(error)) from error
-        except (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError, OSError) as error:
-            self._close(client)
-            # The connection dropped mid-conversation: the server may have queued it.
-            raise Uncertain("timeout: the SMTP connection was lost before the answer", repr(error)) from error
-        except BaseException:
-            self._close(client)
-            raise
+            raise smtp_failure(error, message_sent=True) or error
         self._keep(client)
 
     def _connect(self) -> smtplib.SMTP:
@@ -260,21 +263,14 @@ class EmailChannel:
             raise NotAccepted("timeout: the SMTP server did not answer", repr(error)) from error
         except (OSError, smtplib.SMTPException) as error:  # refused, unreachable, greeting refused
             raise NotAccepted("failed: cannot connect to the SMTP server", repr(error)) from error
-        try:  # nothing of a message has been sent yet: any failure here is "not accepted"
+        try:  # nothing of a message has been sent yet: a failure here never leaves one uncertain
             if s.smtp_starttls:
                 client.starttls(context=ssl.create_default_context())
             if s.smtp_username:
                 client.login(s.smtp_username, s.smtp_password or "")
-        except smtplib.SMTPNotSupportedError as error:
+        except BaseException as error:
             self._close(client)
-            raise Refused("refused: the SMTP server does not support what is configured", repr(error)) from error
-        except (smtplib.SMTPResponseException, smtplib.SMTPHeloError) as error:
-            self._close(client)
-            kind = Refused if error.smtp_code >= 500 else NotAccepted
-            raise kind(f"refused: SMTP {error.smtp_code}", repr(error)) from error
-        except (smtplib.SMTPException, OSError) as error:
-            self._close(client)
-            raise NotAccepted("failed: cannot connect to the SMTP server", repr(error)) from error
+            raise smtp_failure(error, message_sent=False) or error
         return client
 
     def _kept(self) -> smtplib.SMTP | None:
