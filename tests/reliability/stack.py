@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,10 +24,21 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "reliability-admin"
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for bind(0) (the Temporal
+# dev server's own HTTP and metrics ports, any outgoing connection) can then never be one chosen
+# here and not yet bound (a stack's API once answered with Temporal's "404 page not found").
+PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        port = random.randrange(*PORT_RANGE)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken
+            return port
 
 
 async def eventually(check, timeout: float = 60):

@@ -13,13 +13,9 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+from tests.reliability.stack import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run_all(**env: str) -> subprocess.CompletedProcess[str]:
